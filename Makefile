@@ -1,0 +1,30 @@
+# Two commands on a fresh machine with Python 3.11 and make: `make run`, `make test`.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+DATA   ?= $(or $(GEOMON_DATA_DIR),$(CURDIR)/data)
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test dev bench clean
+
+# The venv is rebuilt when pyproject.toml changes.
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+run: $(STAMP)
+	GEOMON_DATA_DIR=$(DATA) $(BIN)/geomon run
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+# The Dagster UI on workspace.yaml, with an instance whose DuckDB writer pool holds one run at a time.
+dev: $(STAMP)
+	mkdir -p $(DATA)/dagster_home
+	cp pipeline/dagster.yaml $(DATA)/dagster_home/dagster.yaml
+	DAGSTER_HOME=$(DATA)/dagster_home GEOMON_DATA_DIR=$(DATA) $(BIN)/dagster dev -w workspace.yaml
+
+clean:
+	rm -rf $(DATA)/work $(DATA)/demo $(DATA)/snapshots $(DATA)/geomonitor.duckdb $(DATA)/dagster_home

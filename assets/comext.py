@@ -1,0 +1,49 @@
+"""Eurostat Comext ingestion: SDMX-CSV API extracts and bulk full_v2 files into raw tables."""
+
+
+from dagster import AssetExecutionContext, AssetKey, MaterializeResult, asset
+
+from assets.ingest import ingest
+from pipeline.readers import comext
+from pipeline.resources import DUCKDB_POOL, MonitorSettings, Warehouse
+
+
+def _only(*formats: str):
+    def detect(path):
+        fmt = comext.detect(path)
+        return fmt if fmt in formats else None
+    return detect
+
+
+@asset(
+    key=AssetKey(["raw", "comext_sdmx"]),
+    group_name="raw",
+    deps=[AssetKey(["raw", "demo_world"])],
+    pool=DUCKDB_POOL,
+    kinds={"duckdb"},
+)
+def comext_sdmx(context: AssetExecutionContext, settings: MonitorSettings, warehouse: Warehouse) -> MaterializeResult:
+    """Observations of Comext SDMX-CSV files (dataset DS-045409): one row per key, period and indicator,
+    released as stated in the file's LAST UPDATE column."""
+    return ingest(
+        context, settings, warehouse,
+        source="comext", table=comext.SDMX_TABLE, columns=comext.SDMX_COLUMNS,
+        detect=_only("sdmx_csv"), select_for=comext.select_sdmx, validate=comext.validate,
+    )
+
+
+@asset(
+    key=AssetKey(["raw", "comext_bulk"]),
+    group_name="raw",
+    deps=[AssetKey(["raw", "demo_world"])],
+    pool=DUCKDB_POOL,
+    kinds={"duckdb"},
+)
+def comext_bulk(context: AssetExecutionContext, settings: MonitorSettings, warehouse: Warehouse) -> MaterializeResult:
+    """Rows of Comext bulk product files (full_v2 and the older DECLARANT layout), one row per file line,
+    statistical procedures still separate; confidential codes and pseudo-partners kept as they are."""
+    return ingest(
+        context, settings, warehouse,
+        source="comext", table=comext.BULK_TABLE, columns=comext.BULK_COLUMNS,
+        detect=_only("full_v2", "legacy"), select_for=comext.select_bulk, validate=comext.validate,
+    )

@@ -1,0 +1,25 @@
+"""UN Comtrade ingestion: API pages and bulk files from the input folders into ``raw.comtrade_records``."""
+
+
+from dagster import AssetExecutionContext, AssetKey, MaterializeResult, asset
+
+from assets.ingest import ingest
+from pipeline.readers import comtrade
+from pipeline.resources import DUCKDB_POOL, MonitorSettings, Warehouse
+
+
+@asset(
+    key=AssetKey(["raw", "comtrade_records"]),
+    group_name="raw",
+    deps=[AssetKey(["raw", "demo_world"])],
+    pool=DUCKDB_POOL,
+    kinds={"duckdb"},
+)
+def comtrade_records(context: AssetExecutionContext, settings: MonitorSettings, warehouse: Warehouse) -> MaterializeResult:
+    """Every UN Comtrade record of the input folders (v1 API JSON pages or bulk TSV), typed, one row per
+    record, with the file, record position and release it came from. Re-reads only new or changed files."""
+    return ingest(
+        context, settings, warehouse,
+        source="comtrade", table=comtrade.TABLE, columns=comtrade.COLUMNS,
+        detect=comtrade.detect, select_for=comtrade.select_for, validate=comtrade.validate,
+    )

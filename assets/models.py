@@ -1,0 +1,106 @@
+"""Assets built from the SQL models in ``dbt_like_sql/``: one table, one asset, checks alongside.
+
+Each model runs as ``CREATE OR REPLACE TABLE <layer>.<name> AS <select>``, so a
+rerun on the same inputs replaces the table with identical contents. Its grain
+and declared checks are evaluated in the same step and returned with the
+materialization; all are blocking, so nothing downstream (and nothing
+published) is built from a table that failed one.
+"""
+
+
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
+    AssetExecutionContext,
+    AssetKey,
+    AssetsDefinition,
+    AutomationCondition,
+    MaterializeResult,
+    MetadataValue,
+    asset,
+)
+
+from pipeline.metadata import markdown_preview, table_metadata
+from pipeline.paths import SQL_DIR
+from pipeline.resources import DUCKDB_POOL, MonitorSettings, Warehouse
+from pipeline.sql_models import SqlModel, load_models
+
+
+def _key(table: str) -> AssetKey:
+    return AssetKey(table.split("."))
+
+
+def _check_specs(model: SqlModel) -> list[AssetCheckSpec]:
+    specs = []
+    if model.grain:
+        specs.append(AssetCheckSpec("unique_grain", asset=_key(model.table), blocking=True,
+                                    description=f"One row per ({', '.join(model.grain)}), none null."))
+    specs += [
+        AssetCheckSpec(c.name, asset=_key(model.table), blocking=True, description=f"Every row: {c.predicate}")
+        for c in model.checks
+    ]
+    return specs
+
+
+def _run_checks(conn, model: SqlModel) -> list[AssetCheckResult]:
+    results = []
+    if model.grain:
+        cols = ", ".join(model.grain)
+        # month is legitimately null for annual rows, so nulls are checked on the other columns only
+        not_null = " OR ".join(f"{c} IS NULL" for c in model.grain if c != "month")
+        dupes_sql = f"SELECT {cols}, count(*) AS n FROM {model.table} GROUP BY ALL HAVING count(*) > 1"
+        dupes = conn.execute(f"SELECT count(*) FROM ({dupes_sql})").fetchone()[0]
+        nulls = conn.execute(f"SELECT count(*) FROM {model.table} WHERE {not_null}").fetchone()[0]
+        results.append(AssetCheckResult(
+            check_name="unique_grain",
+            passed=dupes == 0 and nulls == 0,
+            severity=AssetCheckSeverity.ERROR,
+            metadata={"duplicate_keys": dupes, "null_keys": nulls,
+                      **({"sample": markdown_preview(conn, dupes_sql, 5)} if dupes else {})},
+        ))
+    for check in model.checks:
+        failing_sql = f"SELECT * FROM {model.table} WHERE NOT coalesce(({check.predicate}), false)"
+        failing = conn.execute(f"SELECT count(*) FROM ({failing_sql})").fetchone()[0]
+        results.append(AssetCheckResult(
+            check_name=check.name,
+            passed=failing == 0,
+            severity=AssetCheckSeverity.ERROR,
+            metadata={"failing_rows": failing, "predicate": check.predicate,
+                      **({"sample": markdown_preview(conn, failing_sql, 5)} if failing else {})},
+        ))
+    return results
+
+
+def model_asset(model: SqlModel) -> AssetsDefinition:
+    @asset(
+        key=_key(model.table),
+        group_name=model.layer,
+        description=model.description,
+        deps=[_key(dep) for dep in sorted(model.deps)],
+        code_version=model.code_version,
+        check_specs=_check_specs(model),
+        pool=DUCKDB_POOL,
+        kinds={"duckdb", "sql"},
+        automation_condition=AutomationCondition.eager(),
+        metadata={"sql_file": str(model.path.relative_to(SQL_DIR.parent))},
+    )
+    def _build(context: AssetExecutionContext, settings: MonitorSettings, warehouse: Warehouse) -> MaterializeResult:
+        with warehouse.get_connection() as conn:
+            for name, value in settings.sql_variables().items():
+                conn.execute(f"SET VARIABLE {name} = ?", [value])
+            conn.execute(f"CREATE SCHEMA IF NOT EXISTS {model.layer}")
+            conn.execute(f"CREATE OR REPLACE TABLE {model.table} AS {model.sql}")
+            metadata = table_metadata(conn, model.table)
+            metadata["preview"] = markdown_preview(conn, f"SELECT * FROM {model.table}")
+            checks = _run_checks(conn, model)
+        failed = [c.check_name for c in checks if not c.passed]
+        if failed:
+            context.log.error(f"{model.table}: blocking check(s) failed: {failed}; nothing downstream will be built")
+        return MaterializeResult(metadata=metadata, check_results=checks)
+
+    return _build
+
+
+def sql_model_assets(external_tables: set[str]) -> list[AssetsDefinition]:
+    return [model_asset(m) for m in load_models(SQL_DIR, external_tables)]

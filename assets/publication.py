@@ -1,0 +1,56 @@
+"""Publication: the one asset that writes what users read."""
+
+
+from dagster import AssetExecutionContext, AssetKey, AssetsDefinition, MaterializeResult, MetadataValue, asset
+
+from pipeline.publish import publish
+from pipeline.resources import DUCKDB_POOL, MonitorSettings, Warehouse
+
+# Analysts get the flows too (to trace a figure to its file and line); downloads get
+# derived indicators only, because UN Comtrade restricts redistribution of raw records.
+ANALYST_EXTRA_TABLES = ["staging.trade_flows"]
+
+
+def publication_asset(monitor_tables: list[str], reference_tables: list[str]) -> AssetsDefinition:
+    database_tables = sorted(monitor_tables) + sorted(reference_tables) + ANALYST_EXTRA_TABLES
+    snapshot_tables = sorted(monitor_tables)
+
+    @asset(
+        key=AssetKey(["publish", "publication"]),
+        group_name="publish",
+        deps=[AssetKey(t.split(".")) for t in database_tables],
+        pool=DUCKDB_POOL,
+        kinds={"duckdb", "parquet"},
+    )
+    def publication(context: AssetExecutionContext, settings: MonitorSettings, warehouse: Warehouse) -> MaterializeResult:
+        """The published monitor: ``geomonitor.duckdb`` for analysts (monitor, reference and flow tables,
+        opened read-only) and a Parquet snapshot with a checked manifest under ``snapshots/<id>/``, then
+        ``snapshots/LATEST``. Built under temporary names and swapped in by atomic renames, only after every
+        blocking check upstream passed; a failure leaves the previous publication byte for byte."""
+        paths = settings.paths()
+        with warehouse.get_connection() as conn:
+            sources = [
+                {"source": table.split(".")[1].split("_")[0], "table": table, "release": release,
+                 "synthetic": synthetic, "files": files, "rows": rows}
+                for table, release, synthetic, files, rows in conn.execute(
+                    "SELECT table_name, release, synthetic, count(*), sum(rows)::BIGINT FROM raw.ingested_files "
+                    "GROUP BY ALL ORDER BY ALL"
+                ).fetchall()
+            ]
+            result = publish(conn, paths, database_tables=database_tables, snapshot_tables=snapshot_tables,
+                             sources=sources)
+        manifest = result.manifest
+        if manifest["synthetic"]:
+            context.log.warning("this publication CONTAINS SYNTHETIC DEMO DATA (see manifest.synthetic)")
+        return MaterializeResult(
+            metadata={
+                "snapshot_id": result.snapshot_id,
+                "database": MetadataValue.path(str(result.database)),
+                "snapshot": MetadataValue.path(str(result.snapshot_dir)),
+                "synthetic": manifest["synthetic"],
+                "code_version": manifest["code_version"],
+                "rows": MetadataValue.json({t: m["rows"] for t, m in manifest["tables"].items()}),
+            }
+        )
+
+    return publication

@@ -1,0 +1,116 @@
+-- Every trade flow from both sources in one normalised shape: one row per source,
+-- reporter, partner, flow, native product code and period, in the source's own
+-- currency (Comtrade USD, Comext EUR; never mixed in one figure).
+-- Comtrade: only the totals over customs procedure (C00), mode of transport (0) and
+-- second partner (0) are kept, because Comtrade ships those breakdowns beside the
+-- totals and adding them would count the same trade twice.
+-- Comext: statistical procedures are summed; quantities in 100 kg become kg.
+-- Product rows at coarser levels than the source's detail (TOTAL, HS2, HS4) are kept
+-- but marked is_detail = false, so no mart adds them to their own detail rows.
+-- Codes are mapped through reference.area_codes; an unknown code stays visible as
+-- 'UNKNOWN:<code>' with a null kind and fails the known_codes check.
+-- A key present twice means two input files overlap or a file repeats a record: the grain
+-- check fails and names them, rather than adding the values up.
+-- grain: source, freq, year, month, reporter, partner, flow, product_code_native
+-- check known_codes: reporter_kind IS NOT NULL AND partner_kind IS NOT NULL
+-- check known_flow: flow IS NOT NULL
+-- check valid_period: year BETWEEN 1950 AND 2100 AND (freq = 'A' AND month IS NULL OR freq = 'M' AND month BETWEEN 1 AND 12)
+-- check non_negative_value: value IS NULL OR value >= 0
+WITH comtrade AS (
+    SELECT
+        'comtrade' AS source,
+        'USD' AS currency,
+        r.freqCode AS freq,
+        r.refYear AS year,
+        CASE WHEN r.freqCode = 'M' THEN r.refMonth END AS month,
+        coalesce(rep.area, 'UNKNOWN:' || r.reporterCode) AS reporter,
+        rep.kind AS reporter_kind,
+        coalesce(par.area, 'UNKNOWN:' || r.partnerCode) AS partner,
+        par.kind AS partner_kind,
+        CASE r.flowCode WHEN 'M' THEN 'import' WHEN 'X' THEN 'export'
+                        WHEN 'RM' THEN 're-import' WHEN 'RX' THEN 're-export' END AS flow,
+        r.cmdCode AS product_code_native,
+        r.classificationCode AS classification,
+        r.primaryValue AS value,
+        -- free/preview calls report weight 0 flagged as estimated: that is "unknown", not zero
+        CASE WHEN r.isNetWgtEstimated AND r.netWgt = 0 THEN NULL ELSE r.netWgt END AS net_mass_kg,
+        r.release,
+        r.synthetic,
+        r._file AS source_file,
+        r._line AS source_line
+    FROM raw.comtrade_records AS r
+    LEFT JOIN reference.area_codes AS rep ON rep.source = 'comtrade' AND rep.code = r.reporterCode::VARCHAR
+    LEFT JOIN reference.area_codes AS par ON par.source = 'comtrade' AND par.code = r.partnerCode::VARCHAR
+    WHERE r.customsCode = 'C00' AND r.motCode = 0 AND r.partner2Code = 0
+      AND r.flowCode IN ('M', 'X', 'RM', 'RX')
+),
+sdmx AS (
+    SELECT
+        s.freq,
+        left(s.time_period, 4)::INTEGER AS year,
+        CASE WHEN s.freq = 'M' THEN right(s.time_period, 2)::INTEGER END AS month,
+        s.reporter, s.partner, s.flow, s.product,
+        sum(s.obs_value) FILTER (WHERE s.indicators = 'VALUE_IN_EUROS') AS value,
+        sum(s.obs_value) FILTER (WHERE s.indicators = 'QUANTITY_IN_100KG') * 100 AS net_mass_kg,
+        s.release, s.synthetic, s._file, min(s._line) AS source_line
+    FROM raw.comext_sdmx AS s
+    GROUP BY ALL
+),
+bulk AS (
+    SELECT
+        -- PERIOD YYYY52 is the annual total file; YYYYMM a month
+        CASE WHEN b.period % 100 = 52 THEN 'A' ELSE 'M' END AS freq,
+        b.period // 100 AS year,
+        CASE WHEN b.period % 100 <> 52 THEN b.period % 100 END AS month,
+        b.reporter, b.partner, b.flow, b.product_nc AS product,
+        sum(b.value_eur) AS value,
+        sum(b.quantity_kg) AS net_mass_kg,
+        b.release, b.synthetic, b._file, min(b._line) AS source_line
+    FROM raw.comext_bulk AS b
+    GROUP BY ALL
+),
+comext AS (
+    SELECT
+        'comext' AS source,
+        'EUR' AS currency,
+        c.freq, c.year, c.month,
+        -- the EU27_2020 reporter is the bloc itself
+        CASE WHEN c.reporter = 'EU27_2020' THEN 'EU27' ELSE coalesce(rep.area, 'UNKNOWN:' || c.reporter) END AS reporter,
+        CASE WHEN c.reporter = 'EU27_2020' THEN 'bloc' ELSE rep.kind END AS reporter_kind,
+        coalesce(par.area, 'UNKNOWN:' || c.partner) AS partner,
+        par.kind AS partner_kind,
+        CASE c.flow WHEN 1 THEN 'import' WHEN 2 THEN 'export' END AS flow,
+        c.product AS product_code_native,
+        -- CN8 of the year; its first six digits are the HS edition in force that year
+        'CN' || c.year AS classification,
+        -- GB's parts XI and XU (from 2021) both map to GBR, hence the sum
+        sum(c.value) AS value,
+        sum(c.net_mass_kg) AS net_mass_kg,
+        c.release, c.synthetic, c._file AS source_file, min(c.source_line) AS source_line
+    FROM (SELECT * FROM sdmx UNION ALL BY NAME SELECT * FROM bulk) AS c
+    LEFT JOIN reference.area_codes AS rep ON rep.source = 'comext' AND rep.code = c.reporter
+    LEFT JOIN reference.area_codes AS par ON par.source = 'comext' AND par.code = c.partner
+    GROUP BY ALL
+),
+unioned AS (
+    SELECT * FROM comtrade
+    UNION ALL BY NAME
+    SELECT * FROM comext
+)
+SELECT
+    source, currency, freq, year, month, reporter, reporter_kind, partner, partner_kind, flow,
+    product_code_native,
+    CASE
+        WHEN product_code_native = 'TOTAL' THEN 'TOTAL'
+        WHEN length(product_code_native) = 8 THEN 'CN8'
+        WHEN length(product_code_native) IN (2, 4, 6) THEN 'HS' || length(product_code_native)
+    END AS product_level,
+    -- the finest level each source reports; coarser rows are totals of these
+    (source = 'comtrade' AND length(product_code_native) = 6)
+        OR (source = 'comext' AND length(product_code_native) = 8) AS is_detail,
+    -- confidential codes such as 39XXXXXX reach only the level their leading digits allow
+    CASE WHEN length(regexp_extract(product_code_native, '^[0-9]+')) >= 6 THEN left(product_code_native, 6) END AS product_code,
+    CASE WHEN length(regexp_extract(product_code_native, '^[0-9]+')) >= 4 THEN left(product_code_native, 4) END AS hs4,
+    CASE WHEN length(regexp_extract(product_code_native, '^[0-9]+')) >= 2 THEN left(product_code_native, 2) END AS hs2,
+    classification, value, net_mass_kg, release, synthetic, source_file, source_line
+FROM unioned

@@ -1,0 +1,127 @@
+"""``geomon``: run the monitor, list and verify published snapshots."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+
+from pipeline.paths import DATA_DIR_ENV, DataPaths
+
+SOURCES = ("sample", "demo", "landing")
+
+
+def _sources(text: str) -> list[str]:
+    chosen = [s.strip() for s in text.split(",") if s.strip()]
+    unknown = [s for s in chosen if s not in SOURCES]
+    if unknown or not chosen:
+        raise argparse.ArgumentTypeError(f"choose from {','.join(SOURCES)} (got {text!r})")
+    return chosen
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="geomon", description=__doc__)
+    parser.add_argument("--data-dir", help=f"data folder (default: ${DATA_DIR_ENV} or <repo>/data)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="materialize every asset and publish")
+    run.add_argument("--sources", type=_sources, default=list(SOURCES),
+                     help="input folders to read, comma-separated (default: sample,demo,landing)")
+    run.add_argument("--demo-scale", type=float, default=None, help="demo-world size (1.0 = ~9M flows a year)")
+    run.add_argument("--demo-years", type=int, nargs="+", default=None, help="demo-world years")
+    run.add_argument("--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+                     help="Dagster console log level (default WARNING)")
+
+    sub.add_parser("snapshots", help="list published snapshots")
+    verify = sub.add_parser("verify", help="check a snapshot's files against its manifest")
+    verify.add_argument("snapshot", nargs="?", help="snapshot id (default: LATEST)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.data_dir:
+        # the resources resolve the data folder from this variable when the run starts
+        os.environ[DATA_DIR_ENV] = os.path.abspath(args.data_dir)
+    paths = DataPaths.resolve()
+    if args.command == "run":
+        return _run(args, paths)
+    if args.command == "snapshots":
+        return _snapshots(paths)
+    return _verify(args, paths)
+
+
+def _run(args, paths: DataPaths) -> int:
+    from dagster import DagsterInstance
+
+    from pipeline.definitions import defs
+
+    settings: dict = {"sources": args.sources}
+    if args.demo_scale is not None:
+        settings["demo_scale"] = args.demo_scale
+    if args.demo_years:
+        settings["demo_years"] = args.demo_years
+    run_config = {
+        "resources": {"settings": {"config": settings}},
+        "loggers": {"console": {"config": {"log_level": args.log_level}}},
+    }
+    instance = DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else DagsterInstance.ephemeral()
+    started = time.perf_counter()
+    result = defs.resolve_job_def("refresh").execute_in_process(
+        run_config=run_config, instance=instance, raise_on_error=False
+    )
+    elapsed = time.perf_counter() - started
+    if not result.success:
+        print(f"geomon run FAILED after {elapsed:.1f} s; the previous publication is unchanged.", file=sys.stderr)
+        for event in result.all_events:
+            if event.is_step_failure:
+                print(f"  step {event.step_key}: {event.step_failure_data.error.message.strip()}", file=sys.stderr)
+        for check in result.get_asset_check_evaluations():
+            if not check.passed:
+                print(f"  check {check.asset_key.to_user_string()}:{check.check_name} failed: "
+                      f"{ {k: v.value for k, v in check.metadata.items() if k != 'sample'} }", file=sys.stderr)
+        return 1
+    from pipeline.summary import print_summary
+
+    print_summary(paths, elapsed)
+    return 0
+
+
+def _snapshots(paths: DataPaths) -> int:
+    from pipeline.publish import list_snapshots
+
+    snapshots = list_snapshots(paths)
+    if not snapshots:
+        print(f"no snapshots in {paths.snapshots}")
+        return 0
+    for snap in snapshots:
+        flag = " (LATEST)" if snap["latest"] else ""
+        synthetic = "  SYNTHETIC" if snap["synthetic"] else ""
+        rows = ", ".join(f"{t} {n:,}" for t, n in snap["tables"].items())
+        print(f"{snap['snapshot_id']}{flag}  {snap['created_at']}{synthetic}  {rows}")
+    return 0
+
+
+def _verify(args, paths: DataPaths) -> int:
+    from pipeline.publish import SnapshotError, snapshot_dir, verify_snapshot
+
+    try:
+        folder = snapshot_dir(paths, args.snapshot)
+        problems = verify_snapshot(paths, args.snapshot)
+    except SnapshotError as exc:
+        print(f"geomon verify: {exc}", file=sys.stderr)
+        return 2
+    if problems:
+        print(f"{folder}: {len(problems)} problem(s)")
+        for problem in problems:
+            print(f"  {problem}")
+        return 1
+    manifest = json.loads((folder / "manifest.json").read_text())
+    print(f"{folder}: OK ({len(manifest['tables'])} tables, checksums and row counts match the manifest)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

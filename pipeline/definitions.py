@@ -1,0 +1,44 @@
+"""The one entry point: every asset, check, job and resource of the monitor.
+
+Loading this module reads the SQL model files to build their assets; it opens
+no database, reads no environment variable and makes no network call.
+"""
+
+from __future__ import annotations
+
+from dagster import AssetSelection, Definitions, define_asset_job
+
+from assets.comext import comext_bulk, comext_sdmx
+from assets.comtrade import comtrade_records
+from assets.demo import demo_world_files
+from assets.models import sql_model_assets
+from assets.publication import publication_asset
+from assets.reference import EXTERNAL_TABLES as REFERENCE_TABLES
+from assets.reference import reference_assets
+from pipeline.readers import comext, comtrade
+from pipeline.resources import MonitorSettings, Warehouse
+
+RAW_TABLES = {comtrade.TABLE, comext.SDMX_TABLE, comext.BULK_TABLE}
+
+model_assets = sql_model_assets(external_tables=REFERENCE_TABLES | RAW_TABLES)
+monitor_tables = [a.key.to_user_string().replace("/", ".") for a in model_assets if a.key.path[0] == "monitor"]
+
+refresh_job = define_asset_job(
+    name="refresh",
+    selection=AssetSelection.all(),
+    description="Everything: read inputs, rebuild staging and marts, check, publish.",
+)
+
+defs = Definitions(
+    assets=[
+        *reference_assets,
+        demo_world_files,
+        comtrade_records,
+        comext_sdmx,
+        comext_bulk,
+        *model_assets,
+        publication_asset(monitor_tables, sorted(REFERENCE_TABLES)),
+    ],
+    jobs=[refresh_job],
+    resources={"settings": MonitorSettings(), "warehouse": Warehouse()},
+)

@@ -1,0 +1,80 @@
+"""Where things live on disk.
+
+Two kinds of location:
+
+* shipped with the code (read-only): reference data, the embedded real sample,
+  the SQL models. They sit next to the package, so they are found from
+  ``__file__`` and never depend on the environment.
+* generated (writable): everything below the data directory. It defaults to
+  ``<repo>/data`` and is moved as a whole by ``GEOMON_DATA_DIR`` (or the CLI's
+  ``--data-dir``). It is resolved when a run starts, never at import time.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+REFERENCE_DIR = REPO_ROOT / "data" / "reference"
+SAMPLE_DIR = REPO_ROOT / "data" / "sample"
+SQL_DIR = REPO_ROOT / "dbt_like_sql"
+
+DATA_DIR_ENV = "GEOMON_DATA_DIR"
+
+
+@dataclass(frozen=True)
+class DataPaths:
+    """Every generated location, derived from one root."""
+
+    root: Path
+
+    @classmethod
+    def resolve(cls, data_dir: str | os.PathLike | None = None) -> "DataPaths":
+        """Explicit argument, else ``$GEOMON_DATA_DIR``, else ``<repo>/data``."""
+        chosen = data_dir or os.environ.get(DATA_DIR_ENV) or (REPO_ROOT / "data")
+        return cls(Path(chosen).expanduser().resolve())
+
+    # inputs a user drops in
+    @property
+    def landing(self) -> Path:
+        return self.root / "landing"
+
+    # synthetic demo-world files, regenerated deterministically
+    @property
+    def demo(self) -> Path:
+        return self.root / "demo"
+
+    # private working state: only the pipeline opens these
+    @property
+    def work(self) -> Path:
+        return self.root / "work"
+
+    @property
+    def warehouse(self) -> Path:
+        return self.work / "warehouse.duckdb"
+
+    @property
+    def duckdb_temp(self) -> Path:
+        return self.work / "duckdb_tmp"
+
+    # what users read; only the publisher writes here
+    @property
+    def published_db(self) -> Path:
+        # Not "monitor.duckdb": DuckDB names the catalog after the file, and a
+        # catalog called like the `monitor` schema makes `monitor.x` ambiguous.
+        return self.root / "geomonitor.duckdb"
+
+    @property
+    def snapshots(self) -> Path:
+        return self.root / "snapshots"
+
+    @property
+    def latest_pointer(self) -> Path:
+        return self.snapshots / "LATEST"
+
+    def source_dirs(self, source: str, sources: list[str]) -> list[tuple[str, Path]]:
+        """(kind, folder) pairs holding one source's files ('comtrade' or 'comext'), in reading order."""
+        folders = {"sample": SAMPLE_DIR, "demo": self.demo, "landing": self.landing}
+        return [(kind, folders[kind] / source) for kind in ("sample", "demo", "landing") if kind in sources]

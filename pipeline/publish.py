@@ -1,0 +1,228 @@
+"""Publication: build everything users read under temporary names, then swap it in.
+
+Order: the analysts' DuckDB file and the Parquet snapshot are written in full
+under temporary names; only then is the DuckDB file renamed over the old one,
+the snapshot folder renamed to its id, and ``LATEST`` replaced. Each rename is
+atomic, and a failure before them leaves every published byte as it was.
+Readers holding the old DuckDB file open keep reading it; new connections see
+the new one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import duckdb
+import pyarrow.parquet as pq
+
+from pipeline.paths import REPO_ROOT, SQL_DIR, DataPaths
+from pipeline.readers.inputs import sha256_of
+from pipeline.readers.raw_store import sql_string
+
+SNAPSHOT_ID = re.compile(r"^\d{8}T\d{6}Z(-\d+)?$")
+ATTRIBUTION = (
+    "Derived indicators. Sources: Eurostat, Comext (re-use with attribution); UN Comtrade "
+    "(subject to the UN Comtrade policy on use and re-dissemination; raw records are not redistributed)."
+)
+
+
+class SnapshotError(Exception):
+    """A snapshot that is missing, malformed or does not match its manifest."""
+
+
+@dataclass(frozen=True)
+class Publication:
+    snapshot_id: str
+    database: Path
+    snapshot_dir: Path
+    manifest: dict
+
+
+def code_version() -> str:
+    """The git commit of the code (when run from a checkout) and a hash of all SQL models."""
+    sql_hash = hashlib.sha256()
+    for path in sorted(SQL_DIR.glob("*/*.sql")):
+        sql_hash.update(path.read_bytes())
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=REPO_ROOT, capture_output=True,
+                                text=True, timeout=5, check=True).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        commit = "unknown"
+    return f"git:{commit} sql:{sql_hash.hexdigest()[:12]}"
+
+
+def _new_snapshot_id(paths: DataPaths) -> str:
+    base = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    candidate, n = base, 1
+    while (paths.snapshots / candidate).exists():
+        n += 1
+        candidate = f"{base}-{n}"
+    return candidate
+
+
+def publish(
+    conn: duckdb.DuckDBPyConnection,
+    paths: DataPaths,
+    *,
+    database_tables: list[str],
+    snapshot_tables: list[str],
+    sources: list[dict],
+) -> Publication:
+    """Publish ``database_tables`` to geomonitor.duckdb and ``snapshot_tables`` as a Parquet snapshot."""
+    paths.snapshots.mkdir(parents=True, exist_ok=True)
+    snapshot_id = _new_snapshot_id(paths)
+    tmp_db = paths.root / f".geomonitor.duckdb.tmp-{snapshot_id}"
+    tmp_snap = paths.snapshots / f".tmp-{snapshot_id}"
+    synthetic = any(s["synthetic"] for s in sources)
+    created_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    version = code_version()
+    try:
+        tables_meta = _write_snapshot(conn, tmp_snap, snapshot_tables)
+        manifest = {
+            "snapshot_id": snapshot_id,
+            "created_at": created_at,
+            "code_version": version,
+            "synthetic": synthetic,
+            "synthetic_note": "CONTAINS SYNTHETIC DEMO DATA: not real trade figures" if synthetic else "",
+            "sources": sources,
+            "attribution": ATTRIBUTION,
+            "tables": tables_meta,
+        }
+        (tmp_snap / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+        _write_database(conn, tmp_db, database_tables, manifest)
+        # the swap: from here on, each step is a single atomic rename
+        os.replace(tmp_db, paths.published_db)
+        final_snap = paths.snapshots / snapshot_id
+        tmp_snap.rename(final_snap)
+        latest_tmp = paths.snapshots / f".LATEST.tmp-{snapshot_id}"
+        latest_tmp.write_text(snapshot_id + "\n")
+        os.replace(latest_tmp, paths.latest_pointer)
+    except BaseException:
+        shutil.rmtree(tmp_snap, ignore_errors=True)
+        tmp_db.unlink(missing_ok=True)
+        Path(str(tmp_db) + ".wal").unlink(missing_ok=True)
+        raise
+    return Publication(snapshot_id, paths.published_db, final_snap, manifest)
+
+
+def _write_snapshot(conn: duckdb.DuckDBPyConnection, folder: Path, tables: list[str]) -> dict:
+    folder.mkdir(parents=True)
+    meta = {}
+    for table in tables:
+        # sorted rows make the file, and so its checksum, a function of the table's contents
+        arrow = conn.sql(f"SELECT * FROM {table} ORDER BY ALL").fetch_arrow_table()
+        path = folder / f"{table}.parquet"
+        pq.write_table(arrow, path, compression="zstd")
+        meta[table] = {
+            "file": path.name,
+            "rows": arrow.num_rows,
+            "bytes": path.stat().st_size,
+            "sha256": sha256_of(path),
+            "schema": [{"name": f.name, "type": str(f.type)} for f in arrow.schema],
+        }
+    return meta
+
+
+def _write_database(conn: duckdb.DuckDBPyConnection, target: Path, tables: list[str], manifest: dict) -> None:
+    conn.execute(f"ATTACH {sql_string(target)} AS publication")
+    try:
+        for table in tables:
+            schema, _ = table.split(".")
+            conn.execute(f"CREATE SCHEMA IF NOT EXISTS publication.{schema}")
+            conn.execute(f"CREATE TABLE publication.{table} AS SELECT * FROM {table}")
+        conn.execute("CREATE SCHEMA IF NOT EXISTS publication.meta")
+        conn.execute(
+            "CREATE TABLE publication.meta.publication AS SELECT ? AS snapshot_id, ?::TIMESTAMPTZ AS published_at, "
+            "? AS code_version, ? AS synthetic, ? AS synthetic_note, ? AS attribution",
+            [manifest["snapshot_id"], manifest["created_at"], manifest["code_version"], manifest["synthetic"],
+             manifest["synthetic_note"], manifest["attribution"]],
+        )
+        conn.execute('CREATE TABLE publication.meta.sources (source VARCHAR, "table" VARCHAR, release VARCHAR, '
+                     'synthetic BOOLEAN, files BIGINT, "rows" BIGINT)')
+        if manifest["sources"]:
+            conn.executemany(
+                "INSERT INTO publication.meta.sources VALUES (?, ?, ?, ?, ?, ?)",
+                [[s["source"], s["table"], s["release"], s["synthetic"], s["files"], s["rows"]]
+                 for s in manifest["sources"]],
+            )
+        conn.execute("CHECKPOINT publication")
+    finally:
+        conn.execute("DETACH publication")
+
+
+def latest_snapshot_id(paths: DataPaths) -> str | None:
+    if not paths.latest_pointer.exists():
+        return None
+    return paths.latest_pointer.read_text().strip() or None
+
+
+def list_snapshots(paths: DataPaths) -> list[dict]:
+    """Published snapshots, newest first, with their manifest summary."""
+    out = []
+    if not paths.snapshots.is_dir():
+        return out
+    latest = latest_snapshot_id(paths)
+    for folder in sorted(paths.snapshots.iterdir(), reverse=True):
+        if not folder.is_dir() or not SNAPSHOT_ID.match(folder.name):
+            continue
+        try:
+            manifest = json.loads((folder / "manifest.json").read_text())
+        except (OSError, json.JSONDecodeError):
+            manifest = {}
+        out.append({
+            "snapshot_id": folder.name,
+            "latest": folder.name == latest,
+            "created_at": manifest.get("created_at", "?"),
+            "synthetic": manifest.get("synthetic"),
+            "tables": {t: m.get("rows") for t, m in manifest.get("tables", {}).items()},
+        })
+    return out
+
+
+def snapshot_dir(paths: DataPaths, snapshot_id: str | None) -> Path:
+    """The folder of a snapshot id (default: LATEST), refusing anything that is not a plain id."""
+    snapshot_id = snapshot_id or latest_snapshot_id(paths)
+    if not snapshot_id:
+        raise SnapshotError(f"no snapshot published yet in {paths.snapshots}")
+    if not SNAPSHOT_ID.match(snapshot_id):
+        raise SnapshotError(f"not a snapshot id: {snapshot_id!r} (expected e.g. 20261128T093000Z)")
+    folder = paths.snapshots / snapshot_id
+    if not folder.is_dir():
+        raise SnapshotError(f"no snapshot {snapshot_id} in {paths.snapshots}")
+    return folder
+
+
+def verify_snapshot(paths: DataPaths, snapshot_id: str | None = None) -> list[str]:
+    """Problems found in a snapshot: checksum, size or row-count mismatches, missing or extra files."""
+    folder = snapshot_dir(paths, snapshot_id)
+    try:
+        manifest = json.loads((folder / "manifest.json").read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        return [f"{folder / 'manifest.json'}: unreadable ({exc})"]
+    problems = []
+    listed = {"manifest.json"}
+    for table, meta in manifest.get("tables", {}).items():
+        path = folder / meta["file"]
+        listed.add(meta["file"])
+        if not path.is_file():
+            problems.append(f"{path}: missing")
+            continue
+        if path.stat().st_size != meta["bytes"]:
+            problems.append(f"{path}: {path.stat().st_size} bytes, manifest says {meta['bytes']}")
+        if sha256_of(path) != meta["sha256"]:
+            problems.append(f"{path}: sha256 differs from the manifest")
+            continue
+        rows = pq.read_metadata(path).num_rows
+        if rows != meta["rows"]:
+            problems.append(f"{path}: {rows} rows, manifest says {meta['rows']}")
+    for extra in sorted(p.name for p in folder.iterdir() if p.name not in listed):
+        problems.append(f"{folder / extra}: not listed in the manifest")
+    return problems

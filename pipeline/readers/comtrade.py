@@ -1,0 +1,94 @@
+"""UN Comtrade files -> ``raw.comtrade_records``.
+
+Two real layouts carry the same 47 fields (sources.md 1.5 and 1.7):
+
+* v1 API JSON pages: ``{"elapsedTime", "count", "data": [records], "error"}``
+  (plain or gzip; SDK wrappers that add keys around the envelope are fine);
+* bulk files: gzip tab-separated text with a header of the same field names.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+
+from pipeline.readers.inputs import InputError, InputFile, first_line
+from pipeline.readers.raw_store import sql_string
+
+TABLE = "raw.comtrade_records"
+
+# Field order and types of a v1 record; the raw table keeps the source's names.
+COLUMNS: dict[str, str] = {
+    "typeCode": "VARCHAR", "freqCode": "VARCHAR", "refPeriodId": "INTEGER", "refYear": "INTEGER",
+    "refMonth": "INTEGER", "period": "VARCHAR", "reporterCode": "INTEGER", "reporterISO": "VARCHAR",
+    "reporterDesc": "VARCHAR", "flowCode": "VARCHAR", "flowDesc": "VARCHAR", "partnerCode": "INTEGER",
+    "partnerISO": "VARCHAR", "partnerDesc": "VARCHAR", "partner2Code": "INTEGER", "partner2ISO": "VARCHAR",
+    "partner2Desc": "VARCHAR", "classificationCode": "VARCHAR", "classificationSearchCode": "VARCHAR",
+    "isOriginalClassification": "BOOLEAN", "cmdCode": "VARCHAR", "cmdDesc": "VARCHAR", "aggrLevel": "INTEGER",
+    "isLeaf": "BOOLEAN", "customsCode": "VARCHAR", "customsDesc": "VARCHAR", "mosCode": "VARCHAR",
+    "motCode": "INTEGER", "motDesc": "VARCHAR", "qtyUnitCode": "INTEGER", "qtyUnitAbbr": "VARCHAR",
+    "qty": "DOUBLE", "isQtyEstimated": "BOOLEAN", "altQtyUnitCode": "INTEGER", "altQtyUnitAbbr": "VARCHAR",
+    "altQty": "DOUBLE", "isAltQtyEstimated": "BOOLEAN", "netWgt": "DOUBLE", "isNetWgtEstimated": "BOOLEAN",
+    "grossWgt": "DOUBLE", "isGrossWgtEstimated": "BOOLEAN", "cifvalue": "DOUBLE", "fobvalue": "DOUBLE",
+    "primaryValue": "DOUBLE", "legacyEstimationFlag": "INTEGER", "isReported": "BOOLEAN",
+    "isAggregate": "BOOLEAN",
+}
+
+_RECORD_STRUCT = "STRUCT(" + ", ".join(f'"{k}" {v}' for k, v in COLUMNS.items()) + ")"
+_ENVELOPE = "{'count': 'BIGINT', 'error': 'VARCHAR', 'data': '" + _RECORD_STRUCT.replace("'", "''") + "[]'}"
+
+
+def detect(path: Path) -> str | None:
+    """'api_json' or 'bulk_tsv' by name; anything else is not a Comtrade data file."""
+    name = path.name.lower()
+    if name.endswith((".json", ".json.gz")):
+        return "api_json"
+    if name.endswith((".gz", ".txt", ".tsv", ".csv")):
+        return "bulk_tsv"
+    return None
+
+
+def _json_source(f: InputFile) -> str:
+    return f"read_json({sql_string(f.path)}, columns={_ENVELOPE}, format='auto', maximum_object_size=1073741824)"
+
+
+def validate(conn: duckdb.DuckDBPyConnection, f: InputFile) -> None:
+    """Refuse pages the API marked as failed or that hold fewer records than announced."""
+    if f.size == 0:
+        raise InputError(f"{f.path}: empty file (0 bytes), expected {f.fmt}")
+    if f.fmt == "bulk_tsv":
+        header = first_line(f.path).split("\t")
+        missing = [c for c in COLUMNS if c not in header]
+        if missing:
+            raise InputError(
+                f"{f.path}: line 1: not a Comtrade bulk header (tab-separated); missing columns {missing[:5]}"
+                + (" ..." if len(missing) > 5 else "")
+            )
+        return
+    try:
+        rows = conn.execute(f"SELECT count, error, len(data) FROM {_json_source(f)}").fetchall()
+    except duckdb.Error as exc:
+        raise InputError(f"{f.path}: not a Comtrade v1 JSON response ({exc})") from exc
+    for count, error, n in rows:
+        if error:
+            raise InputError(f"{f.path}: the API reported an error: {error}")
+        if count is not None and n is not None and count != n:
+            raise InputError(f"{f.path}: page holds {n} records but the API announced {count} (truncated page)")
+
+
+def select_for(f: InputFile) -> str:
+    """A SELECT yielding the 47 typed fields, ``_line`` and ``release``."""
+    release = sql_string(f.release)
+    if f.fmt == "api_json":
+        # _line is the record's position in the page's data array (1-based).
+        return (
+            f"SELECT unnest(rec), _line, {release} AS release FROM ("
+            f"  SELECT unnest(data) AS rec, unnest(range(1, len(data) + 1)) AS _line FROM {_json_source(f)})"
+        )
+    types = "{" + ", ".join(f"'{k}': '{v}'" for k, v in COLUMNS.items()) + "}"
+    cols = ", ".join(f'"{k}"' for k in COLUMNS)
+    return (
+        f"SELECT {cols}, row_number() OVER () + 1 AS _line, {release} AS release "
+        f"FROM read_csv({sql_string(f.path)}, header=true, delim='\\t', quote='', types={types})"
+    )

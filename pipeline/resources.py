@@ -1,0 +1,69 @@
+"""Dagster resources: the run's settings and the private working database.
+
+Both resolve their paths when a run uses them, never at import: the data
+directory comes from ``GEOMON_DATA_DIR`` (the CLI's ``--data-dir`` sets it) or
+defaults to ``<repo>/data``.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Iterator
+
+import duckdb
+from dagster import ConfigurableResource
+from dagster_duckdb import DuckDBResource
+from pydantic import Field
+
+from pipeline.paths import DataPaths
+
+# Every asset that writes the working database runs in this pool; the instance
+# config (pipeline/dagster.yaml) limits it to one at a time, because DuckDB
+# allows a single writer process.
+DUCKDB_POOL = "duckdb_writer"
+
+
+class MonitorSettings(ConfigurableResource):
+    """What a run reads and the parameters of the published figures."""
+
+    sources: list[str] = Field(
+        default=["sample", "demo", "landing"],
+        description="Input folders to read: 'sample' (embedded real extracts), 'demo' (synthetic "
+        "demo world, generated), 'landing' (files dropped in <data dir>/landing).",
+    )
+    demo_scale: float = Field(default=0.01, description="Demo-world size; 1.0 is about 9 million flows a year.")
+    demo_years: list[int] = Field(default=[2022, 2023, 2024], description="Years of the demo world.")
+    low_confidence_unallocated_share: float = Field(
+        default=0.10, description="unallocated_share above which a concentration row is low_confidence."
+    )
+
+    def paths(self) -> DataPaths:
+        return DataPaths.resolve()
+
+    def sql_variables(self) -> dict[str, float]:
+        """Parameters the SQL models read with getvariable()."""
+        return {"low_confidence_unallocated_share": self.low_confidence_unallocated_share}
+
+
+class Warehouse(ConfigurableResource):
+    """The pipeline's private DuckDB file (``<data dir>/work/warehouse.duckdb``).
+
+    Analysts never open it: they read the published ``geomonitor.duckdb``.
+    Connections go through Dagster's DuckDBResource, which retries while
+    another process holds the lock.
+    """
+
+    memory_limit: str = Field(default="", description="DuckDB memory_limit, e.g. '4GB'; empty = DuckDB default.")
+    threads: int = Field(default=0, description="DuckDB threads; 0 = one per core.")
+
+    @contextmanager
+    def get_connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        paths = DataPaths.resolve()
+        paths.work.mkdir(parents=True, exist_ok=True)
+        config: dict[str, object] = {"temp_directory": str(paths.duckdb_temp)}
+        if self.memory_limit:
+            config["memory_limit"] = self.memory_limit
+        if self.threads:
+            config["threads"] = self.threads
+        with DuckDBResource(database=str(paths.warehouse), connection_config=config).get_connection() as conn:
+            yield conn
