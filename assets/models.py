@@ -50,8 +50,8 @@ def _run_checks(conn, model: SqlModel) -> list[AssetCheckResult]:
         # month is legitimately null for annual rows, so nulls are checked on the other columns only
         not_null = " OR ".join(f"{c} IS NULL" for c in model.grain if c != "month")
         dupes_sql = f"SELECT {cols}, count(*) AS n FROM {model.table} GROUP BY ALL HAVING count(*) > 1"
-        dupes = conn.execute(f"SELECT count(*) FROM ({dupes_sql})").fetchone()[0]
-        nulls = conn.execute(f"SELECT count(*) FROM {model.table} WHERE {not_null}").fetchone()[0]
+        dupes = conn.execute(f"SELECT count(*) FROM ({dupes_sql})").fetchall()[0][0]
+        nulls = conn.execute(f"SELECT count(*) FROM {model.table} WHERE {not_null}").fetchall()[0][0]
         results.append(AssetCheckResult(
             check_name="unique_grain",
             passed=dupes == 0 and nulls == 0,
@@ -61,7 +61,7 @@ def _run_checks(conn, model: SqlModel) -> list[AssetCheckResult]:
         ))
     for check in model.checks:
         failing_sql = f"SELECT * FROM {model.table} WHERE NOT coalesce(({check.predicate}), false)"
-        failing = conn.execute(f"SELECT count(*) FROM ({failing_sql})").fetchone()[0]
+        failing = conn.execute(f"SELECT count(*) FROM ({failing_sql})").fetchall()[0][0]
         results.append(AssetCheckResult(
             check_name=check.name,
             passed=failing == 0,

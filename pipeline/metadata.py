@@ -25,7 +25,7 @@ def markdown_preview(conn: duckdb.DuckDBPyConnection, sql: str, limit: int = 10)
 
 def table_metadata(conn: duckdb.DuckDBPyConnection, table: str) -> dict:
     return {
-        "dagster/row_count": conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0],
+        "dagster/row_count": conn.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0],
         "dagster/column_schema": table_schema(conn, table),
         "dagster/table_name": table,
     }

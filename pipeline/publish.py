@@ -118,7 +118,7 @@ def _write_snapshot(conn: duckdb.DuckDBPyConnection, folder: Path, tables: list[
     meta = {}
     for table in tables:
         # sorted rows make the file, and so its checksum, a function of the table's contents
-        arrow = conn.sql(f"SELECT * FROM {table} ORDER BY ALL").fetch_arrow_table()
+        arrow = conn.sql(f"SELECT * FROM {table} ORDER BY ALL").to_arrow_table()
         path = folder / f"{table}.parquet"
         pq.write_table(arrow, path, compression="zstd")
         meta[table] = {

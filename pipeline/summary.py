@@ -27,7 +27,7 @@ LIMIT 5
 def print_summary(paths: DataPaths, elapsed: float) -> None:
     con = duckdb.connect(str(paths.published_db), read_only=True)
     try:
-        meta = con.execute("SELECT snapshot_id, synthetic, synthetic_note FROM meta.publication").fetchone()
+        meta = con.execute("SELECT snapshot_id, synthetic, synthetic_note FROM meta.publication").fetchall()[0]
         tables = con.execute(
             "SELECT table_schema || '.' || table_name FROM information_schema.tables "
             "WHERE table_schema <> 'meta' ORDER BY 1"
@@ -39,7 +39,7 @@ def print_summary(paths: DataPaths, elapsed: float) -> None:
         print(f"snapshot:           {paths.snapshots / (latest_snapshot_id(paths) or '?')}  (LATEST = {meta[0]})")
         print("rows per table:")
         for (table,) in tables:
-            n = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+            n = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
             print(f"  {table:<38} {n:>12,}")
         print("top 5 most concentrated EU27 import dependencies (HS6, extra-EU suppliers):")
         for source, year, code, product, hhi, top, share, value, currency, synthetic in con.execute(

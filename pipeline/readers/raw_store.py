@@ -79,7 +79,7 @@ def sync_raw_table(
                     f"INSERT INTO {table} BY NAME SELECT s.*, ?::VARCHAR AS _file, ?::BOOLEAN AS synthetic "
                     f"FROM ({select_for(f)}) s",
                     [f.label, f.synthetic],
-                ).fetchone()[0]
+                ).fetchall()[0][0]
             except duckdb.Error as exc:
                 raise InputError(f"{f.path}: {exc}") from exc
             conn.execute(
@@ -92,5 +92,5 @@ def sync_raw_table(
     except BaseException:
         conn.rollback()
         raise
-    report.total_rows = conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+    report.total_rows = conn.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
     return report

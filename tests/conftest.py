@@ -1,0 +1,72 @@
+"""Shared test helpers: run the real Dagster job on a temporary data folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from pipeline.paths import DATA_DIR_ENV, DataPaths
+
+REPO = Path(__file__).resolve().parents[1]
+SAMPLE = REPO / "data" / "sample"
+
+
+class Runner:
+    def __init__(self, root: Path, monkeypatch: pytest.MonkeyPatch):
+        self.paths = DataPaths(root)
+        monkeypatch.setenv(DATA_DIR_ENV, str(root))
+
+    def write(self, relative: str, content: str | bytes) -> Path:
+        path = self.paths.root / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(content, encoding="utf-8")
+        return path
+
+    def run(self, sources=("landing",), **settings):
+        from dagster import DagsterInstance
+
+        from pipeline.definitions import defs
+
+        config = {"sources": list(sources), **settings}
+        return defs.resolve_job_def("refresh").execute_in_process(
+            run_config={"resources": {"settings": {"config": config}},
+                        "loggers": {"console": {"config": {"log_level": "ERROR"}}}},
+            instance=DagsterInstance.ephemeral(),
+            raise_on_error=False,
+        )
+
+    def published(self) -> duckdb.DuckDBPyConnection:
+        return duckdb.connect(str(self.paths.published_db), read_only=True)
+
+    def warehouse(self) -> duckdb.DuckDBPyConnection:
+        return duckdb.connect(str(self.paths.warehouse), read_only=True)
+
+
+@pytest.fixture
+def runner(tmp_path, monkeypatch) -> Runner:
+    return Runner(tmp_path / "data", monkeypatch)
+
+
+def failure_messages(result) -> str:
+    """Step errors and failed checks of a run, as one string to assert on."""
+    parts = [e.step_failure_data.error.to_string() for e in result.all_events if e.is_step_failure]
+    parts += [f"check {c.check_name} failed" for c in result.get_asset_check_evaluations() if not c.passed]
+    return "\n".join(parts)
+
+
+SDMX_HEADER = "DATAFLOW,LAST UPDATE,freq,reporter,partner,product,flow,indicators,TIME_PERIOD,OBS_VALUE"
+
+
+def sdmx_rows(rows: list[tuple]) -> str:
+    """An SDMX-CSV file of (reporter, partner, product, flow, period, value) observations."""
+    lines = [SDMX_HEADER] + [
+        f"ESTAT:DS-045409(1.0),13/02/26 11:00:00,{'M' if '-' in period else 'A'},{r},{p},{prod},{flow},"
+        f"VALUE_IN_EUROS,{period},{value}"
+        for r, p, prod, flow, period, value in rows
+    ]
+    return "\n".join(lines) + "\n"

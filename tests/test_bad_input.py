@@ -1,0 +1,105 @@
+"""Bad input fails the run with a message naming the file (and line), and publishes nothing.
+
+Every case starts from a good publication and checks that it stays byte for byte.
+"""
+
+import gzip
+import hashlib
+import json
+
+import pytest
+
+from conftest import failure_messages, sdmx_rows
+
+GOOD = sdmx_rows([("FR", "CN", "85051100", 1, "2024", 500), ("FR", "US", "85051100", 1, "2024", 100)])
+
+
+def _digest(paths):
+    files = [paths.published_db, paths.latest_pointer, *sorted(paths.snapshots.rglob("*"))]
+    return {str(p): hashlib.sha256(p.read_bytes()).hexdigest() for p in files if p.is_file()}
+
+
+@pytest.fixture
+def published(runner):
+    runner.write("landing/comext/good.csv", GOOD)
+    result = runner.run()
+    assert result.success, failure_messages(result)
+    return runner, _digest(runner.paths)
+
+
+def _comtrade_page(records, count=None, error=""):
+    base = {"typeCode": "C", "freqCode": "A", "refYear": 2024, "refMonth": 52, "period": "2024",
+            "reporterCode": 528, "flowCode": "M", "partner2Code": 0, "classificationCode": "H6",
+            "cmdCode": "850511", "aggrLevel": 6, "isLeaf": True, "customsCode": "C00", "mosCode": "0",
+            "motCode": 0, "primaryValue": 10.0, "cifvalue": 10.0}
+    data = [{**base, **r} for r in records]
+    return json.dumps({"elapsedTime": "0.1 secs", "count": len(data) if count is None else count,
+                       "data": data, "error": error})
+
+
+CASES = {
+    "non_numeric_value": (
+        "landing/comext/bad.csv",
+        GOOD.replace("FR,US,85051100,1,VALUE_IN_EUROS,2024,100", "FR,US,85051100,1,VALUE_IN_EUROS,2024,12x"),
+        ["bad.csv", "Line: 3", "12x"],
+    ),
+    "missing_column": (
+        "landing/comext/full_v2_202401.csv",
+        "REPORTER,PARTNER,TRADE_TYPE,PRODUCT_NC,FLOW,PERIOD\nFR,CN,E,85051100,1,202401\n",
+        ["full_v2_202401.csv", "line 1", "STAT_PROCEDURE"],
+    ),
+    "truncated_page": (
+        "landing/comtrade/page.json",
+        _comtrade_page([{"partnerCode": 156}, {"partnerCode": 842}], count=3),
+        ["page.json", "2 records but the API announced 3"],
+    ),
+    "api_error_field": (
+        "landing/comtrade/page.json",
+        _comtrade_page([], error="Request rate limit exceeded"),
+        ["page.json", "the API reported an error: Request rate limit exceeded"],
+    ),
+    "html_error_page": (
+        "landing/comtrade/page.json",
+        "<html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>",
+        ["page.json", "not a Comtrade v1 JSON response"],
+    ),
+    "empty_download": ("landing/comtrade/page.json.gz", b"", ["page.json.gz", "empty file (0 bytes)"]),
+    "truncated_gzip": (
+        "landing/comtrade/page.json.gz",
+        gzip.compress(_comtrade_page([{"partnerCode": 156}]).encode())[:40],
+        ["page.json.gz"],
+    ),
+    "unknown_partner_code": (
+        "landing/comext/bad.csv",
+        sdmx_rows([("FR", "ZQ", "85051100", 1, "2024", 5)]),
+        ["check known_codes failed"],
+    ),
+    "negative_value": (
+        "landing/comext/bad.csv",
+        sdmx_rows([("DE", "CN", "85051100", 1, "2024", -5)]),
+        ["check non_negative_value failed"],
+    ),
+    "same_data_in_two_files": ("landing/comext/copy_of_good.csv", GOOD, ["check unique_grain failed"]),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_bad_input_fails_clearly_and_keeps_the_publication(published, case):
+    runner, before = published
+    relative, content, expected = CASES[case]
+    runner.write(relative, content)
+    result = runner.run()
+    assert not result.success
+    message = failure_messages(result)
+    for fragment in expected:
+        assert fragment in message, f"{fragment!r} not in:\n{message}"
+    assert _digest(runner.paths) == before
+
+
+def test_a_failed_file_leaves_the_raw_table_as_it_was(published):
+    runner, _ = published
+    runner.write("landing/comext/bad.csv", CASES["non_numeric_value"][1])
+    assert not runner.run().success
+    con = runner.warehouse()
+    files = [f for (f,) in con.execute("SELECT DISTINCT _file FROM raw.comext_sdmx").fetchall()]
+    assert files == ["landing:comext/good.csv"]

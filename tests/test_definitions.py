@@ -1,0 +1,34 @@
+"""The whole graph loads, with the contracts every asset must keep."""
+
+from dagster import AssetKey
+
+from pipeline.definitions import defs
+
+
+def test_definitions_load_and_lineage_comes_from_sql():
+    graph = defs.resolve_asset_graph()
+    keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
+    for expected in ["raw/comtrade_records", "raw/comext_sdmx", "raw/comext_bulk", "raw/demo_world",
+                     "reference/area_codes", "staging/trade_flows", "staging/annual_imports",
+                     "monitor/import_concentration", "publish/publication"]:
+        assert expected in keys
+    parents = {k.to_user_string() for k in graph.get(AssetKey(["staging", "trade_flows"])).parent_keys}
+    assert parents == {"raw/comtrade_records", "raw/comext_sdmx", "raw/comext_bulk", "reference/area_codes"}
+
+
+def test_every_asset_is_documented_and_every_writer_is_in_the_duckdb_pool():
+    graph = defs.resolve_asset_graph()
+    for key in graph.get_all_asset_keys():
+        node = graph.get(key)
+        assert node.description, f"{key.to_user_string()} has no description"
+        if key.path[0] != "raw" or key.path[1] != "demo_world":
+            assert node.pools == {"duckdb_writer"}, key.to_user_string()
+
+
+def test_mart_checks_are_blocking():
+    graph = defs.resolve_asset_graph()
+    specs = list(graph.get(AssetKey(["monitor", "import_concentration"])).check_keys)
+    names = {k.name for k in specs}
+    assert {"unique_grain", "hhi_bounds"} <= names
+    job = defs.resolve_job_def("refresh")
+    assert job is not None
