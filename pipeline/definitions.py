@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from dagster import AssetSelection, Definitions, define_asset_job
 
-from assets.comext import comext_bulk, comext_sdmx
-from assets.comtrade import comtrade_records
+from assets.comext.records import comext_bulk, comext_sdmx
+from assets.comtrade.records import comtrade_records
 from assets.demo import demo_world_files
 from assets.models import sql_model_assets
 from assets.publication import publication_asset

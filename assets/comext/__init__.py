@@ -1,0 +1,1 @@
+"""Eurostat Comext assets: ingestion of SDMX-CSV extracts and bulk files."""

@@ -1,0 +1,1 @@
+"""UN Comtrade assets: ingestion of pages and bulk files (and, later, fetching from the API)."""
