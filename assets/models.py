@@ -37,7 +37,9 @@ def _check_specs(model: SqlModel) -> list[AssetCheckSpec]:
         specs.append(AssetCheckSpec("unique_grain", asset=_key(model.table), blocking=True,
                                     description=f"One row per ({', '.join(model.grain)}), none null."))
     specs += [
-        AssetCheckSpec(c.name, asset=_key(model.table), blocking=True, description=f"Every row: {c.predicate}")
+        AssetCheckSpec(c.name, asset=_key(model.table), blocking=c.blocking,
+                       description=f"No row returned by: {c.predicate}" if c.kind == "assert"
+                       else f"Every row: {c.predicate}")
         for c in model.checks
     ]
     return specs
@@ -60,12 +62,12 @@ def _run_checks(conn, model: SqlModel) -> list[AssetCheckResult]:
                       **({"sample": markdown_preview(conn, dupes_sql, 5)} if dupes else {})},
         ))
     for check in model.checks:
-        failing_sql = f"SELECT * FROM {model.table} WHERE NOT coalesce(({check.predicate}), false)"
+        failing_sql = check.failing_rows_sql(model.table)
         failing = conn.execute(f"SELECT count(*) FROM ({failing_sql})").fetchall()[0][0]
         results.append(AssetCheckResult(
             check_name=check.name,
             passed=failing == 0,
-            severity=AssetCheckSeverity.ERROR,
+            severity=AssetCheckSeverity.ERROR if check.blocking else AssetCheckSeverity.WARN,
             metadata={"failing_rows": failing, "predicate": check.predicate,
                       **({"sample": markdown_preview(conn, failing_sql, 5)} if failing else {})},
         ))
@@ -94,7 +96,8 @@ def model_asset(model: SqlModel) -> AssetsDefinition:
             metadata = table_metadata(conn, model.table)
             metadata["preview"] = markdown_preview(conn, f"SELECT * FROM {model.table}")
             checks = _run_checks(conn, model)
-        failed = [c.check_name for c in checks if not c.passed]
+        blocking = {c.name for c in model.checks if c.blocking} | {"unique_grain"}
+        failed = [c.check_name for c in checks if not c.passed and c.check_name in blocking]
         if failed:
             context.log.error(f"{model.table}: blocking check(s) failed: {failed}; nothing downstream will be built")
         return MaterializeResult(metadata=metadata, check_results=checks)

@@ -3,8 +3,10 @@
 A model file is a plain DuckDB ``SELECT``. Its table is ``<layer>.<file stem>``.
 Leading ``--`` comment lines are its description, except directives:
 
-    -- grain: source, reporter, year          (unique, non-null key: a blocking check)
-    -- check <name>: <predicate every row must satisfy>   (a blocking check)
+    -- grain: source, reporter, year             unique, non-null key (blocking check)
+    -- check <name>: <predicate every row must satisfy>      (blocking check)
+    -- warn <name>: <predicate every row should satisfy>     (warning, not blocking)
+    -- assert <name>: <SELECT returning offending rows>      (blocking; may join other tables)
 
 Upstream tables are read from the SQL itself with sqlglot (CTE names and table
 functions such as ``read_parquet`` are not dependencies), so lineage never has
@@ -31,7 +33,17 @@ class ModelError(Exception):
 @dataclass(frozen=True)
 class Check:
     name: str
-    predicate: str
+    predicate: str  # a row predicate for 'check'/'warn', a whole query for 'assert'
+    kind: str = "check"
+
+    @property
+    def blocking(self) -> bool:
+        return self.kind != "warn"
+
+    def failing_rows_sql(self, table: str) -> str:
+        if self.kind == "assert":
+            return self.predicate
+        return f"SELECT * FROM {table} WHERE NOT coalesce(({self.predicate}), false)"
 
 
 @dataclass(frozen=True)
@@ -54,7 +66,7 @@ class SqlModel:
         return hashlib.sha256(self.sql.encode()).hexdigest()[:16]
 
 
-_DIRECTIVE = re.compile(r"^--\s*(grain|check)\b\s*(\w+)?\s*:\s*(.+)$", re.IGNORECASE)
+_DIRECTIVE = re.compile(r"^--\s*(grain|check|warn|assert)\b\s*(\w+)?\s*:\s*(.+)$", re.IGNORECASE)
 
 
 def table_references(sql: str, origin: str = "<sql>") -> frozenset[str]:
@@ -102,9 +114,10 @@ def parse_model(path: Path, root: Path) -> SqlModel:
         elif directive.group(1).lower() == "grain":
             grain = tuple(col.strip() for col in directive.group(3).split(","))
         else:
+            kind = directive.group(1).lower()
             if not directive.group(2):
-                raise ModelError(f"{path}: a check needs a name: '-- check <name>: <predicate>'")
-            checks.append(Check(directive.group(2), directive.group(3).strip()))
+                raise ModelError(f"{path}: a {kind} needs a name: '-- {kind} <name>: ...'")
+            checks.append(Check(directive.group(2), directive.group(3).strip(), kind))
     if not description_lines:
         raise ModelError(f"{path}: start the model with a comment that says what the table is")
     body = text.strip().rstrip(";")

@@ -18,7 +18,7 @@ SELECT c.source, c.year, c.product_code, coalesce(p.description, '?') AS product
 FROM monitor.import_concentration AS c
 JOIN latest USING (source, year)
 LEFT JOIN reference.hs_products AS p ON p.code = c.product_code
-WHERE c.reporter = 'EU27' AND c.product_level = 'HS6' AND c.n_suppliers > 0
+WHERE c.reporter = 'EU27' AND c.product_level = 'HS6' AND c.partner_scope = 'extra_eu' AND c.n_suppliers > 0
 ORDER BY c.source = 'comext' DESC, c.hhi DESC, c.allocated_value DESC
 LIMIT 5
 """

@@ -5,10 +5,12 @@ import pytest
 from conftest import failure_messages, sdmx_rows
 
 
-def _row(con, reporter, product="850511", level="HS6", year=2024):
+def _row(con, reporter, product="850511", level="HS6", year=2024, scope=None):
+    scope = scope or ("extra_eu" if reporter == "EU27" else "all")
     cur = con.execute(
         "SELECT * FROM monitor.import_concentration WHERE reporter = ? AND product_level = ? "
-        "AND product_code = ? AND year = ?", [reporter, level, product if level != "HS2" else product[:2], year])
+        "AND product_code = ? AND year = ? AND partner_scope = ?",
+        [reporter, level, product if level != "HS2" else product[:2], year, scope])
     names = [d[0] for d in cur.description]
     rows = cur.fetchall()
     assert len(rows) == 1, rows
@@ -78,9 +80,13 @@ def test_eu_bloc_uses_extra_eu_suppliers_only(runner):
     assert eu["hhi"] == pytest.approx((150 / 200) ** 2 + (50 / 200) ** 2)
     assert eu["internal_value"] == pytest.approx(1700)
     assert eu["bloc_members"] == 2
-    # France alone counts Germany as a supplier (all-partner HHI of a member state)
+    # France alone counts Germany as a supplier in its all-partner HHI, not in its extra-EU one
     fr = _row(con, "FRA")
     assert fr["hhi"] == pytest.approx((1000 / 1090) ** 2 + (90 / 1090) ** 2)
+    fr_extra = _row(con, "FRA", scope="extra_eu")
+    assert fr_extra["hhi"] == pytest.approx(1.0) and fr_extra["internal_value"] == pytest.approx(1000)
+    assert con.execute("SELECT count(*) FROM monitor.import_concentration WHERE reporter = 'EU27' "
+                       "AND partner_scope = 'all'").fetchall() == [(0,)]
 
 
 def test_group_hhi_sums_partner_values_not_member_hhis(runner):
@@ -96,7 +102,8 @@ def test_group_hhi_sums_partner_values_not_member_hhis(runner):
     assert _row(con, "ITA", "85", level="HS2")["hhi"] == pytest.approx(0.5)
     # 854142 is energy_transition (6-digit prefix beats the 8541 digital entry), 850511 its own domain
     domains = dict(con.execute(
-        "SELECT product_code, hhi FROM monitor.import_concentration WHERE reporter = 'ITA' AND product_level = 'domain'"
+        "SELECT product_code, hhi FROM monitor.import_concentration WHERE reporter = 'ITA' "
+        "AND product_level = 'domain' AND partner_scope = 'all'"
     ).fetchall())
     assert domains.get("energy_transition") == pytest.approx(1.0)
 

@@ -9,7 +9,7 @@ def test_definitions_load_and_lineage_comes_from_sql():
     graph = defs.resolve_asset_graph()
     keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
     for expected in ["raw/comtrade_records", "raw/comext_sdmx", "raw/comext_bulk", "raw/demo_world",
-                     "reference/area_codes", "staging/trade_flows", "staging/annual_imports",
+                     "reference/area_codes", "staging/trade_flows", "staging/annual_flows", "staging/product_domains",
                      "monitor/import_concentration", "publish/publication"]:
         assert expected in keys
     parents = {k.to_user_string() for k in graph.get(AssetKey(["staging", "trade_flows"])).parent_keys}

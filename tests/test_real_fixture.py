@@ -56,7 +56,7 @@ def test_comext_fixture_hhi_matches_hand_computation(runner):
         for r, y, h, a, u in runner.published().execute(
             "SELECT c.reporter, c.year, c.hhi, c.allocated_value, c.unallocated_value "
             "FROM monitor.import_concentration AS c WHERE source = 'comext' AND product_level = 'HS6' "
-            "AND product_code = '392010'"
+            "AND product_code = '392010' AND partner_scope = CASE WHEN reporter = 'EU27' THEN 'extra_eu' ELSE 'all' END"
         ).fetchall()
     }
     expected = _hand_computed()
