@@ -3,10 +3,14 @@
 
 import json
 import shutil
+from pathlib import Path
 
 from dagster import AssetExecutionContext, AssetKey, MaterializeResult, MetadataValue, asset
 
+from pipeline.readers.inputs import sha256_of
 from pipeline.resources import MonitorSettings
+
+STAMP = "_generated_with.json"  # leading underscore: readers skip it
 
 
 @asset(key=AssetKey(["raw", "demo_world"]), group_name="raw", kinds={"python"})
@@ -20,18 +24,19 @@ def demo_world_files(context: AssetExecutionContext, settings: MonitorSettings) 
         return MaterializeResult(metadata={"generated": False, "reason": "'demo' not in sources"})
     from pipeline import demo_world  # numpy is imported only by runs that generate
 
-    wanted = {"scale": settings.demo_scale, "years": list(settings.demo_years)}
-    manifest_path = out / "planted.json"
-    if manifest_path.exists():
-        manifest = json.loads(manifest_path.read_text())
-        if {"scale": manifest.get("scale"), "years": manifest.get("years")} == wanted and \
-                manifest.get("generator_version") == demo_world.GENERATOR_VERSION:
-            context.log.info(f"demo world already generated at {out}")
-            return MaterializeResult(metadata=_metadata(manifest, out, generated=False))
+    # the generator's own source is part of the stamp: a changed generator regenerates
+    wanted = {"scale": settings.demo_scale, "years": list(settings.demo_years),
+              "generator_sha256": sha256_of(Path(demo_world.__file__))}
+    stamp = out / STAMP
+    if stamp.exists() and json.loads(stamp.read_text()) == wanted:
+        context.log.info(f"demo world already generated at {out}")
+        manifest = json.loads((out / "planted.json").read_text())
+        return MaterializeResult(metadata=_metadata(manifest, out, generated=False))
     # a fresh folder: stale files of another scale must not be read with the new ones
     tmp = out.with_name(out.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     manifest = demo_world.generate(tmp, scale=settings.demo_scale, years=settings.demo_years)
+    (tmp / STAMP).write_text(json.dumps(wanted))
     shutil.rmtree(out, ignore_errors=True)
     tmp.rename(out)
     return MaterializeResult(metadata=_metadata(manifest, out, generated=True))

@@ -8,6 +8,7 @@ published) is built from a table that failed one.
 """
 
 
+import duckdb
 from dagster import (
     AssetCheckResult,
     AssetCheckSeverity,
@@ -24,7 +25,7 @@ from dagster import (
 from pipeline.metadata import markdown_preview, table_metadata
 from pipeline.paths import SQL_DIR
 from pipeline.resources import DUCKDB_POOL, MonitorSettings, Warehouse
-from pipeline.sql_models import SqlModel, load_models
+from pipeline.sql_models import ModelError, SqlModel, load_models
 
 
 def _key(table: str) -> AssetKey:
@@ -92,7 +93,10 @@ def model_asset(model: SqlModel) -> AssetsDefinition:
             for name, value in settings.sql_variables().items():
                 conn.execute(f"SET VARIABLE {name} = ?", [value])
             conn.execute(f"CREATE SCHEMA IF NOT EXISTS {model.layer}")
-            conn.execute(f"CREATE OR REPLACE TABLE {model.table} AS {model.sql}")
+            try:
+                conn.execute(f"CREATE OR REPLACE TABLE {model.table} AS {model.sql}")
+            except duckdb.Error as exc:
+                raise ModelError(f"{model.path}: {exc}") from exc
             metadata = table_metadata(conn, model.table)
             metadata["preview"] = markdown_preview(conn, f"SELECT * FROM {model.table}")
             checks = _run_checks(conn, model)

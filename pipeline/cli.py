@@ -77,7 +77,10 @@ def _run(args, paths: DataPaths) -> int:
         print(f"geomon run FAILED after {elapsed:.1f} s; the previous publication is unchanged.", file=sys.stderr)
         for event in result.all_events:
             if event.is_step_failure:
-                print(f"  step {event.step_key}: {event.step_failure_data.error.message.strip()}", file=sys.stderr)
+                error = event.step_failure_data.error
+                # the user-facing reason is the exception Dagster wrapped, when there is one
+                reason = (error.cause or error).message.strip()
+                print(f"  step {event.step_key}: {reason}", file=sys.stderr)
         for check in result.get_asset_check_evaluations():
             if not check.passed:
                 print(f"  check {check.asset_key.to_user_string()}:{check.check_name} failed: "

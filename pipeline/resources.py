@@ -36,13 +36,32 @@ class MonitorSettings(ConfigurableResource):
     low_confidence_unallocated_share: float = Field(
         default=0.10, description="unallocated_share above which a concentration row is low_confidence."
     )
+    # screen thresholds (methodology section 6-7); every screen row also stores the value used
+    ec_c1_hhi: float = Field(default=0.4, description="EC screen C1: extra-EU HHI above this.")
+    ec_c2_extra_share: float = Field(default=0.5, description="EC screen C2: extra-EU share of imports above this.")
+    ec_c3_import_export_ratio: float = Field(default=1.0, description="EC screen C3: M_extra / X_extra above this.")
+    world_g1_hhi: float = Field(default=0.4, description="World screen G1: importer HHI above this.")
+    world_g2_hhi: float = Field(default=0.4, description="World screen G2: world export HHI above this.")
+    world_g3_import_export_ratio: float = Field(default=1.0, description="World screen G3: imports / exports above this.")
+    persistence_min_years: int = Field(default=2, description="World screen: flagged in at least this many years ...")
+    persistence_window_years: int = Field(default=3, description="... of this many calendar years up to the year.")
+    min_world_reporters: int = Field(
+        default=50, description="Comtrade reporters a year needs before world export concentration is computed."
+    )
+    depends_share: float = Field(default=0.5, description="depends_on_nl/eu: supplier share of imports at least this.")
+    depends_top_hhi: float = Field(default=0.4, description="... or top supplier and importer HHI above this.")
 
     def paths(self) -> DataPaths:
         return DataPaths.resolve()
 
-    def sql_variables(self) -> dict[str, float]:
+    def sql_variables(self) -> dict[str, float | int]:
         """Parameters the SQL models read with getvariable()."""
-        return {"low_confidence_unallocated_share": self.low_confidence_unallocated_share}
+        names = [
+            "low_confidence_unallocated_share", "ec_c1_hhi", "ec_c2_extra_share", "ec_c3_import_export_ratio",
+            "world_g1_hhi", "world_g2_hhi", "world_g3_import_export_ratio", "persistence_min_years",
+            "persistence_window_years", "min_world_reporters", "depends_share", "depends_top_hhi",
+        ]
+        return {name: getattr(self, name) for name in names}
 
 
 class Warehouse(ConfigurableResource):

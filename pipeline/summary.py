@@ -8,18 +8,20 @@ from pipeline.paths import DataPaths
 from pipeline.publish import latest_snapshot_id
 
 TOP_EU_DEPENDENCIES = """
-WITH latest AS (
-    -- per source, the latest year that has all twelve months
-    SELECT source, max(year) AS year FROM monitor.import_concentration
-    WHERE reporter = 'EU27' AND months_covered = 12 GROUP BY source
+WITH main_year AS (
+    -- per source, the year with the most screened products (latest on a tie): a partial
+    -- latest year or a single-product extract does not make the headline
+    SELECT source, arg_max(year, (n, year)) AS year
+    FROM (SELECT source, year, count(*) AS n FROM monitor.eu_dependencies GROUP BY ALL)
+    GROUP BY source
 )
-SELECT c.source, c.year, c.product_code, coalesce(p.description, '?') AS product, c.hhi, c.top1_partner,
-       c.top1_share, c.allocated_value, c.currency, c.synthetic
-FROM monitor.import_concentration AS c
-JOIN latest USING (source, year)
-LEFT JOIN reference.hs_products AS p ON p.code = c.product_code
-WHERE c.reporter = 'EU27' AND c.product_level = 'HS6' AND c.partner_scope = 'extra_eu' AND c.n_suppliers > 0
-ORDER BY c.source = 'comext' DESC, c.hhi DESC, c.allocated_value DESC
+SELECT e.source, e.year, e.product_code, coalesce(p.description, '?') AS product, e.hhi_extra, e.top_supplier,
+       e.top_supplier_share, e.m_extra, e.currency, e.synthetic
+FROM monitor.eu_dependencies AS e
+JOIN main_year USING (source, year)
+LEFT JOIN reference.hs_products AS p ON p.code = e.product_code
+WHERE e.dependent
+ORDER BY e.source = 'comext' DESC, e.hhi_extra DESC, e.m_extra DESC
 LIMIT 5
 """
 
@@ -41,7 +43,7 @@ def print_summary(paths: DataPaths, elapsed: float) -> None:
         for (table,) in tables:
             n = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
             print(f"  {table:<38} {n:>12,}")
-        print("top 5 most concentrated EU27 import dependencies (HS6, extra-EU suppliers):")
+        print("top 5 most concentrated EU27 dependencies (EC 2021 screen C1-C3, HS6, extra-EU suppliers):")
         for source, year, code, product, hhi, top, share, value, currency, synthetic in con.execute(
             TOP_EU_DEPENDENCIES
         ).fetchall():

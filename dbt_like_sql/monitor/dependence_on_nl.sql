@@ -1,0 +1,24 @@
+-- Which countries depend on the Netherlands, per source, importing country, HS6 and year:
+-- the partner view (the importer's own imports from NL: nl_share, NL's rank, importer HHI,
+-- depends_on_nl) beside the mirror view (NL's reported exports: mirror_share), and NL's
+-- share of world exports. See monitor.supplier_dependence for the definitions.
+-- grain: source, importer, year, product_code
+SELECT
+    source, currency, importer, year, product_code, domain,
+    imports_from_supplier AS imports_from_nl,
+    importer_total_imports,
+    supplier_share AS nl_share,
+    supplier_rank AS nl_rank,
+    supplier_is_top AS nl_is_top_supplier,
+    importer_hhi,
+    importer_top_partner,
+    depends AS depends_on_nl,
+    supplier_exports AS nl_reported_exports,
+    mirror_share,
+    partner_view_available,
+    mirror_view_available,
+    supplier_world_export_share AS nl_world_export_share,
+    depends_share_threshold, depends_top_hhi_threshold,
+    release, synthetic
+FROM monitor.supplier_dependence
+WHERE supplier = 'NLD'

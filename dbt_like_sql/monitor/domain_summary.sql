@@ -1,0 +1,70 @@
+-- Headline figures per strategic domain, source and year: how many HS6 products the EU27
+-- and NL screens covered, how many came out dependent, the extra-EU import value at stake
+-- in the dependent ones (source currency), their main suppliers (top supplier of the most
+-- dependent import value first), and how many countries depend on NL and on the EU for at
+-- least one product of the domain. Products in no domain are not summarised.
+-- grain: source, domain, year
+WITH eu AS (
+    SELECT source, currency, domain, year,
+           count(*) AS eu_products_screened,
+           count(*) FILTER (WHERE dependent) AS eu_dependent_products,
+           coalesce(sum(m_extra) FILTER (WHERE dependent), 0) AS eu_import_value_at_stake,
+           coalesce(sum(m_extra), 0) AS eu_extra_imports
+    FROM monitor.ec_screen WHERE reporter = 'EU27' AND domain IS NOT NULL
+    GROUP BY ALL
+),
+eu_suppliers AS (
+    SELECT source, domain, year,
+           string_agg(top_supplier, ', ' ORDER BY value DESC, top_supplier) AS eu_main_suppliers
+    FROM (
+        SELECT source, domain, year, top_supplier, sum(m_extra * top_supplier_share) AS value,
+               row_number() OVER (PARTITION BY source, domain, year
+                                  ORDER BY sum(m_extra * top_supplier_share) DESC, top_supplier) AS rn
+        FROM monitor.ec_screen
+        WHERE reporter = 'EU27' AND dependent AND domain IS NOT NULL
+        GROUP BY source, domain, year, top_supplier
+    )
+    WHERE rn <= 3
+    GROUP BY ALL
+),
+nl AS (
+    SELECT source, currency, domain, year,
+           count(*) AS nl_products_screened,
+           count(*) FILTER (WHERE dependent) AS nl_dependent_products,
+           coalesce(sum(m_extra) FILTER (WHERE dependent), 0) AS nl_import_value_at_stake
+    FROM monitor.ec_screen WHERE reporter = 'NLD' AND domain IS NOT NULL
+    GROUP BY ALL
+),
+on_nl AS (
+    SELECT source, domain, year, count(DISTINCT importer) AS partners_depending_on_nl
+    FROM monitor.supplier_dependence WHERE supplier = 'NLD' AND depends AND domain IS NOT NULL
+    GROUP BY ALL
+),
+on_eu AS (
+    SELECT source, domain, year, count(DISTINCT importer) AS partners_depending_on_eu
+    FROM monitor.supplier_dependence WHERE supplier = 'EU27' AND depends AND domain IS NOT NULL
+    GROUP BY ALL
+),
+keys AS (
+    SELECT source, currency, domain, year FROM eu
+    UNION SELECT source, currency, domain, year FROM nl
+    UNION SELECT source, currency, domain, year FROM monitor.supplier_dependence WHERE domain IS NOT NULL
+)
+SELECT
+    k.source, k.currency, k.domain, k.year,
+    coalesce(eu.eu_products_screened, 0) AS eu_products_screened,
+    coalesce(eu.eu_dependent_products, 0) AS eu_dependent_products,
+    coalesce(eu.eu_import_value_at_stake, 0) AS eu_import_value_at_stake,
+    eu.eu_import_value_at_stake / nullif(eu.eu_extra_imports, 0) AS eu_share_of_domain_imports_at_stake,
+    s.eu_main_suppliers,
+    coalesce(nl.nl_products_screened, 0) AS nl_products_screened,
+    coalesce(nl.nl_dependent_products, 0) AS nl_dependent_products,
+    coalesce(nl.nl_import_value_at_stake, 0) AS nl_import_value_at_stake,
+    coalesce(on_nl.partners_depending_on_nl, 0) AS partners_depending_on_nl,
+    coalesce(on_eu.partners_depending_on_eu, 0) AS partners_depending_on_eu
+FROM keys AS k
+LEFT JOIN eu USING (source, domain, year)
+LEFT JOIN eu_suppliers AS s USING (source, domain, year)
+LEFT JOIN nl USING (source, domain, year)
+LEFT JOIN on_nl USING (source, domain, year)
+LEFT JOIN on_eu USING (source, domain, year)

@@ -1,0 +1,66 @@
+-- The EC 2021 bottom-up dependency screen (methodology section 6) for the EU27 bloc and
+-- for every member state, per HS6 and year, counting non-EU partners only:
+--   C1 concentration     hhi_extra > c1_threshold (default 0.4)
+--   C2 importance        extra_eu_import_share = M_extra / (M_extra + M_intra) > c2_threshold (0.5)
+--   C3 substitutability  import_export_ratio = M_extra / X_extra > c3_threshold (1); X_extra = 0
+--                        passes and leaves the ratio null
+--   dependent = C1 and C2 and C3
+-- M_extra are imports from non-EU countries, M_intra imports from member states, X_extra
+-- exports to non-EU countries. Every criterion keeps its value, its boolean and the
+-- threshold used, so an analyst can apply another threshold without recomputing.
+-- years_flagged counts the years a product is dependent among the reporter's years.
+-- monitor.eu_dependencies and monitor.nl_dependencies are views of this one screen.
+-- grain: source, reporter, year, product_code
+-- check criteria_consistent: dependent = (c1_concentration AND c2_importance AND c3_substitutability)
+WITH conc AS (
+    SELECT * FROM monitor.import_concentration WHERE product_level = 'HS6' AND partner_scope = 'extra_eu'
+),
+trade AS (
+    SELECT
+        source, reporter, year, product_code,
+        coalesce(sum(value) FILTER (WHERE flow = 'import' AND partner_in_eu AND partner <> reporter
+                                    AND partner_role IN ('external', 'internal')), 0) AS m_intra,
+        coalesce(sum(value) FILTER (WHERE flow = 'export' AND partner_role = 'external' AND NOT partner_in_eu), 0)
+            AS x_extra
+    FROM staging.annual_flows
+    WHERE product_code IS NOT NULL
+      AND (reporter = 'EU27' OR reporter IN (SELECT iso3 FROM reference.eu_members WHERE in_eu27_2020))
+    GROUP BY ALL
+),
+criteria AS (
+    SELECT
+        c.source, c.currency, c.reporter, c.year, c.product_code,
+        d.domain,
+        c.hhi AS hhi_extra,
+        c.n_suppliers AS n_suppliers_extra,
+        c.top1_partner AS top_supplier,
+        c.top1_share AS top_supplier_share,
+        c.allocated_value AS m_extra,
+        coalesce(t.m_intra, 0) AS m_intra,
+        coalesce(t.x_extra, 0) AS x_extra,
+        c.allocated_value / nullif(c.allocated_value + coalesce(t.m_intra, 0), 0) AS extra_eu_import_share,
+        c.allocated_value / nullif(t.x_extra, 0) AS import_export_ratio,
+        getvariable('ec_c1_hhi') AS c1_threshold,
+        getvariable('ec_c2_extra_share') AS c2_threshold,
+        getvariable('ec_c3_import_export_ratio') AS c3_threshold,
+        c.low_confidence, c.unallocated_share, c.months_covered, c.release, c.synthetic
+    FROM conc AS c
+    LEFT JOIN trade AS t USING (source, reporter, year, product_code)
+    LEFT JOIN staging.product_domains AS d ON d.code = c.product_code
+),
+flagged AS (
+    SELECT
+        *,
+        coalesce(hhi_extra > c1_threshold, false) AS c1_concentration,
+        coalesce(extra_eu_import_share > c2_threshold, false) AS c2_importance,
+        -- no extra-EU exports at all: nothing could substitute, so C3 holds
+        m_extra > 0 AND (x_extra = 0 OR import_export_ratio > c3_threshold) AS c3_substitutability
+    FROM criteria
+)
+SELECT
+    *,
+    c1_concentration AND c2_importance AND c3_substitutability AS dependent,
+    count(*) FILTER (WHERE c1_concentration AND c2_importance AND c3_substitutability)
+        OVER (PARTITION BY source, reporter, product_code) AS years_flagged,
+    count(*) OVER (PARTITION BY source, reporter, product_code) AS years_screened
+FROM flagged

@@ -1,0 +1,114 @@
+-- Third countries' dependence on a supplier, for two suppliers: the Netherlands (NLD) and
+-- the EU as one (EU27, its 27 member states summed), per source, importing country, HS6
+-- product and year (methodology section 7). Two views side by side, both labelled:
+--   partner view: the importer's own import report. supplier_share = imports from the
+--     supplier / the importer's total imports (its World total, unallocated included);
+--     the importer's HHI (all partners); the supplier's rank among its country suppliers
+--     (EU members merged into one for EU27); depends = supplier_share >= depends_share
+--     (0.5), or the supplier is the top supplier and the importer's HHI > depends_top_hhi (0.4).
+--   mirror view: the supplier's own export report. mirror_share = exports to the importer
+--     / the importer's total imports from the same source (null where the importer does
+--     not report). NL's exports include re-exports (and quasi-transit in Comext): this
+--     view reads "NL as hub", the partner view "NL as producer".
+-- Member states are not importers of the EU27 supplier. Values never mix sources.
+-- supplier_world_export_share is the supplier's share of world exports (Comtrade only).
+-- grain: supplier, source, importer, year, product_code
+-- check share_bounds: supplier_share IS NULL OR supplier_share BETWEEN 0 AND 1 + 1e-9
+WITH members AS (
+    SELECT iso3 FROM reference.eu_members WHERE in_eu27_2020
+),
+suppliers AS (
+    SELECT * FROM (VALUES ('NLD'), ('EU27')) AS s(supplier)
+),
+imports AS (
+    SELECT source, currency, reporter AS importer, year, product_code, partner, partner_role, partner_in_eu, value
+    FROM staging.annual_flows
+    WHERE flow = 'import' AND product_code IS NOT NULL AND reporter <> 'EU27'
+      AND partner_role IN ('external', 'internal', 'unallocated', 'world')
+),
+merged AS (
+    -- the importer's partners, with the supplier taken as one partner
+    SELECT
+        s.supplier, i.source, i.currency, i.importer, i.year, i.product_code,
+        CASE WHEN s.supplier = 'EU27' AND i.partner_in_eu THEN 'EU27' ELSE i.partner END AS partner,
+        i.partner_role,
+        sum(i.value) AS v
+    FROM imports AS i
+    CROSS JOIN suppliers AS s
+    WHERE i.importer <> s.supplier
+      AND NOT (s.supplier = 'EU27' AND i.importer IN (SELECT iso3 FROM members))
+    GROUP BY ALL
+),
+partner_view AS (
+    SELECT
+        supplier, source, currency, importer, year, product_code,
+        coalesce(sum(v) FILTER (WHERE partner = supplier AND partner_role = 'external'), 0) AS imports_from_supplier,
+        coalesce(sum(v) FILTER (WHERE partner_role = 'world'),
+                 sum(v) FILTER (WHERE partner_role <> 'world')) AS importer_total_imports
+    FROM merged
+    GROUP BY ALL
+),
+larger_suppliers AS (
+    -- how many of the importer's country suppliers sold it more than the supplier did
+    SELECT p.supplier, p.source, p.importer, p.year, p.product_code,
+           count(*) FILTER (WHERE m.partner_role = 'external' AND m.partner <> p.supplier
+                            AND m.v > p.imports_from_supplier) AS n_larger
+    FROM partner_view AS p
+    JOIN merged AS m USING (supplier, source, importer, year, product_code)
+    GROUP BY ALL
+),
+ranked AS (
+    SELECT p.*, CASE WHEN p.imports_from_supplier > 0 THEN 1 + l.n_larger END AS supplier_rank
+    FROM partner_view AS p
+    JOIN larger_suppliers AS l USING (supplier, source, importer, year, product_code)
+),
+mirror AS (
+    SELECT
+        CASE WHEN reporter = 'EU27' THEN 'EU27' ELSE 'NLD' END AS supplier,
+        source, currency, partner AS importer, year, product_code,
+        sum(value) AS supplier_exports
+    FROM staging.annual_flows
+    WHERE flow = 'export' AND product_code IS NOT NULL AND reporter IN ('NLD', 'EU27') AND partner_role = 'external'
+    GROUP BY ALL
+),
+world_share AS (
+    SELECT 'NLD' AS supplier, year, product_code, world_share AS supplier_world_export_share
+    FROM staging.world_exports WHERE exporter = 'NLD'
+    UNION ALL
+    SELECT 'EU27', year, product_code, sum(world_share)
+    FROM staging.world_exports WHERE exporter IN (SELECT iso3 FROM members)
+    GROUP BY ALL
+),
+both_views AS (
+    SELECT
+        supplier, source, coalesce(r.currency, x.currency) AS currency, importer, year, product_code,
+        r.imports_from_supplier,
+        r.importer_total_imports,
+        r.imports_from_supplier / nullif(r.importer_total_imports, 0) AS supplier_share,
+        r.supplier_rank,
+        r.supplier_rank = 1 AS supplier_is_top,
+        x.supplier_exports,
+        x.supplier_exports / nullif(r.importer_total_imports, 0) AS mirror_share,
+        r.importer IS NOT NULL AS partner_view_available,
+        x.importer IS NOT NULL AS mirror_view_available
+    FROM ranked AS r
+    FULL JOIN mirror AS x USING (supplier, source, importer, year, product_code)
+)
+SELECT
+    b.*,
+    c.hhi AS importer_hhi,
+    c.top1_partner AS importer_top_partner,
+    coalesce(b.supplier_share >= getvariable('depends_share')
+             OR (b.supplier_is_top AND c.hhi > getvariable('depends_top_hhi')), false) AS depends,
+    getvariable('depends_share') AS depends_share_threshold,
+    getvariable('depends_top_hhi') AS depends_top_hhi_threshold,
+    CASE WHEN b.source = 'comtrade' THEN w.supplier_world_export_share END AS supplier_world_export_share,
+    d.domain,
+    c.release, c.synthetic
+FROM both_views AS b
+LEFT JOIN monitor.import_concentration AS c
+    ON c.source = b.source AND c.reporter = b.importer AND c.year = b.year
+   AND c.product_level = 'HS6' AND c.product_code = b.product_code AND c.partner_scope = 'all'
+LEFT JOIN world_share AS w
+    ON w.supplier = b.supplier AND w.year = b.year AND w.product_code = b.product_code
+LEFT JOIN staging.product_domains AS d ON d.code = b.product_code

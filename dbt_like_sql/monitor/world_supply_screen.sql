@@ -1,0 +1,101 @@
+-- The world-supply screen (CEPII GeoDep form, methodology section 6) per importer (every
+-- Comtrade reporter and the EU27 bloc) , HS6 and year, in USD from UN Comtrade:
+--   G1 importer concentration   importer_hhi > g1_threshold (0.4); extra-EU suppliers for EU27
+--   G2 world supply concentration hhi_world_exports > g2_threshold (0.4): HHI of all
+--      exporters' shares in world exports of the product (staging.world_exports)
+--   G3 net importer             import_export_ratio = imports / exports > g3_threshold (1);
+--      no exports passes and leaves the ratio null
+--   flagged = G1 and G2 and G3; persistent when flagged in at least persistence_min_years
+--   (2) of the persistence_window_years (3) calendar years up to this one with data.
+-- G2 needs the whole world: where fewer than min_world_reporters Comtrade reporters
+-- reported that year, hhi_world_exports, G2, flagged and persistent are null and
+-- world_coverage_note says why.
+-- grain: importer, year, product_code
+WITH conc AS (
+    SELECT * FROM monitor.import_concentration
+    WHERE source = 'comtrade' AND product_level = 'HS6'
+      AND partner_scope = CASE WHEN reporter = 'EU27' THEN 'extra_eu' ELSE 'all' END
+),
+world AS (
+    SELECT
+        year, product_code,
+        sum(world_share * world_share) AS hhi_world_exports,
+        arg_max(exporter, (world_share, exporter)) AS top_world_exporter,
+        max(world_share) AS top_world_exporter_share,
+        any_value(n_exporters) AS n_exporters,
+        any_value(reporters_in_year) AS reporters_in_year
+    FROM staging.world_exports
+    GROUP BY ALL
+),
+coverage AS (
+    SELECT year, count(DISTINCT reporter) AS reporters_in_year
+    FROM staging.annual_flows
+    WHERE source = 'comtrade' AND reporter <> 'EU27'
+    GROUP BY year
+),
+own_exports AS (
+    -- what the importer itself exports of the product: to the world for a country,
+    -- outside the EU for the bloc (like its imports)
+    SELECT reporter AS importer, year, product_code,
+           coalesce(sum(value) FILTER (WHERE reporter <> 'EU27' AND partner_role = 'world'),
+                    sum(value) FILTER (WHERE reporter <> 'EU27' AND partner_role IN ('external', 'internal', 'unallocated')),
+                    sum(value) FILTER (WHERE reporter = 'EU27' AND partner_role = 'external')) AS exports
+    FROM staging.annual_flows
+    WHERE source = 'comtrade' AND flow = 'export' AND product_code IS NOT NULL
+    GROUP BY ALL
+),
+criteria AS (
+    SELECT
+        c.reporter AS importer, c.year, c.product_code, d.domain, c.currency,
+        c.hhi AS importer_hhi,
+        c.top1_partner AS top_supplier,
+        c.top1_share AS top_supplier_share,
+        -- imports: extra-EU suppliers plus unallocated for the bloc, the World total for a country
+        CASE WHEN c.reporter = 'EU27' THEN c.allocated_value + c.unallocated_value
+             ELSE coalesce(c.world_value, c.allocated_value + c.unallocated_value + c.internal_value) END AS imports,
+        coalesce(e.exports, 0) AS exports,
+        cv.reporters_in_year,
+        cv.reporters_in_year >= getvariable('min_world_reporters') AS world_covered,
+        w.hhi_world_exports AS hhi_world_exports_raw,
+        w.top_world_exporter, w.top_world_exporter_share, w.n_exporters,
+        getvariable('world_g1_hhi') AS g1_threshold,
+        getvariable('world_g2_hhi') AS g2_threshold,
+        getvariable('world_g3_import_export_ratio') AS g3_threshold,
+        c.low_confidence, c.release, c.synthetic
+    FROM conc AS c
+    JOIN coverage AS cv USING (year)
+    LEFT JOIN world AS w USING (year, product_code)
+    LEFT JOIN own_exports AS e ON e.importer = c.reporter AND e.year = c.year AND e.product_code = c.product_code
+    LEFT JOIN staging.product_domains AS d ON d.code = c.product_code
+),
+flagged AS (
+    SELECT
+        * EXCLUDE (hhi_world_exports_raw),
+        CASE WHEN world_covered THEN hhi_world_exports_raw END AS hhi_world_exports,
+        CASE WHEN NOT world_covered
+             THEN 'only ' || reporters_in_year || ' Comtrade reporters in ' || year
+                  || ' (fewer than ' || getvariable('min_world_reporters') || '): world export concentration unknown'
+             WHEN hhi_world_exports_raw IS NULL THEN 'no exporter reported this product'
+        END AS world_coverage_note,
+        imports / nullif(exports, 0) AS import_export_ratio,
+        coalesce(importer_hhi > g1_threshold, false) AS g1_importer_concentration,
+        CASE WHEN world_covered THEN coalesce(hhi_world_exports_raw > g2_threshold, false) END
+            AS g2_world_concentration,
+        imports > 0 AND (exports = 0 OR imports / exports > g3_threshold) AS g3_net_importer
+    FROM criteria
+),
+screened AS (
+    SELECT *, g1_importer_concentration AND g2_world_concentration AND g3_net_importer AS flagged
+    FROM flagged
+)
+SELECT
+    *,
+    CASE WHEN flagged IS NOT NULL THEN
+        count(*) FILTER (WHERE flagged) OVER win >= getvariable('persistence_min_years')
+    END AS persistent,
+    count(*) FILTER (WHERE flagged) OVER win AS years_flagged_in_window,
+    count(*) OVER win AS years_in_window,
+    count(*) FILTER (WHERE flagged) OVER (PARTITION BY importer, product_code) AS years_flagged
+FROM screened
+WINDOW win AS (PARTITION BY importer, product_code ORDER BY year
+               RANGE BETWEEN getvariable('persistence_window_years') - 1 PRECEDING AND CURRENT ROW)

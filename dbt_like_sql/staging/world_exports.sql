@@ -1,0 +1,37 @@
+-- Each exporter's exports of each HS6 product to the world, from UN Comtrade (USD): the
+-- basis of world export concentration (screen G2) and of NL's and the EU's shares of
+-- world exports. An exporter's total is its World row where it reports one, else the
+-- sum of its partner rows. Every Comtrade reporter counts on its own (the EU27 bloc is
+-- not an exporter here), so the world is only as complete as that year's reporting:
+-- reporters_in_year says how many reported anything at all that year.
+-- grain: year, product_code, exporter
+-- check positive_share: world_share >= 0 AND world_share <= 1 + 1e-9
+WITH exports AS (
+    SELECT reporter AS exporter, year, product_code, partner_role, value
+    FROM staging.annual_flows
+    WHERE source = 'comtrade' AND flow = 'export' AND product_code IS NOT NULL AND reporter <> 'EU27'
+),
+by_exporter AS (
+    SELECT
+        exporter, year, product_code,
+        coalesce(sum(value) FILTER (WHERE partner_role = 'world'),
+                 sum(value) FILTER (WHERE partner_role IN ('external', 'internal', 'unallocated'))) AS export_value
+    FROM exports
+    GROUP BY ALL
+),
+reporting AS (
+    SELECT year, count(DISTINCT reporter) AS reporters_in_year
+    FROM staging.annual_flows
+    WHERE source = 'comtrade' AND reporter <> 'EU27'
+    GROUP BY year
+)
+SELECT
+    e.year, e.product_code, e.exporter, e.export_value,
+    e.export_value / sum(e.export_value) OVER w AS world_share,
+    sum(e.export_value) OVER w AS world_export_value,
+    count(*) OVER w AS n_exporters,
+    r.reporters_in_year
+FROM by_exporter AS e
+JOIN reporting AS r USING (year)
+WHERE e.export_value > 0
+WINDOW w AS (PARTITION BY e.year, e.product_code)
