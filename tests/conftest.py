@@ -70,3 +70,23 @@ def sdmx_rows(rows: list[tuple]) -> str:
         for r, p, prod, flow, period, value in rows
     ]
     return "\n".join(lines) + "\n"
+
+
+COMTRADE_CODES = {"NLD": 528, "DEU": 276, "FRA": 251, "CHN": 156, "USA": 842, "KOR": 410, "BEL": 56, "JPN": 392,
+                  "IND": 699, "BRA": 76, "TWN": 490, "WORLD": 0}
+
+
+def comtrade_page(records: list[tuple]) -> str:
+    """A v1 API page of (reporter, flow 'M'|'X', partner, hs6, year, value) records, ISO3 or 'WORLD'."""
+    import json
+
+    data = [
+        {"typeCode": "C", "freqCode": "A", "refPeriodId": year * 10000 + 101, "refYear": year, "refMonth": 52,
+         "period": str(year), "reporterCode": COMTRADE_CODES[reporter], "flowCode": flow,
+         "partnerCode": COMTRADE_CODES[partner], "partner2Code": 0, "classificationCode": "H6",
+         "cmdCode": hs6, "aggrLevel": 6, "isLeaf": True, "customsCode": "C00", "mosCode": "0", "motCode": 0,
+         "primaryValue": float(value), "cifvalue": float(value) if flow == "M" else None,
+         "fobvalue": float(value) if flow == "X" else None}
+        for reporter, flow, partner, hs6, year, value in records
+    ]
+    return json.dumps({"elapsedTime": "0.0 secs", "count": len(data), "data": data, "error": ""})

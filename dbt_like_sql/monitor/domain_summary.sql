@@ -17,9 +17,9 @@ eu_suppliers AS (
     SELECT source, domain, year,
            string_agg(top_supplier, ', ' ORDER BY value DESC, top_supplier) AS eu_main_suppliers
     FROM (
-        SELECT source, domain, year, top_supplier, sum(m_extra * top_supplier_share) AS value,
+        SELECT source, domain, year, top_supplier, sum(top_supplier_value) AS value,
                row_number() OVER (PARTITION BY source, domain, year
-                                  ORDER BY sum(m_extra * top_supplier_share) DESC, top_supplier) AS rn
+                                  ORDER BY sum(top_supplier_value) DESC, top_supplier) AS rn
         FROM monitor.ec_screen
         WHERE reporter = 'EU27' AND dependent AND domain IS NOT NULL
         GROUP BY source, domain, year, top_supplier

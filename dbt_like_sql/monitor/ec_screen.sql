@@ -35,6 +35,7 @@ criteria AS (
         c.n_suppliers AS n_suppliers_extra,
         c.top1_partner AS top_supplier,
         c.top1_share AS top_supplier_share,
+        c.top1_value AS top_supplier_value,
         c.allocated_value AS m_extra,
         coalesce(t.m_intra, 0) AS m_intra,
         coalesce(t.x_extra, 0) AS x_extra,

@@ -87,6 +87,7 @@ SELECT
     1 / hhi AS equivalent_suppliers,
     CASE WHEN n_suppliers > 1 THEN (hhi - 1.0 / n_suppliers) / (1 - 1.0 / n_suppliers) END AS hhi_normalized,
     top1_partner,
+    top1_value,
     top1_value / nullif(allocated_value, 0) AS top1_share,
     top3_value / nullif(allocated_value, 0) AS top3_share,
     allocated_value,

@@ -75,7 +75,7 @@ world_share AS (
     SELECT 'NLD' AS supplier, year, product_code, world_share AS supplier_world_export_share
     FROM staging.world_exports WHERE exporter = 'NLD'
     UNION ALL
-    SELECT 'EU27', year, product_code, sum(world_share)
+    SELECT 'EU27', year, product_code, sum(export_value) / any_value(world_export_value)
     FROM staging.world_exports WHERE exporter IN (SELECT iso3 FROM members)
     GROUP BY ALL
 ),

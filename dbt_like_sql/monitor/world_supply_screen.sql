@@ -19,7 +19,8 @@ WITH conc AS (
 world AS (
     SELECT
         year, product_code,
-        sum(world_share * world_share) AS hhi_world_exports,
+        any_value(world_export_sum_sq) / (any_value(world_export_value) * any_value(world_export_value))
+            AS hhi_world_exports,
         arg_max(exporter, (world_share, exporter)) AS top_world_exporter,
         max(world_share) AS top_world_exporter_share,
         any_value(n_exporters) AS n_exporters,

@@ -5,6 +5,9 @@
 -- second partner (0) are kept, because Comtrade ships those breakdowns beside the
 -- totals and adding them would count the same trade twice.
 -- Comext: statistical procedures are summed; quantities in 100 kg become kg.
+-- Values and masses are DECIMAL(38,3) (Comtrade reports at most three decimals): sums of
+-- decimals are exact, so every figure built on them is the same on every rerun, whatever
+-- order DuckDB's threads add them in.
 -- Product rows at coarser levels than the source's detail (TOTAL, HS2, HS4) are kept
 -- but marked is_detail = false, so no mart adds them to their own detail rows.
 -- Codes are mapped through reference.area_codes; an unknown code stays visible as
@@ -31,9 +34,9 @@ WITH comtrade AS (
                         WHEN 'RM' THEN 're-import' WHEN 'RX' THEN 're-export' END AS flow,
         r.cmdCode AS product_code_native,
         r.classificationCode AS classification,
-        r.primaryValue AS value,
+        r.primaryValue::DECIMAL(38, 3) AS value,
         -- free/preview calls report weight 0 flagged as estimated: that is "unknown", not zero
-        CASE WHEN r.isNetWgtEstimated AND r.netWgt = 0 THEN NULL ELSE r.netWgt END AS net_mass_kg,
+        CASE WHEN r.isNetWgtEstimated AND r.netWgt = 0 THEN NULL ELSE r.netWgt::DECIMAL(38, 3) END AS net_mass_kg,
         r.release,
         r.synthetic,
         r._file AS source_file,
@@ -50,8 +53,8 @@ sdmx AS (
         left(s.time_period, 4)::INTEGER AS year,
         CASE WHEN s.freq = 'M' THEN right(s.time_period, 2)::INTEGER END AS month,
         s.reporter, s.partner, s.flow, s.product,
-        sum(s.obs_value) FILTER (WHERE s.indicators = 'VALUE_IN_EUROS') AS value,
-        sum(s.obs_value) FILTER (WHERE s.indicators = 'QUANTITY_IN_100KG') * 100 AS net_mass_kg,
+        sum(s.obs_value::DECIMAL(38, 3)) FILTER (WHERE s.indicators = 'VALUE_IN_EUROS') AS value,
+        sum(s.obs_value::DECIMAL(38, 3)) FILTER (WHERE s.indicators = 'QUANTITY_IN_100KG') * 100 AS net_mass_kg,
         s.release, s.synthetic, s._file, min(s._line) AS source_line
     FROM raw.comext_sdmx AS s
     GROUP BY ALL
@@ -63,8 +66,8 @@ bulk AS (
         b.period // 100 AS year,
         CASE WHEN b.period % 100 <> 52 THEN b.period % 100 END AS month,
         b.reporter, b.partner, b.flow, b.product_nc AS product,
-        sum(b.value_eur) AS value,
-        sum(b.quantity_kg) AS net_mass_kg,
+        sum(b.value_eur::DECIMAL(38, 3)) AS value,
+        sum(b.quantity_kg::DECIMAL(38, 3)) AS net_mass_kg,
         b.release, b.synthetic, b._file, min(b._line) AS source_line
     FROM raw.comext_bulk AS b
     GROUP BY ALL

@@ -29,6 +29,8 @@ SELECT
     e.year, e.product_code, e.exporter, e.export_value,
     e.export_value / sum(e.export_value) OVER w AS world_share,
     sum(e.export_value) OVER w AS world_export_value,
+    -- exact decimal sums: the world HHI is sum_sq / total^2, identical on every rerun
+    sum(e.export_value * e.export_value) OVER w AS world_export_sum_sq,
     count(*) OVER w AS n_exporters,
     r.reporters_in_year
 FROM by_exporter AS e

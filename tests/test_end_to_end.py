@@ -1,0 +1,144 @@
+"""The embedded default (real sample + synthetic demo world), end to end, as `make run` does it.
+
+One run is shared by the tests of this module; each test only reads what it published.
+"""
+
+import json
+import subprocess
+import sys
+
+import duckdb
+import pytest
+
+from conftest import REPO, Runner, failure_messages
+from pipeline.publish import verify_snapshot
+
+SCALE = 0.004  # small, but every strategic domain and every planted dependency is in it
+
+
+@pytest.fixture(scope="module")
+def default_run(tmp_path_factory):
+    mp = pytest.MonkeyPatch()
+    runner = Runner(tmp_path_factory.mktemp("e2e") / "data", mp)
+    result = runner.run(sources=["sample", "demo", "landing"], demo_scale=SCALE)
+    assert result.success, failure_messages(result)
+    yield runner
+    mp.undo()
+
+
+MONITOR_TABLES = ["dependence_on_eu", "dependence_on_nl", "domain_summary", "ec_screen", "eu_dependencies",
+                  "import_concentration", "nl_dependencies", "supplier_dependence", "trends", "world_supply_screen"]
+
+
+def test_published_tables_are_queryable_read_only(default_run):
+    con = default_run.published()
+    tables = {t for (t,) in con.execute(
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = 'monitor'").fetchall()}
+    assert tables == set(MONITOR_TABLES)
+    for table in MONITOR_TABLES:
+        assert con.execute(f"SELECT count(*) FROM monitor.{table}").fetchall()[0][0] > 0, table
+    with pytest.raises(duckdb.Error):
+        con.execute("CREATE TABLE monitor.x AS SELECT 1")
+    meta = con.execute("SELECT synthetic, synthetic_note FROM meta.publication").fetchall()[0]
+    assert meta[0] is True and "SYNTHETIC" in meta[1]
+
+
+def test_synthetic_rows_are_labelled_everywhere(default_run):
+    con = default_run.published()
+    # demo rows are synthetic, the real extracts are not, and the labels say so
+    rows = con.execute("SELECT release, synthetic, count(*) FROM staging.trade_flows GROUP BY ALL").fetchall()
+    assert {s for r, s, n in rows if r.startswith("SYNTHETIC")} == {True}
+    assert {s for r, s, n in rows if not r.startswith("SYNTHETIC")} == {False}
+    assert con.execute("SELECT bool_and(synthetic) FROM monitor.import_concentration "
+                       "WHERE source = 'comtrade'").fetchall() == [(True,)]
+    manifest = json.loads((default_run.paths.snapshots / (default_run.paths.latest_pointer.read_text().strip())
+                           / "manifest.json").read_text())
+    assert manifest["synthetic"] is True and "SYNTHETIC" in manifest["synthetic_note"]
+
+
+def test_planted_dependencies_are_found(default_run):
+    planted = json.loads((default_run.paths.demo / "planted.json").read_text())["planted"]
+    con = default_run.published()
+    checked = 0
+    for p in planted:
+        for year in p["years"]:
+            if p["view"] == "eu_import":
+                row = con.execute(
+                    "SELECT dependent, top_supplier, top_supplier_share FROM monitor.eu_dependencies "
+                    "WHERE source = 'comext' AND product_code = ? AND year = ?", [p["product"], year]).fetchall()
+                assert row and row[0][0] is True and row[0][1] == p["exporter"], (p["id"], year, row)
+                assert row[0][2] == pytest.approx(p["share"], abs=0.03), (p["id"], year)
+            elif p["view"] == "nl_import":
+                row = con.execute(
+                    "SELECT dependent, top_supplier, top_supplier_share FROM monitor.nl_dependencies "
+                    "WHERE source = 'comext' AND product_code = ? AND year = ?", [p["product"], year]).fetchall()
+                assert row and row[0][0] is True and row[0][1] == p["exporter"], (p["id"], year, row)
+                assert row[0][2] == pytest.approx(p["share"], abs=0.03), (p["id"], year)
+                eu = con.execute("SELECT dependent FROM monitor.eu_dependencies WHERE source = 'comext' "
+                                 "AND product_code = ? AND year = ?", [p["product"], year]).fetchall()
+                assert eu == [(False,)], "the NL-only dependency must not be an EU one"
+            elif p["view"] == "depends_on_nl":
+                row = con.execute(
+                    "SELECT depends_on_nl, nl_share, nl_is_top_supplier FROM monitor.dependence_on_nl "
+                    "WHERE source = 'comtrade' AND importer = ? AND product_code = ? AND year = ?",
+                    [p["importer"], p["product"], year]).fetchall()
+                assert row and row[0][0] is True and row[0][2] is True, (p["id"], year, row)
+                assert row[0][1] == pytest.approx(p["share"], abs=0.03), (p["id"], year)
+            elif p["view"] == "world_export":
+                row = con.execute(
+                    "SELECT DISTINCT top_world_exporter, top_world_exporter_share FROM monitor.world_supply_screen "
+                    "WHERE product_code = ? AND year = ?", [p["product"], year]).fetchall()
+                assert len(row) == 1 and row[0][0] == p["exporter"], (p["id"], year, row)
+                assert row[0][1] == pytest.approx(p["share"], abs=0.03)
+            else:
+                pytest.fail(f"unknown planted view {p['view']}")
+            checked += 1
+    assert checked >= 20
+
+
+def test_snapshot_verifies_and_detects_a_changed_byte(default_run, tmp_path):
+    paths = default_run.paths
+    assert verify_snapshot(paths) == []
+    cli = [sys.executable, "-m", "pipeline.cli", "--data-dir", str(paths.root)]
+    out = subprocess.run([*cli, "verify"], capture_output=True, text=True, cwd=REPO)
+    assert out.returncode == 0 and "OK" in out.stdout
+    listing = subprocess.run([*cli, "snapshots"], capture_output=True, text=True, cwd=REPO)
+    assert "(LATEST)" in listing.stdout and "SYNTHETIC" in listing.stdout
+    # copy the snapshot, flip one byte in a Parquet file, and verify the copy
+    import shutil
+
+    from pipeline.paths import DataPaths
+
+    copy = DataPaths(tmp_path / "data")
+    snap = paths.snapshots / paths.latest_pointer.read_text().strip()
+    shutil.copytree(snap, copy.snapshots / snap.name)
+    (copy.snapshots / "LATEST").write_text(snap.name)
+    target = copy.snapshots / snap.name / "monitor.import_concentration.parquet"
+    data = bytearray(target.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    target.write_bytes(bytes(data))
+    problems = verify_snapshot(copy)
+    assert len(problems) == 1 and "sha256 differs" in problems[0]
+    bad = subprocess.run([*cli[:-1], str(copy.root), "verify"], capture_output=True, text=True, cwd=REPO)
+    assert bad.returncode == 1
+
+
+@pytest.mark.parametrize("bad_id", ["../../etc", "LATEST", "20261128T000000Z/../x", ""])
+def test_snapshot_ids_cannot_escape_the_snapshots_folder(default_run, bad_id):
+    from pipeline.publish import SnapshotError, snapshot_dir
+
+    if bad_id == "":
+        assert snapshot_dir(default_run.paths, bad_id).parent == default_run.paths.snapshots  # "" means LATEST
+        return
+    with pytest.raises(SnapshotError):
+        snapshot_dir(default_run.paths, bad_id)
+
+
+def test_rerun_on_same_inputs_gives_identical_tables_and_checksums(default_run):
+    paths = default_run.paths
+    first = json.loads((paths.snapshots / paths.latest_pointer.read_text().strip() / "manifest.json").read_text())
+    result = default_run.run(sources=["sample", "demo", "landing"], demo_scale=SCALE)
+    assert result.success, failure_messages(result)
+    second = json.loads((paths.snapshots / paths.latest_pointer.read_text().strip() / "manifest.json").read_text())
+    assert second["snapshot_id"] != first["snapshot_id"]
+    assert {t: m["sha256"] for t, m in second["tables"].items()} == {t: m["sha256"] for t, m in first["tables"].items()}
