@@ -11,7 +11,8 @@ from pipeline.resources import DUCKDB_POOL, MonitorSettings, Warehouse
 ANALYST_EXTRA_TABLES = ["staging.trade_flows"]
 
 
-def publication_asset(monitor_tables: list[str], reference_tables: list[str]) -> AssetsDefinition:
+def publication_asset(monitor_tables: list[str], reference_tables: list[str],
+                      descriptions: dict[str, str]) -> AssetsDefinition:
     database_tables = sorted(monitor_tables) + sorted(reference_tables) + ANALYST_EXTRA_TABLES
     snapshot_tables = sorted(monitor_tables)
 
@@ -37,8 +38,12 @@ def publication_asset(monitor_tables: list[str], reference_tables: list[str]) ->
                     "GROUP BY ALL ORDER BY ALL"
                 ).fetchall()
             ]
-            result = publish(conn, paths, database_tables=database_tables, snapshot_tables=snapshot_tables,
-                             sources=sources)
+            years = conn.execute("SELECT max(year) FROM monitor.import_concentration").fetchall()[0][0]
+            result = publish(
+                conn, paths, database_tables=database_tables, snapshot_tables=snapshot_tables, sources=sources,
+                descriptions=descriptions, parameters=settings.sql_variables(),
+                vintage=f"data{years}" if years else "", keep=settings.keep_snapshots,
+            )
         manifest = result.manifest
         if manifest["synthetic"]:
             context.log.warning("this publication CONTAINS SYNTHETIC DEMO DATA (see manifest.synthetic)")

@@ -14,6 +14,7 @@ from assets.demo import demo_world_files
 from assets.models import sql_model_assets
 from assets.publication import publication_asset
 from assets.reference import EXTERNAL_TABLES as REFERENCE_TABLES
+from assets.reference import REFERENCE_TABLES as REFERENCE_SPECS
 from assets.reference import reference_assets
 from pipeline.readers import comext, comtrade
 from pipeline.resources import MonitorSettings, Warehouse
@@ -22,6 +23,10 @@ RAW_TABLES = {comtrade.TABLE, comext.SDMX_TABLE, comext.BULK_TABLE}
 
 model_assets = sql_model_assets(external_tables=REFERENCE_TABLES | RAW_TABLES)
 monitor_tables = [a.key.to_user_string().replace("/", ".") for a in model_assets if a.key.path[0] == "monitor"]
+table_descriptions = {
+    **{a.key.to_user_string().replace("/", "."): a.descriptions_by_key[a.key] for a in model_assets},
+    **{table: description for table, (description, _) in {f'reference.{n}': spec for n, spec in REFERENCE_SPECS.items()}.items()},
+}
 
 refresh_job = define_asset_job(
     name="refresh",
@@ -37,7 +42,7 @@ defs = Definitions(
         comext_sdmx,
         comext_bulk,
         *model_assets,
-        publication_asset(monitor_tables, sorted(REFERENCE_TABLES)),
+        publication_asset(monitor_tables, sorted(REFERENCE_TABLES), table_descriptions),
     ],
     jobs=[refresh_job],
     resources={"settings": MonitorSettings(), "warehouse": Warehouse()},

@@ -23,11 +23,13 @@ from pathlib import Path
 import duckdb
 import pyarrow.parquet as pq
 
+from pipeline import glossary
+from pipeline.analyst_views import VIEW_DESCRIPTIONS, create_analyst_views
 from pipeline.paths import REPO_ROOT, SQL_DIR, DataPaths
 from pipeline.readers.inputs import sha256_of
 from pipeline.readers.raw_store import sql_string
 
-SNAPSHOT_ID = re.compile(r"^\d{8}T\d{6}Z(-\d+)?$")
+SNAPSHOT_ID = re.compile(r"^\d{8}T\d{6}Z(_[A-Za-z0-9]+)?(-\d+)?$")
 ATTRIBUTION = (
     "Derived indicators. Sources: Eurostat, Comext (re-use with attribution); UN Comtrade "
     "(subject to the UN Comtrade policy on use and re-dissemination; raw records are not redistributed)."
@@ -59,13 +61,25 @@ def code_version() -> str:
     return f"git:{commit} sql:{sql_hash.hexdigest()[:12]}"
 
 
-def _new_snapshot_id(paths: DataPaths) -> str:
-    base = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+def _new_snapshot_id(paths: DataPaths, vintage: str) -> str:
+    """UTC build time first, so ids sort by time; then the data vintage (e.g. data2024)."""
+    base = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ") + (f"_{vintage}" if vintage else "")
     candidate, n = base, 1
     while (paths.snapshots / candidate).exists():
         n += 1
         candidate = f"{base}-{n}"
     return candidate
+
+
+def _remove_stale_temporaries(paths: DataPaths) -> None:
+    """Leftovers of a publish that was killed mid-way; never visible to readers, safe to delete."""
+    for leftover in paths.root.glob(".geomonitor.duckdb.tmp-*"):
+        leftover.unlink(missing_ok=True)
+    if paths.snapshots.is_dir():
+        for leftover in paths.snapshots.glob(".tmp-*"):
+            shutil.rmtree(leftover, ignore_errors=True)
+        for leftover in paths.snapshots.glob(".LATEST.tmp-*"):
+            leftover.unlink(missing_ok=True)
 
 
 def publish(
@@ -75,29 +89,41 @@ def publish(
     database_tables: list[str],
     snapshot_tables: list[str],
     sources: list[dict],
+    descriptions: dict[str, str] | None = None,
+    parameters: dict | None = None,
+    vintage: str = "",
+    keep: int = 10,
 ) -> Publication:
-    """Publish ``database_tables`` to geomonitor.duckdb and ``snapshot_tables`` as a Parquet snapshot."""
+    """Publish ``database_tables`` to geomonitor.duckdb and ``snapshot_tables`` as a Parquet snapshot.
+
+    ``descriptions`` (table -> text) become table comments, ``parameters`` (the
+    thresholds used) go into the manifest, ``keep`` is how many snapshots
+    retention keeps besides the pinned ones.
+    """
     paths.snapshots.mkdir(parents=True, exist_ok=True)
-    snapshot_id = _new_snapshot_id(paths)
+    _remove_stale_temporaries(paths)
+    descriptions = descriptions or {}
+    snapshot_id = _new_snapshot_id(paths, vintage)
     tmp_db = paths.root / f".geomonitor.duckdb.tmp-{snapshot_id}"
     tmp_snap = paths.snapshots / f".tmp-{snapshot_id}"
     synthetic = any(s["synthetic"] for s in sources)
     created_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    version = code_version()
     try:
-        tables_meta = _write_snapshot(conn, tmp_snap, snapshot_tables)
+        tables_meta = _write_snapshot(conn, tmp_snap, snapshot_tables, descriptions)
         manifest = {
             "snapshot_id": snapshot_id,
             "created_at": created_at,
-            "code_version": version,
+            "code_version": code_version(),
             "synthetic": synthetic,
             "synthetic_note": "CONTAINS SYNTHETIC DEMO DATA: not real trade figures" if synthetic else "",
             "sources": sources,
+            "parameters": parameters or {},
             "attribution": ATTRIBUTION,
             "tables": tables_meta,
         }
         (tmp_snap / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
         _write_database(conn, tmp_db, database_tables, manifest)
+        _describe_database(tmp_db, database_tables, descriptions)
         # the swap: from here on, each step is a single atomic rename
         os.replace(tmp_db, paths.published_db)
         final_snap = paths.snapshots / snapshot_id
@@ -110,10 +136,11 @@ def publish(
         tmp_db.unlink(missing_ok=True)
         Path(str(tmp_db) + ".wal").unlink(missing_ok=True)
         raise
+    apply_retention(paths, keep)
     return Publication(snapshot_id, paths.published_db, final_snap, manifest)
 
 
-def _write_snapshot(conn: duckdb.DuckDBPyConnection, folder: Path, tables: list[str]) -> dict:
+def _write_snapshot(conn: duckdb.DuckDBPyConnection, folder: Path, tables: list[str], descriptions: dict) -> dict:
     folder.mkdir(parents=True)
     meta = {}
     for table in tables:
@@ -123,10 +150,12 @@ def _write_snapshot(conn: duckdb.DuckDBPyConnection, folder: Path, tables: list[
         pq.write_table(arrow, path, compression="zstd")
         meta[table] = {
             "file": path.name,
+            "description": descriptions.get(table, ""),
             "rows": arrow.num_rows,
             "bytes": path.stat().st_size,
             "sha256": sha256_of(path),
-            "schema": [{"name": f.name, "type": str(f.type)} for f in arrow.schema],
+            "schema": [{"name": f.name, "type": str(f.type), "description": glossary.describe(f.name) or ""}
+                       for f in arrow.schema],
         }
     return meta
 
@@ -153,9 +182,104 @@ def _write_database(conn: duckdb.DuckDBPyConnection, target: Path, tables: list[
                 [[s["source"], s["table"], s["release"], s["synthetic"], s["files"], s["rows"]]
                  for s in manifest["sources"]],
             )
+        conn.execute("CREATE TABLE publication.meta.parameters (name VARCHAR, value DOUBLE)")
+        if manifest["parameters"]:
+            conn.executemany("INSERT INTO publication.meta.parameters VALUES (?, ?)",
+                             [[k, float(v)] for k, v in sorted(manifest["parameters"].items())])
         conn.execute("CHECKPOINT publication")
     finally:
         conn.execute("DETACH publication")
+
+
+def _describe_database(target: Path, tables: list[str], descriptions: dict) -> None:
+    """Table and column comments, the analysts' views and the per-table build record, in the file itself.
+
+    Done on a connection of the new file alone, so that the views' table names
+    resolve inside the published file, not in the working database.
+    """
+    con = duckdb.connect(str(target))
+    try:
+        built_at = con.execute("SELECT published_at FROM meta.publication").fetchall()[0][0]
+        con.execute("CREATE TABLE meta.tables (\"table\" VARCHAR, description VARCHAR, \"rows\" BIGINT, "
+                    "built_at TIMESTAMPTZ)")
+        for table in tables:
+            rows = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
+            con.execute("INSERT INTO meta.tables VALUES (?, ?, ?, ?)",
+                        [table, descriptions.get(table, ""), rows, built_at])
+        create_analyst_views(con)
+        for schema, name, kind in con.execute(
+            "SELECT schema_name, table_name, 'TABLE' FROM duckdb_tables() WHERE database_name = current_database() "
+            "UNION ALL SELECT schema_name, view_name, 'VIEW' FROM duckdb_views() "
+            "WHERE database_name = current_database() AND NOT internal"
+        ).fetchall():
+            text = descriptions.get(f"{schema}.{name}") or VIEW_DESCRIPTIONS.get(f"{schema}.{name}") \
+                or META_DESCRIPTIONS.get(f"{schema}.{name}", "")
+            if text:
+                con.execute(f"COMMENT ON {kind} {schema}.{name} IS {sql_string(text)}")
+        for schema, name, column in con.execute(
+            "SELECT schema_name, table_name, column_name FROM duckdb_columns() "
+            "WHERE database_name = current_database()"
+        ).fetchall():
+            text = glossary.describe(column)
+            if text:
+                con.execute(f'COMMENT ON COLUMN {schema}.{name}."{column}" IS {sql_string(text)}')
+        con.execute("CHECKPOINT")
+    finally:
+        con.close()
+
+
+META_DESCRIPTIONS = {
+    "meta.publication": "This publication: snapshot id, build time, code version, synthetic flag, attribution.",
+    "meta.sources": "Input files per source and release that this publication was computed from.",
+    "meta.parameters": "Thresholds and parameters the screens used.",
+    "meta.tables": "Every published table with its description, row count and build time.",
+}
+
+
+def apply_retention(paths: DataPaths, keep: int) -> list[str]:
+    """Delete all but the newest ``keep`` snapshots, never a pinned one or LATEST; returns what was removed."""
+    pinned = set(pinned_snapshots(paths)) | {latest_snapshot_id(paths)}
+    ids = sorted((p.name for p in paths.snapshots.iterdir() if p.is_dir() and SNAPSHOT_ID.match(p.name)),
+                 reverse=True)
+    removed = [s for s in ids[max(keep, 1):] if s not in pinned]
+    for snapshot_id in removed:
+        shutil.rmtree(paths.snapshots / snapshot_id)
+    return removed
+
+
+def pinned_snapshots(paths: DataPaths) -> list[str]:
+    pin_file = paths.snapshots / "PINNED"
+    if not pin_file.exists():
+        return []
+    return [line.strip() for line in pin_file.read_text().splitlines() if SNAPSHOT_ID.match(line.strip())]
+
+
+def set_pinned(paths: DataPaths, snapshot_id: str, pinned: bool) -> None:
+    snapshot_dir(paths, snapshot_id)  # validates the id and that it exists
+    ids = set(pinned_snapshots(paths))
+    ids = ids | {snapshot_id} if pinned else ids - {snapshot_id}
+    tmp = paths.snapshots / ".PINNED.tmp"
+    tmp.write_text("".join(f"{i}\n" for i in sorted(ids)))
+    os.replace(tmp, paths.snapshots / "PINNED")
+
+
+def export_snapshot(paths: DataPaths, snapshot_id: str | None, dest: Path) -> Path:
+    """Copy a verified snapshot to ``dest/<id>`` and verify the copy."""
+    source = snapshot_dir(paths, snapshot_id)
+    problems = verify_folder(source)
+    if problems:
+        raise SnapshotError(f"{source} does not verify, not exported: {problems[0]}")
+    target = Path(dest).expanduser().resolve() / source.name
+    if target.exists():
+        raise SnapshotError(f"{target} already exists")
+    tmp = target.with_name(f".{target.name}.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    shutil.copytree(source, tmp)
+    tmp.rename(target)
+    problems = verify_folder(target)
+    if problems:
+        raise SnapshotError(f"the copy in {target} does not verify: {problems[0]}")
+    return target
 
 
 def latest_snapshot_id(paths: DataPaths) -> str | None:
@@ -202,7 +326,10 @@ def snapshot_dir(paths: DataPaths, snapshot_id: str | None) -> Path:
 
 def verify_snapshot(paths: DataPaths, snapshot_id: str | None = None) -> list[str]:
     """Problems found in a snapshot: checksum, size or row-count mismatches, missing or extra files."""
-    folder = snapshot_dir(paths, snapshot_id)
+    return verify_folder(snapshot_dir(paths, snapshot_id))
+
+
+def verify_folder(folder: Path) -> list[str]:
     try:
         manifest = json.loads((folder / "manifest.json").read_text())
     except (OSError, json.JSONDecodeError) as exc:

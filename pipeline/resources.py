@@ -36,6 +36,7 @@ class MonitorSettings(ConfigurableResource):
     low_confidence_unallocated_share: float = Field(
         default=0.10, description="unallocated_share above which a concentration row is low_confidence."
     )
+    keep_snapshots: int = Field(default=10, description="Snapshots kept by retention, besides pinned ones and LATEST.")
     # screen thresholds (methodology section 6-7); every screen row also stores the value used
     ec_c1_hhi: float = Field(default=0.4, description="EC screen C1: extra-EU HHI above this.")
     ec_c2_extra_share: float = Field(default=0.5, description="EC screen C2: extra-EU share of imports above this.")

@@ -32,7 +32,7 @@ def print_summary(paths: DataPaths, elapsed: float) -> None:
         meta = con.execute("SELECT snapshot_id, synthetic, synthetic_note FROM meta.publication").fetchall()[0]
         tables = con.execute(
             "SELECT table_schema || '.' || table_name FROM information_schema.tables "
-            "WHERE table_schema <> 'meta' ORDER BY 1"
+            "WHERE table_schema NOT IN ('meta', 'views') AND table_type = 'BASE TABLE' ORDER BY 1"
         ).fetchall()
         print(f"geomon run finished in {elapsed:.1f} s")
         if meta[1]:

@@ -142,3 +142,21 @@ def test_rerun_on_same_inputs_gives_identical_tables_and_checksums(default_run):
     second = json.loads((paths.snapshots / paths.latest_pointer.read_text().strip() / "manifest.json").read_text())
     assert second["snapshot_id"] != first["snapshot_id"]
     assert {t: m["sha256"] for t, m in second["tables"].items()} == {t: m["sha256"] for t, m in first["tables"].items()}
+
+
+def test_every_published_column_and_table_is_described(default_run):
+    con = default_run.published()
+    undocumented = con.execute(
+        "SELECT schema_name || '.' || table_name || '.' || column_name FROM duckdb_columns() "
+        "WHERE database_name = current_database() AND schema_name IN ('monitor', 'staging', 'reference', 'meta', "
+        "'views') AND comment IS NULL").fetchall()
+    assert undocumented == []
+    tables = con.execute(
+        "SELECT schema_name || '.' || table_name FROM duckdb_tables() WHERE database_name = current_database() "
+        "AND (comment IS NULL OR comment = '')").fetchall()
+    assert tables == []
+    # the analysts' views read with names
+    row = con.execute("SELECT product, top_supplier_name FROM views.eu_dependencies "
+                      "WHERE product_code = '850511' AND source = 'comext' LIMIT 1").fetchall()
+    assert row == [("Magnets; permanent magnets and articles intended to become permanent magnets "
+                    "after magnetisation, of metal", "China")]
