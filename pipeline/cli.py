@@ -34,7 +34,16 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"],
                      help="Dagster console log level (default WARNING)")
 
-    sub.add_parser("snapshots", help="list published snapshots")
+    snaps = sub.add_parser("snapshots", help="list published snapshots")
+    snaps.add_argument("--pin", metavar="ID", help="keep this snapshot whatever retention says")
+    snaps.add_argument("--unpin", metavar="ID", help="let retention remove this snapshot again")
+    export = sub.add_parser("export", help="copy a verified snapshot to a folder")
+    export.add_argument("--snapshot", help="snapshot id (default: LATEST)")
+    export.add_argument("--dest", required=True, help="destination folder")
+    serve = sub.add_parser("serve", help="serve the snapshots over HTTP with range requests")
+    serve.add_argument("--port", type=int, default=8765)
+    serve.add_argument("--host", default="127.0.0.1",
+                       help="address to listen on (default 127.0.0.1; anything else only when you mean it)")
     verify = sub.add_parser("verify", help="check a snapshot's files against its manifest")
     verify.add_argument("snapshot", nargs="?", help="snapshot id (default: LATEST)")
     return parser
@@ -49,7 +58,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "run":
         return _run(args, paths)
     if args.command == "snapshots":
-        return _snapshots(paths)
+        return _snapshots(args, paths)
+    if args.command == "export":
+        return _export(args, paths)
+    if args.command == "serve":
+        return _serve(args, paths)
     return _verify(args, paths)
 
 
@@ -92,18 +105,58 @@ def _run(args, paths: DataPaths) -> int:
     return 0
 
 
-def _snapshots(paths: DataPaths) -> int:
-    from pipeline.publish import list_snapshots
+def _snapshots(args, paths: DataPaths) -> int:
+    from pipeline.publish import SnapshotError, list_snapshots, pinned_snapshots, set_pinned
+
+    try:
+        if args.pin:
+            set_pinned(paths, args.pin, True)
+        if args.unpin:
+            set_pinned(paths, args.unpin, False)
+    except SnapshotError as exc:
+        print(f"geomon snapshots: {exc}", file=sys.stderr)
+        return 2
+    pinned = set(pinned_snapshots(paths))
 
     snapshots = list_snapshots(paths)
     if not snapshots:
         print(f"no snapshots in {paths.snapshots}")
         return 0
     for snap in snapshots:
-        flag = " (LATEST)" if snap["latest"] else ""
+        flag = (" (LATEST)" if snap["latest"] else "") + (" (pinned)" if snap["snapshot_id"] in pinned else "")
         synthetic = "  SYNTHETIC" if snap["synthetic"] else ""
         rows = ", ".join(f"{t} {n:,}" for t, n in snap["tables"].items())
         print(f"{snap['snapshot_id']}{flag}  {snap['created_at']}{synthetic}  {rows}")
+    return 0
+
+
+def _export(args, paths: DataPaths) -> int:
+    from pipeline.publish import SnapshotError, export_snapshot
+
+    try:
+        target = export_snapshot(paths, args.snapshot, args.dest)
+    except SnapshotError as exc:
+        print(f"geomon export: {exc}", file=sys.stderr)
+        return 2
+    print(f"exported and verified: {target}")
+    return 0
+
+
+def _serve(args, paths: DataPaths) -> int:
+    from pipeline.serve import make_server
+
+    if not paths.snapshots.is_dir():
+        print(f"geomon serve: no snapshots in {paths.snapshots}; run geomon run first", file=sys.stderr)
+        return 2
+    server = make_server(paths.snapshots, args.host, args.port)
+    host, port = server.server_address[:2]
+    print(f"serving {paths.snapshots} at http://{host}:{port}/ (byte ranges supported); Ctrl-C stops")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
     return 0
 
 

@@ -1,0 +1,68 @@
+"""Snapshots for people who download: serve with ranges, export, retention, pins."""
+
+import threading
+import urllib.request
+
+import polars as pl
+import pytest
+
+from conftest import failure_messages, sdmx_rows
+from pipeline.publish import SnapshotError, apply_retention, export_snapshot, list_snapshots, set_pinned
+from pipeline.serve import make_server
+
+
+@pytest.fixture
+def published(runner):
+    runner.write("landing/comext/a.csv", sdmx_rows([("FR", "CN", "85051100", 1, "2024", 500),
+                                                    ("FR", "US", "85051100", 1, "2024", 100)]))
+    result = runner.run()
+    assert result.success, failure_messages(result)
+    return runner
+
+
+def test_polars_reads_a_table_straight_from_the_served_url(published):
+    paths = published.paths
+    snapshot = paths.latest_pointer.read_text().strip()
+    server = make_server(paths.snapshots, "127.0.0.1", 0)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        port = server.server_address[1]
+        url = f"http://127.0.0.1:{port}/{snapshot}/monitor.import_concentration.parquet"
+        frame = pl.read_parquet(url)
+        local = pl.read_parquet(paths.snapshots / snapshot / "monitor.import_concentration.parquet")
+        assert frame.equals(local) and frame.height > 0
+        # a suffix range returns exactly the Parquet footer magic
+        request = urllib.request.Request(url, headers={"Range": "bytes=-4"})
+        with urllib.request.urlopen(request, timeout=5) as response:
+            assert response.status == 206 and response.read() == b"PAR1"
+            assert response.headers["Content-Range"].endswith(f"/{(paths.snapshots / snapshot / 'monitor.import_concentration.parquet').stat().st_size}")
+        bad = urllib.request.Request(url, headers={"Range": "bytes=999999999-"})
+        with pytest.raises(urllib.error.HTTPError) as err:
+            urllib.request.urlopen(bad, timeout=5)
+        assert err.value.code == 416
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_export_copies_and_verifies(published, tmp_path):
+    target = export_snapshot(published.paths, None, tmp_path / "downloads")
+    assert (target / "manifest.json").exists()
+    with pytest.raises(SnapshotError, match="already exists"):
+        export_snapshot(published.paths, None, tmp_path / "downloads")
+
+
+def test_retention_keeps_the_newest_and_the_pinned(published):
+    paths = published.paths
+    first = paths.latest_pointer.read_text().strip()
+    set_pinned(paths, first, True)
+    for _ in range(3):
+        assert published.run(keep_snapshots=2).success
+    ids = [s["snapshot_id"] for s in list_snapshots(paths)]
+    assert len(ids) == 3 and first in ids  # two newest + the pinned first one
+    assert ids[0] == paths.latest_pointer.read_text().strip()
+    set_pinned(paths, first, False)
+    assert apply_retention(paths, 2) == [first]
+    with pytest.raises(SnapshotError):
+        set_pinned(paths, "../../etc", True)
