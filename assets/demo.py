@@ -13,7 +13,7 @@ from pipeline.resources import MonitorSettings
 STAMP = "_generated_with.json"  # leading underscore: readers skip it
 
 
-@asset(key=AssetKey(["raw", "demo_world"]), group_name="raw", kinds={"python"})
+@asset(key=AssetKey(["raw", "demo_world"]), group_name="demo", kinds={"python"})
 def demo_world_files(context: AssetExecutionContext, settings: MonitorSettings) -> MaterializeResult:
     """SYNTHETIC Comtrade v1 JSON pages and Comext full_v2 files of a deterministic demo world (about 60
     reporters, every strategic domain, planted dependencies with known answers). Every row read from them is

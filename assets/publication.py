@@ -1,7 +1,7 @@
 """Publication: the one asset that writes what users read."""
 
 
-from dagster import AssetExecutionContext, AssetKey, AssetsDefinition, MaterializeResult, MetadataValue, asset
+from dagster import AssetExecutionContext, AutomationCondition, AssetKey, AssetsDefinition, MaterializeResult, MetadataValue, asset
 
 from pipeline.publish import publish
 from pipeline.resources import DUCKDB_POOL, MonitorSettings, Warehouse
@@ -22,6 +22,7 @@ def publication_asset(monitor_tables: list[str], reference_tables: list[str],
         deps=[AssetKey(t.split(".")) for t in database_tables],
         pool=DUCKDB_POOL,
         kinds={"duckdb", "parquet"},
+        automation_condition=AutomationCondition.eager(),
     )
     def publication(context: AssetExecutionContext, settings: MonitorSettings, warehouse: Warehouse) -> MaterializeResult:
         """The published monitor: ``geomonitor.duckdb`` for analysts (monitor, reference and flow tables,

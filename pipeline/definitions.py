@@ -6,7 +6,7 @@ no database, reads no environment variable and makes no network call.
 
 from __future__ import annotations
 
-from dagster import AssetSelection, Definitions, define_asset_job
+from dagster import Definitions
 
 from assets.comext.records import comext_bulk, comext_sdmx
 from assets.comtrade.records import comtrade_records
@@ -18,6 +18,7 @@ from assets.reference import REFERENCE_TABLES as REFERENCE_SPECS
 from assets.reference import reference_assets
 from pipeline.readers import comext, comtrade
 from pipeline.resources import MonitorSettings, Warehouse
+from pipeline.schedules import jobs, schedules
 
 RAW_TABLES = {comtrade.TABLE, comext.SDMX_TABLE, comext.BULK_TABLE}
 
@@ -27,12 +28,6 @@ table_descriptions = {
     **{a.key.to_user_string().replace("/", "."): a.descriptions_by_key[a.key] for a in model_assets},
     **{table: description for table, (description, _) in {f'reference.{n}': spec for n, spec in REFERENCE_SPECS.items()}.items()},
 }
-
-refresh_job = define_asset_job(
-    name="refresh",
-    selection=AssetSelection.all(),
-    description="Everything: read inputs, rebuild staging and marts, check, publish.",
-)
 
 defs = Definitions(
     assets=[
@@ -44,6 +39,7 @@ defs = Definitions(
         *model_assets,
         publication_asset(monitor_tables, sorted(REFERENCE_TABLES), table_descriptions),
     ],
-    jobs=[refresh_job],
+    jobs=jobs,
+    schedules=schedules,
     resources={"settings": MonitorSettings(), "warehouse": Warehouse()},
 )

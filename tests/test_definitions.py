@@ -32,3 +32,18 @@ def test_mart_checks_are_blocking():
     assert {"unique_grain", "hhi_bounds"} <= names
     job = defs.resolve_job_def("refresh")
     assert job is not None
+
+
+def test_schedules_follow_each_sources_rhythm():
+    schedules = {s.name: s for s in defs.schedules}
+    assert schedules["comext_monthly"].cron_schedule == "0 6 15 * *"
+    assert schedules["comtrade_weekly"].cron_schedule == "0 6 * * 1"
+    comext = defs.resolve_job_def("comext_refresh").asset_layer.selected_asset_keys
+    assert AssetKey(["raw", "comext_bulk"]) in comext and AssetKey(["publish", "publication"]) in comext
+    assert AssetKey(["raw", "comtrade_records"]) not in comext
+
+
+def test_raw_inputs_have_freshness_policies():
+    graph = defs.resolve_asset_graph()
+    for key in (["raw", "comext_bulk"], ["raw", "comext_sdmx"], ["raw", "comtrade_records"]):
+        assert graph.get(AssetKey(key)).freshness_policy is not None

@@ -5,6 +5,7 @@ from dagster import AssetExecutionContext, AssetKey, MaterializeResult, asset
 
 from assets.ingest import ingest
 from pipeline.readers import comext
+from pipeline.freshness import COMEXT_FRESHNESS
 from pipeline.resources import DUCKDB_POOL, MonitorSettings, Warehouse
 
 
@@ -17,7 +18,8 @@ def _only(*formats: str):
 
 @asset(
     key=AssetKey(["raw", "comext_sdmx"]),
-    group_name="raw",
+    group_name="comext",
+    freshness_policy=COMEXT_FRESHNESS,
     deps=[AssetKey(["raw", "demo_world"])],
     pool=DUCKDB_POOL,
     kinds={"duckdb"},
@@ -34,7 +36,8 @@ def comext_sdmx(context: AssetExecutionContext, settings: MonitorSettings, wareh
 
 @asset(
     key=AssetKey(["raw", "comext_bulk"]),
-    group_name="raw",
+    group_name="comext",
+    freshness_policy=COMEXT_FRESHNESS,
     deps=[AssetKey(["raw", "demo_world"])],
     pool=DUCKDB_POOL,
     kinds={"duckdb"},

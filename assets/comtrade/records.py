@@ -5,12 +5,14 @@ from dagster import AssetExecutionContext, AssetKey, MaterializeResult, asset
 
 from assets.ingest import ingest
 from pipeline.readers import comtrade
+from pipeline.freshness import COMTRADE_FRESHNESS
 from pipeline.resources import DUCKDB_POOL, MonitorSettings, Warehouse
 
 
 @asset(
     key=AssetKey(["raw", "comtrade_records"]),
-    group_name="raw",
+    group_name="comtrade",
+    freshness_policy=COMTRADE_FRESHNESS,
     deps=[AssetKey(["raw", "demo_world"])],
     pool=DUCKDB_POOL,
     kinds={"duckdb"},
