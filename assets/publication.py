@@ -39,11 +39,16 @@ def publication_asset(monitor_tables: list[str], reference_tables: list[str],
                     "GROUP BY ALL ORDER BY ALL"
                 ).fetchall()
             ]
+            quarantine = [
+                {"table": t, "file": f, "line": line, "reason": reason}
+                for t, f, line, reason in conn.execute(
+                    "SELECT table_name, file, line, reason FROM raw.quarantine ORDER BY ALL").fetchall()
+            ]
             years = conn.execute("SELECT max(year) FROM monitor.import_concentration").fetchall()[0][0]
             result = publish(
                 conn, paths, database_tables=database_tables, snapshot_tables=snapshot_tables, sources=sources,
                 descriptions=descriptions, parameters=settings.sql_variables(),
-                vintage=f"data{years}" if years else "", keep=settings.keep_snapshots,
+                vintage=f"data{years}" if years else "", keep=settings.keep_snapshots, quarantine=quarantine,
             )
         manifest = result.manifest
         if manifest["synthetic"]:

@@ -94,6 +94,7 @@ def _run(args, paths: DataPaths) -> int:
                 # the user-facing reason is the exception Dagster wrapped, when there is one
                 reason = (error.cause or error).message.strip()
                 print(f"  step {event.step_key}: {reason}", file=sys.stderr)
+        _print_quarantine(paths)
         for check in result.get_asset_check_evaluations():
             if not check.passed:
                 print(f"  check {check.asset_key.to_user_string()}:{check.check_name} failed: "
@@ -103,6 +104,29 @@ def _run(args, paths: DataPaths) -> int:
 
     print_summary(paths, elapsed)
     return 0
+
+
+def _print_quarantine(paths: DataPaths) -> None:
+    """What the run quarantined, read from the working database once the run is over."""
+    import duckdb
+
+    if not paths.warehouse.exists():
+        return
+    try:
+        con = duckdb.connect(str(paths.warehouse), read_only=True)
+    except duckdb.Error:
+        return
+    try:
+        rows = con.execute("SELECT file, line, reason FROM raw.quarantine ORDER BY ALL").fetchall()
+    except duckdb.Error:
+        rows = []
+    finally:
+        con.close()
+    if rows:
+        print(f"  {len(rows)} input file(s) quarantined (not read; nothing published):", file=sys.stderr)
+        for file, line, reason in rows:
+            where = f"{file}, line {line}" if line else file
+            print(f"    {where}: {reason.splitlines()[0][:300]}", file=sys.stderr)
 
 
 def _snapshots(args, paths: DataPaths) -> int:

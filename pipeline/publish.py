@@ -93,6 +93,7 @@ def publish(
     parameters: dict | None = None,
     vintage: str = "",
     keep: int = 10,
+    quarantine: list[dict] | None = None,
 ) -> Publication:
     """Publish ``database_tables`` to geomonitor.duckdb and ``snapshot_tables`` as a Parquet snapshot.
 
@@ -118,6 +119,8 @@ def publish(
             "synthetic_note": "CONTAINS SYNTHETIC DEMO DATA: not real trade figures" if synthetic else "",
             "sources": sources,
             "parameters": parameters or {},
+            # input files left out of this publication, and why (empty unless the run accepted them)
+            "quarantine": quarantine or [],
             "attribution": ATTRIBUTION,
             "tables": tables_meta,
         }
@@ -186,6 +189,11 @@ def _write_database(conn: duckdb.DuckDBPyConnection, target: Path, tables: list[
         if manifest["parameters"]:
             conn.executemany("INSERT INTO publication.meta.parameters VALUES (?, ?)",
                              [[k, float(v)] for k, v in sorted(manifest["parameters"].items())])
+        conn.execute('CREATE TABLE publication.meta.quarantine ("table" VARCHAR, file VARCHAR, line BIGINT, '
+                     'reason VARCHAR)')
+        if manifest["quarantine"]:
+            conn.executemany("INSERT INTO publication.meta.quarantine VALUES (?, ?, ?, ?)",
+                             [[q["table"], q["file"], q["line"], q["reason"]] for q in manifest["quarantine"]])
         conn.execute("CHECKPOINT publication")
     finally:
         conn.execute("DETACH publication")
@@ -233,6 +241,7 @@ META_DESCRIPTIONS = {
     "meta.sources": "Input files per source and release that this publication was computed from.",
     "meta.parameters": "Thresholds and parameters the screens used.",
     "meta.tables": "Every published table with its description, row count and build time.",
+    "meta.quarantine": "Input files left out of this publication (file, line, reason); empty normally.",
 }
 
 

@@ -36,6 +36,11 @@ class MonitorSettings(ConfigurableResource):
     low_confidence_unallocated_share: float = Field(
         default=0.10, description="unallocated_share above which a concentration row is low_confidence."
     )
+    accept_quarantined_input: bool = Field(
+        default=False,
+        description="Publish even when input files were quarantined (their rows are then absent, and the "
+        "publication lists them in meta.quarantine and the manifest). Off: quarantine stops the run.",
+    )
     keep_snapshots: int = Field(default=10, description="Snapshots kept by retention, besides pinned ones and LATEST.")
     # screen thresholds (methodology section 6-7); every screen row also stores the value used
     ec_c1_hhi: float = Field(default=0.4, description="EC screen C1: extra-EU HHI above this.")
@@ -51,18 +56,42 @@ class MonitorSettings(ConfigurableResource):
     )
     depends_share: float = Field(default=0.5, description="depends_on_nl/eu: supplier share of imports at least this.")
     depends_top_hhi: float = Field(default=0.4, description="... or top supplier and importer HHI above this.")
+    # one product axis across years (staging.hs_conversion, staging.hs_split_weights)
+    hs_target_edition: str = Field(
+        default="H6",
+        description="HS edition every series is converted to before any cross-year figure: H0 (HS 1992) .. "
+        "H6 (HS 2022). Handed to SQL (and meta.parameters) as its number, 6 for H6.",
+    )
+    hs_split_by_value: bool = Field(
+        default=True,
+        description="A code that splits across a revision is shared out by the trade values of its target "
+        "codes in the first year reported in the target edition; false: always in equal parts.",
+    )
+    hs_split_per_source: bool = Field(
+        default=True,
+        description="Divide a target code's value by the number of codes it draws from before the shares are "
+        "taken (HS 2022's e-waste heading 8549 draws from 1,019 HS 2017 codes); false: plain value shares.",
+    )
 
     def paths(self) -> DataPaths:
         return DataPaths.resolve()
 
     def sql_variables(self) -> dict[str, float | int]:
-        """Parameters the SQL models read with getvariable()."""
+        """Parameters the SQL models read with getvariable(), all numbers (meta.parameters stores doubles)."""
         names = [
             "low_confidence_unallocated_share", "ec_c1_hhi", "ec_c2_extra_share", "ec_c3_import_export_ratio",
             "world_g1_hhi", "world_g2_hhi", "world_g3_import_export_ratio", "persistence_min_years",
             "persistence_window_years", "min_world_reporters", "depends_share", "depends_top_hhi",
+            "hs_split_by_value", "hs_split_per_source",
         ]
-        return {name: getattr(self, name) for name in names}
+        return {**{name: getattr(self, name) for name in names}, "hs_target_edition": self.hs_edition_number()}
+
+    def hs_edition_number(self) -> int:
+        """'H6' -> 6; anything but H0..H6 is a configuration error."""
+        edition = self.hs_target_edition.strip().upper()
+        if len(edition) != 2 or edition[0] != "H" or edition[1] not in "0123456":
+            raise ValueError(f"hs_target_edition must be one of H0..H6 (HS 1992..HS 2022), not {self.hs_target_edition!r}")
+        return int(edition[1])
 
 
 class Warehouse(ConfigurableResource):

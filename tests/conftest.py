@@ -55,7 +55,8 @@ def runner(tmp_path, monkeypatch) -> Runner:
 def failure_messages(result) -> str:
     """Step errors and failed checks of a run, as one string to assert on."""
     parts = [e.step_failure_data.error.to_string() for e in result.all_events if e.is_step_failure]
-    parts += [f"check {c.check_name} failed" for c in result.get_asset_check_evaluations() if not c.passed]
+    parts += [f"check {c.check_name} failed" + "".join(f"\n  {k}: {v.value}" for k, v in c.metadata.items())
+              for c in result.get_asset_check_evaluations() if not c.passed]
     return "\n".join(parts)
 
 

@@ -103,3 +103,38 @@ def test_a_failed_file_leaves_the_raw_table_as_it_was(published):
     con = runner.warehouse()
     files = [f for (f,) in con.execute("SELECT DISTINCT _file FROM raw.comext_sdmx").fetchall()]
     assert files == ["landing:comext/good.csv"]
+
+
+def test_quarantine_names_file_line_and_reason(published):
+    runner, _ = published
+    runner.write("landing/comext/bad.csv", CASES["non_numeric_value"][1])
+    assert not runner.run().success
+    rows = runner.warehouse().execute("SELECT table_name, file, line, reason FROM raw.quarantine").fetchall()
+    assert len(rows) == 1
+    table, file, line, reason = rows[0]
+    assert (table, file, line) == ("raw.comext_sdmx", "landing:comext/bad.csv", 3) and "12x" in reason
+
+
+def test_accepting_quarantine_publishes_without_the_file_and_says_so(published):
+    runner, _ = published
+    runner.write("landing/comext/bad.csv", CASES["non_numeric_value"][1])
+    result = runner.run(accept_quarantined_input=True)
+    assert result.success, failure_messages(result)
+    con = runner.published()
+    assert con.execute("SELECT file, line FROM meta.quarantine").fetchall() == [("landing:comext/bad.csv", 3)]
+    # nothing of the bad file is counted: France's value is the good file's alone
+    assert con.execute("SELECT allocated_value::DOUBLE FROM monitor.import_concentration WHERE reporter = 'FRA' "
+                       "AND product_level = 'HS6' AND partner_scope = 'all'").fetchall() == [(600.0,)]
+    manifest = json.loads((runner.paths.snapshots / runner.paths.latest_pointer.read_text().strip()
+                           / "manifest.json").read_text())
+    assert manifest["quarantine"][0]["file"] == "landing:comext/bad.csv"
+
+
+def test_a_fixed_file_leaves_quarantine_on_the_next_run(published):
+    runner, _ = published
+    runner.write("landing/comext/bad.csv", CASES["non_numeric_value"][1])
+    assert not runner.run().success
+    runner.write("landing/comext/bad.csv", sdmx_rows([("DE", "CN", "85051100", 1, "2024", 7)]))
+    result = runner.run()
+    assert result.success, failure_messages(result)
+    assert runner.warehouse().execute("SELECT count(*) FROM raw.quarantine").fetchall() == [(0,)]

@@ -3,7 +3,7 @@
 
 from dagster import AssetExecutionContext, AssetKey, MaterializeResult, asset
 
-from assets.ingest import ingest
+from assets.ingest import ingest, input_contract_spec
 from pipeline.readers import comext
 from pipeline.freshness import COMEXT_FRESHNESS
 from pipeline.resources import DUCKDB_POOL, MonitorSettings, Warehouse
@@ -18,6 +18,7 @@ def _only(*formats: str):
 
 @asset(
     key=AssetKey(["raw", "comext_sdmx"]),
+    check_specs=[input_contract_spec(AssetKey(["raw", "comext_sdmx"]))],
     group_name="comext",
     freshness_policy=COMEXT_FRESHNESS,
     deps=[AssetKey(["raw", "demo_world"])],
@@ -36,6 +37,7 @@ def comext_sdmx(context: AssetExecutionContext, settings: MonitorSettings, wareh
 
 @asset(
     key=AssetKey(["raw", "comext_bulk"]),
+    check_specs=[input_contract_spec(AssetKey(["raw", "comext_bulk"]))],
     group_name="comext",
     freshness_policy=COMEXT_FRESHNESS,
     deps=[AssetKey(["raw", "demo_world"])],

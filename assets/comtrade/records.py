@@ -3,7 +3,7 @@
 
 from dagster import AssetExecutionContext, AssetKey, MaterializeResult, asset
 
-from assets.ingest import ingest
+from assets.ingest import ingest, input_contract_spec
 from pipeline.readers import comtrade
 from pipeline.freshness import COMTRADE_FRESHNESS
 from pipeline.resources import DUCKDB_POOL, MonitorSettings, Warehouse
@@ -11,6 +11,7 @@ from pipeline.resources import DUCKDB_POOL, MonitorSettings, Warehouse
 
 @asset(
     key=AssetKey(["raw", "comtrade_records"]),
+    check_specs=[input_contract_spec(AssetKey(["raw", "comtrade_records"]))],
     group_name="comtrade",
     freshness_policy=COMTRADE_FRESHNESS,
     deps=[AssetKey(["raw", "demo_world"])],

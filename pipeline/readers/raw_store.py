@@ -1,13 +1,21 @@
-"""Keep a raw table in step with the files that feed it.
+"""Keep a raw table in step with the files that feed it, and quarantine what cannot be read.
 
-Each raw table holds exactly the rows of the input files that exist now: a new
-or changed file (by sha256) replaces its own rows, a file that disappeared
-takes its rows with it, an unchanged file costs nothing. The whole sync is one
-transaction, so a bad file leaves the table as it was and the error names it.
+Each raw table holds exactly the rows of the input files that exist now and
+could be read: a new or changed file (by sha256) replaces its own rows, a file
+that disappeared takes its rows with it, an unchanged file costs nothing.
+
+A file is read whole or not at all, each in its own transaction: a file that
+fails (unreadable, wrong layout, a value that does not parse, a page the API
+marked as failed) adds no row, and lands in ``raw.quarantine`` with its file,
+line (where the reader knows it) and reason. It is tried again on the next run,
+so a fixed file goes through. Quarantined input is never counted as zero: the
+raw assets' blocking ``input_contract`` check stops the run before staging
+unless the run explicitly accepts publishing without it.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -16,12 +24,19 @@ import duckdb
 from pipeline.readers.inputs import InputError, InputFile
 
 LEDGER = "raw.ingested_files"
+QUARANTINE = "raw.quarantine"
 _LEDGER_DDL = f"""
 CREATE TABLE IF NOT EXISTS {LEDGER} (
     table_name VARCHAR, file VARCHAR, path VARCHAR, format VARCHAR, sha256 VARCHAR,
     size_bytes BIGINT, rows BIGINT, release VARCHAR, synthetic BOOLEAN, ingested_at TIMESTAMP
 )"""
+_QUARANTINE_DDL = f"""
+CREATE TABLE IF NOT EXISTS {QUARANTINE} (
+    table_name VARCHAR, file VARCHAR, path VARCHAR, line BIGINT, reason VARCHAR, recorded_at TIMESTAMP
+)"""
 META_COLUMNS = {"_file": "VARCHAR", "_line": "BIGINT", "release": "VARCHAR", "synthetic": "BOOLEAN"}
+# DuckDB's CSV errors say "CSV Error on Line: 3"; our own say "line 1:"
+_LINE = re.compile(r"\bline:?\s+(\d+)", re.IGNORECASE)
 
 
 def sql_string(value: str) -> str:
@@ -34,10 +49,18 @@ class SyncReport:
     table: str
     added: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
+    quarantined: dict[str, str] = field(default_factory=dict)  # file -> reason
     unchanged: int = 0
     rows_added: int = 0
     total_rows: int = 0
     files: int = 0
+
+
+def _reason(exc: BaseException, f: InputFile) -> str:
+    """The error text without the file path prefix (the quarantine row has its own file column)."""
+    text = str(exc).strip()
+    prefix = f"{f.path}: "
+    return text[len(prefix):] if text.startswith(prefix) else text
 
 
 def sync_raw_table(
@@ -59,6 +82,7 @@ def sync_raw_table(
     ddl = ", ".join(f'"{name}" {dtype}' for name, dtype in {**columns, **META_COLUMNS}.items())
     conn.execute(f"CREATE TABLE IF NOT EXISTS {table} ({ddl})")
     conn.execute(_LEDGER_DDL)
+    conn.execute(_QUARANTINE_DDL)
 
     seen = dict(conn.execute(f"SELECT file, sha256 FROM {LEDGER} WHERE table_name = ?", [table]).fetchall())
     current = {f.label: f for f in files}
@@ -68,10 +92,19 @@ def sync_raw_table(
 
     conn.begin()
     try:
+        # old quarantine entries of this table are re-decided below: a file that reads now leaves it
+        conn.execute(f"DELETE FROM {QUARANTINE} WHERE table_name = ?", [table])
         if stale:
             conn.execute(f"DELETE FROM {table} WHERE _file IN (SELECT unnest(?))", [stale])
             conn.execute(f"DELETE FROM {LEDGER} WHERE table_name = ? AND file IN (SELECT unnest(?))", [table, stale])
-        for f in fresh:
+        conn.commit()
+    except BaseException:
+        conn.rollback()
+        raise
+
+    for f in fresh:
+        conn.begin()
+        try:
             if validate is not None:
                 validate(conn, f)
             try:
@@ -86,11 +119,19 @@ def sync_raw_table(
                 f"INSERT INTO {LEDGER} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, now()::TIMESTAMP)",
                 [table, f.label, str(f.path), f.fmt, f.sha256, f.size, inserted, f.release, f.synthetic],
             )
-            report.added.append(f.label)
-            report.rows_added += inserted
-        conn.commit()
-    except BaseException:
-        conn.rollback()
-        raise
+            conn.commit()
+        except InputError as exc:
+            conn.rollback()
+            reason = _reason(exc, f)
+            line = _LINE.search(reason)
+            conn.execute(f"INSERT INTO {QUARANTINE} VALUES (?, ?, ?, ?, ?, now()::TIMESTAMP)",
+                         [table, f.label, str(f.path), int(line.group(1)) if line else None, reason])
+            report.quarantined[f.label] = reason
+            continue
+        except BaseException:
+            conn.rollback()
+            raise
+        report.added.append(f.label)
+        report.rows_added += inserted
     report.total_rows = conn.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
     return report
