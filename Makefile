@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 DATA   ?= $(or $(GEOMON_DATA_DIR),$(CURDIR)/data)
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test dev bench clean
+.PHONY: run test dev bench bench-comtrade clean
 
 # The venv is rebuilt when pyproject.toml changes.
 $(STAMP): pyproject.toml
@@ -24,7 +24,12 @@ test: $(STAMP)
 dev: $(STAMP)
 	mkdir -p $(DATA)/dagster_home
 	cp pipeline/dagster.yaml $(DATA)/dagster_home/dagster.yaml
-	DAGSTER_HOME=$(DATA)/dagster_home GEOMON_DATA_DIR=$(DATA) $(BIN)/dagster dev -w workspace.yaml
+	DAGSTER_HOME=$(DATA)/dagster_home GEOMON_DATA_DIR=$(DATA) COMTRADE_API_KEY="$${COMTRADE_API_KEY-}" \
+		$(BIN)/dagster dev -w workspace.yaml
+
+# The UN Comtrade client against a local fake API that injects 10% faults (500+ calls).
+bench-comtrade: $(STAMP)
+	$(BIN)/python bench/comtrade_fault_drill.py
 
 clean:
 	rm -rf $(DATA)/work $(DATA)/demo $(DATA)/snapshots $(DATA)/geomonitor.duckdb $(DATA)/dagster_home

@@ -40,9 +40,9 @@ def ingest(
     validate,
 ) -> MaterializeResult:
     paths = settings.paths()
-    unknown = set(settings.sources) - {"sample", "demo", "landing"}
+    unknown = set(settings.sources) - {"sample", "demo", "landing", "api"}
     if unknown:
-        raise ValueError(f"unknown source folder(s) {sorted(unknown)}; use sample, demo, landing")
+        raise ValueError(f"unknown source folder(s) {sorted(unknown)}; use sample, demo, landing, api")
     files = discover(paths.source_dirs(source, settings.sources), detect)
     with warehouse.get_connection() as conn:
         report = sync_raw_table(conn, table, columns, files, select_for, validate)

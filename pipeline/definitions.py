@@ -6,9 +6,10 @@ no database, reads no environment variable and makes no network call.
 
 from __future__ import annotations
 
-from dagster import Definitions
+from dagster import Definitions, EnvVar
 
 from assets.comext.records import comext_bulk, comext_sdmx
+from assets.comtrade.api import comtrade_api_pages, comtrade_revision_sensor
 from assets.comtrade.records import comtrade_records
 from assets.demo import demo_world_files
 from assets.models import sql_model_assets
@@ -16,6 +17,7 @@ from assets.publication import publication_asset
 from assets.reference import EXTERNAL_TABLES as REFERENCE_TABLES
 from assets.reference import REFERENCE_TABLES as REFERENCE_SPECS
 from assets.reference import reference_assets
+from pipeline.clients.comtrade import ComtradeClient
 from pipeline.readers import comext, comtrade
 from pipeline.resources import MonitorSettings, Warehouse
 from pipeline.schedules import jobs, schedules
@@ -33,6 +35,7 @@ defs = Definitions(
     assets=[
         *reference_assets,
         demo_world_files,
+        comtrade_api_pages,
         comtrade_records,
         comext_sdmx,
         comext_bulk,
@@ -41,5 +44,11 @@ defs = Definitions(
     ],
     jobs=jobs,
     schedules=schedules,
-    resources={"settings": MonitorSettings(), "warehouse": Warehouse()},
+    sensors=[comtrade_revision_sensor],
+    resources={
+        "settings": MonitorSettings(),
+        "warehouse": Warehouse(),
+        # read when a run starts, never at import; empty means the keyless preview endpoint
+        "comtrade": ComtradeClient(api_key=EnvVar("COMTRADE_API_KEY")),
+    },
 )

@@ -41,6 +41,11 @@ class DataPaths:
     def landing(self) -> Path:
         return self.root / "landing"
 
+    # what the API clients fetched (pages, bulk files), kept raw so reruns resume
+    @property
+    def raw_downloads(self) -> Path:
+        return self.root / "raw"
+
     # synthetic demo-world files, regenerated deterministically
     @property
     def demo(self) -> Path:
@@ -76,5 +81,5 @@ class DataPaths:
 
     def source_dirs(self, source: str, sources: list[str]) -> list[tuple[str, Path]]:
         """(kind, folder) pairs holding one source's files ('comtrade' or 'comext'), in reading order."""
-        folders = {"sample": SAMPLE_DIR, "demo": self.demo, "landing": self.landing}
-        return [(kind, folders[kind] / source) for kind in ("sample", "demo", "landing") if kind in sources]
+        folders = {"sample": SAMPLE_DIR, "demo": self.demo, "landing": self.landing, "api": self.raw_downloads}
+        return [(kind, folders[kind] / source) for kind in ("sample", "demo", "landing", "api") if kind in sources]

@@ -27,9 +27,10 @@ class MonitorSettings(ConfigurableResource):
     """What a run reads and the parameters of the published figures."""
 
     sources: list[str] = Field(
-        default=["sample", "demo", "landing"],
+        default=["sample", "demo", "landing", "api"],
         description="Input folders to read: 'sample' (embedded real extracts), 'demo' (synthetic "
-        "demo world, generated), 'landing' (files dropped in <data dir>/landing).",
+        "demo world, generated), 'landing' (files dropped in <data dir>/landing), 'api' (what the API "
+        "assets fetched into <data dir>/raw).",
     )
     demo_scale: float = Field(default=0.01, description="Demo-world size; 1.0 is about 9 million flows a year.")
     demo_years: list[int] = Field(default=[2022, 2023, 2024], description="Years of the demo world.")
@@ -72,6 +73,11 @@ class MonitorSettings(ConfigurableResource):
         description="Divide a target code's value by the number of codes it draws from before the shares are "
         "taken (HS 2022's e-waste heading 8549 draws from 1,019 HS 2017 codes); false: plain value shares.",
     )
+    hs_split_min_weight: float = Field(
+        default=0.01,
+        description="Parts of a split code below this weight are not made; their share goes to the code's "
+        "other targets (a code left with one target maps to it whole, not flagged). 0: keep every part.",
+    )
 
     def paths(self) -> DataPaths:
         return DataPaths.resolve()
@@ -82,7 +88,7 @@ class MonitorSettings(ConfigurableResource):
             "low_confidence_unallocated_share", "ec_c1_hhi", "ec_c2_extra_share", "ec_c3_import_export_ratio",
             "world_g1_hhi", "world_g2_hhi", "world_g3_import_export_ratio", "persistence_min_years",
             "persistence_window_years", "min_world_reporters", "depends_share", "depends_top_hhi",
-            "hs_split_by_value", "hs_split_per_source",
+            "hs_split_by_value", "hs_split_per_source", "hs_split_min_weight",
         ]
         return {**{name: getattr(self, name) for name in names}, "hs_target_edition": self.hs_edition_number()}
 
@@ -90,7 +96,7 @@ class MonitorSettings(ConfigurableResource):
         """'H6' -> 6; anything but H0..H6 is a configuration error."""
         edition = self.hs_target_edition.strip().upper()
         if len(edition) != 2 or edition[0] != "H" or edition[1] not in "0123456":
-            raise ValueError(f"hs_target_edition must be one of H0..H6 (HS 1992..HS 2022), not {self.hs_target_edition!r}")
+            raise ValueError(f"hs_target_edition must be H0..H6 (HS 1992..HS 2022), not {self.hs_target_edition!r}")
         return int(edition[1])
 
 

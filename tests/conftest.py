@@ -17,6 +17,9 @@ class Runner:
     def __init__(self, root: Path, monkeypatch: pytest.MonkeyPatch):
         self.paths = DataPaths(root)
         monkeypatch.setenv(DATA_DIR_ENV, str(root))
+        # the Comtrade client reads its key through Dagster's EnvVar, which needs the variable to exist;
+        # empty means "no key": the keyless preview endpoint (no test calls the real API)
+        monkeypatch.setenv("COMTRADE_API_KEY", "")
 
     def write(self, relative: str, content: str | bytes) -> Path:
         path = self.paths.root / relative

@@ -14,7 +14,7 @@ from pipeline.resources import DUCKDB_POOL, MonitorSettings, Warehouse
     check_specs=[input_contract_spec(AssetKey(["raw", "comtrade_records"]))],
     group_name="comtrade",
     freshness_policy=COMTRADE_FRESHNESS,
-    deps=[AssetKey(["raw", "demo_world"])],
+    deps=[AssetKey(["raw", "demo_world"]), AssetKey(["raw", "comtrade_api_pages"])],
     pool=DUCKDB_POOL,
     kinds={"duckdb"},
 )

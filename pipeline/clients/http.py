@@ -1,0 +1,636 @@
+"""One HTTP layer for every source: throttle, retries, failure classification, raw files.
+
+Source clients (Comtrade, Comext) stay thin on top of it. Nothing happens at
+import time; a :class:`Fetcher` opens its ``httpx.Client`` when constructed and
+closes it on ``close()`` / leaving its ``with`` block.
+
+Small API
+---------
+``FetchPolicy(requests_per_second=1.0, timeout_s=60, max_attempts=6, backoff_base_s=1, backoff_max_s=120,
+jitter=0.5, max_retry_after_s=900, call_budget=None)``
+    How politely and how stubbornly to fetch. ``requests_per_second`` spaces the
+    *start* of every HTTP attempt (retries included); ``call_budget`` caps the
+    attempts of one Fetcher (e.g. a daily quota) and ends with QuotaExhausted.
+
+``Fetcher(policy, *, headers=None, secrets=(), log=None, transport=None, sleep=time.sleep,
+clock=time.monotonic, now=utc_now, rng=None, quota_detector=default_quota_detector)``
+    ``secrets`` are strings (API keys) that must never leave the process: they
+    are scrubbed from every log line, error message and URL this layer
+    produces, and headers carrying them are dropped on a redirect to another
+    host. ``transport`` (e.g. ``httpx.MockTransport``), ``sleep``, ``clock``,
+    ``now`` and ``rng`` are for tests. ``log`` is anything with
+    ``.debug/.info/.warning`` (a Dagster ``context.log`` or a ``logging.Logger``).
+
+``fetcher.get(url, *, name, params=None, expect="json", check=None, headers=None) -> Fetched``
+    One logical request, retried until it succeeds or is classified as a
+    failure. ``name`` says in words what is fetched ("NL 2023 imports, HS6")
+    and appears in every error. ``expect``: ``"json"`` (body must parse as JSON
+    and carry no error field), ``"text"`` or ``"bytes"`` (body must be
+    non-empty and, unless ``allow_html=True``, not an HTML page). ``check(fetched)`` may
+    raise :class:`PayloadProblem` to reject a body the transport accepted (an
+    empty result where data was expected, fewer records than announced);
+    ``retryable=True`` problems are retried like a 5xx.
+    ``Fetched`` has ``name, url`` (redacted), ``status, content, headers,
+    attempts, retrieved_at`` (UTC ISO-8601), ``elapsed_s``, ``.json()``, ``.text``.
+    ``fetcher.stats`` counts attempts, retries per kind and time spent waiting.
+
+``write_raw_json(path, payload, *, url, retrieved_at, count, extra=None, secrets=()) -> Path``
+    Stores one response as gzip JSON, atomically (hidden temp name in the same
+    folder, then rename): ``{**payload, "url": <url without key>, "retrieved_at": ..., "count": ...}``
+    (a non-dict payload goes under ``"data"``). Refuses to write if a secret
+    would end up in the file. ``read_raw_json(path)`` reads it back;
+    ``atomic_write_bytes(path, data)`` is the underlying primitive.
+
+Errors (all :class:`FetchError`, message = request name, failure kind, HTTP
+status, attempts and the redacted URL; attributes ``name, url, kind, status,
+attempts, detail, retryable``):
+
+* :class:`RequestFailed` - not worth retrying: 4xx, a JSON error field, an
+  unretryable :class:`PayloadProblem` (``kind`` says which: ``client_error``,
+  ``auth``, ``too_large``, ``api_error``, ...);
+* :class:`RetriesExhausted` - a transient failure (``rate_limited``,
+  ``server_error``, ``timeout``, ``connection``, ``truncated``, ``malformed``,
+  ``html``, ``empty``) persisted through ``max_attempts``;
+* :class:`QuotaExhausted` - the service (or ``call_budget``) says stop for
+  today, or asks to wait longer than ``max_retry_after_s``. Callers catch it,
+  keep what is stored and stop cleanly; a rerun resumes.
+
+Retry policy: 429, 408 and 5xx responses, timeouts, connection errors,
+truncated or unparsable bodies, HTML pages and empty bodies where content was
+expected are retried with exponential backoff and jitter. A ``Retry-After``
+header (seconds or HTTP date) - or a body saying "try again in N seconds" - is
+honoured: the wait is never shorter than asked.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import gzip
+import json
+import logging
+import os
+import random
+import re
+import tempfile
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable, Iterable, Mapping
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import httpx
+
+__all__ = [
+    "FetchPolicy", "Fetcher", "Fetched", "FetchStats", "Throttle",
+    "FetchError", "RequestFailed", "RetriesExhausted", "QuotaExhausted", "PayloadProblem",
+    "write_raw_json", "read_raw_json", "atomic_write_bytes",
+    "redact", "redact_url", "parse_retry_after", "default_quota_detector", "utc_now",
+]
+
+# Query parameters that carry credentials somewhere (Comtrade's client sends ``subscription-key``).
+SECRET_PARAMS = {"subscription-key", "subscription_key", "key", "apikey", "api_key", "token", "access_token"}
+MASK = "***"
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+# --------------------------------------------------------------------------- policy, errors
+
+
+@dataclass(frozen=True)
+class FetchPolicy:
+    requests_per_second: float = 1.0
+    timeout_s: float = 60.0
+    max_attempts: int = 6
+    backoff_base_s: float = 1.0
+    backoff_max_s: float = 120.0
+    jitter: float = 0.5
+    max_retry_after_s: float = 900.0
+    call_budget: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.requests_per_second < 0:
+            raise ValueError("requests_per_second must be >= 0 (0 = no throttle)")
+        if self.timeout_s <= 0:
+            raise ValueError("timeout_s must be > 0")
+        if self.max_attempts < 1:
+            raise ValueError("max_attempts must be >= 1")
+        if self.backoff_base_s < 0 or self.backoff_max_s < 0 or self.max_retry_after_s < 0:
+            raise ValueError("backoff and wait limits must be >= 0")
+        if not 0 <= self.jitter <= 1:
+            raise ValueError("jitter must be between 0 and 1")
+        if self.call_budget is not None and self.call_budget < 0:
+            raise ValueError("call_budget must be >= 0")
+
+    def backoff(self, attempt: int, rng: random.Random) -> float:
+        """Wait before retry number ``attempt`` (1 = first retry): capped doubling, the top ``jitter`` share random."""
+        delay = min(self.backoff_max_s, self.backoff_base_s * (2 ** (attempt - 1)))
+        return delay * (1 - self.jitter) + rng.uniform(0, delay * self.jitter)
+
+
+class FetchError(Exception):
+    """A request that did not yield a usable body; the message names it and never holds a secret."""
+
+    retryable = False
+
+    def __init__(self, name: str, url: str, kind: str, detail: str, status: int | None = None, attempts: int = 1):
+        self.name, self.url, self.kind, self.detail, self.status, self.attempts = name, url, kind, detail, status, attempts
+        http = f" [HTTP {status}]" if status is not None else ""
+        super().__init__(f"{name}: {kind}{http}: {detail} (after {attempts} attempt(s); GET {url})")
+
+
+class RequestFailed(FetchError):
+    """Not worth retrying: the request itself is wrong, or the service refused it for good."""
+
+
+class RetriesExhausted(FetchError):
+    """A transient failure that persisted through every attempt."""
+
+
+class QuotaExhausted(FetchError):
+    """The service (or our own call budget) says stop for now; keep what is done and resume later."""
+
+
+class PayloadProblem(Exception):
+    """Raised by a ``check`` callback: the body arrived but is not what the request should yield."""
+
+    def __init__(self, detail: str, *, kind: str = "bad_payload", retryable: bool = False):
+        super().__init__(detail)
+        self.detail, self.kind, self.retryable = detail, kind, retryable
+
+
+class _Transient(Exception):
+    def __init__(self, kind: str, detail: str, status: int | None = None, retry_after: float | None = None):
+        super().__init__(detail)
+        self.kind, self.detail, self.status, self.retry_after = kind, detail, status, retry_after
+
+
+# --------------------------------------------------------------------------- redaction
+
+
+def redact(text: str, secrets: Iterable[str]) -> str:
+    """``text`` with every secret (and its URL-encoded form) replaced by ``***``."""
+    out = str(text)
+    for secret in secrets:
+        if secret:
+            for form in {secret, httpx.URL("", params={"k": secret}).query.decode()[2:]}:
+                if form:
+                    out = out.replace(form, MASK)
+    return out
+
+
+def redact_url(url: str | httpx.URL, secrets: Iterable[str] = ()) -> str:
+    """The URL without credential query parameters (``subscription-key`` etc.) and with secrets masked."""
+    parts = urlsplit(str(url))
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k.lower() not in SECRET_PARAMS]
+    clean = urlunsplit((parts.scheme, parts.netloc.rsplit("@", 1)[-1], parts.path, urlencode(query, safe=",*:"), ""))
+    return redact(clean, secrets)
+
+
+class _SecretFilter(logging.Filter):
+    """Masks registered secrets in records of httpx's own loggers (httpx logs every request URL at INFO)."""
+
+    secrets: set[str] = set()
+    _lock = threading.Lock()
+    _installed = False
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self.secrets:
+            message = record.getMessage()
+            masked = redact(message, tuple(self.secrets))
+            if masked != message:
+                record.msg, record.args = masked, ()
+        return True
+
+    @classmethod
+    def register(cls, secrets: Iterable[str]) -> None:
+        with cls._lock:
+            cls.secrets.update(s for s in secrets if s)
+            if not cls._installed:
+                instance = cls()
+                for name in ("httpx", "httpcore"):
+                    logging.getLogger(name).addFilter(instance)
+                cls._installed = True
+
+
+# --------------------------------------------------------------------------- throttle, Retry-After
+
+
+class Throttle:
+    """Keeps at least ``1 / rate`` seconds between the starts of calls, across threads. ``rate`` 0 disables it.
+
+    The gap is measured from the moment the previous call was actually let go (after any oversleep), so no
+    window of one second ever holds more than ``rate`` starts; idle time is not banked for bursts."""
+
+    def __init__(self, rate: float, clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep):
+        self.interval = 1.0 / rate if rate > 0 else 0.0
+        self._clock, self._sleep = clock, sleep
+        self._next = None  # type: float | None
+        self._lock = threading.Lock()
+        self.releases: list[float] | None = None  # set to a list to note every release time (benchmarks)
+
+    def wait(self) -> float:
+        """Block until the next call may start; returns the seconds waited."""
+        if not self.interval:
+            return 0.0
+        with self._lock:  # held while sleeping: callers go one by one
+            now = self._clock()
+            waited = 0.0 if self._next is None else max(0.0, self._next - now)
+            if waited > 0:
+                self._sleep(waited)
+            released = self._clock()
+            self._next = released + self.interval
+            if self.releases is not None:
+                self.releases.append(released)
+        return waited
+
+
+_TRY_AGAIN = re.compile(r"try again in (\d+(?:\.\d+)?) ?(?:s\b|sec)", re.IGNORECASE)
+
+
+def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a Retry-After value: delta-seconds or an HTTP date; None if absent or unreadable."""
+    if value is None or not str(value).strip():
+        return None
+    value = str(value).strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when is None:
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return max(0.0, (when - (now or utc_now())).total_seconds())
+
+
+def default_quota_detector(response: httpx.Response) -> str | None:
+    """A message if the response says a call quota is used up (Azure API Management: 403/429 "Out of call
+    volume quota. Quota will be replenished in hh:mm:ss."), else None."""
+    if response.status_code not in (403, 429):
+        return None
+    text = _body_text(response.content, 400)
+    return text if re.search(r"quota", text, re.IGNORECASE) else None
+
+
+# --------------------------------------------------------------------------- fetcher
+
+
+@dataclass
+class Fetched:
+    name: str
+    url: str  # redacted
+    status: int
+    content: bytes
+    headers: httpx.Headers
+    attempts: int
+    retrieved_at: str
+    elapsed_s: float
+    _json: Any = field(default=None, repr=False)
+    _parsed: bool = field(default=False, repr=False)
+
+    @property
+    def text(self) -> str:
+        return self.content.decode("utf-8", errors="replace")
+
+    def json(self) -> Any:
+        if not self._parsed:
+            self._json, self._parsed = json.loads(self.content), True
+        return self._json
+
+
+@dataclass
+class FetchStats:
+    attempts: int = 0
+    succeeded: int = 0
+    failed: int = 0
+    retries: Counter = field(default_factory=Counter)
+    throttle_wait_s: float = 0.0
+    backoff_wait_s: float = 0.0
+
+    def as_dict(self) -> dict:
+        return {"attempts": self.attempts, "succeeded": self.succeeded, "failed": self.failed,
+                "retries": dict(self.retries), "throttle_wait_s": round(self.throttle_wait_s, 3),
+                "backoff_wait_s": round(self.backoff_wait_s, 3)}
+
+
+def _body_text(content: bytes, limit: int = 300) -> str:
+    text = content[: limit * 4].decode("utf-8", errors="replace")
+    return re.sub(r"\s+", " ", text).strip()[:limit]
+
+
+def _looks_html(response: httpx.Response) -> bool:
+    ctype = response.headers.get("content-type", "").lower()
+    head = response.content[:512].lstrip().lower()
+    return "text/html" in ctype or head.startswith((b"<!doctype html", b"<html", b"<head", b"<body"))
+
+
+def _html_summary(content: bytes) -> str:
+    text = content[:20000].decode("utf-8", errors="replace")
+    title = re.search(r"<title[^>]*>(.*?)</title>", text, re.IGNORECASE | re.DOTALL)
+    heading = re.search(r"<h1[^>]*>(.*?)</h1>", text, re.IGNORECASE | re.DOTALL)
+    found = (title or heading)
+    words = re.sub(r"<[^>]+>", " ", found.group(1)) if found else re.sub(r"<[^>]+>", " ", text)
+    return "HTML page: " + re.sub(r"\s+", " ", words).strip()[:200]
+
+
+def json_error_message(payload: Any) -> str | None:
+    """The error a JSON body reports in one of the usual fields, or None if it reports none."""
+    if not isinstance(payload, dict):
+        return None
+    err = payload.get("error")
+    if isinstance(err, str) and err.strip():
+        return err.strip()
+    if isinstance(err, dict) and err:
+        return str(err.get("message") or err.get("label") or err.get("errorMessage") or err)[:300]
+    obj = payload.get("errorObject")
+    if isinstance(obj, dict) and (obj.get("errorMessage") or obj.get("message")):
+        return str(obj.get("errorMessage") or obj.get("message"))[:300]
+    errors = payload.get("errors")
+    if isinstance(errors, list) and errors:
+        return str(errors[0])[:300]
+    status = payload.get("statusCode")
+    if isinstance(status, int) and status >= 400:
+        return f"statusCode {status}: {payload.get('message', '')}"[:300]
+    return None
+
+
+class Fetcher:
+    """An httpx client with the project's throttle, retry and classification rules (see module docstring)."""
+
+    def __init__(
+        self,
+        policy: FetchPolicy | None = None,
+        *,
+        headers: Mapping[str, str] | None = None,
+        secrets: Iterable[str] = (),
+        log: Any = None,
+        transport: httpx.BaseTransport | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        now: Callable[[], datetime] = utc_now,
+        rng: random.Random | None = None,
+        quota_detector: Callable[[httpx.Response], str | None] = default_quota_detector,
+        user_agent: str = "geomonitor (+https://github.com/; httpx)",
+    ):
+        self.policy = policy or FetchPolicy()
+        self.secrets = tuple(s for s in secrets if s)
+        if self.secrets:
+            _SecretFilter.register(self.secrets)
+        self._secret_headers = {k.lower() for k, v in (headers or {}).items() if v and v in self.secrets}
+        self._log = log
+        self._sleep, self._clock, self._now = sleep, clock, now
+        self._rng = rng or random.Random()
+        self._quota_detector = quota_detector
+        self.throttle = Throttle(self.policy.requests_per_second, clock=clock, sleep=sleep)
+        self.stats = FetchStats()
+        self._lock = threading.Lock()
+        self._client = httpx.Client(
+            headers={"User-Agent": user_agent, **(headers or {})},
+            timeout=httpx.Timeout(self.policy.timeout_s),
+            transport=transport,
+            follow_redirects=False,  # redirects are followed by hand, without secret headers across hosts
+            # the throttle runs as the last step before the request leaves, for every attempt and redirect hop
+            event_hooks={"request": [self._throttle_hook]},
+        )
+
+    def _throttle_hook(self, request: httpx.Request) -> None:
+        self._count(throttle_wait_s=self.throttle.wait())
+
+    # -- lifecycle
+    def close(self) -> None:
+        self._client.close()
+
+    def __enter__(self) -> "Fetcher":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # -- helpers
+    def redact(self, text: str) -> str:
+        return redact(text, self.secrets)
+
+    def _say(self, level: str, message: str) -> None:
+        if self._log is not None:
+            getattr(self._log, level)(self.redact(message))
+
+    def _count(self, **changes) -> None:
+        with self._lock:
+            for key, value in changes.items():
+                setattr(self.stats, key, getattr(self.stats, key) + value)
+
+    # -- the one public call
+    def get(
+        self,
+        url: str,
+        *,
+        name: str,
+        params: Mapping[str, Any] | None = None,
+        expect: str = "json",
+        check: Callable[[Fetched], None] | None = None,
+        headers: Mapping[str, str] | None = None,
+        allow_html: bool = False,
+    ) -> Fetched:
+        if expect not in ("json", "text", "bytes"):
+            raise ValueError(f"expect must be json, text or bytes (got {expect!r})")
+        request_url = httpx.URL(url)
+        extra_params = {k: v for k, v in (params or {}).items() if v is not None}
+        if extra_params:
+            request_url = request_url.copy_merge_params(extra_params)
+        shown = redact_url(request_url, self.secrets)
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                fetched = self._attempt(request_url, shown, name, attempt, expect, check, headers, allow_html)
+                self._count(succeeded=1)
+                return fetched
+            except _Transient as problem:
+                with self._lock:
+                    self.stats.retries[problem.kind] += 1
+                if attempt >= self.policy.max_attempts:
+                    self._count(failed=1)
+                    raise RetriesExhausted(name, shown, problem.kind, self.redact(problem.detail), problem.status, attempt) from None
+                wait = self.policy.backoff(attempt, self._rng)
+                if problem.retry_after is not None:
+                    if problem.retry_after > self.policy.max_retry_after_s:
+                        self._count(failed=1)
+                        raise QuotaExhausted(
+                            name, shown, "rate_limited",
+                            f"the service asks to wait {problem.retry_after:.0f} s, more than max_retry_after_s="
+                            f"{self.policy.max_retry_after_s:.0f}; stopping so a later run can resume",
+                            problem.status, attempt) from None
+                    # never sooner than asked; a little jitter on top spreads parallel clients
+                    wait = problem.retry_after + self._rng.uniform(0, self.policy.jitter * self.policy.backoff_base_s)
+                self._say("warning", f"{name}: {problem.kind} ({problem.detail}); retry {attempt}/"
+                          f"{self.policy.max_attempts - 1} in {wait:.2f} s")
+                self._count(backoff_wait_s=wait)
+                if wait > 0:
+                    self._sleep(wait)
+
+    def _attempt(self, url, shown, name, attempt, expect, check, headers, allow_html) -> Fetched:
+        budget = self.policy.call_budget
+        with self._lock:
+            if budget is not None and self.stats.attempts >= budget:
+                over = True
+            else:
+                over = False
+                self.stats.attempts += 1
+        if over:
+            self._count(failed=1)
+            raise QuotaExhausted(name, shown, "call_budget", f"the call budget of {budget} is used up", None, attempt - 1)
+        started = self._clock()
+        self._say("debug", f"GET {shown} ({name}, attempt {attempt})")
+        try:
+            response = self._send(url, headers)
+        except httpx.TimeoutException as exc:
+            raise _Transient("timeout", f"{type(exc).__name__} after {self.policy.timeout_s:g} s") from None
+        except httpx.RemoteProtocolError as exc:
+            kind = "truncated" if "incomplete" in str(exc).lower() or "closed" in str(exc).lower() else "connection"
+            raise _Transient(kind, f"{type(exc).__name__}: {self.redact(str(exc))[:200]}") from None
+        except httpx.TransportError as exc:
+            raise _Transient("connection", f"{type(exc).__name__}: {self.redact(str(exc))[:200]}") from None
+        try:
+            elapsed = response.elapsed.total_seconds()  # the exchange itself, throttle wait excluded
+        except RuntimeError:
+            elapsed = self._clock() - started
+        fetched = Fetched(name=name, url=shown, status=response.status_code, content=response.content,
+                          headers=response.headers, attempts=attempt,
+                          retrieved_at=self._now().astimezone(timezone.utc).isoformat(timespec="seconds"),
+                          elapsed_s=elapsed)
+        self._classify(response, fetched, expect, allow_html)
+        if check is not None:
+            try:
+                check(fetched)
+            except PayloadProblem as problem:
+                if problem.retryable:
+                    raise _Transient(problem.kind, problem.detail, response.status_code) from None
+                self._count(failed=1)
+                raise RequestFailed(name, shown, problem.kind, self.redact(problem.detail), response.status_code, attempt) from None
+        return fetched
+
+    def _send(self, url: httpx.URL, headers: Mapping[str, str] | None) -> httpx.Response:
+        """GET, following up to 5 redirects; secret headers are not sent to another host."""
+        extra = dict(headers or {})
+        origin = url.host
+        for _ in range(6):
+            request = self._client.build_request("GET", url, headers=extra)
+            if url.host != origin:
+                for key in self._secret_headers:
+                    request.headers.pop(key, None)
+            response = self._client.send(request)
+            if response.is_redirect and "location" in response.headers:
+                response.close()
+                url = url.join(response.headers["location"])
+                continue
+            response.read()
+            return response
+        raise _Transient("connection", "too many redirects")
+
+    def _classify(self, response: httpx.Response, fetched: Fetched, expect: str, allow_html: bool) -> None:
+        status = response.status_code
+        name, shown, attempt = fetched.name, fetched.url, fetched.attempts
+        quota = self._quota_detector(response)
+        if quota:
+            self._count(failed=1)
+            raise QuotaExhausted(name, shown, "quota", self.redact(quota), status, attempt)
+        if status == 429 or status == 408 or status >= 500:
+            if _looks_html(response):
+                detail = _html_summary(response.content)
+            else:
+                detail = _body_text(response.content) or response.reason_phrase
+            retry_after = parse_retry_after(response.headers.get("retry-after"), self._now())
+            if retry_after is None and status == 429:
+                hint = _TRY_AGAIN.search(_body_text(response.content, 500))
+                retry_after = float(hint.group(1)) if hint else None
+            kind = "rate_limited" if status == 429 else ("timeout" if status == 408 else "server_error")
+            raise _Transient(kind, self.redact(detail), status, retry_after)
+        if status >= 400:
+            self._count(failed=1)
+            if _looks_html(response):
+                detail = _html_summary(response.content)
+            else:
+                detail = _body_text(response.content) or response.reason_phrase
+                try:
+                    detail = json_error_message(json.loads(response.content)) or detail
+                except (ValueError, UnicodeDecodeError):
+                    pass
+            kind = {401: "auth", 403: "auth", 404: "not_found", 413: "too_large", 414: "url_too_long"}.get(status, "client_error")
+            raise RequestFailed(name, shown, kind, self.redact(detail), status, attempt)
+        if status >= 300:
+            self._count(failed=1)
+            raise RequestFailed(name, shown, "redirect", f"unfollowed redirect {status}", status, attempt)
+        if not response.content.strip():
+            raise _Transient("empty", "empty body with a success status", status)
+        if not allow_html and _looks_html(response):
+            raise _Transient("html", _html_summary(response.content), status)
+        if expect == "json":
+            try:
+                payload = fetched.json()
+            except (ValueError, UnicodeDecodeError) as exc:
+                raise _Transient("malformed", f"body is not valid JSON ({str(exc)[:120]}; "
+                                 f"{len(response.content)} bytes, ends {response.content[-40:]!r})", status) from None
+            message = json_error_message(payload)
+            if message:
+                self._count(failed=1)
+                raise RequestFailed(name, shown, "api_error", self.redact(message), status, attempt)
+
+
+# --------------------------------------------------------------------------- raw files
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
+    """Write ``data`` to ``path`` through a hidden temp file in the same folder, then rename over it."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def write_raw_json(
+    path: str | os.PathLike,
+    payload: Any,
+    *,
+    url: str,
+    retrieved_at: str,
+    count: int | None,
+    extra: Mapping[str, Any] | None = None,
+    secrets: Iterable[str] = (),
+) -> Path:
+    """Store one response as gzip JSON with where and when it came from (see the module docstring)."""
+    secrets = tuple(s for s in secrets if s)
+    record = dict(payload) if isinstance(payload, dict) else {"data": payload}
+    record.update(extra or {})
+    record.update({"url": redact_url(url, secrets), "retrieved_at": retrieved_at, "count": count})
+    raw = json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    for secret in secrets:
+        if secret.encode("utf-8") in raw:
+            raise ValueError(f"refusing to write {Path(path).name}: the payload contains a secret")
+    return atomic_write_bytes(path, gzip.compress(raw, compresslevel=6, mtime=0))
+
+
+def read_raw_json(path: str | os.PathLike) -> Any:
+    """A stored response (gzip or plain JSON)."""
+    data = Path(path).read_bytes()
+    if data[:2] == b"\x1f\x8b":
+        data = gzip.decompress(data)
+    return json.loads(data)
