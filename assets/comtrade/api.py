@@ -70,7 +70,7 @@ class ComtradeApiPlan(Config):
                                 "complete (quota, failures); by default such a run fails after keeping its pages.")
 
 
-@asset(key=ASSET_KEY, group_name="raw", kinds={"python"})
+@asset(key=ASSET_KEY, group_name="comtrade", kinds={"python"})
 def comtrade_api_pages(context: AssetExecutionContext, config: ComtradeApiPlan, comtrade: ComtradeClient) -> MaterializeResult:
     """UN Comtrade v1 API pages of the configured plan (reporters x years x flows x product level), stored as gzip
     JSON in <data dir>/raw/comtrade/ (one file per finished call, with URL without key, retrieval time and count).
