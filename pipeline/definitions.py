@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dagster import Definitions, EnvVar
 
+from assets.comext.api import ComextApi, comext_fetch_assets, comext_sensors
 from assets.comext.records import comext_bulk, comext_sdmx
 from assets.comtrade.api import comtrade_api_pages, comtrade_revision_sensor
 from assets.comtrade.records import comtrade_records
@@ -39,16 +40,18 @@ defs = Definitions(
         comtrade_records,
         comext_sdmx,
         comext_bulk,
+        *comext_fetch_assets,
         *model_assets,
         publication_asset(monitor_tables, sorted(REFERENCE_TABLES), table_descriptions),
     ],
     jobs=jobs,
     schedules=schedules,
-    sensors=[comtrade_revision_sensor],
+    sensors=[comtrade_revision_sensor, *comext_sensors],
     resources={
         "settings": MonitorSettings(),
         "warehouse": Warehouse(),
         # read when a run starts, never at import; empty means the keyless preview endpoint
         "comtrade": ComtradeClient(api_key=EnvVar("COMTRADE_API_KEY")),
+        "comext_api": ComextApi(),
     },
 )

@@ -21,7 +21,7 @@ def _only(*formats: str):
     check_specs=[input_contract_spec(AssetKey(["raw", "comext_sdmx"]))],
     group_name="comext",
     freshness_policy=COMEXT_FRESHNESS,
-    deps=[AssetKey(["raw", "demo_world"])],
+    deps=[AssetKey(["raw", "demo_world"]), AssetKey(["raw", "comext_sdmx_files"])],
     pool=DUCKDB_POOL,
     kinds={"duckdb"},
 )
@@ -40,7 +40,7 @@ def comext_sdmx(context: AssetExecutionContext, settings: MonitorSettings, wareh
     check_specs=[input_contract_spec(AssetKey(["raw", "comext_bulk"]))],
     group_name="comext",
     freshness_policy=COMEXT_FRESHNESS,
-    deps=[AssetKey(["raw", "demo_world"])],
+    deps=[AssetKey(["raw", "demo_world"]), AssetKey(["raw", "comext_bulk_files"])],
     pool=DUCKDB_POOL,
     kinds={"duckdb"},
 )
