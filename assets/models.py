@@ -22,7 +22,7 @@ from dagster import (
     asset,
 )
 
-from pipeline.metadata import markdown_preview, table_metadata
+from pipeline.metadata import markdown_preview, screen_metadata, table_metadata
 from pipeline.paths import SQL_DIR
 from pipeline.resources import DUCKDB_POOL, MonitorSettings, Warehouse
 from pipeline.sql_models import ModelError, SqlModel, load_models
@@ -99,6 +99,7 @@ def model_asset(model: SqlModel) -> AssetsDefinition:
                 raise ModelError(f"{model.path}: {exc}") from exc
             metadata = table_metadata(conn, model.table)
             metadata["preview"] = markdown_preview(conn, f"SELECT * FROM {model.table}")
+            metadata.update(screen_metadata(conn, model.table))
             checks = _run_checks(conn, model)
         blocking = {c.name for c in model.checks if c.blocking} | {"unique_grain"}
         failed = [c.check_name for c in checks if not c.passed and c.check_name in blocking]

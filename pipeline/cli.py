@@ -47,6 +47,8 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8765)
     serve.add_argument("--host", default="127.0.0.1",
                        help="address to listen on (default 127.0.0.1; anything else only when you mean it)")
+    report = sub.add_parser("report", help="write the HTML report of the latest snapshot (data/report/index.html)")
+    report.add_argument("--open", action="store_true", help="open it in the default web browser")
     verify = sub.add_parser("verify", help="check a snapshot's files against its manifest")
     verify.add_argument("snapshot", nargs="?", help="snapshot id (default: LATEST)")
     return parser
@@ -66,6 +68,8 @@ def main(argv: list[str] | None = None) -> int:
         return _export(args, paths)
     if args.command == "serve":
         return _serve(args, paths)
+    if args.command == "report":
+        return _report(args, paths)
     return _verify(args, paths)
 
 
@@ -219,6 +223,30 @@ def _serve(args, paths: DataPaths) -> int:
         pass
     finally:
         server.server_close()
+    return 0
+
+
+def _report(args, paths: DataPaths) -> int:
+    from pipeline.publish import SnapshotError
+    from pipeline.report import ReportError, write_latest_report
+
+    try:
+        latest = write_latest_report(paths)
+    except (SnapshotError, ReportError) as exc:
+        print(f"geomon report: {exc}", file=sys.stderr)
+        return 2
+    result = latest.result
+    synthetic = "  *** SYNTHETIC DATA (banner shown) ***" if result.synthetic else ""
+    print(f"report of snapshot {result.snapshot_id}: {result.path}  "
+          f"({result.bytes / 1e6:.1f} MB, {result.seconds:.1f} s){synthetic}")
+    if latest.snapshot_copy:
+        same = "same bytes" if latest.matches_snapshot else "differs: written by other code at publication"
+        print(f"snapshot's copy: {latest.snapshot_copy}  ({same})")
+    if args.open:
+        import webbrowser
+
+        if not webbrowser.open(result.path.as_uri()):
+            print(f"no web browser found here; open {result.path.as_uri()}", file=sys.stderr)
     return 0
 
 

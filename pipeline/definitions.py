@@ -18,6 +18,7 @@ from assets.publication import publication_asset
 from assets.reference import EXTERNAL_TABLES as REFERENCE_TABLES
 from assets.reference import REFERENCE_TABLES as REFERENCE_SPECS
 from assets.reference import reference_assets
+from assets.report import monitor_report
 from pipeline.clients.comtrade import ComtradeClient
 from pipeline.readers import comext, comtrade
 from pipeline.resources import MonitorSettings, Warehouse
@@ -43,6 +44,7 @@ defs = Definitions(
         *comext_fetch_assets,
         *model_assets,
         publication_asset(monitor_tables, sorted(REFERENCE_TABLES), table_descriptions),
+        monitor_report,
     ],
     jobs=jobs,
     schedules=schedules,

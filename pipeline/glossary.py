@@ -57,6 +57,8 @@ COLUMNS: dict[str, str] = {
     "bloc_members": "For EU27 rows: number of member states whose reports were summed (27 = complete).",
     "bloc_basis": "For EU27 rows: 'members' (27 member reporters summed) or 'eu27_rows' (the source's own EU rows).",
     # EC screen
+    "partner_share": "The partner's share of the reporter's imports from non-EU supplier countries (the extra-EU HHI's shares).",
+    "partner_rank": "The partner's rank among the reporter's non-EU supplier countries (1 = largest; ties: the higher code).",
     "hhi_extra": "HHI over non-EU supplier countries (criterion C1).",
     "n_suppliers_extra": "Number of non-EU supplier countries.",
     "top_supplier": "Largest non-EU supplier (largest supplier in world and trend tables).",

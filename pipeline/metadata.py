@@ -5,10 +5,16 @@ from __future__ import annotations
 import duckdb
 from dagster import MetadataValue, TableColumn, TableSchema
 
+from pipeline import glossary
+
+# flag columns of the screens, by name: a table with a domain and one of these gets per-domain counts
+SCREEN_FLAGS = ("dependent", "flagged", "depends", "depends_on_nl", "depends_on_eu")
+
 
 def table_schema(conn: duckdb.DuckDBPyConnection, table: str) -> TableSchema:
     rows = conn.execute(f"DESCRIBE {table}").fetchall()
-    return TableSchema(columns=[TableColumn(name=name, type=dtype) for name, dtype, *_ in rows])
+    return TableSchema(columns=[TableColumn(name=name, type=dtype, description=glossary.describe(name))
+                                for name, dtype, *_ in rows])
 
 
 def markdown_preview(conn: duckdb.DuckDBPyConnection, sql: str, limit: int = 10) -> MetadataValue:
@@ -29,3 +35,23 @@ def table_metadata(conn: duckdb.DuckDBPyConnection, table: str) -> dict:
         "dagster/column_schema": table_schema(conn, table),
         "dagster/table_name": table,
     }
+
+
+def screen_metadata(conn: duckdb.DuckDBPyConnection, table: str) -> dict:
+    """For a screen: flagged rows and distinct HS6 products per strategic domain, per source, latest year."""
+    columns = {name for name, *_ in conn.execute(f"DESCRIBE {table}").fetchall()}
+    flag = next((c for c in SCREEN_FLAGS if c in columns), None)
+    if flag is None or not {"domain", "year", "product_code"} <= columns:
+        return {}
+    source = "t.source" if "source" in columns else "'comtrade'"  # the world screen is Comtrade only
+    rows = conn.execute(f"""
+        WITH latest AS (SELECT {source} AS source, max(t.year) AS year FROM {table} AS t GROUP BY ALL)
+        SELECT l.source, l.year, coalesce(t.domain, '(none)') AS domain,
+               count(*) FILTER (WHERE t.{flag}) AS flagged_rows,
+               count(DISTINCT t.product_code) FILTER (WHERE t.{flag}) AS flagged_products
+        FROM {table} AS t JOIN latest AS l ON l.source = {source} AND l.year = t.year
+        GROUP BY ALL ORDER BY 1, 3
+    """).fetchall()
+    lines = [f"| source | year | domain | rows with {flag} | HS6 products |", "|---|---|---|---|---|"]
+    lines += [f"| {s} | {y} | {d} | {n} | {p} |" for s, y, d, n, p in rows]
+    return {f"{flag}_per_domain": MetadataValue.md("\n".join(lines))}

@@ -29,6 +29,7 @@ from pipeline.paths import REPO_ROOT, SQL_DIR, DataPaths
 from pipeline.readers.inputs import sha256_of
 from pipeline.readers.raw_store import sql_string
 
+REPORT_FILE = "report/index.html"  # the HTML report inside a snapshot, listed under the manifest's "files"
 SNAPSHOT_ID = re.compile(r"^\d{8}T\d{6}Z(_[A-Za-z0-9]+)?(-\d+)?$")
 ATTRIBUTION = (
     "Derived indicators. Sources: Eurostat, Comext (re-use with attribution); UN Comtrade "
@@ -124,9 +125,11 @@ def publish(
             "attribution": ATTRIBUTION,
             "tables": tables_meta,
         }
-        (tmp_snap / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
         _write_database(conn, tmp_db, database_tables, manifest)
         _describe_database(tmp_db, database_tables, descriptions)
+        # the report reads the database about to be published; the manifest lists it like a table
+        manifest["files"] = _write_report(tmp_db, tmp_snap)
+        (tmp_snap / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
         # the swap: from here on, each step is a single atomic rename
         os.replace(tmp_db, paths.published_db)
         final_snap = paths.snapshots / snapshot_id
@@ -161,6 +164,14 @@ def _write_snapshot(conn: duckdb.DuckDBPyConnection, folder: Path, tables: list[
                        for f in arrow.schema],
         }
     return meta
+
+
+def _write_report(database: Path, folder: Path) -> dict:
+    """The offline HTML report of this publication, written into the snapshot before the swap."""
+    from pipeline.report import write_report  # plotly is imported only when publishing
+
+    result = write_report(database, folder / REPORT_FILE)
+    return {REPORT_FILE: {"bytes": result.bytes, "sha256": result.sha256}}
 
 
 def _write_database(conn: duckdb.DuckDBPyConnection, target: Path, tables: list[str], manifest: dict) -> None:
@@ -359,6 +370,21 @@ def verify_folder(folder: Path) -> list[str]:
         rows = pq.read_metadata(path).num_rows
         if rows != meta["rows"]:
             problems.append(f"{path}: {rows} rows, manifest says {meta['rows']}")
-    for extra in sorted(p.name for p in folder.iterdir() if p.name not in listed):
-        problems.append(f"{folder / extra}: not listed in the manifest")
+    for name, meta in manifest.get("files", {}).items():
+        if Path(name).is_absolute() or ".." in Path(name).parts:
+            problems.append(f"{folder / 'manifest.json'}: lists a file outside the snapshot: {name!r}")
+            continue
+        path = folder / name
+        listed.add(name)
+        if not path.is_file():
+            problems.append(f"{path}: missing")
+        elif path.stat().st_size != meta["bytes"]:
+            problems.append(f"{path}: {path.stat().st_size} bytes, manifest says {meta['bytes']}")
+        elif sha256_of(path) != meta["sha256"]:
+            problems.append(f"{path}: sha256 differs from the manifest")
+    # every file, in subfolders too (report/index.html)
+    present = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if not p.is_dir())
+    for extra in present:
+        if extra not in listed:
+            problems.append(f"{folder / extra}: not listed in the manifest")
     return problems

@@ -39,6 +39,9 @@ def print_summary(paths: DataPaths, elapsed: float) -> None:
             print(f"*** {meta[2]} ***")
         print(f"published database: {paths.published_db}  (open with: duckdb -readonly {paths.published_db})")
         print(f"snapshot:           {paths.snapshots / (latest_snapshot_id(paths) or '?')}  (LATEST = {meta[0]})")
+        report = paths.root / "report" / "index.html"
+        if report.is_file():
+            print(f"report:             {report}  (open with: geomon report --open)")
         print("rows per table:")
         for (table,) in tables:
             n = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]

@@ -27,7 +27,8 @@ def default_run(tmp_path_factory):
 
 
 MONITOR_TABLES = ["dependence_on_eu", "dependence_on_nl", "domain_summary", "ec_screen", "eu_dependencies",
-                  "import_concentration", "nl_dependencies", "supplier_dependence", "trends", "world_supply_screen"]
+                  "import_concentration", "nl_dependencies", "supplier_dependence", "supplier_shares", "trends",
+                  "world_supply_screen"]
 
 
 def test_published_tables_are_queryable_read_only(default_run):
