@@ -38,6 +38,7 @@ def ingest(
     detect: Callable[[Path], str | None],
     select_for,
     validate,
+    row_rule: str | None = None,
 ) -> MaterializeResult:
     paths = settings.paths()
     unknown = set(settings.sources) - {"sample", "demo", "landing", "api"}
@@ -45,7 +46,7 @@ def ingest(
         raise ValueError(f"unknown source folder(s) {sorted(unknown)}; use sample, demo, landing, api")
     files = discover(paths.source_dirs(source, settings.sources), detect)
     with warehouse.get_connection() as conn:
-        report = sync_raw_table(conn, table, columns, files, select_for, validate)
+        report = sync_raw_table(conn, table, columns, files, select_for, validate, row_rule)
         context.log.info(
             f"{table}: {len(report.added)} file(s) read ({report.rows_added:,} rows), "
             f"{len(report.removed)} removed, {report.unchanged} unchanged, {len(report.quarantined)} quarantined"

@@ -133,11 +133,29 @@ def _header(f: InputFile) -> list[str]:
     return _split_header(first_line(f.path))
 
 
+# Every column each layout is known to carry; anything else is schema drift, refused rather than
+# guessed at (a renamed or inserted column could shift what a value means).
+_KNOWN_COLUMNS = {
+    "sdmx_csv": set(_SDMX_REQUIRED) | {"OBS_FLAG"},
+    "full_v2": {"REPORTER", "PARTNER", "TRADE_TYPE", "PRODUCT_NC", "PRODUCT_SITC", "PRODUCT_CPA21",
+                "PRODUCT_CPA22", "PRODUCT_BEC", "PRODUCT_BEC5", "PRODUCT_SECTION", "FLOW", "STAT_PROCEDURE",
+                "SUPPL_UNIT", "PERIOD", "VALUE_EUR", "VALUE_NAC", "QUANTITY_KG", "QUANTITY_SUPPL_UNIT"},
+    "legacy": {"DECLARANT", "DECLARANT_ISO", "PARTNER", "PARTNER_ISO", "TRADE_TYPE", "PRODUCT_NC", "PRODUCT_SITC",
+               "PRODUCT_CPA2002", "PRODUCT_CPA2008", "PRODUCT_CPA2_1", "PRODUCT_BEC", "PRODUCT_SECTION", "FLOW",
+               "STAT_REGIME", "SUPP_UNIT", "PERIOD", "VALUE_IN_EUROS", "QUANTITY_IN_KG", "SUP_QUANTITY"},
+}
+
+
 def _check_header(source: str, header: list[str], layout: str) -> None:
     wanted = _SDMX_REQUIRED if layout == "sdmx_csv" else list(_BULK_LAYOUTS[layout].values())
     missing = [c for c in wanted if c not in header]
     if missing:
         raise InputError(f"{source}: line 1: header lacks {missing} for Comext layout {layout}")
+    known = {c.upper() for c in _KNOWN_COLUMNS[layout]}
+    unexpected = [c for c in header if c.upper() not in known]
+    if unexpected:
+        raise InputError(f"{source}: line 1: unexpected column(s) {unexpected} for Comext layout {layout} "
+                         "(schema drift): the reader must learn them before such files are read")
 
 
 def validate(conn: duckdb.DuckDBPyConnection, f: InputFile) -> None:
@@ -145,6 +163,18 @@ def validate(conn: duckdb.DuckDBPyConnection, f: InputFile) -> None:
         parquet_meta(f.path)  # only a conversion by convert_bulk_to_parquet, which checked the source header
         return
     _check_header(str(f.path), _header(f), f.fmt)
+
+
+# Row rules (see raw_store.sync_raw_table): a reason for a bad row, else NULL. A period in the
+# wrong form ('2024M01', '24-01', month 13) would otherwise land in a wrong year or month.
+SDMX_ROW_RULE = (
+    "CASE WHEN NOT regexp_full_match(time_period, '[0-9]{4}(-(0[1-9]|1[0-2]))?') "
+    "THEN 'TIME_PERIOD ' || time_period || ' is neither YYYY nor YYYY-MM' END"
+)
+BULK_ROW_RULE = (
+    "CASE WHEN NOT (period BETWEEN 195001 AND 210052 AND (period % 100 BETWEEN 1 AND 12 OR period % 100 = 52)) "
+    "THEN 'PERIOD ' || period || ' is not YYYYMM (or YYYY52)' END"
+)
 
 
 # --------------------------------------------------------------------------- raw-table SELECTs

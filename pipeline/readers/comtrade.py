@@ -65,6 +65,10 @@ def validate(conn: duckdb.DuckDBPyConnection, f: InputFile) -> None:
                 f"{f.path}: line 1: not a Comtrade bulk header (tab-separated); missing columns {missing[:5]}"
                 + (" ..." if len(missing) > 5 else "")
             )
+        unexpected = [c for c in header if c not in COLUMNS]
+        if unexpected:
+            raise InputError(f"{f.path}: line 1: unexpected column(s) {unexpected[:5]} (schema drift): the reader "
+                             "must learn them before such files are read")
         return
     try:
         rows = conn.execute(f"SELECT count, error, len(data) FROM {_json_source(f)}").fetchall()
@@ -75,6 +79,16 @@ def validate(conn: duckdb.DuckDBPyConnection, f: InputFile) -> None:
             raise InputError(f"{f.path}: the API reported an error: {error}")
         if count is not None and n is not None and count != n:
             raise InputError(f"{f.path}: page holds {n} records but the API announced {count} (truncated page)")
+
+
+# A reason for a bad record, else NULL (see raw_store.sync_raw_table): period is YYYY or YYYYMM and
+# agrees with refYear, or the record would land in another year.
+ROW_RULE = (
+    "CASE WHEN NOT coalesce(regexp_full_match(period, '[0-9]{4}(0[1-9]|1[0-2])?') "
+    "AND left(period, 4)::INTEGER = refYear, false) "
+    "THEN 'period ' || coalesce(period, 'NULL') || ' is not YYYY or YYYYMM of refYear ' "
+    "|| coalesce(refYear::VARCHAR, 'NULL') END"
+)
 
 
 def select_for(f: InputFile) -> str:

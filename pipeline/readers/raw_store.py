@@ -70,12 +70,16 @@ def sync_raw_table(
     files: list[InputFile],
     select_for: Callable[[InputFile], str],
     validate: Callable[[duckdb.DuckDBPyConnection, InputFile], None] | None = None,
+    row_rule: str | None = None,
 ) -> SyncReport:
     """Bring ``table`` in line with ``files``.
 
     ``select_for(file)`` returns a SELECT yielding the data ``columns`` plus
     ``_line`` and ``release``; ``validate`` may raise InputError before any row
-    of the file is inserted (envelope errors, truncated pages).
+    of the file is inserted (envelope errors, truncated pages). ``row_rule`` is
+    a SQL expression over the raw columns giving, for a bad row, the reason
+    (NULL when fine); it runs on the file's freshly inserted rows, so the file
+    is not parsed twice, and the first bad row quarantines the file.
     """
     schema = table.split(".")[0]
     conn.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
@@ -115,6 +119,12 @@ def sync_raw_table(
                 ).fetchall()[0][0]
             except duckdb.Error as exc:
                 raise InputError(f"{f.path}: {exc}") from exc
+            if row_rule is not None:
+                bad = conn.execute(
+                    f"SELECT _line, reason FROM (SELECT _line, ({row_rule}) AS reason FROM {table} WHERE _file = ?) "
+                    "WHERE reason IS NOT NULL ORDER BY _line LIMIT 1", [f.label]).fetchall()
+                if bad:
+                    raise InputError(f"{f.path}: line {bad[0][0]}: {bad[0][1]}")
             conn.execute(
                 f"INSERT INTO {LEDGER} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, now()::TIMESTAMP)",
                 [table, f.label, str(f.path), f.fmt, f.sha256, f.size, inserted, f.release, f.synthetic],
