@@ -32,6 +32,12 @@ REFERENCE_TABLES: dict[str, tuple[str, dict[str, str]]] = {
         "HS prefixes (2, 4 or 6 digits) mapped to the cabinet's strategic domains; longest prefix wins.",
         {},
     ),
+    "hs_correlations": (
+        "HS revisions H0 (HS 1992) -> H1 -> ... -> H6 (HS 2022): one row per older code and newer code it "
+        "corresponds to, between consecutive editions, with the relationship read from:to (1:1, n:1 merge, "
+        "1:n split, n:n). staging.hs_conversion chains these steps to the target edition.",
+        {},
+    ),
 }
 
 EXTERNAL_TABLES = {f"reference.{name}" for name in REFERENCE_TABLES}

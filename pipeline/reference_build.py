@@ -40,6 +40,7 @@ EU_MEMBERS = "eu/eu_member_states_eums.csv"
 HS_CODES = "hs/harmonized-system.csv"
 HS_SECTIONS = "hs/hs_sections.csv"
 STRATEGIC = "reference/strategic_domains.csv"
+HS_CORRELATIONS = "hs/hs_version_correlations_consolidated_growthlab.csv"
 
 KINDS = ("country", "aggregate", "unspecified", "confidential", "special")
 WORLD = "WORLD"
@@ -101,6 +102,30 @@ COMEXT_ISO3 = {
     "CS": "SCG",  # Serbia and Montenegro 2004-2005 (its 1976-1992 meaning was Czechoslovakia)
 }
 GEONOM_OPEN_END = "2500-12-31"
+
+# --- HS editions ------------------------------------------------------------
+# The Growth Lab file's `adjustment` names a revision as "<newer year> to <older
+# year>", with `code.after` in the newer and `code.before` in the older edition.
+# Each one becomes a step older -> newer between Comtrade's edition codes.
+# Its `1988 to 1976`-style rows (HS 1992 -> SITC, SITC revisions) are not HS and are skipped.
+HS_STEPS = {
+    "1996 to 1992": ("H0", "H1"),
+    "2002 to 1996": ("H1", "H2"),
+    "2007 to 2002": ("H2", "H3"),
+    "2012 to 2007": ("H3", "H4"),
+    "2017 to 2012": ("H4", "H5"),
+    "2022 to 2017": ("H5", "H6"),
+}
+# The file stored codes as integers, so a leading zero is gone (10121 = 010121);
+# HS codes are padded back to this width.
+HS6_WIDTH = 6
+# The file's `Relationship` is written newer:older ("n:1" on 854140 -> 854142 in
+# "2022 to 2017": n HS 2022 codes for one HS 2017 code). This table states every
+# relationship older:newer (from:to), so the file's label is read backwards.
+FLIP = {"1:1": "1:1", "1:n": "n:1", "n:1": "1:n", "n:n": "n:n"}
+# Facts the build insists on: HS 2017's photovoltaic and LED heading 854140 was
+# split by HS 2022 into (among others) 854142/854143 (photovoltaic cells).
+HS_SPLIT_FACT = ("H5", "854140", {"854141", "854142", "854143", "854149"})
 
 # --- EU -------------------------------------------------------------------
 # The EU27_2020 composition is the membership on the day after Brexit.
@@ -418,6 +443,78 @@ def build_domains(shared: Path, hs_codes: set[str]) -> tuple[list[dict[str, str]
     return rows, nested
 
 
+def _pair_relationship(n_from_of_to: int, n_to_of_from: int) -> str:
+    """from:to relationship of one pair: 'n' on a side that has other codes too."""
+    return ("n" if n_from_of_to > 1 else "1") + ":" + ("n" if n_to_of_from > 1 else "1")
+
+
+def build_hs_correlations(shared: Path, hs6_2022: set[str]) -> tuple[list[dict[str, str]], list[str]]:
+    """One row per (step, older code, newer code) of HS 1992 -> ... -> HS 2022."""
+    rows, seen_steps = [], set()
+    for r in read_csv(shared / HS_CORRELATIONS):
+        adjustment = r["adjustment"].strip()
+        if adjustment not in HS_STEPS:
+            continue  # SITC rows
+        seen_steps.add(adjustment)
+        before, after, label = r["code.before"].strip(), r["code.after"].strip(), r["Relationship"].strip()
+        for code in (before, after):
+            check(code.isdigit() and HS6_WIDTH - 1 <= len(code) <= HS6_WIDTH,
+                  f"{adjustment}: code {code!r} is not an HS6 code that lost at most one leading zero")
+        check(label in FLIP, f"{adjustment}: unknown relationship {label!r}")
+        from_edition, to_edition = HS_STEPS[adjustment]
+        rows.append({
+            "from_edition": from_edition,
+            "from_code": before.zfill(HS6_WIDTH),
+            "to_edition": to_edition,
+            "to_code": after.zfill(HS6_WIDTH),
+            "relationship_table": FLIP[label],
+        })
+    check(seen_steps == set(HS_STEPS), f"HS revisions missing from the correlations: {set(HS_STEPS) - seen_steps}")
+    keys = [(r["from_edition"], r["from_code"], r["to_code"]) for r in rows]
+    check(len(keys) == len(set(keys)), "duplicate (from_edition, from_code, to_code) in the HS correlations")
+
+    # The relationship of each pair, from the pairs themselves: does the older code
+    # go to other newer codes too, does the newer code come from other older codes too.
+    n_to, n_from = defaultdict(int), defaultdict(int)
+    for r in rows:
+        n_to[(r["from_edition"], r["from_code"])] += 1
+        n_from[(r["to_edition"], r["to_code"])] += 1
+    for r in rows:
+        r["relationship"] = _pair_relationship(n_from[(r["to_edition"], r["to_code"])],
+                                               n_to[(r["from_edition"], r["from_code"])])
+        # The published label is the one of the whole group of codes, so a pair inside
+        # an n:n group may itself be 1:n or n:1; any other disagreement means the
+        # file's direction is not what we think it is.
+        check(r["relationship"] == r["relationship_table"]
+              or (r["relationship_table"] == "n:n" and r["relationship"] != "1:1"),
+              f"{r['from_edition']} {r['from_code']} -> {r['to_code']}: pairs say {r['relationship']}, "
+              f"the table says {r['relationship_table']} (read as from:to)")
+
+    edition, code, targets = HS_SPLIT_FACT
+    found = {r["to_code"] for r in rows if r["from_edition"] == edition and r["from_code"] == code}
+    check(targets <= found, f"{edition} {code} should split into {sorted(targets)}, found {sorted(found)}")
+    newest = {r["to_code"] for r in rows if r["to_edition"] == "H6"}
+    check(newest == hs6_2022, "HS 2022 codes of the correlations differ from hs_products: "
+          f"{sorted(newest ^ hs6_2022)[:10]}")
+
+    # Codes that a step produces but the next step does not know are dead ends of a chain.
+    notes = []
+    by_edition_from = defaultdict(set)
+    by_edition_to = defaultdict(set)
+    for r in rows:
+        by_edition_from[r["from_edition"]].add(r["from_code"])
+        by_edition_to[r["to_edition"]].add(r["to_code"])
+    for edition in sorted(set(by_edition_to) & set(by_edition_from)):
+        for code in sorted(by_edition_to[edition] - by_edition_from[edition]):
+            notes.append(f"{edition} {code} is a target of the previous revision but has no row in the next one")
+        for code in sorted(by_edition_from[edition] - by_edition_to[edition]):
+            notes.append(f"{edition} {code} has a row in the next revision but is no target of the previous one")
+
+    rows.sort(key=lambda r: (r["from_edition"], r["from_code"], r["to_code"]))
+    header = ["from_edition", "from_code", "to_edition", "to_code", "relationship", "relationship_table"]
+    return [{k: r[k] for k in header} for r in rows], notes
+
+
 # --- driver ---------------------------------------------------------------
 
 
@@ -439,6 +536,7 @@ def build(shared: Path, out: Path) -> dict[str, int]:
     check_coverage(countries, eu)
     products, sections, hs_notes = build_hs(shared)
     domains, nested = build_domains(shared, {p["code"] for p in products})
+    correlations, hs_chain_notes = build_hs_correlations(shared, {p["code"] for p in products if p["level"] == "6"})
 
     # Everything is checked before the first file is written.
     outputs = {
@@ -449,6 +547,9 @@ def build(shared: Path, out: Path) -> dict[str, int]:
         "hs_products.csv": (["code", "level", "description", "parent", "section"], products),
         "hs_sections.csv": (["section", "name"], sections),
         "strategic_domains.csv": (["hs_prefix", "domain", "label"], domains),
+        "hs_correlations.csv": (
+            ["from_edition", "from_code", "to_edition", "to_code", "relationship", "relationship_table"],
+            correlations),
     }
     out.mkdir(parents=True, exist_ok=True)
     for name, (header, rows) in outputs.items():
@@ -457,6 +558,8 @@ def build(shared: Path, out: Path) -> dict[str, int]:
         print(f"hs_products: {note}", file=sys.stderr)
     for note in nested:
         print(f"strategic_domains: nested prefix {note}", file=sys.stderr)
+    for note in hs_chain_notes:
+        print(f"hs_correlations: {note}", file=sys.stderr)
     return {name: len(rows) for name, (_, rows) in outputs.items()}
 
 

@@ -1,7 +1,8 @@
 -- Which non-EU countries depend on the EU (its 27 member states as one supplier), per source,
 -- importing country, HS6 and year: partner view (eu_share, the EU's rank with members merged,
 -- importer HHI, depends_on_eu) beside the mirror view (the bloc's reported exports), and the
--- EU's share of world exports. See monitor.supplier_dependence for the definitions.
+-- EU's share of world exports. converted_split / value_share_from_split / split_dependent say how
+-- much rests on codes split across HS revisions. See monitor.supplier_dependence for the definitions.
 -- grain: source, importer, year, product_code
 SELECT
     source, currency, importer, year, product_code, domain,
@@ -19,6 +20,7 @@ SELECT
     mirror_view_available,
     supplier_world_export_share AS eu_world_export_share,
     depends_share_threshold, depends_top_hhi_threshold,
-    release, synthetic
+    release, synthetic,
+    converted_split, value_share_from_split, split_dependent
 FROM monitor.supplier_dependence
 WHERE supplier = 'EU27'

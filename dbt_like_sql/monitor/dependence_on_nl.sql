@@ -1,7 +1,8 @@
 -- Which countries depend on the Netherlands, per source, importing country, HS6 and year:
 -- the partner view (the importer's own imports from NL: nl_share, NL's rank, importer HHI,
 -- depends_on_nl) beside the mirror view (NL's reported exports: mirror_share), and NL's
--- share of world exports. See monitor.supplier_dependence for the definitions.
+-- share of world exports. converted_split / value_share_from_split / split_dependent say how much
+-- rests on codes split across HS revisions. See monitor.supplier_dependence for the definitions.
 -- grain: source, importer, year, product_code
 SELECT
     source, currency, importer, year, product_code, domain,
@@ -19,6 +20,7 @@ SELECT
     mirror_view_available,
     supplier_world_export_share AS nl_world_export_share,
     depends_share_threshold, depends_top_hhi_threshold,
-    release, synthetic
+    release, synthetic,
+    converted_split, value_share_from_split, split_dependent
 FROM monitor.supplier_dependence
 WHERE supplier = 'NLD'

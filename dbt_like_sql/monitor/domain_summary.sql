@@ -3,11 +3,14 @@
 -- in the dependent ones (source currency), their main suppliers (top supplier of the most
 -- dependent import value first), and how many countries depend on NL and on the EU for at
 -- least one product of the domain. Products in no domain are not summarised.
+-- eu_/nl_split_dependent_products count the dependent products whose flag rests partly on value
+-- shared out from codes split across HS revisions (monitor.ec_screen.split_dependent).
 -- grain: source, domain, year
 WITH eu AS (
     SELECT source, currency, domain, year,
            count(*) AS eu_products_screened,
            count(*) FILTER (WHERE dependent) AS eu_dependent_products,
+           count(*) FILTER (WHERE split_dependent) AS eu_split_dependent_products,
            coalesce(sum(m_extra) FILTER (WHERE dependent), 0) AS eu_import_value_at_stake,
            coalesce(sum(m_extra), 0) AS eu_extra_imports
     FROM monitor.ec_screen WHERE reporter = 'EU27' AND domain IS NOT NULL
@@ -31,6 +34,7 @@ nl AS (
     SELECT source, currency, domain, year,
            count(*) AS nl_products_screened,
            count(*) FILTER (WHERE dependent) AS nl_dependent_products,
+           count(*) FILTER (WHERE split_dependent) AS nl_split_dependent_products,
            coalesce(sum(m_extra) FILTER (WHERE dependent), 0) AS nl_import_value_at_stake
     FROM monitor.ec_screen WHERE reporter = 'NLD' AND domain IS NOT NULL
     GROUP BY ALL
@@ -61,7 +65,9 @@ SELECT
     coalesce(nl.nl_dependent_products, 0) AS nl_dependent_products,
     coalesce(nl.nl_import_value_at_stake, 0) AS nl_import_value_at_stake,
     coalesce(on_nl.partners_depending_on_nl, 0) AS partners_depending_on_nl,
-    coalesce(on_eu.partners_depending_on_eu, 0) AS partners_depending_on_eu
+    coalesce(on_eu.partners_depending_on_eu, 0) AS partners_depending_on_eu,
+    coalesce(eu.eu_split_dependent_products, 0) AS eu_split_dependent_products,
+    coalesce(nl.nl_split_dependent_products, 0) AS nl_split_dependent_products
 FROM keys AS k
 LEFT JOIN eu USING (source, domain, year)
 LEFT JOIN eu_suppliers AS s USING (source, domain, year)

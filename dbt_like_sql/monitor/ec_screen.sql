@@ -10,20 +10,28 @@
 -- threshold used, so an analyst can apply another threshold without recomputing.
 -- years_flagged counts the years a product is dependent among the reporter's years.
 -- monitor.eu_dependencies and monitor.nl_dependencies are views of this one screen.
+-- Products are on the target edition's axis (default HS 2022), so years compare like with like.
+-- converted_split: some of M_extra, M_intra or X_extra was shared out from a code split across HS
+-- revisions (value_share_from_split: the part of M_extra); split_dependent: the product came out
+-- dependent on such value, so the flag rests partly on estimated split weights.
 -- grain: source, reporter, year, product_code
 -- check criteria_consistent: dependent = (c1_concentration AND c2_importance AND c3_substitutability)
+-- check split_consistent: split_dependent = (dependent AND converted_split)
 WITH conc AS (
     SELECT * FROM monitor.import_concentration WHERE product_level = 'HS6' AND partner_scope = 'extra_eu'
 ),
 trade AS (
     SELECT
-        source, reporter, year, product_code,
+        source, reporter, year, product_code_target AS product_code,
         coalesce(sum(value) FILTER (WHERE flow = 'import' AND partner_in_eu AND partner <> reporter
                                     AND partner_role IN ('external', 'internal')), 0) AS m_intra,
         coalesce(sum(value) FILTER (WHERE flow = 'export' AND partner_role = 'external' AND NOT partner_in_eu), 0)
-            AS x_extra
+            AS x_extra,
+        coalesce(bool_or(converted_split) FILTER (
+            WHERE flow = 'import' AND partner_in_eu AND partner <> reporter AND partner_role IN ('external', 'internal')
+               OR flow = 'export' AND partner_role = 'external' AND NOT partner_in_eu), false) AS trade_split
     FROM staging.annual_flows
-    WHERE product_code IS NOT NULL
+    WHERE product_code_target IS NOT NULL
       AND (reporter = 'EU27' OR reporter IN (SELECT iso3 FROM reference.eu_members WHERE in_eu27_2020))
     GROUP BY ALL
 ),
@@ -44,7 +52,9 @@ criteria AS (
         getvariable('ec_c1_hhi') AS c1_threshold,
         getvariable('ec_c2_extra_share') AS c2_threshold,
         getvariable('ec_c3_import_export_ratio') AS c3_threshold,
-        c.low_confidence, c.unallocated_share, c.months_covered, c.release, c.synthetic
+        c.low_confidence, c.unallocated_share, c.months_covered, c.release, c.synthetic,
+        c.converted_split OR coalesce(t.trade_split, false) AS converted_split,
+        c.value_share_from_split
     FROM conc AS c
     LEFT JOIN trade AS t USING (source, reporter, year, product_code)
     LEFT JOIN staging.product_domains AS d ON d.code = c.product_code
@@ -63,5 +73,6 @@ SELECT
     c1_concentration AND c2_importance AND c3_substitutability AS dependent,
     count(*) FILTER (WHERE c1_concentration AND c2_importance AND c3_substitutability)
         OVER (PARTITION BY source, reporter, product_code) AS years_flagged,
-    count(*) OVER (PARTITION BY source, reporter, product_code) AS years_screened
+    count(*) OVER (PARTITION BY source, reporter, product_code) AS years_screened,
+    c1_concentration AND c2_importance AND c3_substitutability AND converted_split AS split_dependent
 FROM flagged

@@ -12,15 +12,27 @@
 -- internal_value is what the scope leaves out: re-imports, and EU partners for 'extra_eu'.
 -- hhi is on the 0..1 scale (presentation may multiply by 10,000); it is null when a
 -- group has no supplier, e.g. an EU product imported only from member states.
+-- Product codes are on the target edition's axis (hs_target_edition, default HS 2022; see
+-- staging.annual_flows), so a product is the same product in every year. converted_split says
+-- whether any of the group's value (any partner, World included) was shared out from a code split
+-- across HS revisions; value_share_from_split is the part of allocated_value that was, the
+-- measure of how much the HHI and shares rest on estimated split weights.
 -- grain: source, reporter, year, product_level, product_code, partner_scope
 -- check hhi_bounds: n_suppliers = 0 AND hhi IS NULL OR hhi BETWEEN 1.0 / n_suppliers - 1e-9 AND 1 + 1e-9
 -- check shares_ordered: n_suppliers = 0 OR top1_share <= top3_share + 1e-12 AND top3_share <= 1 + 1e-9 AND top1_share >= hhi - 1e-9
 -- check unallocated_not_negative: unallocated_value >= 0
 -- warn world_total_accounted: world_value IS NULL OR abs(allocated_value + unallocated_value + internal_value - world_value) <= 0.005 * world_value + 1
--- assert shares_sum_to_one: SELECT s.* FROM (SELECT source, reporter, year, product_code, sum(value) AS v FROM staging.annual_flows WHERE flow = 'import' AND partner_role = 'external' AND value > 0 AND product_code IS NOT NULL AND reporter <> 'EU27' GROUP BY ALL) AS s JOIN monitor.import_concentration AS c ON c.source = s.source AND c.reporter = s.reporter AND c.year = s.year AND c.product_code = s.product_code AND c.product_level = 'HS6' AND c.partner_scope = 'all' WHERE abs(s.v / c.allocated_value - 1) > 1e-9
+-- check split_share_bounds: value_share_from_split IS NULL OR value_share_from_split BETWEEN 0 AND 1 AND (converted_split OR value_share_from_split = 0)
+-- assert shares_sum_to_one: SELECT s.* FROM (SELECT source, reporter, year, product_code_target AS product_code, sum(value) AS v FROM staging.annual_flows WHERE flow = 'import' AND partner_role = 'external' AND value > 0 AND product_code_target IS NOT NULL AND reporter <> 'EU27' GROUP BY ALL) AS s JOIN monitor.import_concentration AS c ON c.source = s.source AND c.reporter = s.reporter AND c.year = s.year AND c.product_code = s.product_code AND c.product_level = 'HS6' AND c.partner_scope = 'all' WHERE abs(s.v / c.allocated_value - 1) > 1e-9
 -- assert eu27_equals_member_sum: SELECT b.* FROM monitor.import_concentration AS b JOIN (SELECT c.source, c.year, c.product_level, c.product_code, sum(c.allocated_value) AS v FROM monitor.import_concentration AS c JOIN reference.eu_members AS m ON m.iso3 = c.reporter AND m.in_eu27_2020 WHERE c.partner_scope = 'extra_eu' GROUP BY ALL) AS s USING (source, year, product_level, product_code) WHERE b.reporter = 'EU27' AND b.bloc_basis = 'members' AND abs(b.allocated_value - s.v) > 1e-6 * greatest(s.v, 1)
 WITH flows AS (
-    SELECT * FROM staging.annual_flows
+    SELECT
+        * EXCLUDE (product_code, hs4, hs2),
+        -- the target edition's code, heading and chapter (codes without six digits keep theirs)
+        product_code_target AS product_code,
+        coalesce(left(product_code_target, 4), hs4) AS hs4,
+        coalesce(left(product_code_target, 2), hs2) AS hs2
+    FROM staging.annual_flows
     WHERE flow = 'import' AND partner_role IN ('external', 'internal', 'unallocated', 'world')
 ),
 levels AS (
@@ -36,6 +48,8 @@ levels AS (
 by_partner AS (
     SELECT source, currency, reporter, year, product_level, group_code, partner, partner_role, partner_in_eu,
            sum(value) AS v,
+           sum(value_from_split) AS v_split,
+           bool_or(converted_split) AS any_split,
            any_value(bloc_basis) AS bloc_basis, any_value(months_covered) AS months_covered,
            any_value(bloc_members) AS bloc_members, any_value(release) AS release, any_value(synthetic) AS synthetic
     FROM levels
@@ -65,6 +79,8 @@ groups AS (
             AS internal_value,
         sum(v) FILTER (WHERE partner_role = 'world') AS world_value,
         coalesce(sum(v) FILTER (WHERE partner_role <> 'world'), 0) AS partner_rows_value,
+        coalesce(sum(v_split) FILTER (WHERE is_supplier AND v > 0), 0) AS allocated_from_split,
+        bool_or(any_split) AS converted_split,
         any_value(bloc_basis) AS bloc_basis,
         any_value(months_covered) AS months_covered,
         any_value(bloc_members) AS bloc_members,
@@ -101,5 +117,7 @@ SELECT
     bloc_members,
     bloc_basis,
     release,
-    synthetic
+    synthetic,
+    converted_split,
+    CASE WHEN allocated_value > 0 THEN allocated_from_split / allocated_value END AS value_share_from_split
 FROM measured

@@ -12,8 +12,13 @@
 --     view reads "NL as hub", the partner view "NL as producer".
 -- Member states are not importers of the EU27 supplier. Values never mix sources.
 -- supplier_world_export_share is the supplier's share of world exports (Comtrade only).
+-- Products are on the target edition's axis (default HS 2022). converted_split: some of the
+-- importer's imports or of the supplier's exports to it was shared out from a code split across
+-- HS revisions; value_share_from_split: the part of importer_total_imports that was;
+-- split_dependent: depends is true and rests partly on such value.
 -- grain: supplier, source, importer, year, product_code
 -- check share_bounds: supplier_share IS NULL OR supplier_share BETWEEN 0 AND 1 + 1e-9
+-- check split_consistent: split_dependent = (depends AND converted_split)
 WITH members AS (
     SELECT iso3 FROM reference.eu_members WHERE in_eu27_2020
 ),
@@ -21,9 +26,10 @@ suppliers AS (
     SELECT * FROM (VALUES ('NLD'), ('EU27')) AS s(supplier)
 ),
 imports AS (
-    SELECT source, currency, reporter AS importer, year, product_code, partner, partner_role, partner_in_eu, value
+    SELECT source, currency, reporter AS importer, year, product_code_target AS product_code, partner, partner_role,
+           partner_in_eu, value, value_from_split, converted_split
     FROM staging.annual_flows
-    WHERE flow = 'import' AND product_code IS NOT NULL AND reporter <> 'EU27'
+    WHERE flow = 'import' AND product_code_target IS NOT NULL AND reporter <> 'EU27'
       AND partner_role IN ('external', 'internal', 'unallocated', 'world')
 ),
 merged AS (
@@ -32,7 +38,9 @@ merged AS (
         s.supplier, i.source, i.currency, i.importer, i.year, i.product_code,
         CASE WHEN s.supplier = 'EU27' AND i.partner_in_eu THEN 'EU27' ELSE i.partner END AS partner,
         i.partner_role,
-        sum(i.value) AS v
+        sum(i.value) AS v,
+        sum(i.value_from_split) AS v_split,
+        bool_or(i.converted_split) AS any_split
     FROM imports AS i
     CROSS JOIN suppliers AS s
     WHERE i.importer <> s.supplier
@@ -44,7 +52,11 @@ partner_view AS (
         supplier, source, currency, importer, year, product_code,
         coalesce(sum(v) FILTER (WHERE partner = supplier AND partner_role = 'external'), 0) AS imports_from_supplier,
         coalesce(sum(v) FILTER (WHERE partner_role = 'world'),
-                 sum(v) FILTER (WHERE partner_role <> 'world')) AS importer_total_imports
+                 sum(v) FILTER (WHERE partner_role <> 'world')) AS importer_total_imports,
+        CASE WHEN sum(v) FILTER (WHERE partner_role = 'world') IS NOT NULL
+             THEN sum(v_split) FILTER (WHERE partner_role = 'world')
+             ELSE sum(v_split) FILTER (WHERE partner_role <> 'world') END AS imports_from_split,
+        bool_or(any_split) AS imports_split
     FROM merged
     GROUP BY ALL
 ),
@@ -65,10 +77,12 @@ ranked AS (
 mirror AS (
     SELECT
         CASE WHEN reporter = 'EU27' THEN 'EU27' ELSE 'NLD' END AS supplier,
-        source, currency, partner AS importer, year, product_code,
-        sum(value) AS supplier_exports
+        source, currency, partner AS importer, year, product_code_target AS product_code,
+        sum(value) AS supplier_exports,
+        bool_or(converted_split) AS exports_split
     FROM staging.annual_flows
-    WHERE flow = 'export' AND product_code IS NOT NULL AND reporter IN ('NLD', 'EU27') AND partner_role = 'external'
+    WHERE flow = 'export' AND product_code_target IS NOT NULL AND reporter IN ('NLD', 'EU27')
+      AND partner_role = 'external'
     GROUP BY ALL
 ),
 world_share AS (
@@ -90,25 +104,31 @@ both_views AS (
         x.supplier_exports,
         x.supplier_exports / nullif(r.importer_total_imports, 0) AS mirror_share,
         r.importer IS NOT NULL AS partner_view_available,
-        x.importer IS NOT NULL AS mirror_view_available
+        x.importer IS NOT NULL AS mirror_view_available,
+        coalesce(r.imports_split, false) OR coalesce(x.exports_split, false) AS converted_split,
+        r.imports_from_split / nullif(r.importer_total_imports, 0) AS value_share_from_split
     FROM ranked AS r
     FULL JOIN mirror AS x USING (supplier, source, importer, year, product_code)
+),
+judged AS (
+    SELECT
+        b.*,
+        c.hhi AS importer_hhi,
+        c.top1_partner AS importer_top_partner,
+        coalesce(b.supplier_share >= getvariable('depends_share')
+                 OR (b.supplier_is_top AND c.hhi > getvariable('depends_top_hhi')), false) AS depends,
+        getvariable('depends_share') AS depends_share_threshold,
+        getvariable('depends_top_hhi') AS depends_top_hhi_threshold,
+        CASE WHEN b.source = 'comtrade' THEN w.supplier_world_export_share END AS supplier_world_export_share,
+        d.domain,
+        c.release, c.synthetic
+    FROM both_views AS b
+    LEFT JOIN monitor.import_concentration AS c
+        ON c.source = b.source AND c.reporter = b.importer AND c.year = b.year
+       AND c.product_level = 'HS6' AND c.product_code = b.product_code AND c.partner_scope = 'all'
+    LEFT JOIN world_share AS w
+        ON w.supplier = b.supplier AND w.year = b.year AND w.product_code = b.product_code
+    LEFT JOIN staging.product_domains AS d ON d.code = b.product_code
 )
-SELECT
-    b.*,
-    c.hhi AS importer_hhi,
-    c.top1_partner AS importer_top_partner,
-    coalesce(b.supplier_share >= getvariable('depends_share')
-             OR (b.supplier_is_top AND c.hhi > getvariable('depends_top_hhi')), false) AS depends,
-    getvariable('depends_share') AS depends_share_threshold,
-    getvariable('depends_top_hhi') AS depends_top_hhi_threshold,
-    CASE WHEN b.source = 'comtrade' THEN w.supplier_world_export_share END AS supplier_world_export_share,
-    d.domain,
-    c.release, c.synthetic
-FROM both_views AS b
-LEFT JOIN monitor.import_concentration AS c
-    ON c.source = b.source AND c.reporter = b.importer AND c.year = b.year
-   AND c.product_level = 'HS6' AND c.product_code = b.product_code AND c.partner_scope = 'all'
-LEFT JOIN world_share AS w
-    ON w.supplier = b.supplier AND w.year = b.year AND w.product_code = b.product_code
-LEFT JOIN staging.product_domains AS d ON d.code = b.product_code
+SELECT *, depends AND converted_split AS split_dependent
+FROM judged

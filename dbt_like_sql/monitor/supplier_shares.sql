@@ -10,9 +10,11 @@ WITH wanted AS (
     WHERE reporter IN ('EU27', 'NLD') AND years_flagged > 0
 ),
 partners AS (
-    SELECT f.source, f.currency, f.reporter, f.year, f.product_code, f.partner, sum(f.value) AS value
+    -- on the target edition's axis, like the HHI (see staging.annual_flows)
+    SELECT f.source, f.currency, f.reporter, f.year, f.product_code_target AS product_code, f.partner,
+           sum(f.value) AS value
     FROM staging.annual_flows AS f
-    JOIN wanted AS w USING (source, reporter, product_code)
+    JOIN wanted AS w ON w.source = f.source AND w.reporter = f.reporter AND w.product_code = f.product_code_target
     WHERE f.flow = 'import' AND f.partner_role = 'external' AND NOT f.partner_in_eu
     GROUP BY ALL
     HAVING sum(f.value) > 0

@@ -8,6 +8,10 @@
 --   continuing  dependent in both years
 --   none        dependent in neither year
 --   no_previous_year  the reporter has no data for the year before
+-- Products are on the target edition's axis (default HS 2022), so an HS revision between the two
+-- years does not invent new or dropped dependencies. converted_split: either year's screen used
+-- value shared out from a code split across revisions; split_dependent: that, and the product is
+-- dependent in either year, so its status rests partly on estimated split weights.
 -- grain: source, reporter, year, product_code
 WITH years AS (
     SELECT DISTINCT source, reporter, year FROM monitor.ec_screen
@@ -42,7 +46,10 @@ SELECT
         WHEN coalesce(prev.dependent, false) THEN 'dropped'
         ELSE 'none'
     END AS dependency_status,
-    coalesce(c.synthetic, prev.synthetic) AS synthetic
+    coalesce(c.synthetic, prev.synthetic) AS synthetic,
+    coalesce(c.converted_split, false) OR coalesce(prev.converted_split, false) AS converted_split,
+    (coalesce(c.converted_split, false) OR coalesce(prev.converted_split, false))
+        AND (coalesce(c.dependent, false) OR coalesce(prev.dependent, false)) AS split_dependent
 FROM pairs AS p
 LEFT JOIN cur AS c USING (source, reporter, year, product_code)
 LEFT JOIN cur AS prev ON prev.source = p.source AND prev.reporter = p.reporter

@@ -10,7 +10,14 @@
 -- G2 needs the whole world: where fewer than min_world_reporters Comtrade reporters
 -- reported that year, hhi_world_exports, G2, flagged and persistent are null and
 -- world_coverage_note says why.
+-- Products are on the target edition's axis (default HS 2022): Comtrade reporters switch HS
+-- editions in different years, so without it persistence would compare different codes.
+-- converted_split: some of the importer's imports, its exports or (with world coverage) world
+-- exports of the product were shared out from a code split across HS revisions;
+-- value_share_from_split: the part of the importer's allocated imports that was; split_dependent:
+-- flagged this year on such value, or persistent with such value in a flagged year of the window.
 -- grain: importer, year, product_code
+-- check split_consistent: NOT split_dependent OR converted_split OR persistent
 WITH conc AS (
     SELECT * FROM monitor.import_concentration
     WHERE source = 'comtrade' AND product_level = 'HS6'
@@ -24,7 +31,8 @@ world AS (
         arg_max(exporter, (world_share, exporter)) AS top_world_exporter,
         max(world_share) AS top_world_exporter_share,
         any_value(n_exporters) AS n_exporters,
-        any_value(reporters_in_year) AS reporters_in_year
+        any_value(reporters_in_year) AS reporters_in_year,
+        bool_or(converted_split) AS world_split
     FROM staging.world_exports
     GROUP BY ALL
 ),
@@ -37,12 +45,14 @@ coverage AS (
 own_exports AS (
     -- what the importer itself exports of the product: to the world for a country,
     -- outside the EU for the bloc (like its imports)
-    SELECT reporter AS importer, year, product_code,
+    SELECT reporter AS importer, year, product_code_target AS product_code,
            coalesce(sum(value) FILTER (WHERE reporter <> 'EU27' AND partner_role = 'world'),
                     sum(value) FILTER (WHERE reporter <> 'EU27' AND partner_role IN ('external', 'internal', 'unallocated')),
-                    sum(value) FILTER (WHERE reporter = 'EU27' AND partner_role = 'external')) AS exports
+                    sum(value) FILTER (WHERE reporter = 'EU27' AND partner_role = 'external')) AS exports,
+           bool_or(converted_split) FILTER (WHERE partner_role IN ('world', 'external', 'internal', 'unallocated'))
+               AS exports_split
     FROM staging.annual_flows
-    WHERE source = 'comtrade' AND flow = 'export' AND product_code IS NOT NULL
+    WHERE source = 'comtrade' AND flow = 'export' AND product_code_target IS NOT NULL
     GROUP BY ALL
 ),
 criteria AS (
@@ -62,7 +72,11 @@ criteria AS (
         getvariable('world_g1_hhi') AS g1_threshold,
         getvariable('world_g2_hhi') AS g2_threshold,
         getvariable('world_g3_import_export_ratio') AS g3_threshold,
-        c.low_confidence, c.release, c.synthetic
+        c.low_confidence, c.release, c.synthetic,
+        c.converted_split OR coalesce(e.exports_split, false)
+            OR (cv.reporters_in_year >= getvariable('min_world_reporters') AND coalesce(w.world_split, false))
+            AS converted_split,
+        c.value_share_from_split
     FROM conc AS c
     JOIN coverage AS cv USING (year)
     LEFT JOIN world AS w USING (year, product_code)
@@ -88,15 +102,23 @@ flagged AS (
 screened AS (
     SELECT *, g1_importer_concentration AND g2_world_concentration AND g3_net_importer AS flagged
     FROM flagged
+),
+persisted AS (
+    SELECT
+        *,
+        CASE WHEN flagged IS NOT NULL THEN
+            count(*) FILTER (WHERE flagged) OVER win >= getvariable('persistence_min_years')
+        END AS persistent,
+        count(*) FILTER (WHERE flagged) OVER win AS years_flagged_in_window,
+        count(*) OVER win AS years_in_window,
+        count(*) FILTER (WHERE flagged) OVER (PARTITION BY importer, product_code) AS years_flagged,
+        coalesce(bool_or(flagged AND converted_split) OVER win, false) AS split_in_window
+    FROM screened
+    WINDOW win AS (PARTITION BY importer, product_code ORDER BY year
+                   RANGE BETWEEN getvariable('persistence_window_years') - 1 PRECEDING AND CURRENT ROW)
 )
 SELECT
-    *,
-    CASE WHEN flagged IS NOT NULL THEN
-        count(*) FILTER (WHERE flagged) OVER win >= getvariable('persistence_min_years')
-    END AS persistent,
-    count(*) FILTER (WHERE flagged) OVER win AS years_flagged_in_window,
-    count(*) OVER win AS years_in_window,
-    count(*) FILTER (WHERE flagged) OVER (PARTITION BY importer, product_code) AS years_flagged
-FROM screened
-WINDOW win AS (PARTITION BY importer, product_code ORDER BY year
-               RANGE BETWEEN getvariable('persistence_window_years') - 1 PRECEDING AND CURRENT ROW)
+    * EXCLUDE (split_in_window),
+    coalesce(flagged, false) AND converted_split OR coalesce(persistent, false) AND split_in_window
+        AS split_dependent
+FROM persisted

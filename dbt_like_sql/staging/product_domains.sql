@@ -1,13 +1,13 @@
 -- The strategic domain of every product code the monitor meets (HS 2022 codes and the
--- known-digit prefixes of codes in the data): the longest matching prefix of
+-- known-digit prefixes of codes in the data, on the target edition's axis): the longest matching prefix of
 -- reference.strategic_domains wins, so a 6-digit entry overrides its 4- and 2-digit parents.
 -- Codes in no domain are absent. One place for this rule, so every mart agrees.
 -- grain: code
 WITH codes AS (
     SELECT code FROM reference.hs_products
     UNION
-    SELECT DISTINCT coalesce(product_code, hs4, hs2) FROM staging.annual_flows
-    WHERE coalesce(product_code, hs4, hs2) IS NOT NULL
+    SELECT DISTINCT coalesce(product_code_target, hs4, hs2) FROM staging.annual_flows
+    WHERE coalesce(product_code_target, hs4, hs2) IS NOT NULL
 )
 SELECT
     c.code,

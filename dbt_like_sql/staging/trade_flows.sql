@@ -10,6 +10,9 @@
 -- order DuckDB's threads add them in.
 -- Product rows at coarser levels than the source's detail (TOTAL, HS2, HS4) are kept
 -- but marked is_detail = false, so no mart adds them to their own detail rows.
+-- hs_edition is the HS edition (H0 = HS 1992 .. H6 = HS 2022) of the code's first six digits:
+-- Comtrade's classificationCode, or for Comext the edition in force in the CN8's year. Codes
+-- stay as reported here; staging.annual_flows puts them on the target edition's axis.
 -- Codes are mapped through reference.area_codes; an unknown code stays visible as
 -- 'UNKNOWN:<code>' with a null kind and fails the known_codes check.
 -- A key present twice means two input files overlap or a file repeats a record: the grain
@@ -34,6 +37,8 @@ WITH comtrade AS (
                         WHEN 'RM' THEN 're-import' WHEN 'RX' THEN 're-export' END AS flow,
         r.cmdCode AS product_code_native,
         r.classificationCode AS classification,
+        -- the HS edition Comtrade says the reporter-year is in (SITC and others have none)
+        CASE WHEN regexp_full_match(r.classificationCode, 'H[0-6]') THEN r.classificationCode END AS hs_edition,
         r.primaryValue::DECIMAL(38, 3) AS value,
         -- free/preview calls report weight 0 flagged as estimated: that is "unknown", not zero
         CASE WHEN r.isNetWgtEstimated AND r.netWgt = 0 THEN NULL ELSE r.netWgt::DECIMAL(38, 3) END AS net_mass_kg,
@@ -86,6 +91,10 @@ comext AS (
         c.product AS product_code_native,
         -- CN8 of the year; its first six digits are the HS edition in force that year
         'CN' || c.year AS classification,
+        -- ... and the HS edition in force that year (HS 2022 from 2022, HS 2017 from 2017, ...)
+        CASE WHEN c.year >= 2022 THEN 'H6' WHEN c.year >= 2017 THEN 'H5' WHEN c.year >= 2012 THEN 'H4'
+             WHEN c.year >= 2007 THEN 'H3' WHEN c.year >= 2002 THEN 'H2' WHEN c.year >= 1996 THEN 'H1'
+             ELSE 'H0' END AS hs_edition,
         -- GB's parts XI and XU (from 2021) both map to GBR, hence the sum
         sum(c.value) AS value,
         sum(c.net_mass_kg) AS net_mass_kg,
@@ -115,5 +124,5 @@ SELECT
     CASE WHEN length(regexp_extract(product_code_native, '^[0-9]+')) >= 6 THEN left(product_code_native, 6) END AS product_code,
     CASE WHEN length(regexp_extract(product_code_native, '^[0-9]+')) >= 4 THEN left(product_code_native, 4) END AS hs4,
     CASE WHEN length(regexp_extract(product_code_native, '^[0-9]+')) >= 2 THEN left(product_code_native, 2) END AS hs2,
-    classification, value, net_mass_kg, release, synthetic, source_file, source_line
+    classification, hs_edition, value, net_mass_kg, release, synthetic, source_file, source_line
 FROM unioned

@@ -4,18 +4,27 @@
 -- sum of its partner rows. Every Comtrade reporter counts on its own (the EU27 bloc is
 -- not an exporter here), so the world is only as complete as that year's reporting:
 -- reporters_in_year says how many reported anything at all that year.
+-- Products are on the target edition's axis (staging.annual_flows); value_from_split is the part
+-- of export_value shared out from a code split across HS revisions, converted_split whether any.
 -- grain: year, product_code, exporter
 -- check positive_share: world_share >= 0 AND world_share <= 1 + 1e-9
 WITH exports AS (
-    SELECT reporter AS exporter, year, product_code, partner_role, value
+    SELECT reporter AS exporter, year, product_code_target AS product_code, partner_role, value,
+           value_from_split, converted_split
     FROM staging.annual_flows
-    WHERE source = 'comtrade' AND flow = 'export' AND product_code IS NOT NULL AND reporter <> 'EU27'
+    WHERE source = 'comtrade' AND flow = 'export' AND product_code_target IS NOT NULL AND reporter <> 'EU27'
 ),
 by_exporter AS (
     SELECT
         exporter, year, product_code,
         coalesce(sum(value) FILTER (WHERE partner_role = 'world'),
-                 sum(value) FILTER (WHERE partner_role IN ('external', 'internal', 'unallocated'))) AS export_value
+                 sum(value) FILTER (WHERE partner_role IN ('external', 'internal', 'unallocated'))) AS export_value,
+        CASE WHEN sum(value) FILTER (WHERE partner_role = 'world') IS NOT NULL
+             THEN sum(value_from_split) FILTER (WHERE partner_role = 'world')
+             ELSE sum(value_from_split) FILTER (WHERE partner_role IN ('external', 'internal', 'unallocated'))
+        END AS value_from_split,
+        bool_or(converted_split) FILTER (WHERE partner_role IN ('world', 'external', 'internal', 'unallocated'))
+            AS converted_split
     FROM exports
     GROUP BY ALL
 ),
@@ -26,7 +35,7 @@ reporting AS (
     GROUP BY year
 )
 SELECT
-    e.year, e.product_code, e.exporter, e.export_value,
+    e.year, e.product_code, e.exporter, e.export_value, e.value_from_split, e.converted_split,
     e.export_value / sum(e.export_value) OVER w AS world_share,
     sum(e.export_value) OVER w AS world_export_value,
     -- exact decimal sums: the world HHI is sum_sq / total^2, identical on every rerun
