@@ -23,14 +23,15 @@ _VIEWS = {
         SELECT e.year, e.source, e.currency, e.product_code, p.description AS product, e.domain, e.dependent,
                e.hhi_extra, e.top_supplier, s.name AS top_supplier_name, e.top_supplier_share, e.m_extra,
                e.extra_eu_import_share, e.import_export_ratio, e.c1_concentration, e.c2_importance,
-               e.c3_substitutability, e.years_flagged, e.low_confidence, e.synthetic
+               e.c3_substitutability, e.years_flagged, e.low_confidence, e.split_dependent, e.synthetic
         FROM monitor.eu_dependencies AS e
         LEFT JOIN reference.hs_products AS p ON p.code = e.product_code
         LEFT JOIN views.area_names AS s ON s.code = e.top_supplier""",
     "views.nl_dependencies": """
         SELECT e.year, e.source, e.currency, e.product_code, p.description AS product, e.domain, e.dependent,
                e.hhi_extra, e.hhi_all_partners, e.top_supplier, s.name AS top_supplier_name, e.top_supplier_share,
-               e.m_extra, e.extra_eu_import_share, e.import_export_ratio, e.years_flagged, e.caveat, e.synthetic
+               e.m_extra, e.extra_eu_import_share, e.import_export_ratio, e.years_flagged, e.caveat,
+               e.split_dependent, e.synthetic
         FROM monitor.nl_dependencies AS e
         LEFT JOIN reference.hs_products AS p ON p.code = e.product_code
         LEFT JOIN views.area_names AS s ON s.code = e.top_supplier""",
