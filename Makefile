@@ -27,6 +27,11 @@ dev: $(STAMP)
 	DAGSTER_HOME=$(DATA)/dagster_home GEOMON_DATA_DIR=$(DATA) COMTRADE_API_KEY="$${COMTRADE_API_KEY-}" \
 		$(BIN)/dagster dev -w workspace.yaml
 
+# Floor vs marts vs pandas vs end to end (issue 7): SF0.1 by default; SF=1 or SCALES="0.1 1 5" for more.
+SCALES ?= $(or $(SF),0.1)
+bench: $(STAMP)
+	$(BIN)/python -m bench.run --scales $(SCALES)
+
 # The UN Comtrade client against a local fake API that injects 10% faults (500+ calls).
 bench-comtrade: $(STAMP)
 	$(BIN)/python bench/comtrade_fault_drill.py

@@ -1,0 +1,324 @@
+"""One measurement per process, so that each gets its own peak RSS (run by bench/run.py).
+
+    python bench/child.py <pipeline|stage|query|pandas|profile|ingest> --repo REPO --out RESULT.json ...
+
+``--repo`` is the checkout whose pipeline is measured; it goes first on sys.path, so its
+``pipeline`` and ``assets`` packages are the ones imported (not an editable install's).
+Each command writes its own timings (without interpreter start-up) to ``--out``; the
+parent adds wall time, CPU time and peak RSS of the whole process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+T_PROCESS = time.perf_counter()
+BENCH_ROOT = Path(__file__).resolve().parents[1]
+
+
+def _setup_path(repo: Path) -> None:
+    sys.path[:0] = [str(repo), str(BENCH_ROOT)]
+
+
+def _write(out: Path, payload: dict) -> None:
+    tmp = out.with_suffix(".tmp")
+    tmp.write_text(json.dumps(payload, indent=1, default=str))
+    tmp.replace(out)
+
+
+def _settings_variables() -> dict:
+    from pipeline.resources import MonitorSettings
+
+    return MonitorSettings().sql_variables()
+
+
+# ---------------------------------------------------------------------------------- pipeline
+
+def cmd_pipeline(args) -> dict:
+    """`geomon run` as pipeline/cli.py runs it (same job, run config, ephemeral instance,
+    summary), plus the warehouse's memory_limit/threads, and per-step times from the event log."""
+    from pipeline.paths import DATA_DIR_ENV, DataPaths
+
+    os.environ[DATA_DIR_ENV] = str(Path(args.data_dir).resolve())
+    # as the CLI does: the Comtrade client's EnvVar needs the variable; empty = no key (no API call here)
+    os.environ.setdefault("COMTRADE_API_KEY", "")
+    from dagster import DagsterEventType, DagsterInstance
+
+    from pipeline.definitions import defs
+
+    t_imported = time.perf_counter()
+    settings: dict = {"sources": args.sources.split(",")}
+    if args.demo_scale is not None:
+        settings["demo_scale"] = args.demo_scale
+    if args.demo_years:
+        settings["demo_years"] = [int(y) for y in args.demo_years.split(",")]
+    run_config: dict = {
+        "resources": {"settings": {"config": settings}},
+        "loggers": {"console": {"config": {"log_level": "WARNING"}}},
+    }
+    warehouse = {k: v for k, v in (("memory_limit", args.memory_limit), ("threads", args.threads)) if v}
+    if warehouse:
+        run_config["resources"]["warehouse"] = {"config": warehouse}
+    instance = DagsterInstance.ephemeral()
+    started = time.perf_counter()
+    result = defs.resolve_job_def("refresh").execute_in_process(
+        run_config=run_config, instance=instance, raise_on_error=False)
+    elapsed = time.perf_counter() - started
+    if result.success:
+        from pipeline.summary import print_summary
+
+        with contextlib.redirect_stdout(sys.stderr):
+            print_summary(DataPaths.resolve(), elapsed)
+    t_summary = time.perf_counter()
+
+    steps: dict[str, dict] = {}
+    for entry in instance.all_logs(result.run_id):
+        event = entry.dagster_event
+        if event is None or not event.step_key:
+            continue
+        step = steps.setdefault(event.step_key, {"step": event.step_key})
+        if event.event_type == DagsterEventType.STEP_START:
+            step["start"] = entry.timestamp
+        elif event.event_type == DagsterEventType.STEP_SUCCESS:
+            step["end"] = entry.timestamp
+            step["duration_s"] = event.event_specific_data.duration_ms / 1000
+            step["status"] = "success"
+        elif event.event_type == DagsterEventType.STEP_FAILURE:
+            step["end"] = entry.timestamp
+            step["status"] = "failure"
+            step["error"] = event.step_failure_data.error.to_string()[-2000:]
+    failed_checks = [
+        f"{c.asset_key.to_user_string()}:{c.check_name}"
+        for c in result.get_asset_check_evaluations() if not c.passed
+    ]
+    return {
+        "success": result.success,
+        "import_s": t_imported - T_PROCESS,
+        "run_s": elapsed,
+        "summary_s": t_summary - started - elapsed,
+        "steps": sorted(steps.values(), key=lambda s: s.get("start", 0)),
+        "failed_checks": failed_checks,
+    }
+
+
+# ---------------------------------------------------------------------------------- queries
+
+def cmd_query(args) -> dict:
+    """Time one query as CREATE OR REPLACE TABLE bench.<name> on the run's warehouse file."""
+    from bench import queries
+
+    repo = Path(args.repo)
+    con = queries.connect(args.db, memory_limit=args.memory_limit, threads=args.threads,
+                          temp_directory=args.temp_dir)
+    queries.set_variables(con, _settings_variables())
+    con.execute("CREATE SCHEMA IF NOT EXISTS bench")
+    mart = queries.model_sql(repo, "monitor.import_concentration")
+    sql = {
+        "floor": lambda: queries.floor_sql(Path(args.parquet), "decimal"),
+        "floor_double": lambda: queries.floor_sql(Path(args.parquet), "double"),
+        "mart_hs6": lambda: queries.restricted_mart_sql(mart),
+        "mart_full": lambda: mart,
+    }[args.name]()
+    times = []
+    for _ in range(args.repeats):
+        t = time.perf_counter()
+        con.execute(f"CREATE OR REPLACE TABLE bench.{args.name} AS {sql}").fetchall()
+        times.append(time.perf_counter() - t)
+    rows = con.execute(f"SELECT count(*) FROM bench.{args.name}").fetchall()[0][0]
+    if args.name.startswith("floor"):
+        input_rows = con.execute(f"SELECT count(*) FROM read_parquet({queries.sql_string(args.parquet)})").fetchall()[0][0]
+    else:
+        where = " AND source = 'comtrade'" if args.name == "mart_hs6" else ""
+        input_rows = con.execute(
+            f"SELECT count(*) FROM staging.annual_flows WHERE flow = 'import'{where}").fetchall()[0][0]
+    con.close()
+    return {"name": args.name, "times_s": times, "rows": rows, "input_rows": input_rows}
+
+
+def cmd_stage(args) -> dict:
+    """Demo bulk TSV -> the typed Parquet the floor and pandas read (once per scale)."""
+    from bench import queries
+    from pipeline.paths import REFERENCE_DIR
+    from pipeline.readers.comtrade import COLUMNS
+
+    t = time.perf_counter()
+    rows = queries.stage_parquet(Path(args.landing), Path(args.parquet), REFERENCE_DIR, COLUMNS)
+    return {"rows": rows, "stage_s": time.perf_counter() - t, "bytes": Path(args.parquet).stat().st_size}
+
+
+def cmd_pandas(args) -> dict:
+    from bench.pandas_baseline import import_concentration
+
+    import pandas as pd
+
+    times, result = [], None
+    for _ in range(args.repeats):
+        result = None
+        t = time.perf_counter()
+        result = import_concentration(args.parquet)
+        times.append(time.perf_counter() - t)
+    t = time.perf_counter()
+    result.to_parquet(args.result, index=False)
+    return {"times_s": times, "rows": len(result), "write_s": time.perf_counter() - t,
+            "pandas": pd.__version__, "string_dtype": str(result["reporter"].dtype)}
+
+
+# ---------------------------------------------------------------------------------- profiles
+
+def _operators(profile: dict, top: int = 6) -> list[dict]:
+    """The most expensive operators of a DuckDB JSON profile (timing summed over threads)."""
+    found: list[dict] = []
+
+    def walk(node: dict) -> None:
+        info = node.get("extra_info") or {}
+        detail = {k: info[k] for k in ("Table", "Join Type", "Groups", "Aggregates", "Function", "Conditions")
+                  if k in info}
+        found.append({"operator": node.get("name") or node.get("operator_name"),
+                      "timing_s": round(float(node.get("timing", node.get("operator_timing", 0)) or 0), 3),
+                      "rows": node.get("intermediate_rows", node.get("operator_cardinality")),
+                      "detail": json.dumps(detail, default=str)[:300]})
+        for child in node.get("children", []):
+            walk(child)
+
+    for root in profile.get("operator", profile.get("children", [])) or []:
+        walk(root)
+    return sorted(found, key=lambda o: -o["timing_s"])[:top]
+
+
+def cmd_profile(args) -> dict:
+    """Rebuild every SQL model on the run's warehouse (same SQL, same order, identical
+    contents) and time its parts separately: the CREATE TABLE (with DuckDB's operator
+    profile), the metadata and preview the asset records, and each check."""
+    from bench import queries
+    from pipeline.metadata import markdown_preview, table_metadata
+    from pipeline.paths import SQL_DIR
+    from pipeline.sql_models import load_models
+
+    plans = Path(args.plans_dir)
+    plans.mkdir(parents=True, exist_ok=True)
+    con = queries.connect(args.db, memory_limit=args.memory_limit, threads=args.threads,
+                          temp_directory=args.temp_dir)
+    queries.set_variables(con, _settings_variables())
+    existing = {f"{s}.{t}" for s, t in con.execute(
+        "SELECT schema_name, table_name FROM duckdb_tables()").fetchall()}
+    out = []
+    for model in load_models(SQL_DIR, existing):
+        entry: dict = {"table": model.table}
+        plan_file = plans / f"{model.table}.json"
+        con.execute("PRAGMA enable_profiling = 'json'")
+        con.execute(f"PRAGMA profiling_output = {queries.sql_string(plan_file)}")
+        t = time.perf_counter()
+        con.execute(f"CREATE OR REPLACE TABLE {model.table} AS {model.sql}").fetchall()
+        entry["build_s"] = time.perf_counter() - t
+        con.execute("PRAGMA disable_profiling")
+        try:
+            profile = json.loads(plan_file.read_text())
+            entry["top_operators"] = _operators(profile)
+            system = profile.get("system", {})
+            entry["duckdb_peak_buffer_mb"] = round(system.get("peak_buffer_memory", 0) / 2**20, 1)
+            entry["duckdb_spilled_mb"] = round(system.get("total_bytes_spilled", 0) / 2**20, 1)
+        except (OSError, ValueError):
+            entry["top_operators"] = []
+        t = time.perf_counter()
+        table_metadata(con, model.table)
+        markdown_preview(con, f"SELECT * FROM {model.table}")
+        entry["metadata_s"] = time.perf_counter() - t
+        checks = {}
+        if model.grain:  # the same two queries as assets/models.py _run_checks
+            cols = ", ".join(model.grain)
+            not_null = " OR ".join(f"{c} IS NULL" for c in model.grain if c != "month")
+            t = time.perf_counter()
+            con.execute(f"SELECT count(*) FROM (SELECT {cols}, count(*) AS n FROM {model.table} "
+                        "GROUP BY ALL HAVING count(*) > 1)").fetchall()
+            con.execute(f"SELECT count(*) FROM {model.table} WHERE {not_null}").fetchall()
+            checks["unique_grain"] = time.perf_counter() - t
+        for check in model.checks:
+            t = time.perf_counter()
+            con.execute(f"SELECT count(*) FROM ({check.failing_rows_sql(model.table)})").fetchall()
+            checks[check.name] = time.perf_counter() - t
+        entry["checks_s"] = checks
+        entry["rows"] = con.execute(f"SELECT count(*) FROM {model.table}").fetchall()[0][0]
+        out.append(entry)
+    con.close()
+    return {"models": out}
+
+
+def cmd_ingest(args) -> dict:
+    """Where raw.comtrade_records' time goes, on the same files, into a scratch database:
+    hashing (discover), one parse of every file, the pipeline's own sync (one INSERT per file,
+    in one transaction), and every file in a single INSERT."""
+    from bench import queries
+    from pipeline.readers import comtrade
+    from pipeline.readers.inputs import discover
+    from pipeline.readers.raw_store import sync_raw_table
+
+    landing = Path(args.landing)
+    result: dict = {}
+    t = time.perf_counter()
+    files = discover([("landing", landing / "comtrade")], comtrade.detect)
+    result["discover_sha256_s"] = time.perf_counter() - t
+    result["files"] = len(files)
+    result["bytes"] = sum(f.size for f in files)
+    Path(args.temp_dir).mkdir(parents=True, exist_ok=True)
+    scratch = Path(args.temp_dir) / "ingest_scratch.duckdb"
+    for suffix in ("", ".wal"):
+        Path(str(scratch) + suffix).unlink(missing_ok=True)
+    con = queries.connect(scratch, memory_limit=args.memory_limit, threads=args.threads,
+                          temp_directory=args.temp_dir)
+    glob = queries.sql_string(landing / "comtrade" / "*.gz")
+    types = "{" + ", ".join(f"'{k}': '{v}'" for k, v in comtrade.COLUMNS.items()) + "}"
+    t = time.perf_counter()
+    result["rows"] = con.execute(
+        f"SELECT count(*) FROM read_csv({glob}, header=true, delim='\\t', quote='', types={types})").fetchall()[0][0]
+    result["parse_all_files_one_scan_s"] = time.perf_counter() - t
+    t = time.perf_counter()
+    sync_raw_table(con, comtrade.TABLE, comtrade.COLUMNS, files, comtrade.select_for, comtrade.validate)
+    result["pipeline_sync_raw_table_s"] = time.perf_counter() - t
+    # every file in one INSERT (DuckDB reads several gzip files in parallel; one file is one
+    # thread), without the per-file _line window: what a batched ingestion could cost
+    t = time.perf_counter()
+    con.execute(f"CREATE TABLE raw.all_files_at_once AS SELECT * FROM read_csv({glob}, header=true, "
+                f"delim='\\t', quote='', types={types}, filename=true)").fetchall()
+    result["one_insert_all_files_s"] = time.perf_counter() - t
+    con.close()
+    for suffix in ("", ".wal"):
+        Path(str(scratch) + suffix).unlink(missing_ok=True)
+    return result
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("command", choices=["pipeline", "stage", "query", "pandas", "profile", "ingest"])
+    parser.add_argument("--repo", required=True)
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--data-dir")
+    parser.add_argument("--sources", default="landing")
+    parser.add_argument("--demo-scale", type=float)
+    parser.add_argument("--demo-years")
+    parser.add_argument("--memory-limit", default="")
+    parser.add_argument("--threads", type=int, default=0)
+    parser.add_argument("--db")
+    parser.add_argument("--temp-dir")
+    parser.add_argument("--parquet")
+    parser.add_argument("--name")
+    parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--result")
+    parser.add_argument("--plans-dir")
+    parser.add_argument("--landing")
+    args = parser.parse_args()
+    _setup_path(Path(args.repo).resolve())
+    handler = {"pipeline": cmd_pipeline, "stage": cmd_stage, "query": cmd_query, "pandas": cmd_pandas,
+               "profile": cmd_profile, "ingest": cmd_ingest}[args.command]
+    payload = handler(args)
+    _write(Path(args.out), payload)
+    return 0 if payload.get("success", True) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
