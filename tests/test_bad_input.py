@@ -82,6 +82,22 @@ CASES = {
     "same_data_in_two_files": ("landing/comext/copy_of_good.csv", GOOD, ["check unique_grain failed"]),
 }
 
+MORE_CASES = {
+    "non_utf8_bytes": ("landing/comext/bad.csv", GOOD.encode().replace(b"2024,100", b"2024,1\xe90"),
+                       ["bad.csv", "Line: 3", "not utf-8"]),
+    "extra_column": ("landing/comext/bad.csv", GOOD.replace("OBS_VALUE\n", "OBS_VALUE,SURPRISE\n", 1),
+                     ["bad.csv", "line 1", "SURPRISE", "schema drift"]),
+    "period_wrong_format": ("landing/comext/bad.csv", GOOD.replace("VALUE_IN_EUROS,2024,100", "VALUE_IN_EUROS,2024M01,100"),
+                            ["bad.csv", "line 3", "TIME_PERIOD 2024M01"]),
+    "bulk_period_wrong": ("landing/comext/full_v2_x.csv",
+                          (SAMPLE_BULK := (REPO / "data/sample/comext/full_v2_202402_sample_AT_AD.csv").read_text())
+                          .replace(",202402,", ",202413,", 1), ["full_v2_x.csv", "line 2", "202413"]),
+    "comtrade_period_not_refyear": ("landing/comtrade/page.json",
+                                    _comtrade_page([{"partnerCode": 156, "period": "2023"}]),
+                                    ["page.json", "line 1", "period 2023 is not"]),
+}
+CASES.update(MORE_CASES)
+
 
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_bad_input_fails_clearly_and_keeps_the_publication(published, case):
@@ -139,34 +155,6 @@ def test_a_fixed_file_leaves_quarantine_on_the_next_run(published):
     assert result.success, failure_messages(result)
     assert runner.warehouse().execute("SELECT count(*) FROM raw.quarantine").fetchall() == [(0,)]
 
-
-MORE_CASES = {
-    "non_utf8_bytes": ("landing/comext/bad.csv", GOOD.encode().replace(b"2024,100", b"2024,1\xe90"),
-                       ["bad.csv", "Line: 3", "not utf-8"]),
-    "extra_column": ("landing/comext/bad.csv", GOOD.replace("OBS_VALUE\n", "OBS_VALUE,SURPRISE\n", 1),
-                     ["bad.csv", "line 1", "SURPRISE", "schema drift"]),
-    "period_wrong_format": ("landing/comext/bad.csv", GOOD.replace("VALUE_IN_EUROS,2024,100", "VALUE_IN_EUROS,2024M01,100"),
-                            ["bad.csv", "line 3", "TIME_PERIOD 2024M01"]),
-    "bulk_period_wrong": ("landing/comext/full_v2_x.csv",
-                          (SAMPLE_BULK := (REPO / "data/sample/comext/full_v2_202402_sample_AT_AD.csv").read_text())
-                          .replace(",202402,", ",202413,", 1), ["full_v2_x.csv", "line 2", "202413"]),
-    "comtrade_period_not_refyear": ("landing/comtrade/page.json",
-                                    _comtrade_page([{"partnerCode": 156, "period": "2023"}]),
-                                    ["page.json", "line 1", "period 2023 is not"]),
-}
-
-
-@pytest.mark.parametrize("case", sorted(MORE_CASES))
-def test_more_bad_input(published, case):
-    runner, before = published
-    relative, content, expected = MORE_CASES[case]
-    runner.write(relative, content)
-    result = runner.run()
-    assert not result.success
-    message = failure_messages(result)
-    for fragment in expected:
-        assert fragment in message, f"{fragment!r} not in:\n{message}"
-    assert _digest(runner.paths) == before
 
 
 def test_aggregate_rows_beside_detail_rows_are_not_added(runner):
