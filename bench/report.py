@@ -106,9 +106,12 @@ def markdown(report: dict) -> str:
     if rf and "refresh_over_single_year" in rf:
         lines.append(f"Refresh of one changed year with {len(rf['years'])} years loaded (scale {rf['scale']}): "
                      f"{rf['refresh']['wall_s']:.1f} s vs {rf['single_year']['wall_s']:.1f} s for a single-year run = "
-                     f"{rf['refresh_over_single_year']:.2f}x (initial load {rf['initial']['wall_s']:.1f} s); target "
+                     f"{rf['refresh_over_single_year']:.2f}x by wall time, "
+                     f"{rf.get('refresh_over_single_year_cpu', float('nan')):.2f}x by CPU time "
+                     f"(load {_load(rf['refresh'])} vs {_load(rf['single_year'])}; initial load of the 10 years "
+                     f"{rf['initial']['wall_s']:.1f} s); target "
                      f"<= {report['targets']['refresh_over_single_year']}x: "
-                     f"{_verdict(rf['refresh_over_single_year'] <= report['targets']['refresh_over_single_year'])}.")
+                     f"{_verdict(max(rf['refresh_over_single_year'], rf.get('refresh_over_single_year_cpu', 0)) <= report['targets']['refresh_over_single_year'])}.")
     lines += ["", *step_table(report)]
     return "\n".join(lines) + "\n"
 
