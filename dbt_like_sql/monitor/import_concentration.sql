@@ -17,6 +17,7 @@
 -- whether any of the group's value (any partner, World included) was shared out from a code split
 -- across HS revisions; value_share_from_split is the part of allocated_value that was, the
 -- measure of how much the HHI and shares rest on estimated split weights.
+-- partition: year
 -- grain: source, reporter, year, product_level, product_code, partner_scope
 -- check hhi_bounds: n_suppliers = 0 AND hhi IS NULL OR hhi BETWEEN 1.0 / n_suppliers - 1e-9 AND 1 + 1e-9
 -- check shares_ordered: n_suppliers = 0 OR top1_share <= top3_share + 1e-12 AND top3_share <= 1 + 1e-9 AND top1_share >= hhi - 1e-9
@@ -26,14 +27,25 @@
 -- assert shares_sum_to_one: SELECT s.* FROM (SELECT source, reporter, year, product_code_target AS product_code, sum(value) AS v FROM staging.annual_flows WHERE flow = 'import' AND partner_role = 'external' AND value > 0 AND product_code_target IS NOT NULL AND reporter <> 'EU27' GROUP BY ALL) AS s JOIN monitor.import_concentration AS c ON c.source = s.source AND c.reporter = s.reporter AND c.year = s.year AND c.product_code = s.product_code AND c.product_level = 'HS6' AND c.partner_scope = 'all' WHERE abs(s.v / c.allocated_value - 1) > 1e-9
 -- assert eu27_equals_member_sum: SELECT b.* FROM monitor.import_concentration AS b JOIN (SELECT c.source, c.year, c.product_level, c.product_code, sum(c.allocated_value) AS v FROM monitor.import_concentration AS c JOIN reference.eu_members AS m ON m.iso3 = c.reporter AND m.in_eu27_2020 WHERE c.partner_scope = 'extra_eu' GROUP BY ALL) AS s USING (source, year, product_level, product_code) WHERE b.reporter = 'EU27' AND b.bloc_basis = 'members' AND abs(b.allocated_value - s.v) > 1e-6 * greatest(s.v, 1)
 WITH flows AS (
+    -- only what varies within a reporter-year: its currency, months, bloc members, release and
+    -- synthetic flag are joined once per output row (year_info), not carried through both
+    -- aggregations, which is most of what this model costs
     SELECT
-        * EXCLUDE (product_code, hs4, hs2),
+        source, reporter, year, partner, partner_role, partner_in_eu, value, value_from_split,
+        converted_split, bloc_basis,
         -- the target edition's code, heading and chapter (codes without six digits keep theirs)
         product_code_target AS product_code,
         coalesce(left(product_code_target, 4), hs4) AS hs4,
         coalesce(left(product_code_target, 2), hs2) AS hs2
     FROM staging.annual_flows
     WHERE flow = 'import' AND partner_role IN ('external', 'internal', 'unallocated', 'world')
+),
+year_info AS (
+    SELECT source, reporter, year, any_value(currency) AS currency, any_value(months_covered) AS months_covered,
+           any_value(bloc_members) AS bloc_members, any_value(release) AS release, bool_or(synthetic) AS synthetic
+    FROM staging.annual_flows
+    WHERE flow = 'import' AND partner_role IN ('external', 'internal', 'unallocated', 'world')
+    GROUP BY source, reporter, year
 ),
 levels AS (
     SELECT f.*, 'HS6' AS product_level, f.product_code AS group_code FROM flows AS f WHERE f.product_code IS NOT NULL
@@ -46,14 +58,13 @@ levels AS (
     FROM flows AS f JOIN staging.product_domains AS pd ON pd.code = coalesce(f.product_code, f.hs4, f.hs2)
 ),
 by_partner AS (
-    SELECT source, currency, reporter, year, product_level, group_code, partner, partner_role, partner_in_eu,
+    SELECT source, reporter, year, product_level, group_code, partner, partner_role, partner_in_eu,
            sum(value) AS v,
            sum(value_from_split) AS v_split,
            bool_or(converted_split) AS any_split,
-           any_value(bloc_basis) AS bloc_basis, any_value(months_covered) AS months_covered,
-           any_value(bloc_members) AS bloc_members, any_value(release) AS release, any_value(synthetic) AS synthetic
+           any_value(bloc_basis) AS bloc_basis
     FROM levels
-    GROUP BY source, currency, reporter, year, product_level, group_code, partner, partner_role, partner_in_eu
+    GROUP BY source, reporter, year, product_level, group_code, partner, partner_role, partner_in_eu
 ),
 scoped AS (
     -- 'all': every country but the reporter; the bloc has no 'all' (its members are internal)
@@ -64,9 +75,9 @@ scoped AS (
     FROM by_partner
     WHERE reporter = 'EU27' OR reporter IN (SELECT iso3 FROM reference.eu_members WHERE in_eu27_2020)
 ),
-groups AS (
+aggregated AS (
     SELECT
-        source, currency, reporter, year, product_level, group_code AS product_code, partner_scope,
+        source, reporter, year, product_level, group_code AS product_code, partner_scope,
         count(*) FILTER (WHERE is_supplier AND v > 0) AS n_suppliers,
         coalesce(sum(v) FILTER (WHERE is_supplier AND v > 0), 0) AS allocated_value,
         sum(v * v) FILTER (WHERE is_supplier AND v > 0) AS sum_sq,
@@ -81,13 +92,13 @@ groups AS (
         coalesce(sum(v) FILTER (WHERE partner_role <> 'world'), 0) AS partner_rows_value,
         coalesce(sum(v_split) FILTER (WHERE is_supplier AND v > 0), 0) AS allocated_from_split,
         bool_or(any_split) AS converted_split,
-        any_value(bloc_basis) AS bloc_basis,
-        any_value(months_covered) AS months_covered,
-        any_value(bloc_members) AS bloc_members,
-        any_value(release) AS release,
-        bool_or(synthetic) AS synthetic
+        any_value(bloc_basis) AS bloc_basis
     FROM scoped
     GROUP BY ALL
+),
+groups AS (
+    SELECT a.*, y.currency, y.months_covered, y.bloc_members, y.release, y.synthetic
+    FROM aggregated AS a JOIN year_info AS y USING (source, reporter, year)
 ),
 measured AS (
     SELECT
