@@ -3,11 +3,12 @@
 -- (source, reporter, flow), split code the series reports, and target code that gets a part.
 -- weight is the target's part; a code's weights add up to 1. The basis (split_basis), the first
 -- that has data:
---   series  the series' own values of the target codes in the first year it reports them in the
---           target edition (the last year when converting back to an older edition), over all
---           partners but aggregates (the World row where a series reports only World)
+--   series  the series' own values of the target codes in its basis year: the first year the
+--           series reports in the target edition (the last year when converting back to an older
+--           edition), over all partners but aggregates (the World row where it reports only World)
 --   source  the same from every reporter of the source together (not the EU27 rows, which would
---           count the member states twice), for a series that never reports the targets
+--           count the member states twice) in the source's basis year (its reporters' earliest
+--           first year; latest last year backwards), for a series without value in the targets
 --   equal   1 / n_targets: no data for either, or hs_split_by_value is false
 -- With hs_split_per_source (default true) each target's value is first divided by its n_sources,
 -- the number of codes that map to it, so a target that collects from many codes (HS 2022's
@@ -22,6 +23,9 @@
 -- cum_weight_before and cum_weight bound the target's part on [0, 1] in target-code order; they
 -- come from exact decimal sums, the last cum_weight is exactly 1, and staging.annual_flows cuts
 -- each value at these points (rounded to 0.001), so the parts add up to the value exactly.
+-- One basis year, not the nearest year that has a value: so adding or revising a later year
+-- never changes the weights, and so the converted values, of earlier years (which is what lets
+-- staging.annual_flows rebuild only the years whose files changed).
 -- grain: source, reporter, flow, hs_edition, product_code, product_code_target
 -- check weight_bounds: weight > 0 AND weight <= 1 AND cum_weight_before < cum_weight AND cum_weight <= 1
 -- check known_basis: split_basis IN ('series', 'source', 'equal') AND (split_basis = 'equal') = (basis_year IS NULL)
@@ -52,6 +56,17 @@ target_rows AS (
     SEMI JOIN (SELECT DISTINCT source, flow, product_code_target FROM targets) AS n
       ON n.source = t.source AND n.flow = t.flow AND n.product_code_target = t.product_code
     WHERE t.is_detail AND t.hs_edition = 'H' || getvariable('hs_target_edition') AND getvariable('hs_split_by_value')
+),
+basis_years AS (
+    SELECT source, reporter, min(year) AS first_year, max(year) AS last_year
+    FROM staging.trade_flows
+    WHERE is_detail AND flow IN ('import', 'export') AND hs_edition = 'H' || getvariable('hs_target_edition')
+    GROUP BY source, reporter
+),
+source_basis_years AS (
+    SELECT source, min(first_year) AS first_year, max(last_year) AS last_year
+    FROM basis_years WHERE reporter <> 'EU27'
+    GROUP BY source
 ),
 reporter_years AS (
     -- as staging.annual_flows: a reporter-year's annual rows where it has them, else its months
@@ -85,12 +100,17 @@ candidates AS (
     JOIN target_values AS v
       ON v.source = t.source AND v.reporter = t.reporter AND v.flow = t.flow
      AND v.product_code_target = t.product_code_target
+    JOIN basis_years AS b
+      ON b.source = t.source AND b.reporter = t.reporter
+     AND v.year = CASE WHEN t.year_order = 1 THEN b.first_year ELSE b.last_year END
     UNION ALL
     SELECT t.source, t.reporter, t.flow, t.hs_edition, t.product_code, t.product_code_target,
            2, p.year, p.value, t.n_sources, t.year_order
     FROM targets AS t
     JOIN pooled_values AS p
       ON p.source = t.source AND p.flow = t.flow AND p.product_code_target = t.product_code_target
+    JOIN source_basis_years AS b
+      ON b.source = t.source AND p.year = CASE WHEN t.year_order = 1 THEN b.first_year ELSE b.last_year END
 ),
 scored AS (
     -- a fixed-point decimal, so the sums below are exact and the same on every run
@@ -100,7 +120,7 @@ scored AS (
     FROM candidates
 ),
 chosen AS (
-    -- the best basis, then the year nearest the revision, among those with any value in the targets
+    -- the best basis with any value in the targets (each has one year)
     SELECT source, reporter, flow, hs_edition, product_code, basis_rank, year, sum(score) AS total
     FROM scored
     GROUP BY source, reporter, flow, hs_edition, product_code, basis_rank, year, year_order
