@@ -39,6 +39,7 @@ def ingest(
     select_for,
     validate,
     row_rule: str | None = None,
+    year_of_row: str | None = None,
 ) -> MaterializeResult:
     paths = settings.paths()
     unknown = set(settings.sources) - {"sample", "demo", "landing", "api"}
@@ -46,7 +47,7 @@ def ingest(
         raise ValueError(f"unknown source folder(s) {sorted(unknown)}; use sample, demo, landing, api")
     files = discover(paths.source_dirs(source, settings.sources), detect)
     with warehouse.get_connection() as conn:
-        report = sync_raw_table(conn, table, columns, files, select_for, validate, row_rule)
+        report = sync_raw_table(conn, table, columns, files, select_for, validate, row_rule, year_of_row)
         context.log.info(
             f"{table}: {len(report.added)} file(s) read ({report.rows_added:,} rows), "
             f"{len(report.removed)} removed, {report.unchanged} unchanged, {len(report.quarantined)} quarantined"

@@ -40,6 +40,7 @@ import duckdb
 
 from bench import queries
 from bench.harness import Measured, loadavg, machine, measure
+from pipeline.demo_world import files_of_year
 
 BENCH_DIR = Path(__file__).resolve().parent
 REPO_DEFAULT = BENCH_DIR.parent
@@ -323,11 +324,11 @@ class Bench:
             log(f"refresh: initial load {out['initial']['wall_s']:.1f} s")
             alt = root / "changed"
             self.generate(alt, scale, [changed], "refresh_generate_changed", seed=20261129)
-            for sub in ("comtrade", "comext"):
-                for old in (landing / sub).glob(f"SYNTHETIC_*{changed}*"):
-                    old.unlink()
-                for new in (alt / sub).glob("SYNTHETIC_*"):
-                    shutil.copy2(new, landing / sub / new.name)
+            # by the year in the name: a bulk file's name also holds its release date, a year later
+            for path in files_of_year(landing, changed):
+                path.unlink()
+            for path in files_of_year(alt, changed):
+                shutil.copy2(path, landing / path.parent.name / path.name)
             out["refresh"] = self.pipeline(data, scale, "refresh_rerun")
             log(f"refresh: rerun after one changed year {out['refresh']['wall_s']:.1f} s")
             if single_year is None:

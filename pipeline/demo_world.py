@@ -68,6 +68,7 @@ import argparse
 import gzip
 import json
 import math
+import re
 import sys
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -1047,6 +1048,21 @@ def truth_context(truth: pl.DataFrame, ctry: pl.DataFrame, prods: pl.DataFrame) 
         "world_cobalt_cod_share_exports": round(val((pl.col("code") == COBALT) & (pl.col("exp_iso") == "COD"))
                                                 / val(pl.col("code") == COBALT), 4),
     }
+
+
+# the data year in the demo files' names (the Comtrade bulk name also holds its release date)
+_YEAR_IN_NAME = re.compile(r"^SYNTHETIC_(?:COMTRADE-FINAL-CA\d{3}(\d{4})H|comtrade_v1_C_A_HS_\d+_(\d{4})_"
+                           r"|full_v2_(\d{4})\d\d\.)")
+
+
+def files_of_year(landing: Path, year: int) -> list[Path]:
+    """The demo world's data files of one year under ``landing`` (its comtrade/ and comext/ folders)."""
+    found = []
+    for path in sorted(Path(landing).glob("*/SYNTHETIC_*")):
+        match = _YEAR_IN_NAME.match(path.name)
+        if match and int(next(g for g in match.groups() if g)) == year:
+            found.append(path)
+    return found
 
 
 def _clean(folder: Path) -> None:

@@ -108,7 +108,10 @@ class Warehouse(ConfigurableResource):
     another process holds the lock.
     """
 
-    memory_limit: str = Field(default="", description="DuckDB memory_limit, e.g. '4GB'; empty = DuckDB default.")
+    # 2 GB keeps a world-scale year (SF1) under 3 GB of RSS on a laptop: DuckDB spills to
+    # temp_directory beyond it; empty = DuckDB's own default (80% of RAM)
+    memory_limit: str = Field(default="2GB", description="DuckDB memory_limit, e.g. '4GB'; empty = DuckDB's "
+                                                         "default (80% of RAM). DuckDB spills beyond it.")
     threads: int = Field(default=0, description="DuckDB threads; 0 = one per core.")
 
     @contextmanager

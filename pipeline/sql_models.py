@@ -7,6 +7,8 @@ Leading ``--`` comment lines are its description, except directives:
     -- check <name>: <predicate every row must satisfy>      (blocking check)
     -- warn <name>: <predicate every row should satisfy>     (warning, not blocking)
     -- assert <name>: <SELECT returning offending rows>      (blocking; may join other tables)
+    -- partition: year                            rebuilt per year, only the years whose inputs
+                                                   changed (see pipeline/incremental.py)
 
 Upstream tables are read from the SQL itself with sqlglot (CTE names and table
 functions such as ``read_parquet`` are not dependencies), so lineage never has
@@ -56,6 +58,7 @@ class SqlModel:
     deps: frozenset[str]
     grain: tuple[str, ...] = ()
     checks: tuple[Check, ...] = field(default=())
+    partition: str | None = None  # 'year': built and rebuilt one year at a time
 
     @property
     def table(self) -> str:
@@ -66,7 +69,7 @@ class SqlModel:
         return hashlib.sha256(self.sql.encode()).hexdigest()[:16]
 
 
-_DIRECTIVE = re.compile(r"^--\s*(grain|check|warn|assert)\b\s*(\w+)?\s*:\s*(.+)$", re.IGNORECASE)
+_DIRECTIVE = re.compile(r"^--\s*(grain|partition|check|warn|assert)\b\s*(\w+)?\s*:\s*(.+)$", re.IGNORECASE)
 
 
 def table_references(sql: str, origin: str = "<sql>") -> frozenset[str]:
@@ -101,6 +104,7 @@ def parse_model(path: Path, root: Path) -> SqlModel:
     text = path.read_text(encoding="utf-8")
     description_lines: list[str] = []
     grain: tuple[str, ...] = ()
+    partition: str | None = None
     checks: list[Check] = []
     for line in text.splitlines():
         stripped = line.strip()
@@ -113,6 +117,10 @@ def parse_model(path: Path, root: Path) -> SqlModel:
             description_lines.append(stripped[2:].strip())
         elif directive.group(1).lower() == "grain":
             grain = tuple(col.strip() for col in directive.group(3).split(","))
+        elif directive.group(1).lower() == "partition":
+            partition = directive.group(3).strip().lower()
+            if partition != "year":
+                raise ModelError(f"{path}: only '-- partition: year' is supported, not {partition!r}")
         else:
             kind = directive.group(1).lower()
             if not directive.group(2):
@@ -130,6 +138,7 @@ def parse_model(path: Path, root: Path) -> SqlModel:
         deps=table_references(body, origin=str(path)),
         grain=grain,
         checks=tuple(checks),
+        partition=partition,
     )
 
 

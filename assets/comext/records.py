@@ -32,7 +32,7 @@ def comext_sdmx(context: AssetExecutionContext, settings: MonitorSettings, wareh
         context, settings, warehouse,
         source="comext", table=comext.SDMX_TABLE, columns=comext.SDMX_COLUMNS,
         detect=_only("sdmx_csv"), select_for=comext.select_sdmx, validate=comext.validate,
-        row_rule=comext.SDMX_ROW_RULE,
+        row_rule=comext.SDMX_ROW_RULE, year_of_row=comext.SDMX_YEAR_OF_ROW,
     )
 
 
@@ -52,5 +52,5 @@ def comext_bulk(context: AssetExecutionContext, settings: MonitorSettings, wareh
         context, settings, warehouse,
         source="comext", table=comext.BULK_TABLE, columns=comext.BULK_COLUMNS,
         detect=_only("full_v2", "legacy"), select_for=comext.select_bulk, validate=comext.validate,
-        row_rule=comext.BULK_ROW_RULE,
+        row_rule=comext.BULK_ROW_RULE, year_of_row=comext.BULK_YEAR_OF_ROW,
     )

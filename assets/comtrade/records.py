@@ -25,5 +25,5 @@ def comtrade_records(context: AssetExecutionContext, settings: MonitorSettings, 
         context, settings, warehouse,
         source="comtrade", table=comtrade.TABLE, columns=comtrade.COLUMNS,
         detect=comtrade.detect, select_for=comtrade.select_for, validate=comtrade.validate,
-        row_rule=comtrade.ROW_RULE,
+        row_rule=comtrade.ROW_RULE, year_of_row=comtrade.YEAR_OF_ROW,
     )

@@ -16,6 +16,7 @@
 -- importer's imports or of the supplier's exports to it was shared out from a code split across
 -- HS revisions; value_share_from_split: the part of importer_total_imports that was;
 -- split_dependent: depends is true and rests partly on such value.
+-- partition: year
 -- grain: supplier, source, importer, year, product_code
 -- check share_bounds: supplier_share IS NULL OR supplier_share BETWEEN 0 AND 1 + 1e-9
 -- check split_consistent: split_dependent = (depends AND converted_split)

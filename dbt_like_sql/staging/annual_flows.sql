@@ -27,23 +27,24 @@
 -- hs_edition reads 'mixed' for a bloc row whose member states reported different editions.
 -- One row per source, reporter, year, flow, partner, product_code_native and product_code_target
 -- (null for codes without six digits), checked by the assert unique_key.
+-- partition: year
 -- check key_not_null: source IS NOT NULL AND reporter IS NOT NULL AND year IS NOT NULL AND flow IS NOT NULL AND partner IS NOT NULL AND product_code_native IS NOT NULL
 -- assert unique_key: SELECT source, reporter, year, flow, partner, product_code_native, product_code_target, count(*) AS n FROM staging.annual_flows GROUP BY ALL HAVING count(*) > 1
 -- check known_role: partner_role IS NOT NULL
 -- check non_negative_value: value IS NULL OR value >= 0
 -- check split_part: (converted_split OR value_from_split = 0) AND (value_from_split IS NULL OR value_from_split BETWEEN 0 AND value)
 -- warn on_target_axis: hs_edition IS NULL OR hs_edition IN ('mixed', 'H' || getvariable('hs_target_edition')) OR product_code IS NULL OR EXISTS (SELECT 1 FROM staging.hs_conversion AS c WHERE c.hs_edition = annual_flows.hs_edition AND c.product_code = annual_flows.product_code AND c.product_code_target = annual_flows.product_code_target)
-WITH detail AS (
-    SELECT * FROM staging.trade_flows WHERE flow IN ('import', 'export') AND is_detail
-),
-reporter_years AS (
+-- (staging.trade_flows is read twice rather than through one shared CTE: a CTE used twice is
+-- materialised with every column, while each scan reads only the columns its use needs)
+WITH reporter_years AS (
     SELECT
         source, reporter, year,
         bool_or(freq = 'A') AS has_annual,
         CASE WHEN bool_or(freq = 'A') THEN 12 ELSE count(DISTINCT month) END AS months_covered,
         string_agg(DISTINCT release, '; ' ORDER BY release) AS release,
         bool_or(synthetic) AS synthetic
-    FROM detail
+    FROM staging.trade_flows
+    WHERE flow IN ('import', 'export') AND is_detail
     GROUP BY ALL
 ),
 annual_reported AS (
@@ -51,9 +52,10 @@ annual_reported AS (
         d.source, d.currency, d.reporter, d.year, d.flow, d.partner, d.partner_kind,
         d.product_code_native, d.product_code, d.hs4, d.hs2, d.hs_edition,
         sum(d.value) AS value
-    FROM detail AS d
+    FROM staging.trade_flows AS d
     JOIN reporter_years AS ry USING (source, reporter, year)
-    WHERE d.freq = CASE WHEN ry.has_annual THEN 'A' ELSE 'M' END
+    WHERE d.flow IN ('import', 'export') AND d.is_detail
+      AND d.freq = CASE WHEN ry.has_annual THEN 'A' ELSE 'M' END
     GROUP BY ALL
 ),
 annual AS (

@@ -17,6 +17,7 @@
 -- 'UNKNOWN:<code>' with a null kind and fails the known_codes check.
 -- A key present twice means two input files overlap or a file repeats a record: the grain
 -- check fails and names them, rather than adding the values up.
+-- partition: year
 -- grain: source, freq, year, month, reporter, partner, flow, product_code_native
 -- check known_codes: reporter_kind IS NOT NULL AND partner_kind IS NOT NULL
 -- check known_flow: flow IS NOT NULL
@@ -52,30 +53,30 @@ WITH comtrade AS (
     WHERE r.customsCode = 'C00' AND r.motCode = 0 AND r.partner2Code = 0
       AND r.flowCode IN ('M', 'X', 'RM', 'RX')
 ),
-sdmx AS (
+comext_rows AS (
+    -- SDMX observations (one indicator per row) and bulk lines side by side, not yet summed:
+    -- one aggregation below sums statistical procedures, indicators and GB's two parts at once.
+    -- Row values as DECIMAL(18, 3) (int64, ample for one flow); their sums are DECIMAL(38, 3).
     SELECT
         s.freq,
         left(s.time_period, 4)::INTEGER AS year,
         CASE WHEN s.freq = 'M' THEN right(s.time_period, 2)::INTEGER END AS month,
         s.reporter, s.partner, s.flow, s.product,
-        sum(s.obs_value::DECIMAL(38, 3)) FILTER (WHERE s.indicators = 'VALUE_IN_EUROS') AS value,
-        sum(s.obs_value::DECIMAL(38, 3)) FILTER (WHERE s.indicators = 'QUANTITY_IN_100KG') * 100 AS net_mass_kg,
-        s.release, s.synthetic, s._file, min(s._line) AS source_line
+        CASE WHEN s.indicators = 'VALUE_IN_EUROS' THEN s.obs_value::DECIMAL(18, 3) END AS value,
+        CASE WHEN s.indicators = 'QUANTITY_IN_100KG' THEN s.obs_value::DECIMAL(18, 3) * 100 END AS net_mass_kg,
+        s.release, s.synthetic, s._file, s._line
     FROM raw.comext_sdmx AS s
-    GROUP BY ALL
-),
-bulk AS (
+    UNION ALL
     SELECT
         -- PERIOD YYYY52 is the annual total file; YYYYMM a month
-        CASE WHEN b.period % 100 = 52 THEN 'A' ELSE 'M' END AS freq,
-        b.period // 100 AS year,
-        CASE WHEN b.period % 100 <> 52 THEN b.period % 100 END AS month,
-        b.reporter, b.partner, b.flow, b.product_nc AS product,
-        sum(b.value_eur::DECIMAL(38, 3)) AS value,
-        sum(b.quantity_kg::DECIMAL(38, 3)) AS net_mass_kg,
-        b.release, b.synthetic, b._file, min(b._line) AS source_line
+        CASE WHEN b.period % 100 = 52 THEN 'A' ELSE 'M' END,
+        b.period // 100,
+        CASE WHEN b.period % 100 <> 52 THEN b.period % 100 END,
+        b.reporter, b.partner, b.flow, b.product_nc,
+        b.value_eur::DECIMAL(18, 3),
+        b.quantity_kg::DECIMAL(18, 3),
+        b.release, b.synthetic, b._file, b._line
     FROM raw.comext_bulk AS b
-    GROUP BY ALL
 ),
 comext AS (
     SELECT
@@ -95,11 +96,11 @@ comext AS (
         CASE WHEN c.year >= 2022 THEN 'H6' WHEN c.year >= 2017 THEN 'H5' WHEN c.year >= 2012 THEN 'H4'
              WHEN c.year >= 2007 THEN 'H3' WHEN c.year >= 2002 THEN 'H2' WHEN c.year >= 1996 THEN 'H1'
              ELSE 'H0' END AS hs_edition,
-        -- GB's parts XI and XU (from 2021) both map to GBR, hence the sum
+        -- statistical procedures, the SDMX indicators, and GB's parts XI and XU (from 2021, both GBR)
         sum(c.value) AS value,
         sum(c.net_mass_kg) AS net_mass_kg,
-        c.release, c.synthetic, c._file AS source_file, min(c.source_line) AS source_line
-    FROM (SELECT * FROM sdmx UNION ALL BY NAME SELECT * FROM bulk) AS c
+        c.release, c.synthetic, c._file AS source_file, min(c._line) AS source_line
+    FROM comext_rows AS c
     LEFT JOIN reference.area_codes AS rep ON rep.source = 'comext' AND rep.code = c.reporter
     LEFT JOIN reference.area_codes AS par ON par.source = 'comext' AND par.code = c.partner
     GROUP BY ALL

@@ -6,6 +6,7 @@
 -- reporters_in_year says how many reported anything at all that year.
 -- Products are on the target edition's axis (staging.annual_flows); value_from_split is the part
 -- of export_value shared out from a code split across HS revisions, converted_split whether any.
+-- partition: year
 -- grain: year, product_code, exporter
 -- check positive_share: world_share >= 0 AND world_share <= 1 + 1e-9
 WITH exports AS (

@@ -44,6 +44,9 @@ from pipeline.readers.raw_store import sql_string
 
 SDMX_TABLE = "raw.comext_sdmx"
 BULK_TABLE = "raw.comext_bulk"
+# the year a row belongs to (SQL over the raw columns): the unit of incremental rebuilds
+SDMX_YEAR_OF_ROW = "TRY_CAST(left(time_period, 4) AS INTEGER)"
+BULK_YEAR_OF_ROW = "period // 100"
 
 SDMX_COLUMNS: dict[str, str] = {
     "dataflow": "VARCHAR", "last_update": "TIMESTAMP", "freq": "VARCHAR", "reporter": "VARCHAR",

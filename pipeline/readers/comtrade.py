@@ -17,6 +17,8 @@ from pipeline.readers.inputs import InputError, InputFile, first_line
 from pipeline.readers.raw_store import sql_string
 
 TABLE = "raw.comtrade_records"
+# the year a record belongs to (SQL over the raw columns): the unit of incremental rebuilds
+YEAR_OF_ROW = "refYear"
 
 # Field order and types of a v1 record; the raw table keeps the source's names.
 COLUMNS: dict[str, str] = {
@@ -49,8 +51,14 @@ def detect(path: Path) -> str | None:
     return None
 
 
+# A page is one JSON object: 100,000 records are about 120 MB. DuckDB reserves twice this size for
+# the read, so it has to stay well inside the warehouse's memory_limit (2 GB by default).
+MAX_PAGE_BYTES = 256 * 2**20
+
+
 def _json_source(f: InputFile) -> str:
-    return f"read_json({sql_string(f.path)}, columns={_ENVELOPE}, format='auto', maximum_object_size=1073741824)"
+    return (f"read_json({sql_string(f.path)}, columns={_ENVELOPE}, format='auto', "
+            f"maximum_object_size={MAX_PAGE_BYTES})")
 
 
 def validate(conn: duckdb.DuckDBPyConnection, f: InputFile) -> None:

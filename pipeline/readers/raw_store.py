@@ -28,7 +28,8 @@ QUARANTINE = "raw.quarantine"
 _LEDGER_DDL = f"""
 CREATE TABLE IF NOT EXISTS {LEDGER} (
     table_name VARCHAR, file VARCHAR, path VARCHAR, format VARCHAR, sha256 VARCHAR,
-    size_bytes BIGINT, rows BIGINT, release VARCHAR, synthetic BOOLEAN, ingested_at TIMESTAMP
+    size_bytes BIGINT, rows BIGINT, release VARCHAR, synthetic BOOLEAN, ingested_at TIMESTAMP,
+    years INTEGER[]
 )"""
 _QUARANTINE_DDL = f"""
 CREATE TABLE IF NOT EXISTS {QUARANTINE} (
@@ -71,6 +72,7 @@ def sync_raw_table(
     select_for: Callable[[InputFile], str],
     validate: Callable[[duckdb.DuckDBPyConnection, InputFile], None] | None = None,
     row_rule: str | None = None,
+    year_of_row: str | None = None,
 ) -> SyncReport:
     """Bring ``table`` in line with ``files``.
 
@@ -79,13 +81,17 @@ def sync_raw_table(
     of the file is inserted (envelope errors, truncated pages). ``row_rule`` is
     a SQL expression over the raw columns giving, for a bad row, the reason
     (NULL when fine); it runs on the file's freshly inserted rows, so the file
-    is not parsed twice, and the first bad row quarantines the file.
+    is not parsed twice, and the first bad row quarantines the file. ``year_of_row`` (SQL
+    over the raw columns) gives the years each file holds, recorded in the ledger: the
+    incremental rebuilds downstream (pipeline/incremental.py) redo only those years.
     """
     schema = table.split(".")[0]
     conn.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
     ddl = ", ".join(f'"{name}" {dtype}' for name, dtype in {**columns, **META_COLUMNS}.items())
     conn.execute(f"CREATE TABLE IF NOT EXISTS {table} ({ddl})")
     conn.execute(_LEDGER_DDL)
+    # ledgers written before years were recorded get the column (and their years, below)
+    conn.execute(f"ALTER TABLE {LEDGER} ADD COLUMN IF NOT EXISTS years INTEGER[]")
     conn.execute(_QUARANTINE_DDL)
 
     seen = dict(conn.execute(f"SELECT file, sha256 FROM {LEDGER} WHERE table_name = ?", [table]).fetchall())
@@ -126,7 +132,8 @@ def sync_raw_table(
                 if bad:
                     raise InputError(f"{f.path}: line {bad[0][0]}: {bad[0][1]}")
             conn.execute(
-                f"INSERT INTO {LEDGER} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, now()::TIMESTAMP)",
+                f"INSERT INTO {LEDGER} (table_name, file, path, format, sha256, size_bytes, rows, release, "
+                "synthetic, ingested_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, now()::TIMESTAMP)",
                 [table, f.label, str(f.path), f.fmt, f.sha256, f.size, inserted, f.release, f.synthetic],
             )
             conn.commit()
@@ -143,5 +150,21 @@ def sync_raw_table(
             raise
         report.added.append(f.label)
         report.rows_added += inserted
+    if year_of_row is not None:
+        _record_years(conn, table, year_of_row)
     report.total_rows = conn.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
     return report
+
+
+def _record_years(conn: duckdb.DuckDBPyConnection, table: str, year_of_row: str) -> None:
+    """The years of every ledger file that has none recorded yet (new files, or an older ledger)."""
+    conn.execute(
+        f"UPDATE {LEDGER} AS l SET years = y.years FROM ("
+        f"  SELECT _file, list(DISTINCT y ORDER BY y) FILTER (WHERE y IS NOT NULL) AS years"
+        f"  FROM (SELECT _file, ({year_of_row}) AS y FROM {table}"
+        f"        WHERE _file IN (SELECT file FROM {LEDGER} WHERE table_name = ? AND years IS NULL))"
+        f"  GROUP BY _file) AS y "
+        f"WHERE l.table_name = ? AND l.years IS NULL AND l.file = y._file",
+        [table, table])
+    # a file that gave no row holds no year
+    conn.execute(f"UPDATE {LEDGER} SET years = [] WHERE table_name = ? AND years IS NULL", [table])

@@ -1,0 +1,248 @@
+"""Rebuild only what changed: year partitions of the large SQL models, and no model whose inputs are the same.
+
+Every model build leaves a record in ``meta.model_builds``: a fingerprint of what the
+model was computed from (its SQL, the settings it reads, and its inputs' fingerprints),
+per year for a partitioned model (``-- partition: year``), once for any other. Inputs
+are fingerprinted as follows:
+
+* a raw table, per year: the files (name and sha256) holding rows of that year, from
+  the raw ledger (``raw.ingested_files.years``), so a changed file changes its years only;
+* a partitioned model, per year: its own fingerprint for that year;
+* any other model: a hash of its contents after the build, so that a rebuild that gives
+  the same rows (new data in 2019 leaving the HS split weights as they were) changes
+  nothing downstream; a reference table: a hash of its contents.
+
+A partitioned model rebuilds exactly the years whose fingerprint changed (delete the
+year, insert it, one transaction per year, which also bounds memory: one year at a time)
+and drops years no input has any more; a change to its SQL rebuilds every year. Each
+year's SQL is the model's own, with every partitioned input narrowed to that year. The
+fingerprints are recorded only once the model's blocking checks pass, so a year that
+failed a check is rebuilt and checked again by the next run, never silently kept.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+
+import duckdb
+from sqlglot import tokenize
+from sqlglot.tokens import TokenType
+
+from pipeline.readers import comext, comtrade
+from pipeline.readers.raw_store import LEDGER
+from pipeline.sql_models import ModelError, SqlModel
+
+STATE = "meta.model_builds"
+_STATE_DDL = f"""
+CREATE TABLE IF NOT EXISTS {STATE} (
+    table_name VARCHAR, year INTEGER, code_version VARCHAR, input_fp VARCHAR, output_fp VARCHAR, built_at TIMESTAMP
+)"""
+
+# The year of a raw row, per raw table (the readers' own column names).
+RAW_YEAR = {
+    comtrade.TABLE: comtrade.YEAR_OF_ROW,
+    comext.SDMX_TABLE: comext.SDMX_YEAR_OF_ROW,
+    comext.BULK_TABLE: comext.BULK_YEAR_OF_ROW,
+}
+_VARIABLE = re.compile(r"getvariable\(\s*'(\w+)'\s*\)", re.IGNORECASE)
+
+
+def _sha(*parts: object) -> str:
+    digest = hashlib.sha256()
+    for part in parts:
+        digest.update(repr(part).encode())
+        digest.update(b"\x00")
+    return digest.hexdigest()[:32]
+
+
+def substitute_tables(sql: str, replacements: dict[str, str]) -> str:
+    """``sql`` with each reference to a table in ``replacements`` (schema.name) replaced by a subquery.
+
+    The tokenizer finds the references, so strings, comments and column names are never
+    touched and the rest of the SQL is kept character for character. A reference without an
+    alias gets its table name as alias, so ``name.column`` still resolves.
+    """
+    tokens = tokenize(sql, read="duckdb")
+    edits: list[tuple[int, int, str]] = []
+    i = 0
+    while i + 2 < len(tokens):
+        first, dot, second = tokens[i], tokens[i + 1], tokens[i + 2]
+        name = f"{first.text}.{second.text}".lower()
+        qualified_further = (i > 0 and tokens[i - 1].token_type == TokenType.DOT) or (
+            i + 3 < len(tokens) and tokens[i + 3].token_type == TokenType.DOT)
+        if dot.token_type == TokenType.DOT and name in replacements and not qualified_further:
+            aliased = i + 3 < len(tokens) and tokens[i + 3].token_type in (TokenType.ALIAS, TokenType.VAR)
+            text = f"({replacements[name]})" + ("" if aliased else f" AS {second.text}")
+            edits.append((first.start, second.end + 1, text))
+            i += 3
+        else:
+            i += 1
+    for start, end, text in reversed(edits):
+        sql = sql[:start] + text + sql[end:]
+    return sql
+
+
+def year_filter(table: str, partitioned: set[str], year: int | None) -> str:
+    """The predicate selecting one year (None: no row) of a partitioned table or raw table."""
+    if year is None:
+        return "false"
+    column = RAW_YEAR.get(table, "year") if table in RAW_YEAR or table in partitioned else None
+    if column is None:
+        raise ModelError(f"{table} is not partitioned by year")
+    return f"({column}) = {int(year)}"
+
+
+def narrowed_sql(model: SqlModel, partitioned: set[str], year: int | None) -> str:
+    """The model's SELECT with every partitioned input (raw tables included) narrowed to ``year``."""
+    inputs = {t for t in model.deps if t in partitioned or t in RAW_YEAR}
+    return substitute_tables(model.sql, {
+        t: f"SELECT * FROM {t} WHERE {year_filter(t, partitioned, year)}" for t in inputs})
+
+
+@dataclass
+class BuildOutcome:
+    """What a build did: ``years`` rebuilt (None for a whole-table model), or nothing at all."""
+    rebuilt: bool
+    years: list[int] | None
+    dropped: list[int]
+    full: bool
+    pending: list[tuple]  # state rows to record once the checks pass
+
+    def scope(self, year_column: str = "year") -> str:
+        """The rows the checks must look at: the rebuilt ones."""
+        if not self.rebuilt:
+            return "false"
+        if self.years is None or self.full:
+            return "true"
+        return f"{year_column} IN ({', '.join(str(int(y)) for y in self.years)})" if self.years else "false"
+
+    def summary(self) -> str:
+        if not self.rebuilt:
+            return "unchanged inputs: nothing rebuilt"
+        if self.years is None:
+            return "rebuilt in full"
+        what = "every year" if self.full else "changed years"
+        return f"{what} rebuilt: {self.years or 'none'}" + (f"; years dropped: {self.dropped}" if self.dropped else "")
+
+
+class Incremental:
+    """Fingerprints and builds on one connection, for the models of one definitions load."""
+
+    def __init__(self, conn: duckdb.DuckDBPyConnection, partitioned: set[str], variables: dict[str, object]):
+        self.conn = conn
+        self.partitioned = partitioned
+        self.variables = variables
+        conn.execute("CREATE SCHEMA IF NOT EXISTS meta")
+        conn.execute(_STATE_DDL)
+
+    # ------------------------------------------------------------------ fingerprints of inputs
+
+    def _exists(self, table: str) -> bool:
+        schema, name = table.split(".")
+        return bool(self.conn.execute(
+            "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() "
+            "AND schema_name = ? AND table_name = ?", [schema, name]).fetchall()[0][0])
+
+    def content_hash(self, table: str) -> str:
+        n, total = self.conn.execute(f"SELECT count(*), sum(hash(t))::VARCHAR FROM {table} AS t").fetchall()[0]
+        return f"{n}:{total}"
+
+    def year_fingerprints(self, table: str) -> dict[int, str]:
+        """Per-year fingerprints of a raw table or a partitioned model."""
+        if table in RAW_YEAR:
+            rows = self.conn.execute(
+                f"SELECT y, string_agg(file || ':' || sha256, ',' ORDER BY file) FROM "
+                f"(SELECT file, sha256, unnest(years) AS y FROM {LEDGER} WHERE table_name = ?) GROUP BY y",
+                [table]).fetchall()
+            return {y: _sha(fp) for y, fp in rows}
+        rows = self.conn.execute(f"SELECT year, output_fp FROM {STATE} WHERE table_name = ? AND year IS NOT NULL",
+                                 [table]).fetchall()
+        return dict(rows)
+
+    def table_fingerprint(self, table: str) -> str:
+        if table in RAW_YEAR or table in self.partitioned:
+            return _sha(sorted(self.year_fingerprints(table).items()))
+        stored = self.conn.execute(f"SELECT output_fp FROM {STATE} WHERE table_name = ? AND year IS NULL",
+                                   [table]).fetchall()
+        return stored[0][0] if stored else self.content_hash(table)
+
+    def _settings(self, model: SqlModel) -> list:
+        used = sorted({name.lower() for name in _VARIABLE.findall(model.sql)})
+        return [(name, self.variables.get(name)) for name in used]
+
+    # ------------------------------------------------------------------ builds
+
+    def build(self, model: SqlModel) -> BuildOutcome:
+        if model.partition:
+            return self._build_partitioned(model)
+        return self._build_whole(model)
+
+    def _build_whole(self, model: SqlModel) -> BuildOutcome:
+        fp = _sha(model.code_version, self._settings(model),
+                  [(t, self.table_fingerprint(t)) for t in sorted(model.deps)])
+        stored = self.conn.execute(f"SELECT input_fp FROM {STATE} WHERE table_name = ? AND year IS NULL",
+                                   [model.table]).fetchall()
+        if stored and stored[0][0] == fp and self._exists(model.table):
+            return BuildOutcome(False, None, [], False, [])
+        self.conn.execute(f"DELETE FROM {STATE} WHERE table_name = ?", [model.table])
+        self._run(model, f"CREATE OR REPLACE TABLE {model.table} AS {model.sql}")
+        return BuildOutcome(True, None, [], True, [(None, fp)])
+
+    def _build_partitioned(self, model: SqlModel) -> BuildOutcome:
+        inputs = sorted(t for t in model.deps if t in self.partitioned or t in RAW_YEAR)
+        if not inputs:
+            raise ModelError(f"{model.path}: '-- partition: year' needs at least one input partitioned by year")
+        whole = [(t, self.table_fingerprint(t)) for t in sorted(model.deps) if t not in inputs]
+        per_input = {t: self.year_fingerprints(t) for t in inputs}
+        years = sorted(set().union(*per_input.values()))
+        base = (model.code_version, self._settings(model), whole)
+        wanted = {y: _sha(base, [(t, per_input[t].get(y)) for t in inputs]) for y in years}
+
+        stored = dict(self.conn.execute(
+            f"SELECT year, input_fp FROM {STATE} WHERE table_name = ? AND year IS NOT NULL", [model.table]).fetchall())
+        versions = {v for (v,) in self.conn.execute(
+            f"SELECT DISTINCT code_version FROM {STATE} WHERE table_name = ?", [model.table]).fetchall()}
+        full = not self._exists(model.table) or versions != {model.code_version}
+        if full:
+            self.conn.execute(f"DELETE FROM {STATE} WHERE table_name = ?", [model.table])
+            # an empty table of the right shape, then one year at a time
+            self._run(model, f"CREATE OR REPLACE TABLE {model.table} AS {narrowed_sql(model, self.partitioned, None)}")
+            stale, dropped = years, []
+        else:
+            stale = [y for y in years if stored.get(y) != wanted[y]]
+            dropped = sorted(y for y in stored if y not in wanted)
+        for year in dropped:
+            self.conn.execute(f"DELETE FROM {model.table} WHERE year = ?", [year])
+            self.conn.execute(f"DELETE FROM {STATE} WHERE table_name = ? AND year = ?", [model.table, year])
+        for year in stale:
+            self.conn.begin()
+            try:
+                self.conn.execute(f"DELETE FROM {STATE} WHERE table_name = ? AND year = ?", [model.table, year])
+                if not full:
+                    self.conn.execute(f"DELETE FROM {model.table} WHERE year = ?", [year])
+                self._run(model, f"INSERT INTO {model.table} {narrowed_sql(model, self.partitioned, year)}")
+                self.conn.commit()
+            except BaseException:
+                self.conn.rollback()
+                raise
+        rebuilt = bool(stale or dropped or full)
+        return BuildOutcome(rebuilt, stale, dropped, full, [(y, wanted[y]) for y in stale])
+
+    def _run(self, model: SqlModel, statement: str) -> None:
+        try:
+            self.conn.execute(statement)
+        except duckdb.Error as exc:
+            raise ModelError(f"{model.path}: {exc}") from exc
+
+    def record(self, model: SqlModel, outcome: BuildOutcome) -> None:
+        """Remember what the rebuilt parts were computed from; call only after the blocking checks passed."""
+        for year, input_fp in outcome.pending:
+            output_fp = input_fp if year is not None else self.content_hash(model.table)
+            self.conn.execute(f"INSERT INTO {STATE} VALUES (?, ?, ?, ?, ?, now()::TIMESTAMP)",
+                              [model.table, year, model.code_version, input_fp, output_fp])
+
+    def scoped(self, model: SqlModel, outcome: BuildOutcome) -> dict[str, str]:
+        """The model's own table narrowed to the rebuilt rows, for its checks."""
+        return {model.table: f"SELECT * FROM {model.table} WHERE {outcome.scope()}"}
