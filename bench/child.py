@@ -123,6 +123,7 @@ def cmd_query(args) -> dict:
         "floor": lambda: queries.floor_sql(Path(args.parquet), "decimal"),
         "floor_double": lambda: queries.floor_sql(Path(args.parquet), "double"),
         "mart_hs6": lambda: queries.restricted_mart_sql(mart),
+        "mart_hs6_columns": lambda: queries.restricted_mart_sql(mart, queries.KEY + queries.MEASURES),
         "mart_full": lambda: mart,
     }[args.name]()
     times = []
@@ -134,7 +135,7 @@ def cmd_query(args) -> dict:
     if args.name.startswith("floor"):
         input_rows = con.execute(f"SELECT count(*) FROM read_parquet({queries.sql_string(args.parquet)})").fetchall()[0][0]
     else:
-        where = " AND source = 'comtrade'" if args.name == "mart_hs6" else ""
+        where = " AND source = 'comtrade'" if args.name.startswith("mart_hs6") else ""
         input_rows = con.execute(
             f"SELECT count(*) FROM staging.annual_flows WHERE flow = 'import'{where}").fetchall()[0][0]
     con.close()

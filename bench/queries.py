@@ -101,20 +101,22 @@ def model_sql(repo: Path, table: str) -> str:
 _ANNUAL_FLOWS = re.compile(r"\bstaging\.annual_flows\b", re.IGNORECASE)
 
 
-def restricted_mart_sql(mart_sql: str) -> str:
-    """monitor.import_concentration's own SQL, restricted to the rows the floor computes.
+def restricted_mart_sql(mart_sql: str, columns: tuple[str, ...] | None = None) -> str:
+    """monitor.import_concentration's own SQL, restricted to the rows (and ``columns``) the floor computes.
 
     The input is narrowed to Comtrade (``staging.annual_flows`` becomes a filtered subquery)
     and the output to product_level 'HS6' and partner_scope 'all'. The SQL is not edited
     otherwise: DuckDB pushes the outer filter through the model's UNION ALLs, so the HS4,
     HS2, domain and extra-EU branches are pruned at planning time (see EXPLAIN) and what is
-    timed is the mart's own plan for the floor's rows.
+    timed is the mart's own plan for the floor's rows. With ``columns`` (the floor's keys and
+    measures) the output has the floor's columns too, and DuckDB drops the aggregates nothing
+    reads (top-3, unallocated, World, split shares, the per-year join): same rows, same columns.
     """
     if not _ANNUAL_FLOWS.search(mart_sql):
         raise ValueError("monitor.import_concentration no longer reads staging.annual_flows: "
                          "update bench/queries.py restricted_mart_sql")
     narrowed = _ANNUAL_FLOWS.sub("(SELECT * FROM staging.annual_flows WHERE source = 'comtrade')", mart_sql)
-    return (f"SELECT * FROM ({narrowed}\n) AS mart "
+    return (f"SELECT {', '.join(columns) if columns else '*'} FROM ({narrowed}\n) AS mart "
             "WHERE product_level = 'HS6' AND partner_scope = 'all'")
 
 

@@ -15,7 +15,9 @@ unless the run explicitly accepts publishing without it.
 
 from __future__ import annotations
 
+import os
 import re
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -35,6 +37,7 @@ _QUARANTINE_DDL = f"""
 CREATE TABLE IF NOT EXISTS {QUARANTINE} (
     table_name VARCHAR, file VARCHAR, path VARCHAR, line BIGINT, reason VARCHAR, recorded_at TIMESTAMP
 )"""
+MAX_PARALLEL_FILES = 4
 META_COLUMNS = {"_file": "VARCHAR", "_line": "BIGINT", "release": "VARCHAR", "synthetic": "BOOLEAN"}
 # DuckDB's CSV errors say "CSV Error on Line: 3"; our own say "line 1:"
 _LINE = re.compile(r"\bline:?\s+(\d+)", re.IGNORECASE)
@@ -112,48 +115,69 @@ def sync_raw_table(
         conn.rollback()
         raise
 
-    for f in fresh:
-        conn.begin()
+    # Files are read side by side, each on its own cursor and in its own transaction: one gzip
+    # file is parsed by one thread, and appends to the same table never conflict in DuckDB.
+    workers = max(1, min(len(fresh), os.cpu_count() or 1, MAX_PARALLEL_FILES))
+
+    def read_one(f: InputFile) -> tuple[InputFile, int | None, str | None]:
+        cur = conn.cursor()
         try:
-            if validate is not None:
-                validate(conn, f)
-            try:
-                inserted = conn.execute(
-                    f"INSERT INTO {table} BY NAME SELECT s.*, ?::VARCHAR AS _file, ?::BOOLEAN AS synthetic "
-                    f"FROM ({select_for(f)}) s",
-                    [f.label, f.synthetic],
-                ).fetchall()[0][0]
-            except duckdb.Error as exc:
-                raise InputError(f"{f.path}: {exc}") from exc
-            if row_rule is not None:
-                bad = conn.execute(
-                    f"SELECT _line, reason FROM (SELECT _line, ({row_rule}) AS reason FROM {table} WHERE _file = ?) "
-                    "WHERE reason IS NOT NULL ORDER BY _line LIMIT 1", [f.label]).fetchall()
-                if bad:
-                    raise InputError(f"{f.path}: line {bad[0][0]}: {bad[0][1]}")
-            conn.execute(
-                f"INSERT INTO {LEDGER} (table_name, file, path, format, sha256, size_bytes, rows, release, "
-                "synthetic, ingested_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, now()::TIMESTAMP)",
-                [table, f.label, str(f.path), f.fmt, f.sha256, f.size, inserted, f.release, f.synthetic],
-            )
-            conn.commit()
-        except InputError as exc:
-            conn.rollback()
-            reason = _reason(exc, f)
-            line = _LINE.search(reason)
-            conn.execute(f"INSERT INTO {QUARANTINE} VALUES (?, ?, ?, ?, ?, now()::TIMESTAMP)",
-                         [table, f.label, str(f.path), int(line.group(1)) if line else None, reason])
+            return (f, *_read_file(cur, table, f, select_for, validate, row_rule))
+        finally:
+            cur.close()
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        outcomes = list(pool.map(read_one, fresh))
+    for f, inserted, reason in outcomes:
+        if reason is not None:
             report.quarantined[f.label] = reason
-            continue
-        except BaseException:
-            conn.rollback()
-            raise
-        report.added.append(f.label)
-        report.rows_added += inserted
+        else:
+            report.added.append(f.label)
+            report.rows_added += inserted
     if year_of_row is not None:
         _record_years(conn, table, year_of_row)
     report.total_rows = conn.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
     return report
+
+
+def _read_file(cur: duckdb.DuckDBPyConnection, table: str, f: InputFile, select_for, validate,
+               row_rule: str | None) -> tuple[int | None, str | None]:
+    """One file into ``table`` in one transaction: (rows inserted, None), or (None, reason) once quarantined."""
+    cur.begin()
+    try:
+        if validate is not None:
+            validate(cur, f)
+        try:
+            inserted = cur.execute(
+                f"INSERT INTO {table} BY NAME SELECT s.*, ?::VARCHAR AS _file, ?::BOOLEAN AS synthetic "
+                f"FROM ({select_for(f)}) s",
+                [f.label, f.synthetic],
+            ).fetchall()[0][0]
+        except duckdb.Error as exc:
+            raise InputError(f"{f.path}: {exc}") from exc
+        if row_rule is not None:
+            bad = cur.execute(
+                f"SELECT _line, reason FROM (SELECT _line, ({row_rule}) AS reason FROM {table} WHERE _file = ?) "
+                "WHERE reason IS NOT NULL ORDER BY _line LIMIT 1", [f.label]).fetchall()
+            if bad:
+                raise InputError(f"{f.path}: line {bad[0][0]}: {bad[0][1]}")
+        cur.execute(
+            f"INSERT INTO {LEDGER} (table_name, file, path, format, sha256, size_bytes, rows, release, "
+            "synthetic, ingested_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, now()::TIMESTAMP)",
+            [table, f.label, str(f.path), f.fmt, f.sha256, f.size, inserted, f.release, f.synthetic],
+        )
+        cur.commit()
+        return inserted, None
+    except InputError as exc:
+        cur.rollback()
+        reason = _reason(exc, f)
+        line = _LINE.search(reason)
+        cur.execute(f"INSERT INTO {QUARANTINE} VALUES (?, ?, ?, ?, ?, now()::TIMESTAMP)",
+                    [table, f.label, str(f.path), int(line.group(1)) if line else None, reason])
+        return None, reason
+    except BaseException:
+        cur.rollback()
+        raise
 
 
 def _record_years(conn: duckdb.DuckDBPyConnection, table: str, year_of_row: str) -> None:
