@@ -104,7 +104,7 @@ def model_asset(model: SqlModel, partitioned: set[str]) -> AssetsDefinition:
             for name, value in variables.items():
                 conn.execute(f"SET VARIABLE {name} = ?", [value])
             conn.execute(f"CREATE SCHEMA IF NOT EXISTS {model.layer}")
-            builds = Incremental(conn, partitioned, variables)
+            builds = Incremental(conn, partitioned, variables, full_rebuild=settings.full_rebuild)
             outcome = builds.build(model)
             context.log.info(f"{model.table}: {outcome.summary()}")
             metadata = table_metadata(conn, model.table)

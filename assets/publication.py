@@ -61,6 +61,8 @@ def publication_asset(monitor_tables: list[str], reference_tables: list[str],
                 "synthetic": manifest["synthetic"],
                 "code_version": manifest["code_version"],
                 "rows": MetadataValue.json({t: m["rows"] for t, m in manifest["tables"].items()}),
+                # incremental publication: a year-partitioned table has only its changed years written
+                "database_writes": MetadataValue.json(result.database_writes),
             }
         )
 

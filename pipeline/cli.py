@@ -34,6 +34,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--config", metavar="FILE",
                      help="Dagster run config (YAML or JSON) merged into the defaults, e.g. an API fetch plan: "
                      "ops: {raw__comtrade_api_pages: {config: {reporters: [528], years: [2023]}}}")
+    run.add_argument("--full-rebuild", action="store_true",
+                     help="rebuild every SQL model and year instead of only what changed inputs need")
     run.add_argument("--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"],
                      help="Dagster console log level (default WARNING)")
 
@@ -83,6 +85,8 @@ def _run(args, paths: DataPaths) -> int:
         settings["demo_scale"] = args.demo_scale
     if args.demo_years:
         settings["demo_years"] = args.demo_years
+    if args.full_rebuild:
+        settings["full_rebuild"] = True
     # Dagster's EnvVar needs the variable to exist; empty = no key, the keyless preview endpoint
     os.environ.setdefault("COMTRADE_API_KEY", "")
     run_config = {

@@ -130,10 +130,12 @@ class BuildOutcome:
 class Incremental:
     """Fingerprints and builds on one connection, for the models of one definitions load."""
 
-    def __init__(self, conn: duckdb.DuckDBPyConnection, partitioned: set[str], variables: dict[str, object]):
+    def __init__(self, conn: duckdb.DuckDBPyConnection, partitioned: set[str], variables: dict[str, object],
+                 *, full_rebuild: bool = False):
         self.conn = conn
         self.partitioned = partitioned
         self.variables = variables
+        self.full_rebuild = full_rebuild  # every year of every model, whatever the fingerprints say
         conn.execute("CREATE SCHEMA IF NOT EXISTS meta")
         conn.execute(_STATE_DDL)
 
@@ -184,7 +186,7 @@ class Incremental:
                   [(t, self.table_fingerprint(t)) for t in sorted(model.deps)])
         stored = self.conn.execute(f"SELECT input_fp FROM {STATE} WHERE table_name = ? AND year IS NULL",
                                    [model.table]).fetchall()
-        if stored and stored[0][0] == fp and self._exists(model.table):
+        if stored and stored[0][0] == fp and self._exists(model.table) and not self.full_rebuild:
             return BuildOutcome(False, None, [], False, [])
         self.conn.execute(f"DELETE FROM {STATE} WHERE table_name = ?", [model.table])
         self._run(model, f"CREATE OR REPLACE TABLE {model.table} AS {model.sql}")
@@ -204,7 +206,7 @@ class Incremental:
             f"SELECT year, input_fp FROM {STATE} WHERE table_name = ? AND year IS NOT NULL", [model.table]).fetchall())
         versions = {v for (v,) in self.conn.execute(
             f"SELECT DISTINCT code_version FROM {STATE} WHERE table_name = ?", [model.table]).fetchall()}
-        full = not self._exists(model.table) or versions != {model.code_version}
+        full = self.full_rebuild or not self._exists(model.table) or versions != {model.code_version}
         if full:
             self.conn.execute(f"DELETE FROM {STATE} WHERE table_name = ?", [model.table])
             # an empty table of the right shape, then one year at a time

@@ -25,6 +25,7 @@ import pyarrow.parquet as pq
 
 from pipeline import glossary
 from pipeline.analyst_views import VIEW_DESCRIPTIONS, create_analyst_views
+from pipeline.incremental import STATE as BUILD_STATE
 from pipeline.paths import REPO_ROOT, SQL_DIR, DataPaths
 from pipeline.readers.inputs import sha256_of
 from pipeline.readers.raw_store import sql_string
@@ -37,6 +38,14 @@ ATTRIBUTION = (
 )
 
 
+# in the working database: which build of each year the published geomonitor.duckdb holds
+PUBLISHED_YEARS = "meta.published_years"
+
+
+def current_database(conn: duckdb.DuckDBPyConnection) -> str:
+    return conn.execute("SELECT current_database()").fetchall()[0][0]
+
+
 class SnapshotError(Exception):
     """A snapshot that is missing, malformed or does not match its manifest."""
 
@@ -47,6 +56,7 @@ class Publication:
     database: Path
     snapshot_dir: Path
     manifest: dict
+    database_writes: dict[str, str]  # per table of the analysts' file: written whole, or which years
 
 
 def code_version() -> str:
@@ -125,7 +135,8 @@ def publish(
             "attribution": ATTRIBUTION,
             "tables": tables_meta,
         }
-        _write_database(conn, tmp_db, database_tables, manifest)
+        reusable = _reusable_years(conn, paths)
+        writes = _write_database(conn, tmp_db, database_tables, manifest, reusable, paths.published_db)
         _describe_database(tmp_db, database_tables, descriptions)
         # the report reads the database about to be published; the manifest lists it like a table
         manifest["files"] = _write_report(tmp_db, tmp_snap)
@@ -137,13 +148,14 @@ def publish(
         latest_tmp = paths.snapshots / f".LATEST.tmp-{snapshot_id}"
         latest_tmp.write_text(snapshot_id + "\n")
         os.replace(latest_tmp, paths.latest_pointer)
+        _record_published_years(conn, snapshot_id, database_tables)
     except BaseException:
         shutil.rmtree(tmp_snap, ignore_errors=True)
         tmp_db.unlink(missing_ok=True)
         Path(str(tmp_db) + ".wal").unlink(missing_ok=True)
         raise
     apply_retention(paths, keep)
-    return Publication(snapshot_id, paths.published_db, final_snap, manifest)
+    return Publication(snapshot_id, paths.published_db, final_snap, manifest, writes)
 
 
 def _write_snapshot(conn: duckdb.DuckDBPyConnection, folder: Path, tables: list[str], descriptions: dict) -> dict:
@@ -174,21 +186,91 @@ def _write_report(database: Path, folder: Path) -> dict:
     return {REPORT_FILE: {"bytes": result.bytes, "sha256": result.sha256}}
 
 
-def _write_database(conn: duckdb.DuckDBPyConnection, target: Path, tables: list[str], manifest: dict) -> None:
-    conn.execute(f"ATTACH {sql_string(target)} AS publication")
+def _reusable_years(conn: duckdb.DuckDBPyConnection, paths: DataPaths) -> dict[str, set[int]] | None:
+    """Years of year-partitioned tables that the published file already holds exactly as built now.
+
+    Known from what was recorded when that file was published (the per-year fingerprints of
+    pipeline/incremental.py); None, for a complete rewrite, unless the published file is the
+    one that record describes.
+    """
+    if not paths.published_db.exists() or not _has_table(conn, PUBLISHED_YEARS):
+        return None
+    recorded = conn.execute(f"SELECT table_name, year, output_fp, snapshot_id FROM {PUBLISHED_YEARS}").fetchall()
     try:
+        with duckdb.connect(str(paths.published_db), read_only=True) as published:
+            published_id = published.execute("SELECT snapshot_id FROM meta.publication").fetchall()[0][0]
+    except (duckdb.Error, IndexError):
+        return None
+    if not recorded or {snapshot for *_, snapshot in recorded} != {published_id}:
+        return None
+    current = {(t, y): fp for t, y, fp in conn.execute(
+        f"SELECT table_name, year, output_fp FROM {BUILD_STATE} WHERE year IS NOT NULL").fetchall()}
+    reusable: dict[str, set[int]] = {}
+    for table, year, fp, _ in recorded:
+        if current.get((table, year)) == fp:
+            reusable.setdefault(table, set()).add(year)
+    return reusable
+
+
+def _record_published_years(conn: duckdb.DuckDBPyConnection, snapshot_id: str, tables: list[str]) -> None:
+    """After the swap: which build of each year the published file now holds."""
+    conn.execute(f"CREATE OR REPLACE TABLE {PUBLISHED_YEARS} AS SELECT table_name, year, output_fp, "
+                 f"?::VARCHAR AS snapshot_id FROM {BUILD_STATE} WHERE year IS NOT NULL AND table_name IN "
+                 "(SELECT unnest(?::VARCHAR[]))", [snapshot_id, tables])
+
+
+def _has_table(conn: duckdb.DuckDBPyConnection, table: str) -> bool:
+    schema, name = table.split(".")
+    return bool(conn.execute("SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() "
+                             "AND schema_name = ? AND table_name = ?", [schema, name]).fetchall()[0][0])
+
+
+def _columns(conn: duckdb.DuckDBPyConnection, database: str, table: str) -> list[tuple]:
+    schema, name = table.split(".")
+    return conn.execute("SELECT column_name, data_type FROM duckdb_columns() WHERE database_name = ? "
+                        "AND schema_name = ? AND table_name = ? ORDER BY column_index",
+                        [database, schema, name]).fetchall()
+
+
+def _write_database(conn: duckdb.DuckDBPyConnection, target: Path, tables: list[str], manifest: dict,
+                    reusable: dict[str, set[int]] | None, previous: Path) -> dict[str, str]:
+    """The analysts' file under ``target``: a fresh file, or (``reusable`` known) a copy of the
+    published one in which only the years and tables that changed are written again. The
+    published file itself is never opened for writing; readers keep it until the swap."""
+    if reusable is not None:
+        shutil.copyfile(previous, target)
+    conn.execute(f"ATTACH {sql_string(target)} AS publication")
+    writes: dict[str, str] = {}
+    try:
+        current = current_database(conn)
+        for schema, name in conn.execute(
+            "SELECT schema_name, table_name FROM duckdb_tables() WHERE database_name = 'publication'"
+        ).fetchall():
+            if f"{schema}.{name}" not in tables and schema != "meta":
+                conn.execute(f"DROP TABLE publication.{schema}.{name}")  # no longer published
         for table in tables:
             schema, _ = table.split(".")
             conn.execute(f"CREATE SCHEMA IF NOT EXISTS publication.{schema}")
-            conn.execute(f"CREATE TABLE publication.{table} AS SELECT * FROM {table}")
+            keep = (reusable or {}).get(table)
+            if keep and _columns(conn, "publication", table) == _columns(conn, current, table):
+                # a year-partitioned table: only its changed (or gone) years are written again
+                kept = ", ".join(str(int(y)) for y in sorted(keep))
+                conn.execute(f"DELETE FROM publication.{table} WHERE year NOT IN ({kept})")
+                conn.execute(f"INSERT INTO publication.{table} SELECT * FROM {table} WHERE year NOT IN ({kept})")
+                rewritten = conn.execute(f"SELECT list(DISTINCT year ORDER BY year) FROM {table} "
+                                         f"WHERE year NOT IN ({kept})").fetchall()[0][0]
+                writes[table] = f"years written: {rewritten or []}, kept: {len(keep)}"
+            else:
+                conn.execute(f"CREATE OR REPLACE TABLE publication.{table} AS SELECT * FROM {table}")
+                writes[table] = "written whole"
         conn.execute("CREATE SCHEMA IF NOT EXISTS publication.meta")
         conn.execute(
-            "CREATE TABLE publication.meta.publication AS SELECT ? AS snapshot_id, ?::TIMESTAMPTZ AS published_at, "
+            "CREATE OR REPLACE TABLE publication.meta.publication AS SELECT ? AS snapshot_id, ?::TIMESTAMPTZ AS published_at, "
             "? AS code_version, ? AS synthetic, ? AS synthetic_note, ? AS attribution",
             [manifest["snapshot_id"], manifest["created_at"], manifest["code_version"], manifest["synthetic"],
              manifest["synthetic_note"], manifest["attribution"]],
         )
-        conn.execute('CREATE TABLE publication.meta.sources (source VARCHAR, "table" VARCHAR, release VARCHAR, '
+        conn.execute('CREATE OR REPLACE TABLE publication.meta.sources (source VARCHAR, "table" VARCHAR, release VARCHAR, '
                      'synthetic BOOLEAN, files BIGINT, "rows" BIGINT)')
         if manifest["sources"]:
             conn.executemany(
@@ -196,11 +278,11 @@ def _write_database(conn: duckdb.DuckDBPyConnection, target: Path, tables: list[
                 [[s["source"], s["table"], s["release"], s["synthetic"], s["files"], s["rows"]]
                  for s in manifest["sources"]],
             )
-        conn.execute("CREATE TABLE publication.meta.parameters (name VARCHAR, value DOUBLE)")
+        conn.execute("CREATE OR REPLACE TABLE publication.meta.parameters (name VARCHAR, value DOUBLE)")
         if manifest["parameters"]:
             conn.executemany("INSERT INTO publication.meta.parameters VALUES (?, ?)",
                              [[k, float(v)] for k, v in sorted(manifest["parameters"].items())])
-        conn.execute('CREATE TABLE publication.meta.quarantine ("table" VARCHAR, file VARCHAR, line BIGINT, '
+        conn.execute('CREATE OR REPLACE TABLE publication.meta.quarantine ("table" VARCHAR, file VARCHAR, line BIGINT, '
                      'reason VARCHAR)')
         if manifest["quarantine"]:
             conn.executemany("INSERT INTO publication.meta.quarantine VALUES (?, ?, ?, ?)",
@@ -208,6 +290,7 @@ def _write_database(conn: duckdb.DuckDBPyConnection, target: Path, tables: list[
         conn.execute("CHECKPOINT publication")
     finally:
         conn.execute("DETACH publication")
+    return writes
 
 
 def _describe_database(target: Path, tables: list[str], descriptions: dict) -> None:
@@ -219,7 +302,7 @@ def _describe_database(target: Path, tables: list[str], descriptions: dict) -> N
     con = duckdb.connect(str(target))
     try:
         built_at = con.execute("SELECT published_at FROM meta.publication").fetchall()[0][0]
-        con.execute("CREATE TABLE meta.tables (\"table\" VARCHAR, description VARCHAR, \"rows\" BIGINT, "
+        con.execute("CREATE OR REPLACE TABLE meta.tables (\"table\" VARCHAR, description VARCHAR, \"rows\" BIGINT, "
                     "built_at TIMESTAMPTZ)")
         for table in tables:
             rows = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]

@@ -43,6 +43,11 @@ class MonitorSettings(ConfigurableResource):
         "publication lists them in meta.quarantine and the manifest). Off: quarantine stops the run.",
     )
     keep_snapshots: int = Field(default=10, description="Snapshots kept by retention, besides pinned ones and LATEST.")
+    full_rebuild: bool = Field(
+        default=False,
+        description="Rebuild every SQL model and every year, as on a fresh warehouse, instead of only what "
+        "changed inputs need (see pipeline/incremental.py). Raw files are still read only when they changed.",
+    )
     # screen thresholds (methodology section 6-7); every screen row also stores the value used
     ec_c1_hhi: float = Field(default=0.4, description="EC screen C1: extra-EU HHI above this.")
     ec_c2_extra_share: float = Field(default=0.5, description="EC screen C2: extra-EU share of imports above this.")

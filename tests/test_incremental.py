@@ -73,6 +73,9 @@ def test_one_changed_year_rebuilds_only_that_year_and_equals_a_full_build(tmp_pa
     builds = _materializations(refreshed)
     for key in PARTITIONED:
         assert builds[key]["build"] == f"changed years rebuilt: [{CHANGED}]", {k: b.get("build") for k, b in builds.items()}
+    writes = builds["publish/publication"]["database_writes"]
+    assert writes["staging.trade_flows"] == f"years written: [{CHANGED}], kept: 2", writes
+    assert writes["monitor.ec_screen"] == "written whole"
     # the checks looked at the rebuilt year only
     with incremental.warehouse() as con:
         years = con.execute("SELECT DISTINCT year FROM staging.trade_flows ORDER BY 1").fetchall()
@@ -84,11 +87,21 @@ def test_one_changed_year_rebuilds_only_that_year_and_equals_a_full_build(tmp_pa
     result = full.run()
     assert result.success, failure_messages(result)
     assert _manifest_checksums(incremental) == _manifest_checksums(full)
+    # ... and the same analysts' database, although the refresh rewrote only 2023 of its flows
     with full.published() as a, duckdb.connect(str(incremental.paths.published_db), read_only=True) as b:
-        for table in ("staging.trade_flows",):
-            left = a.execute(f"SELECT count(*), sum(hash(t)) FROM {table} AS t").fetchall()
-            right = b.execute(f"SELECT count(*), sum(hash(t)) FROM {table} AS t").fetchall()
-            assert left == right, table
+        tables = a.execute("SELECT schema_name || '.' || table_name FROM duckdb_tables() "
+                           "WHERE schema_name <> 'meta' ORDER BY 1").fetchall()
+        assert tables == b.execute("SELECT schema_name || '.' || table_name FROM duckdb_tables() "
+                                   "WHERE schema_name <> 'meta' ORDER BY 1").fetchall()
+        assert ("staging.trade_flows",) in tables
+        for (table,) in tables:
+            content = f"SELECT count(*), sum(hash(t)) FROM {table} AS t"
+            assert a.execute(content).fetchall() == b.execute(content).fetchall(), table
+            columns = f"DESCRIBE {table}"
+            assert a.execute(columns).fetchall() == b.execute(columns).fetchall(), table
+    with incremental.warehouse() as con:
+        published = con.execute("SELECT DISTINCT snapshot_id FROM meta.published_years").fetchall()
+    assert published == [(incremental.paths.latest_pointer.read_text().strip(),)]
 
 
 def test_a_year_whose_files_disappear_is_dropped(tmp_path, monkeypatch):
@@ -118,3 +131,7 @@ def test_changed_sql_rebuilds_every_year(tmp_path, monkeypatch, model):
                     [model.replace("/", ".")])
     builds = _materializations(runner.run())
     assert builds[model]["build"] == "every year rebuilt: [2022, 2023]"
+    # and --full-rebuild rebuilds everything, whatever the fingerprints say
+    builds = _materializations(runner.run(full_rebuild=True))
+    assert builds["staging/trade_flows"]["build"] == "every year rebuilt: [2022, 2023]"
+    assert builds["staging/hs_split_weights"]["build"] == "rebuilt in full"

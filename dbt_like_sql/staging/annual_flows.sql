@@ -47,16 +47,28 @@ WITH reporter_years AS (
     WHERE flow IN ('import', 'export') AND is_detail
     GROUP BY ALL
 ),
-annual_reported AS (
+by_frequency AS (
+    -- annual and monthly rows summed side by side in one pass over the flows
     SELECT
         d.source, d.currency, d.reporter, d.year, d.flow, d.partner, d.partner_kind,
         d.product_code_native, d.product_code, d.hs4, d.hs2, d.hs_edition,
-        sum(d.value) AS value
+        sum(d.value) FILTER (WHERE d.freq = 'A') AS value_annual,
+        count(*) FILTER (WHERE d.freq = 'A') AS n_annual,
+        sum(d.value) FILTER (WHERE d.freq = 'M') AS value_monthly,
+        count(*) FILTER (WHERE d.freq = 'M') AS n_monthly
     FROM staging.trade_flows AS d
-    JOIN reporter_years AS ry USING (source, reporter, year)
     WHERE d.flow IN ('import', 'export') AND d.is_detail
-      AND d.freq = CASE WHEN ry.has_annual THEN 'A' ELSE 'M' END
     GROUP BY ALL
+),
+annual_reported AS (
+    -- a reporter-year's annual rows where it has any, else its months (never both); joined after
+    -- the sums, on far fewer rows than the flows
+    SELECT
+        b.* EXCLUDE (value_annual, n_annual, value_monthly, n_monthly),
+        CASE WHEN ry.has_annual THEN b.value_annual ELSE b.value_monthly END AS value
+    FROM by_frequency AS b
+    JOIN reporter_years AS ry USING (source, reporter, year)
+    WHERE CASE WHEN ry.has_annual THEN b.n_annual > 0 ELSE b.n_monthly > 0 END
 ),
 annual AS (
     -- on the target axis: an exact mapping (at most one row of hs_conversion once splits are
