@@ -72,11 +72,17 @@ def test_one_changed_year_rebuilds_only_that_year_and_equals_a_full_build(tmp_pa
     assert refreshed.success, failure_messages(refreshed)
     builds = _materializations(refreshed)
     for key in PARTITIONED:
-        assert builds[key]["build"] == f"changed years rebuilt: [{CHANGED}]", {k: b.get("build") for k, b in builds.items()}
+        assert builds[key]["build"] == f"changed years rebuilt: [{CHANGED}]", (key, builds[key]["build"])
     writes = builds["publish/publication"]["database_writes"]
     assert writes["staging.trade_flows"] == f"years written: [{CHANGED}], kept: 2", writes
     assert writes["monitor.ec_screen"] == "written whole"
-    # the checks looked at the rebuilt year only
+    # the checks looked at the rebuilt year only (the others passed them when they were built)
+    scopes = {(e.asset_key.to_user_string(), e.check_name): e.metadata["checked_rows"].value
+              for e in refreshed.get_asset_check_evaluations() if "checked_rows" in e.metadata}
+    assert scopes[("staging/trade_flows", "unique_grain")] == f"years [{CHANGED}]"
+    assert scopes[("monitor/import_concentration", "hhi_bounds")] == f"years [{CHANGED}]"
+    assert scopes[("staging/hs_conversion", "unique_grain")] == "none (nothing rebuilt)"
+    # and every year is still there
     with incremental.warehouse() as con:
         years = con.execute("SELECT DISTINCT year FROM staging.trade_flows ORDER BY 1").fetchall()
     assert [y for (y,) in years] == list(YEARS)

@@ -28,8 +28,8 @@
 -- assert eu27_equals_member_sum: SELECT b.* FROM monitor.import_concentration AS b JOIN (SELECT c.source, c.year, c.product_level, c.product_code, sum(c.allocated_value) AS v FROM monitor.import_concentration AS c JOIN reference.eu_members AS m ON m.iso3 = c.reporter AND m.in_eu27_2020 WHERE c.partner_scope = 'extra_eu' GROUP BY ALL) AS s USING (source, year, product_level, product_code) WHERE b.reporter = 'EU27' AND b.bloc_basis = 'members' AND abs(b.allocated_value - s.v) > 1e-6 * greatest(s.v, 1)
 WITH flows AS (
     -- only what varies within a reporter-year: its currency, months, bloc members, release and
-    -- synthetic flag are joined once per output row (year_info), not carried through both
-    -- aggregations, which is most of what this model costs
+    -- synthetic flag are joined once per output row (staging.reporter_years), not carried
+    -- through both aggregations
     SELECT
         source, reporter, year, partner, partner_role, partner_in_eu, value, value_from_split,
         converted_split, bloc_basis,
@@ -41,11 +41,8 @@ WITH flows AS (
     WHERE flow = 'import' AND partner_role IN ('external', 'internal', 'unallocated', 'world')
 ),
 year_info AS (
-    SELECT source, reporter, year, any_value(currency) AS currency, any_value(months_covered) AS months_covered,
-           any_value(bloc_members) AS bloc_members, any_value(release) AS release, bool_or(synthetic) AS synthetic
-    FROM staging.annual_flows
-    WHERE flow = 'import' AND partner_role IN ('external', 'internal', 'unallocated', 'world')
-    GROUP BY source, reporter, year
+    SELECT source, reporter, year, currency, months_covered, bloc_members, release, synthetic
+    FROM staging.reporter_years
 ),
 levels AS (
     SELECT f.*, 'HS6' AS product_level, f.product_code AS group_code FROM flows AS f WHERE f.product_code IS NOT NULL

@@ -11,6 +11,8 @@
 --   world       the World total, used to find value not allocated to any partner
 --   aggregate   other partner groups, never used (they would double count)
 -- partner_in_eu marks EU27 member partners, for the screens that count non-EU partners only.
+-- What each reporter-year rests on (months covered, bloc members, release, synthetic) is in
+-- staging.reporter_years, once per year rather than on every flow.
 -- One product axis across years: product_code, hs4, hs2 and hs_edition are the code as reported
 -- (HS 2017 for a reporter in H5, the CN8's first six digits for Comext); product_code_target is
 -- the same trade's HS6 code in the target edition (hs_target_edition, default H6 = HS 2022),
@@ -34,20 +36,7 @@
 -- check non_negative_value: value IS NULL OR value >= 0
 -- check split_part: (converted_split OR value_from_split = 0) AND (value_from_split IS NULL OR value_from_split BETWEEN 0 AND value)
 -- warn on_target_axis: hs_edition IS NULL OR hs_edition IN ('mixed', 'H' || getvariable('hs_target_edition')) OR product_code IS NULL OR EXISTS (SELECT 1 FROM staging.hs_conversion AS c WHERE c.hs_edition = annual_flows.hs_edition AND c.product_code = annual_flows.product_code AND c.product_code_target = annual_flows.product_code_target)
--- (staging.trade_flows is read twice rather than through one shared CTE: a CTE used twice is
--- materialised with every column, while each scan reads only the columns its use needs)
-WITH reporter_years AS (
-    SELECT
-        source, reporter, year,
-        bool_or(freq = 'A') AS has_annual,
-        CASE WHEN bool_or(freq = 'A') THEN 12 ELSE count(DISTINCT month) END AS months_covered,
-        string_agg(DISTINCT release, '; ' ORDER BY release) AS release,
-        bool_or(synthetic) AS synthetic
-    FROM staging.trade_flows
-    WHERE flow IN ('import', 'export') AND is_detail
-    GROUP BY ALL
-),
-by_frequency AS (
+WITH by_frequency AS (
     -- annual and monthly rows summed side by side in one pass over the flows
     SELECT
         d.source, d.currency, d.reporter, d.year, d.flow, d.partner, d.partner_kind,
@@ -67,7 +56,7 @@ annual_reported AS (
         b.* EXCLUDE (value_annual, n_annual, value_monthly, n_monthly),
         CASE WHEN ry.has_annual THEN b.value_annual ELSE b.value_monthly END AS value
     FROM by_frequency AS b
-    JOIN reporter_years AS ry USING (source, reporter, year)
+    JOIN staging.reporter_years AS ry USING (source, reporter, year)
     WHERE CASE WHEN ry.has_annual THEN b.n_annual > 0 ELSE b.n_monthly > 0 END
 ),
 annual AS (
@@ -114,22 +103,6 @@ bloc_from_members AS (
     GROUP BY a.source, a.currency, a.year, a.flow, a.partner, a.partner_kind, a.product_code_native,
              a.product_code, a.hs4, a.hs2, a.product_code_target
 ),
-year_info AS (
-    SELECT source, reporter, year, NULL::BIGINT AS bloc_members, months_covered, release, synthetic
-    FROM reporter_years
-    WHERE reporter <> 'EU27'
-    UNION ALL
-    -- the bloc's year: member reporters summed, or Comext's own EU27_2020 rows (all 27)
-    SELECT
-        source, 'EU27', year,
-        CASE WHEN bool_or(ry.reporter = 'EU27') THEN 27 ELSE count(*) END,
-        max(ry.months_covered),
-        string_agg(DISTINCT ry.release, '; ' ORDER BY ry.release),
-        bool_or(ry.synthetic)
-    FROM reporter_years AS ry
-    WHERE ry.reporter = 'EU27' OR ry.reporter IN (SELECT iso3 FROM members)
-    GROUP BY source, year
-),
 all_rows AS (
     SELECT *, CASE WHEN converted_split THEN value ELSE 0 END AS value_from_split,
            CASE WHEN reporter = 'EU27' THEN 'eu27_rows' END AS bloc_basis
@@ -150,7 +123,5 @@ SELECT
     END AS partner_role,
     r.partner IN (SELECT iso3 FROM members) AS partner_in_eu,
     r.product_code_native, r.product_code, r.hs4, r.hs2, r.value,
-    r.bloc_basis, y.months_covered, y.bloc_members, y.release, y.synthetic,
-    r.hs_edition, r.product_code_target, r.converted_split, r.value_from_split
+    r.bloc_basis, r.hs_edition, r.product_code_target, r.converted_split, r.value_from_split
 FROM all_rows AS r
-JOIN year_info AS y USING (source, reporter, year)
