@@ -88,10 +88,11 @@ def year_filter(table: str, partitioned: set[str], year: int | None) -> str:
     """The predicate selecting one year (None: no row) of a partitioned table or raw table."""
     if year is None:
         return "false"
-    column = RAW_YEAR.get(table, "year") if table in RAW_YEAR or table in partitioned else None
-    if column is None:
-        raise ModelError(f"{table} is not partitioned by year")
-    return f"({column}) = {int(year)}"
+    if table in RAW_YEAR:
+        return f"({RAW_YEAR[table]}) = {int(year)}"
+    if table in partitioned:
+        return f"year = {int(year)}"
+    raise ModelError(f"{table} is not partitioned by year")
 
 
 def narrowed_sql(model: SqlModel, partitioned: set[str], year: int | None) -> str:
@@ -244,7 +245,3 @@ class Incremental:
             output_fp = input_fp if year is not None else self.content_hash(model.table)
             self.conn.execute(f"INSERT INTO {STATE} VALUES (?, ?, ?, ?, ?, now()::TIMESTAMP)",
                               [model.table, year, model.code_version, input_fp, output_fp])
-
-    def scoped(self, model: SqlModel, outcome: BuildOutcome) -> dict[str, str]:
-        """The model's own table narrowed to the rebuilt rows, for its checks."""
-        return {model.table: f"SELECT * FROM {model.table} WHERE {outcome.scope()}"}
