@@ -21,6 +21,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pipeline import glossary
@@ -30,6 +31,7 @@ from pipeline.paths import REPO_ROOT, SQL_DIR, DataPaths
 from pipeline.readers.inputs import sha256_of
 from pipeline.readers.raw_store import sql_string
 
+ROWS_PER_GROUP = 1_000_000  # Parquet row group = Arrow batch written at a time
 REPORT_FILE = "report/index.html"  # the HTML report inside a snapshot, listed under the manifest's "files"
 SNAPSHOT_ID = re.compile(r"^\d{8}T\d{6}Z(_[A-Za-z0-9]+)?(-\d+)?$")
 ATTRIBUTION = (
@@ -163,19 +165,44 @@ def _write_snapshot(conn: duckdb.DuckDBPyConnection, folder: Path, tables: list[
     meta = {}
     for table in tables:
         # sorted rows make the file, and so its checksum, a function of the table's contents
-        arrow = conn.sql(f"SELECT * FROM {table} ORDER BY ALL").to_arrow_table()
+        reader = conn.sql(f"SELECT * FROM {table} ORDER BY ALL").to_arrow_reader(ROWS_PER_GROUP)
         path = folder / f"{table}.parquet"
-        pq.write_table(arrow, path, compression="zstd")
+        with pq.ParquetWriter(path, reader.schema, compression="zstd") as writer:
+            rows = _write_row_groups(reader, writer)
         meta[table] = {
             "file": path.name,
             "description": descriptions.get(table, ""),
-            "rows": arrow.num_rows,
+            "rows": rows,
             "bytes": path.stat().st_size,
             "sha256": sha256_of(path),
             "schema": [{"name": f.name, "type": str(f.type), "description": glossary.describe(f.name) or ""}
-                       for f in arrow.schema],
+                       for f in reader.schema],
         }
     return meta
+
+
+def _write_row_groups(reader: pa.RecordBatchReader, writer: pq.ParquetWriter) -> int:
+    """Stream ``reader`` into row groups of exactly ROWS_PER_GROUP rows (the last one shorter).
+
+    Only one row group is held outside DuckDB at a time, whatever the table's size. The
+    batches DuckDB hands out vary in size, so rows are regrouped and made contiguous before
+    writing: the bytes then depend on the rows alone, and reruns give identical files.
+    """
+    pending, pending_rows, rows = [], 0, 0
+    for batch in reader:
+        pending.append(batch)
+        pending_rows += batch.num_rows
+        while pending_rows >= ROWS_PER_GROUP:
+            table = pa.Table.from_batches(pending, schema=reader.schema)
+            writer.write_table(table.slice(0, ROWS_PER_GROUP).combine_chunks(), row_group_size=ROWS_PER_GROUP)
+            rest = table.slice(ROWS_PER_GROUP)
+            pending, pending_rows = rest.to_batches(), rest.num_rows
+            rows += ROWS_PER_GROUP
+    if pending_rows:
+        writer.write_table(pa.Table.from_batches(pending, schema=reader.schema).combine_chunks(),
+                           row_group_size=ROWS_PER_GROUP)
+        rows += pending_rows
+    return rows
 
 
 def _write_report(database: Path, folder: Path) -> dict:
