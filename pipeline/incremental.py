@@ -49,6 +49,14 @@ RAW_YEAR = {
 _VARIABLE = re.compile(r"getvariable\(\s*'(\w+)'\s*\)", re.IGNORECASE)
 
 
+def table_exists(conn: duckdb.DuckDBPyConnection, table: str) -> bool:
+    """Whether ``schema.name`` is a table of the connection's own database."""
+    schema, name = table.split(".")
+    return bool(conn.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() "
+        "AND schema_name = ? AND table_name = ?", [schema, name]).fetchall()[0][0])
+
+
 def _sha(*parts: object) -> str:
     digest = hashlib.sha256()
     for part in parts:
@@ -143,10 +151,7 @@ class Incremental:
     # ------------------------------------------------------------------ fingerprints of inputs
 
     def _exists(self, table: str) -> bool:
-        schema, name = table.split(".")
-        return bool(self.conn.execute(
-            "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() "
-            "AND schema_name = ? AND table_name = ?", [schema, name]).fetchall()[0][0])
+        return table_exists(self.conn, table)
 
     def content_hash(self, table: str) -> str:
         n, total = self.conn.execute(f"SELECT count(*), sum(hash(t))::VARCHAR FROM {table} AS t").fetchall()[0]

@@ -26,7 +26,7 @@ import pyarrow.parquet as pq
 
 from pipeline import glossary
 from pipeline.analyst_views import VIEW_DESCRIPTIONS, create_analyst_views
-from pipeline.incremental import STATE as BUILD_STATE
+from pipeline.incremental import STATE as BUILD_STATE, table_exists
 from pipeline.paths import REPO_ROOT, SQL_DIR, DataPaths
 from pipeline.readers.inputs import sha256_of
 from pipeline.readers.raw_store import sql_string
@@ -220,7 +220,7 @@ def _reusable_years(conn: duckdb.DuckDBPyConnection, paths: DataPaths) -> dict[s
     pipeline/incremental.py); None, for a complete rewrite, unless the published file is the
     one that record describes.
     """
-    if not paths.published_db.exists() or not _has_table(conn, PUBLISHED_YEARS):
+    if not paths.published_db.exists() or not table_exists(conn, PUBLISHED_YEARS):
         return None
     recorded = conn.execute(f"SELECT table_name, year, output_fp, snapshot_id FROM {PUBLISHED_YEARS}").fetchall()
     try:
@@ -244,12 +244,6 @@ def _record_published_years(conn: duckdb.DuckDBPyConnection, snapshot_id: str, t
     conn.execute(f"CREATE OR REPLACE TABLE {PUBLISHED_YEARS} AS SELECT table_name, year, output_fp, "
                  f"?::VARCHAR AS snapshot_id FROM {BUILD_STATE} WHERE year IS NOT NULL AND table_name IN "
                  "(SELECT unnest(?::VARCHAR[]))", [snapshot_id, tables])
-
-
-def _has_table(conn: duckdb.DuckDBPyConnection, table: str) -> bool:
-    schema, name = table.split(".")
-    return bool(conn.execute("SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() "
-                             "AND schema_name = ? AND table_name = ?", [schema, name]).fetchall()[0][0])
 
 
 def _columns(conn: duckdb.DuckDBPyConnection, database: str, table: str) -> list[tuple]:
