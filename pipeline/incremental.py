@@ -119,13 +119,13 @@ class BuildOutcome:
     full: bool
     pending: list[tuple]  # state rows to record once the checks pass
 
-    def scope(self, year_column: str = "year") -> str:
+    def scope(self) -> str:
         """The rows the checks must look at: the rebuilt ones."""
         if not self.rebuilt:
             return "false"
         if self.years is None or self.full:
             return "true"
-        return f"{year_column} IN ({', '.join(str(int(y)) for y in self.years)})" if self.years else "false"
+        return f"year IN ({', '.join(str(int(y)) for y in self.years)})" if self.years else "false"
 
     def summary(self) -> str:
         if not self.rebuilt:

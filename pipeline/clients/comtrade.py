@@ -970,7 +970,10 @@ def sync_plan(
 
 
 def _expand(store: PageStore, roots: list[DataRequest]) -> Iterable[tuple[DataRequest, str]]:
-    """Every call of the plan known so far: (request, 'page' | 'split' | 'todo'), depth first."""
+    """Every call of the plan known so far: (request, 'page' | 'split' | 'todo'), depth first.
+
+    A 'todo' call that the consumer splits before asking for the next one (it writes the split
+    marker) has its parts walked next, so plan execution is this same walk."""
     queue = deque(roots)
     seen: set[str] = set()
     guard = 0
@@ -991,6 +994,9 @@ def _expand(store: PageStore, roots: list[DataRequest]) -> Iterable[tuple[DataRe
             queue.extendleft(reversed(marker["children"]))
             continue
         yield req, "todo"
+        marker = store.read_split(req)
+        if marker is not None:
+            queue.extendleft(reversed(marker["children"]))
 
 
 def _archive_conflicts(store: PageStore, roots: list[DataRequest], say) -> int:
@@ -1017,25 +1023,12 @@ def _archive_revised(store: PageStore, changed: list[str], old: dict, new: dict,
 
 
 def _execute(session, store, roots, result, expected, codes, say, max_consecutive_failures) -> None:
-    queue = deque(roots)
-    done: set[str] = set()
     consecutive = 0
-    guard = 0
     secrets = session.fetcher.secrets
-    while queue:
-        guard += 1
-        if guard > 10_000_000:
-            raise PlanError("plan execution does not end")
-        req = queue.popleft()
-        if req.id in done:
-            continue
-        done.add(req.id)
-        if store.has_page(req):
+    for req, state in _expand(store, roots):
+        if state == "page":
             result.pages_present += 1
-            continue
-        marker = store.read_split(req)
-        if marker is not None:
-            queue.extendleft(reversed(marker["children"]))
+        if state != "todo":
             continue
         expect = (req.partners is None and req.level is not None and set(req.flows) <= {"M", "X"}
                   and all(f"{r}:{p}" in expected for r in req.reporters for p in req.periods))
@@ -1057,9 +1050,9 @@ def _execute(session, store, roots, result, expected, codes, say, max_consecutiv
                                              max_url=session.settings.max_url_length, parts=parts)
                     store.write_split(req, children, total, n)
                     result.splits += 1
+                    # the walk in _expand reads the marker and takes these parts next
                     say("info", f"{req.label()}: page full ({n:,} records"
                         f"{'' if total is None else f' of {total:,}'}); split into {len(children)} calls")
-                    queue.extendleft(reversed(children))
             else:
                 store.write_page(req, payload, fetched, secrets)
                 result.pages_stored += 1
