@@ -48,20 +48,35 @@ COLUMNS: dict[str, str] = {
     "top1_share": "Largest supplier's share of allocated_value.",
     "top3_share": "Share of the three largest suppliers in allocated_value.",
     "allocated_value": "Sum of values from supplier countries in the partner scope (the HHI's denominator).",
-    "unallocated_value": "Value with unspecified/confidential/special partners plus World not accounted for by any partner row.",
+    "unallocated_value": ("Value with unspecified/confidential/special partners (for 'extra_eu' only the extra-EU and "
+                          "scope-free codes) plus the World total not accounted for by any partner row, floored at 0 per "
+                          "reporter and product (per member state for EU27) before summing: additive over products "
+                          "and members."),
+    "partner_rows_above_world": ("By how much partner rows exceed the World total, per reporter and product (per "
+                                 "member state for EU27), summed: a discrepancy in the source, never netted against "
+                                 "another product's unallocated value."),
     "unallocated_share": "unallocated_value / (allocated_value + unallocated_value).",
     "low_confidence": "True when unallocated_share exceeds the low-confidence threshold (default 0.10).",
-    "internal_value": "Value the scope leaves out: re-imports, and imports from member states for 'extra_eu'.",
-    "world_value": "The source's World total for the row, where it reports one.",
-    "months_covered": "Months with data in the reporter-year (12 for annual data).",
-    "bloc_members": "For EU27 rows: number of member states whose reports were summed (27 = complete).",
-    "bloc_basis": "For EU27 rows: 'members' (27 member reporters summed) or 'eu27_rows' (the source's own EU rows).",
+    "internal_value": ("Value the scope leaves out: re-imports (a member's trade with itself for EU27), and for "
+                       "'extra_eu' imports from member states and the intra-EU codes QR/QV/QY."),
+    "world_value": ("Sum of the World totals of the row's products (per member for EU27); null when any of them has "
+                    "no World total. allocated + unallocated + internal = world_value + partner_rows_above_world."),
+    "months_covered": ("Months with data in the reporter-year: 12 when all its rows are annual, else the months of its "
+                       "monthly rows; for EU27 the fewest months of any member (bloc_months_min)."),
+    "bloc_members": "For EU27 rows: number of member states with data that year (27 when from the source's own EU rows).",
+    "bloc_months_min": "For EU27 rows: the fewest months any member state covers that year.",
+    "bloc_complete": ("For EU27 rows: all 27 member states with 12 months each. An incomplete bloc row is never "
+                      "flagged dependent (its criteria are still shown); null for other reporters."),
+    "bloc_basis": ("For EU27 rows: 'members' (member reporters summed), 'eu27_rows' (the source's own EU rows) or "
+                   "'mixed' (both, for different product codes)."),
     # EC screen
     "partner_share": "The partner's share of the reporter's imports from non-EU supplier countries (the extra-EU HHI's shares).",
     "partner_rank": "The partner's rank among the reporter's non-EU supplier countries (1 = largest; ties: the higher code).",
     "hhi_extra": "HHI over non-EU supplier countries (criterion C1).",
     "n_suppliers_extra": "Number of non-EU supplier countries.",
-    "top_supplier": "Largest non-EU supplier (largest supplier in world and trend tables).",
+    "top_supplier": ("Largest supplier counted in the row's HHI: the largest non-EU country in the EC screen, its "
+                     "views and trends, and for EU27 everywhere; the largest country partner of a country importer "
+                     "in the world-supply screen. Ties go to the highest country code."),
     "top_supplier_share": "top_supplier's share of imports from non-EU countries (of allocated imports elsewhere).",
     "top_supplier_value": "Value imported from top_supplier.",
     "m_extra": "Imports from non-EU countries (M_extra).",
@@ -74,8 +89,11 @@ COLUMNS: dict[str, str] = {
     "c3_threshold": "C3 threshold used: import_export_ratio must exceed it.",
     "c1_concentration": "C1: hhi_extra > c1_threshold.",
     "c2_importance": "C2: extra_eu_import_share > c2_threshold.",
-    "c3_substitutability": "C3: import_export_ratio > c3_threshold, or no extra-EU exports at all.",
-    "dependent": "C1 and C2 and C3: a candidate dependency (evidence for analysts, not a verdict).",
+    "c3_substitutability": ("C3: import_export_ratio > c3_threshold, or extra-EU imports without any extra-EU exports; "
+                            "null when neither (not screened)."),
+    "dependent": ("C1 and C2 and C3 (and, for EU27, bloc_complete): a candidate dependency (evidence for analysts, "
+                  "not a verdict). False when the product is not screened."),
+    "screened": "Something of the product was traded outside the EU (M_extra or X_extra > 0); unscreened rows are never dependent.",
     "years_flagged": "Number of years in which the product is flagged for this reporter/importer.",
     "years_screened": "Number of years in which the product was screened for this reporter.",
     "hhi_all_partners": "NL's HHI over all partner countries, EU included.",
@@ -99,7 +117,7 @@ COLUMNS: dict[str, str] = {
     "g1_importer_concentration": "G1: importer_hhi > g1_threshold.",
     "g2_world_concentration": "G2: hhi_world_exports > g2_threshold; null without world coverage.",
     "g3_net_importer": "G3: imports / exports > g3_threshold, or no exports at all.",
-    "flagged": "G1 and G2 and G3 in this year; null without world coverage.",
+    "flagged": "G1 and G2 and G3 in this year (never for an incomplete EU27 bloc); null without world coverage.",
     "persistent": "Flagged in at least persistence_min_years of the persistence_window_years years up to this one.",
     "years_flagged_in_window": "Years flagged within the persistence window.",
     "years_in_window": "Years with data within the persistence window.",
@@ -118,9 +136,12 @@ COLUMNS: dict[str, str] = {
     "nl_is_top_supplier": "NL is the importer's largest supplier (ties included).",
     "eu_is_top_supplier": "The EU (members merged) is the importer's largest supplier (ties included).",
     "importer_top_partner": "The importer's largest supplier country.",
-    "depends": "supplier_share >= depends_share, or the supplier is top and importer_hhi > depends_top_hhi.",
-    "depends_on_nl": "nl_share >= 0.5, or NL is the top supplier and the importer's HHI > 0.4 (thresholds in the row).",
-    "depends_on_eu": "eu_share >= 0.5, or the EU is the top supplier and the importer's HHI > 0.4.",
+    "depends": ("supplier_share >= depends_share, or the supplier is top and importer_hhi > depends_top_hhi; null "
+                "where the importer's own report is missing."),
+    "depends_on_nl": ("nl_share >= 0.5, or NL is the top supplier and the importer's HHI > 0.4 (thresholds in the "
+                      "row); null (unknown) where the importer's own report is missing (mirror view only)."),
+    "depends_on_eu": ("eu_share >= 0.5, or the EU is the top supplier and the importer's HHI > 0.4; null (unknown) "
+                      "where the importer's own report is missing."),
     "depends_share_threshold": "Share threshold used for depends_on_*.",
     "depends_top_hhi_threshold": "Importer-HHI threshold used with the top-supplier rule.",
     "supplier_exports": "The supplier's own reported exports to the importer (mirror view).",
@@ -198,7 +219,7 @@ COLUMNS: dict[str, str] = {
     "line": "Line of the file where the problem was found, where the reader knows it.",
     "reason": "Why the file was quarantined.",
     # analysts' views
-    "product": "Product description (HS 2022; the code itself where it has none).",
+    "product": "Product description from HS 2022 (the code itself where HS 2022 has none, e.g. a domain).",
     "importer_name": "Importing country's name.",
     "reporter_name": "Reporting country's name.",
     "top_supplier_name": "Top supplier's name.",

@@ -39,9 +39,11 @@ class Harness:
         self.models = {m.table: m for m in load_models(SQL_DIR, set(RAW) | {f"reference.{n}" for n in REFERENCE_TABLES})}
 
     def reset(self) -> "Harness":
-        """Empty the raw tables, keep reference data: one harness serves many examples."""
+        """Empty the raw tables and drop every model's table (no example reads another's), keep reference data."""
         for table in RAW:
             self.con.execute(f"DELETE FROM {table}")
+        for table in self.models:
+            self.con.execute(f"DROP TABLE IF EXISTS {table}")
         return self
 
     def add_sdmx(self, rows, release="test", synthetic=False):
@@ -51,6 +53,16 @@ class Harness:
             "CASE WHEN length(?) = 4 THEN 'A' ELSE 'M' END, ?, ?, ?, ?, 'VALUE_IN_EUROS', ?, ?, NULL, "
             "'test.csv', 0, ?, ?)",
             [[period, r, p, prod, flow, period, value, release, synthetic] for r, p, prod, flow, period, value in rows],
+        )
+
+    def add_comtrade(self, rows, release="test", synthetic=False):
+        """(reporter code, flow 'M'|'X', partner code, hs6, year, value) annual HS 2022 records."""
+        self.con.executemany(
+            "INSERT INTO raw.comtrade_records (freqCode, refYear, refMonth, reporterCode, flowCode, partnerCode, "
+            "partner2Code, classificationCode, cmdCode, customsCode, motCode, primaryValue, _file, _line, release, "
+            "synthetic) VALUES ('A', ?, 52, ?, ?, ?, 0, 'H6', ?, 'C00', 0, ?, 'test.json', 0, ?, ?)",
+            [[year, reporter, flow, partner, hs6, value, release, synthetic]
+             for reporter, flow, partner, hs6, year, value in rows],
         )
 
     def build(self, table: str) -> None:

@@ -182,7 +182,7 @@ class Models:
         the relationship as staging.hs_conversion gives it, 'same_edition' for codes in the target edition."""
         return {(r["product_code"], r["partner"], r["product_code_target"]):
                 (r["value"], r["relationship"], r["converted_split"])
-                for r in self.rows(TRACE + " WHERE a.reporter = ? AND a.year = ? AND a.flow = ?",
+                for r in self.rows(TRACE + " AND a.reporter = ? AND a.year = ? AND a.flow = ?",
                                    [reporter, year, flow])}
 
 
@@ -193,6 +193,7 @@ SELECT a.*, coalesce(c.relationship, CASE WHEN a.hs_edition = 'H' || getvariable
 FROM staging.annual_flows AS a
 LEFT JOIN staging.hs_conversion AS c
     ON c.hs_edition = a.hs_edition AND c.product_code = a.product_code AND c.product_code_target = a.product_code_target
+WHERE a.partner_role <> 'leftover'
 """
 
 
@@ -311,7 +312,7 @@ def test_parts_are_rounded_so_they_add_up_exactly():
     for _ in range(2):
         m = Models().comext(rows).build()
         runs.append(m.rows("SELECT year, partner, product_code_target, value FROM staging.annual_flows "
-                           "WHERE product_code = '555550' AND reporter = 'FRA' ORDER BY ALL"))
+                           "WHERE product_code = '555550' AND reporter = 'FRA' AND partner_role <> 'leftover' ORDER BY ALL"))
     assert runs[0] == runs[1]
     iso3 = dict(zip(partners, ["CHN", "USA", "JPN", "KOR", "IND", "BRA", "TUR", "VNM", "CHE", "NOR", "CAN", "AUS",
                                "MEX", "ZAF", "SGP"]))
@@ -408,7 +409,7 @@ def test_mixed_editions_give_continuous_series(runner):
         # 854140 (LEDs 854141, 854149, e-waste 8549xx) had no 2022 imports and get no part
         usa = wh.execute("SELECT a.partner, a.product_code_target, a.value, c.relationship, a.converted_split "
                          "FROM staging.annual_flows AS a JOIN staging.hs_conversion AS c USING (hs_edition, "
-                         "product_code, product_code_target) WHERE a.reporter = 'USA' AND a.year = 2021 "
+                         "product_code, product_code_target) WHERE a.reporter = 'USA' AND a.year = 2021 AND a.partner_role <> 'leftover' "
                          "ORDER BY ALL").fetchall()
         assert usa == [("CHN", "854142", 480, "1:n", True), ("CHN", "854143", 320, "1:n", True),
                        ("KOR", "854142", 120, "1:n", True), ("KOR", "854143", 80, "1:n", True)]
@@ -428,35 +429,35 @@ def test_mixed_editions_give_continuous_series(runner):
         "FROM monitor.world_supply_screen WHERE importer = 'USA' AND product_code = '854142'").fetchall()}
     assert world == {2021: (True, False, True, True, 1.0), 2022: (True, True, False, True, 1.0)}
 
-    # Comext: France and the EU27 bloc keep their PV dependencies across the revision
+    # Comext: France keeps its PV dependencies across the revision; the EU27 bloc (France alone
+    # here: 1 of 27 members) shows the same criteria but is never flagged (methodology section 5)
     trends = {(r[0], r[1]): r[2:] for r in con.execute(
         "SELECT reporter, product_code, dependency_status, converted_split, split_dependent FROM monitor.trends "
         "WHERE source = 'comext' AND year = 2022").fetchall()}
-    for reporter in ("FRA", "EU27"):
-        assert trends[(reporter, "854142")] == ("continuing", True, True)
-        assert trends[(reporter, "854143")] == ("continuing", True, True)
+    assert trends[("FRA", "854142")] == ("continuing", True, True)
+    assert trends[("FRA", "854143")] == ("continuing", True, True)
+    assert trends[("EU27", "854142")] == ("none", True, False)
     assert not any(p == "854140" for _, p in trends)
     # 2021: 900 from CN and 100 from DE cut 300 : 700 by FR's 2022 imports
     eu = {(r[0], r[1]): r[2:] for r in con.execute(
-        "SELECT year, product_code, m_extra, m_intra, dependent, converted_split, value_share_from_split, "
-        "split_dependent FROM monitor.eu_dependencies WHERE source = 'comext'").fetchall()}
-    assert eu[(2021, "854143")] == (630, 70, True, True, 1.0, True)
-    assert eu[(2022, "854143")] == (650, 50, True, False, 0.0, False)
-    # the supplier shares behind the bloc's HHI follow the same axis
-    shares = con.execute("SELECT year, partner, value, partner_share FROM monitor.supplier_shares "
-                         "WHERE reporter = 'EU27' AND product_code = '854143' ORDER BY year").fetchall()
-    assert shares == [(2021, "CHN", 630, 1.0), (2022, "CHN", 650, 1.0)]
+        "SELECT year, product_code, m_extra, m_intra, c1_concentration AND c2_importance AND c3_substitutability, "
+        "bloc_complete, converted_split, value_share_from_split FROM monitor.eu_dependencies "
+        "WHERE source = 'comext'").fetchall()}
+    assert eu[(2021, "854143")] == (630, 70, True, False, True, 1.0)
+    assert eu[(2022, "854143")] == (650, 50, True, False, False, 0.0)
+    # the supplier charts and the domain summary count flagged bloc products only: none here
+    assert con.execute("SELECT count(*) FROM monitor.supplier_shares WHERE reporter = 'EU27'").fetchall() == [(0,)]
     summary = dict(con.execute(
         "SELECT year, eu_split_dependent_products FROM monitor.domain_summary "
         "WHERE source = 'comext' AND domain = 'energy_transition'").fetchall())
-    assert summary == {2021: 2, 2022: 0}
+    assert summary == {2021: 0, 2022: 0}
 
     # the report's count of split-dependent results runs on the publication
     counts = {(r[0], r[1], r[2]): r[3] for r in con.execute(REPORT_QUERY).fetchall()}
     assert counts[("world_supply_screen", "comtrade", 2022)] == 2  # USA: 854142 and 854143
-    assert counts[("ec_screen", "comext", 2021)] == 4  # FRA and EU27, 854142 and 854143
+    assert counts[("ec_screen", "comext", 2021)] == 2  # FRA: 854142 and 854143 (the 1-member bloc is never flagged)
     assert ("ec_screen", "comext", 2022) not in counts
-    assert counts[("trends", "comext", 2022)] == 4  # 'continuing' on a 2021 that was split
+    assert counts[("trends", "comext", 2022)] == 2  # FRA: "continuing" on a 2021 that was split
 
 
 # The query handed to the report: results that rest partly on split conversions, per screen,

@@ -27,7 +27,7 @@ def _hand_computed():
     for (reporter, partner, year), v in values.items():
         by_reporter[(reporter, year)][partner] = v
     expected = {}
-    bloc = defaultdict(lambda: {"suppliers": defaultdict(float), "world": 0.0, "rows": 0.0})
+    bloc = defaultdict(lambda: {"suppliers": defaultdict(float), "unallocated": 0.0})
     for (reporter, year), partners in by_reporter.items():
         world = partners.get("WORLD", 0.0)
         suppliers = {p: v for p, v in partners.items() if p not in ("WORLD", reporter) and v > 0}
@@ -36,15 +36,15 @@ def _hand_computed():
         hhi = sum((v / allocated) ** 2 for v in suppliers.values()) if allocated else None
         expected[(reporter, year)] = (hhi, allocated, max(world - accounted, 0.0))
         b = bloc[year]
-        b["world"] += world
-        b["rows"] += accounted
+        # methodology section 4: the leftover is floored per member state, then summed
+        b["unallocated"] += max(world - accounted, 0.0)
         for p, v in suppliers.items():
             if p not in EU:
                 b["suppliers"][p] += v
     for year, b in bloc.items():
         allocated = sum(b["suppliers"].values())
         hhi = sum((v / allocated) ** 2 for v in b["suppliers"].values())
-        expected[("EU27", year)] = (hhi, allocated, max(b["world"] - b["rows"], 0.0))
+        expected[("EU27", year)] = (hhi, allocated, b["unallocated"])
     return expected
 
 
@@ -69,7 +69,7 @@ def test_comext_fixture_hhi_matches_hand_computation(runner):
         want = expected[(iso2[reporter], year)]
         assert hhi == pytest.approx(want[0], rel=1e-12), (reporter, year)
         assert allocated == pytest.approx(want[1], rel=1e-12), (reporter, year)
-        assert unallocated == pytest.approx(want[2], rel=1e-9, abs=1e-6), (reporter, year)
+        assert float(unallocated) == pytest.approx(want[2], rel=1e-9, abs=1e-6), (reporter, year)
     # the only extra-EU partner in the extract is China, so the bloc's HHI is exactly 1
     assert {y: round(h, 12) for (r, y), (h, _, _) in got.items() if r == "EU27"} == {2023: 1.0, 2024: 1.0, 2025: 1.0}
 

@@ -18,6 +18,11 @@ def _eu(con, product, year=2024):
                 [product, year])
 
 
+def _member(con, reporter, product, year=2024):
+    return _one(con, "SELECT * FROM monitor.ec_screen WHERE source = 'comext' AND reporter = ? AND product_code = ? "
+                "AND year = ?", [reporter, product, year])
+
+
 def test_ec_screen_edges(runner):
     rows = [
         # 850511: HHI exactly 0.4 (shares 6,1,1,1,1 of 10) -> C1 false, since the criterion is "> 0.4"
@@ -37,23 +42,28 @@ def test_ec_screen_edges(runner):
     assert result.success, failure_messages(result)
     con = runner.published()
 
-    exact = _eu(con, "850511")
+    # each member state is screened on its own; the EU27 rows here rest on 4 of 27 members
+    exact = _member(con, "DEU", "850511")
     assert exact["hhi_extra"] == pytest.approx(0.4, abs=0) and exact["c1_concentration"] is False
     assert exact["c1_threshold"] == 0.4 and exact["dependent"] is False
 
-    single = _eu(con, "260500")
+    single = _member(con, "FRA", "260500")
     assert single["hhi_extra"] == 1.0 and single["n_suppliers_extra"] == 1
     assert single["x_extra"] == 0 and single["import_export_ratio"] is None
     assert single["c3_substitutability"] is True and single["dependent"] is True
     assert single["top_supplier"] == "COD" and single["top_supplier_share"] == 1.0
     assert single["domain"] == "critical_raw_materials" and single["years_flagged"] == 1
+    # the same criteria for the bloc, which is incomplete: shown, never flagged (methodology section 5)
+    bloc = _eu(con, "260500")
+    assert bloc["c1_concentration"] and bloc["c2_importance"] and bloc["c3_substitutability"]
+    assert bloc["bloc_members"] == 4 and bloc["bloc_complete"] is False and bloc["dependent"] is False
 
-    half = _eu(con, "280530")
+    half = _member(con, "ITA", "280530")
     assert half["extra_eu_import_share"] == 0.5 and half["c2_importance"] is False and half["dependent"] is False
 
-    assert _eu(con, "810520")["import_export_ratio"] == 1.0
-    assert _eu(con, "810520")["c3_substitutability"] is False
-    two = _eu(con, "811292")
+    assert _member(con, "NLD", "810520")["import_export_ratio"] == 1.0
+    assert _member(con, "NLD", "810520")["c3_substitutability"] is False
+    two = _member(con, "NLD", "811292")
     assert two["import_export_ratio"] == 2.0 and two["dependent"] is True
 
     # the same screen for NL, with the all-partner HHI and the quasi-transit caveat on Comext rows
@@ -69,7 +79,7 @@ def test_thresholds_are_parameters(runner):
     ]))
     result = runner.run(ec_c1_hhi=0.35)
     assert result.success, failure_messages(result)
-    row = _eu(runner.published(), "850511")
+    row = _member(runner.published(), "DEU", "850511")
     assert row["c1_threshold"] == 0.35 and row["c1_concentration"] is True and row["dependent"] is True
 
 
@@ -135,7 +145,8 @@ def test_dependence_on_nl_partner_and_mirror_views(runner):
     assert kor["mirror_share"] == pytest.approx(0.05)
     twn = _one(con, q, ["TWN"])
     assert twn["partner_view_available"] is False and twn["mirror_view_available"] is True
-    assert twn["nl_share"] is None and twn["mirror_share"] is None and twn["depends_on_nl"] is False
+    # TWN reports no imports: whether it depends on NL is unknown, not false
+    assert twn["nl_share"] is None and twn["mirror_share"] is None and twn["depends_on_nl"] is None
     fra = _one(con, q, ["FRA"])
     # a tie with DEU: rank counts only strictly larger suppliers, so NL is (joint) first
     assert fra["nl_share"] == 0.45 and fra["nl_rank"] == 1

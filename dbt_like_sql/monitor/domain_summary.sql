@@ -2,17 +2,20 @@
 -- and NL screens covered, how many came out dependent, the extra-EU import value at stake
 -- in the dependent ones (source currency), their main suppliers (top supplier of the most
 -- dependent import value first), and how many countries depend on NL and on the EU for at
--- least one product of the domain. Products in no domain are not summarised.
+-- least one product of the domain. Products in no domain are not summarised. Products screened
+-- count the rows with something traded outside the EU (monitor.ec_screen.screened).
+-- release and synthetic: every screen and dependence row summarised.
 -- eu_/nl_split_dependent_products count the dependent products whose flag rests partly on value
 -- shared out from codes split across HS revisions (monitor.ec_screen.split_dependent).
 -- grain: source, domain, year
 WITH eu AS (
     SELECT source, currency, domain, year,
-           count(*) AS eu_products_screened,
+           count(*) FILTER (WHERE screened) AS eu_products_screened,
            count(*) FILTER (WHERE dependent) AS eu_dependent_products,
            count(*) FILTER (WHERE split_dependent) AS eu_split_dependent_products,
            coalesce(sum(m_extra) FILTER (WHERE dependent), 0) AS eu_import_value_at_stake,
-           coalesce(sum(m_extra), 0) AS eu_extra_imports
+           coalesce(sum(m_extra), 0) AS eu_extra_imports,
+           list_distinct(flatten(list(string_split(release, '; ')))) AS rel, bool_or(synthetic) AS syn
     FROM monitor.ec_screen WHERE reporter = 'EU27' AND domain IS NOT NULL
     GROUP BY ALL
 ),
@@ -32,21 +35,24 @@ eu_suppliers AS (
 ),
 nl AS (
     SELECT source, currency, domain, year,
-           count(*) AS nl_products_screened,
+           count(*) FILTER (WHERE screened) AS nl_products_screened,
            count(*) FILTER (WHERE dependent) AS nl_dependent_products,
            count(*) FILTER (WHERE split_dependent) AS nl_split_dependent_products,
-           coalesce(sum(m_extra) FILTER (WHERE dependent), 0) AS nl_import_value_at_stake
+           coalesce(sum(m_extra) FILTER (WHERE dependent), 0) AS nl_import_value_at_stake,
+           list_distinct(flatten(list(string_split(release, '; ')))) AS rel, bool_or(synthetic) AS syn
     FROM monitor.ec_screen WHERE reporter = 'NLD' AND domain IS NOT NULL
     GROUP BY ALL
 ),
 on_nl AS (
-    SELECT source, domain, year, count(DISTINCT importer) AS partners_depending_on_nl
-    FROM monitor.supplier_dependence WHERE supplier = 'NLD' AND depends AND domain IS NOT NULL
+    SELECT source, domain, year, count(DISTINCT importer) FILTER (WHERE depends) AS partners_depending_on_nl,
+           list_distinct(flatten(list(string_split(release, '; ')))) AS rel, bool_or(synthetic) AS syn
+    FROM monitor.supplier_dependence WHERE supplier = 'NLD' AND domain IS NOT NULL
     GROUP BY ALL
 ),
 on_eu AS (
-    SELECT source, domain, year, count(DISTINCT importer) AS partners_depending_on_eu
-    FROM monitor.supplier_dependence WHERE supplier = 'EU27' AND depends AND domain IS NOT NULL
+    SELECT source, domain, year, count(DISTINCT importer) FILTER (WHERE depends) AS partners_depending_on_eu,
+           list_distinct(flatten(list(string_split(release, '; ')))) AS rel, bool_or(synthetic) AS syn
+    FROM monitor.supplier_dependence WHERE supplier = 'EU27' AND domain IS NOT NULL
     GROUP BY ALL
 ),
 keys AS (
@@ -67,7 +73,13 @@ SELECT
     coalesce(on_nl.partners_depending_on_nl, 0) AS partners_depending_on_nl,
     coalesce(on_eu.partners_depending_on_eu, 0) AS partners_depending_on_eu,
     coalesce(eu.eu_split_dependent_products, 0) AS eu_split_dependent_products,
-    coalesce(nl.nl_split_dependent_products, 0) AS nl_split_dependent_products
+    coalesce(nl.nl_split_dependent_products, 0) AS nl_split_dependent_products,
+    array_to_string(list_sort(list_distinct(list_concat(
+        list_concat(coalesce(eu.rel, []), coalesce(nl.rel, [])),
+        list_concat(coalesce(on_nl.rel, []), coalesce(on_eu.rel, []))))), '; ')
+        AS release,
+    coalesce(eu.syn, false) OR coalesce(nl.syn, false) OR coalesce(on_nl.syn, false) OR coalesce(on_eu.syn, false)
+        AS synthetic
 FROM keys AS k
 LEFT JOIN eu USING (source, domain, year)
 LEFT JOIN eu_suppliers AS s USING (source, domain, year)

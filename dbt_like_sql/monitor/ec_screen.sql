@@ -3,19 +3,26 @@
 --   C1 concentration     hhi_extra > c1_threshold (default 0.4)
 --   C2 importance        extra_eu_import_share = M_extra / (M_extra + M_intra) > c2_threshold (0.5)
 --   C3 substitutability  import_export_ratio = M_extra / X_extra > c3_threshold (1); X_extra = 0
---                        passes and leaves the ratio null
---   dependent = C1 and C2 and C3
--- M_extra are imports from non-EU countries, M_intra imports from member states, X_extra
--- exports to non-EU countries. Every criterion keeps its value, its boolean and the
--- threshold used, so an analyst can apply another threshold without recomputing.
--- years_flagged counts the years a product is dependent among the reporter's years.
+--                        with M_extra > 0 passes and leaves the ratio null; with M_extra = X_extra
+--                        = 0 the product is not screened (screened false, C3 null)
+--   dependent = C1 and C2 and C3, and for the EU27 bloc only when bloc_complete (section 5): a
+--   bloc row built from some member states or some months shows its criteria, never the flag
+-- M_extra are imports from non-EU countries, M_intra imports from other member states and the
+-- intra-EU non-country codes (never a member's imports from itself), X_extra exports to non-EU
+-- countries. Every criterion keeps its value, its boolean and the threshold used, so an analyst
+-- can apply another threshold without recomputing.
+-- years_flagged counts the years a product is dependent, years_screened the years it was screened.
+-- bloc_members, bloc_months_min, bloc_complete: EU27 rows only (staging.reporter_years).
+-- caveat: the quasi-transit warning on the Netherlands' Comext rows (section 10).
+-- release and synthetic: the import rows behind M_extra and M_intra and the export rows behind X_extra.
 -- monitor.eu_dependencies and monitor.nl_dependencies are views of this one screen.
 -- Products are on the target edition's axis (default HS 2022), so years compare like with like.
 -- converted_split: some of M_extra, M_intra or X_extra was shared out from a code split across HS
 -- revisions (value_share_from_split: the part of M_extra); split_dependent: the product came out
 -- dependent on such value, so the flag rests partly on estimated split weights.
 -- grain: source, reporter, year, product_code
--- check criteria_consistent: dependent = (c1_concentration AND c2_importance AND c3_substitutability)
+-- check criteria_consistent: dependent = (coalesce(c1_concentration AND c2_importance AND c3_substitutability, false) AND coalesce(bloc_complete, true)) AND (screened = (c3_substitutability IS NOT NULL))
+-- check bloc_complete_when_dependent: NOT dependent OR reporter <> 'EU27' OR bloc_complete
 -- check split_consistent: split_dependent = (dependent AND converted_split)
 WITH conc AS (
     SELECT * FROM monitor.import_concentration WHERE product_level = 'HS6' AND partner_scope = 'extra_eu'
@@ -23,13 +30,18 @@ WITH conc AS (
 trade AS (
     SELECT
         source, reporter, year, product_code_target AS product_code,
-        coalesce(sum(value) FILTER (WHERE flow = 'import' AND partner_in_eu AND partner <> reporter
-                                    AND partner_role IN ('external', 'internal')), 0) AS m_intra,
+        -- partner_role 'self' (re-imports, a member's trade with itself) is neither
+        coalesce(sum(value) FILTER (WHERE flow = 'import' AND partner_in_eu
+                                    AND partner_role IN ('external', 'internal', 'unallocated')), 0) AS m_intra,
         coalesce(sum(value) FILTER (WHERE flow = 'export' AND partner_role = 'external' AND NOT partner_in_eu), 0)
             AS x_extra,
         coalesce(bool_or(converted_split) FILTER (
-            WHERE flow = 'import' AND partner_in_eu AND partner <> reporter AND partner_role IN ('external', 'internal')
-               OR flow = 'export' AND partner_role = 'external' AND NOT partner_in_eu), false) AS trade_split
+            WHERE flow = 'import' AND partner_in_eu AND partner_role IN ('external', 'internal', 'unallocated')
+               OR flow = 'export' AND partner_role = 'external' AND NOT partner_in_eu), false) AS trade_split,
+        list_distinct(flatten(list(releases) FILTER (WHERE flow = 'export' AND partner_role = 'external'
+                                                     AND NOT partner_in_eu))) AS export_releases,
+        bool_or(synthetic) FILTER (WHERE flow = 'export' AND partner_role = 'external' AND NOT partner_in_eu)
+            AS export_synthetic
     FROM staging.annual_flows
     WHERE product_code_target IS NOT NULL
       AND (reporter = 'EU27' OR reporter IN (SELECT iso3 FROM reference.eu_members WHERE in_eu27_2020))
@@ -52,7 +64,11 @@ criteria AS (
         getvariable('ec_c1_hhi') AS c1_threshold,
         getvariable('ec_c2_extra_share') AS c2_threshold,
         getvariable('ec_c3_import_export_ratio') AS c3_threshold,
-        c.low_confidence, c.unallocated_share, c.months_covered, c.release, c.synthetic,
+        c.low_confidence, c.unallocated_share, c.months_covered,
+        c.bloc_members, c.bloc_months_min, c.bloc_complete, c.caveat,
+        array_to_string(list_sort(list_distinct(
+            list_concat(string_split(c.release, '; '), coalesce(t.export_releases, [])))), '; ') AS release,
+        c.synthetic OR coalesce(t.export_synthetic, false) AS synthetic,
         c.converted_split OR coalesce(t.trade_split, false) AS converted_split,
         c.value_share_from_split
     FROM conc AS c
@@ -62,17 +78,25 @@ criteria AS (
 flagged AS (
     SELECT
         *,
+        NOT (m_extra = 0 AND x_extra = 0) AS screened,
         coalesce(hhi_extra > c1_threshold, false) AS c1_concentration,
         coalesce(extra_eu_import_share > c2_threshold, false) AS c2_importance,
-        -- no extra-EU exports at all: nothing could substitute, so C3 holds
-        m_extra > 0 AND (x_extra = 0 OR import_export_ratio > c3_threshold) AS c3_substitutability
+        -- no extra-EU exports at all: nothing could substitute, so C3 holds; nothing traded
+        -- outside the EU either way: nothing to screen
+        CASE WHEN m_extra = 0 AND x_extra = 0 THEN NULL
+             ELSE m_extra > 0 AND (x_extra = 0 OR import_export_ratio > c3_threshold) END AS c3_substitutability
     FROM criteria
+),
+judged AS (
+    SELECT
+        *,
+        coalesce(c1_concentration AND c2_importance AND c3_substitutability, false)
+            AND coalesce(bloc_complete, true) AS dependent
+    FROM flagged
 )
 SELECT
     *,
-    c1_concentration AND c2_importance AND c3_substitutability AS dependent,
-    count(*) FILTER (WHERE c1_concentration AND c2_importance AND c3_substitutability)
-        OVER (PARTITION BY source, reporter, product_code) AS years_flagged,
-    count(*) OVER (PARTITION BY source, reporter, product_code) AS years_screened,
-    c1_concentration AND c2_importance AND c3_substitutability AND converted_split AS split_dependent
-FROM flagged
+    count(*) FILTER (WHERE dependent) OVER (PARTITION BY source, reporter, product_code) AS years_flagged,
+    count(*) FILTER (WHERE screened) OVER (PARTITION BY source, reporter, product_code) AS years_screened,
+    dependent AND converted_split AS split_dependent
+FROM judged

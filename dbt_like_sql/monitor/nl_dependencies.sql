@@ -1,18 +1,14 @@
 -- Dutch dependencies: the EC 2021 screen for the Netherlands on its non-EU partners, per
 -- HS6 and year, plus the all-partner HHI (EU partners included) for comparison.
--- Comext rows carry the quasi-transit caveat: goods cleared in Dutch ports for other member
--- states count as Dutch extra-EU imports, so NL import dependence from Comext is overstated
--- (methodology section 9); EU-level results are not affected.
+-- Comext rows carry the quasi-transit caveat of monitor.ec_screen: goods cleared in Dutch ports
+-- for other member states count as Dutch extra-EU imports, so NL import dependence from Comext
+-- is overstated (methodology section 10); EU-level results are not affected.
 -- grain: source, year, product_code
 SELECT
-    s.* EXCLUDE (reporter),
+    s.* EXCLUDE (reporter, bloc_members, bloc_months_min, bloc_complete),
     a.hhi AS hhi_all_partners,
     a.top1_partner AS top_partner_all,
-    a.top1_share AS top_partner_all_share,
-    CASE WHEN s.source = 'comext'
-         THEN 'quasi-transit: Comext counts goods cleared in Dutch ports for other member states as Dutch '
-              || 'extra-EU imports; NL import dependence is overstated'
-    END AS caveat
+    a.top1_share AS top_partner_all_share
 FROM monitor.ec_screen AS s
 LEFT JOIN monitor.import_concentration AS a
     ON a.source = s.source AND a.reporter = s.reporter AND a.year = s.year

@@ -5,12 +5,14 @@
 --     supplier / the importer's total imports (its World total, unallocated included);
 --     the importer's HHI (all partners); the supplier's rank among its country suppliers
 --     (EU members merged into one for EU27); depends = supplier_share >= depends_share
---     (0.5), or the supplier is the top supplier and the importer's HHI > depends_top_hhi (0.4).
+--     (0.5), or the supplier is the top supplier and the importer's HHI > depends_top_hhi (0.4);
+--     null (unknown) where the importer's own report is missing.
 --   mirror view: the supplier's own export report. mirror_share = exports to the importer
 --     / the importer's total imports from the same source (null where the importer does
 --     not report). NL's exports include re-exports (and quasi-transit in Comext): this
 --     view reads "NL as hub", the partner view "NL as producer".
 -- Member states are not importers of the EU27 supplier. Values never mix sources.
+-- release and synthetic: the importer's import rows and the supplier's export rows behind the row.
 -- supplier_world_export_share is the supplier's share of world exports (Comtrade only).
 -- Products are on the target edition's axis (default HS 2022). converted_split: some of the
 -- importer's imports or of the supplier's exports to it was shared out from a code split across
@@ -19,7 +21,8 @@
 -- partition: year
 -- grain: supplier, source, importer, year, product_code
 -- check share_bounds: supplier_share IS NULL OR supplier_share BETWEEN 0 AND 1 + 1e-9
--- check split_consistent: split_dependent = (depends AND converted_split)
+-- check split_consistent: split_dependent = (coalesce(depends, false) AND converted_split)
+-- check depends_known_only_with_partner_view: (depends IS NULL) = (NOT partner_view_available)
 WITH members AS (
     SELECT iso3 FROM reference.eu_members WHERE in_eu27_2020
 ),
@@ -28,20 +31,24 @@ suppliers AS (
 ),
 imports AS (
     SELECT source, currency, reporter AS importer, year, product_code_target AS product_code, partner, partner_role,
-           partner_in_eu, value, value_from_split, converted_split
+           partner_in_eu, value, value_from_split, converted_split, releases, synthetic
     FROM staging.annual_flows
     WHERE flow = 'import' AND product_code_target IS NOT NULL AND reporter <> 'EU27'
-      AND partner_role IN ('external', 'internal', 'unallocated', 'world')
+      AND partner_role IN ('external', 'self', 'unallocated', 'world')
 ),
 merged AS (
     -- the importer's partners, with the supplier taken as one partner
     SELECT
         s.supplier, i.source, i.currency, i.importer, i.year, i.product_code,
-        CASE WHEN s.supplier = 'EU27' AND i.partner_in_eu THEN 'EU27' ELSE i.partner END AS partner,
+        -- member states merge into the EU (Comext's intra-EU codes are no EU27 supplier rows)
+        CASE WHEN s.supplier = 'EU27' AND i.partner_in_eu AND i.partner_role = 'external' THEN 'EU27'
+             ELSE i.partner END AS partner,
         i.partner_role,
         sum(i.value) AS v,
         sum(i.value_from_split) AS v_split,
-        bool_or(i.converted_split) AS any_split
+        bool_or(i.converted_split) AS any_split,
+        list_distinct(flatten(list(i.releases))) AS releases,
+        bool_or(i.synthetic) AS synthetic
     FROM imports AS i
     CROSS JOIN suppliers AS s
     WHERE i.importer <> s.supplier
@@ -57,7 +64,9 @@ partner_view AS (
         CASE WHEN sum(v) FILTER (WHERE partner_role = 'world') IS NOT NULL
              THEN sum(v_split) FILTER (WHERE partner_role = 'world')
              ELSE sum(v_split) FILTER (WHERE partner_role <> 'world') END AS imports_from_split,
-        bool_or(any_split) AS imports_split
+        bool_or(any_split) AS imports_split,
+        list_distinct(flatten(list(releases))) AS import_releases,
+        bool_or(synthetic) AS import_synthetic
     FROM merged
     GROUP BY ALL
 ),
@@ -80,7 +89,9 @@ mirror AS (
         CASE WHEN reporter = 'EU27' THEN 'EU27' ELSE 'NLD' END AS supplier,
         source, currency, partner AS importer, year, product_code_target AS product_code,
         sum(value) AS supplier_exports,
-        bool_or(converted_split) AS exports_split
+        bool_or(converted_split) AS exports_split,
+        list_distinct(flatten(list(releases))) AS export_releases,
+        bool_or(synthetic) AS export_synthetic
     FROM staging.annual_flows
     WHERE flow = 'export' AND product_code_target IS NOT NULL AND reporter IN ('NLD', 'EU27')
       AND partner_role = 'external'
@@ -101,13 +112,18 @@ both_views AS (
         r.importer_total_imports,
         r.imports_from_supplier / nullif(r.importer_total_imports, 0) AS supplier_share,
         r.supplier_rank,
-        r.supplier_rank = 1 AS supplier_is_top,
+        -- known wherever the importer reports: false when it buys nothing from the supplier
+        CASE WHEN r.importer IS NOT NULL THEN coalesce(r.supplier_rank = 1, false) END AS supplier_is_top,
         x.supplier_exports,
         x.supplier_exports / nullif(r.importer_total_imports, 0) AS mirror_share,
         r.importer IS NOT NULL AS partner_view_available,
         x.importer IS NOT NULL AS mirror_view_available,
         coalesce(r.imports_split, false) OR coalesce(x.exports_split, false) AS converted_split,
-        r.imports_from_split / nullif(r.importer_total_imports, 0) AS value_share_from_split
+        r.imports_from_split / nullif(r.importer_total_imports, 0) AS value_share_from_split,
+        -- both sides: a mirror-only row rests on the supplier's report alone
+        array_to_string(list_sort(list_distinct(list_concat(coalesce(r.import_releases, []),
+                                                            coalesce(x.export_releases, [])))), '; ') AS release,
+        coalesce(r.import_synthetic, false) OR coalesce(x.export_synthetic, false) AS synthetic
     FROM ranked AS r
     FULL JOIN mirror AS x USING (supplier, source, importer, year, product_code)
 ),
@@ -116,13 +132,15 @@ judged AS (
         b.*,
         c.hhi AS importer_hhi,
         c.top1_partner AS importer_top_partner,
-        coalesce(b.supplier_share >= getvariable('depends_share')
-                 OR (b.supplier_is_top AND c.hhi > getvariable('depends_top_hhi')), false) AS depends,
+        -- unknown, not false, where the importer's own report is missing (mirror view only)
+        CASE WHEN b.partner_view_available
+             THEN coalesce(b.supplier_share >= getvariable('depends_share')
+                           OR (b.supplier_is_top AND c.hhi > getvariable('depends_top_hhi')), false)
+        END AS depends,
         getvariable('depends_share') AS depends_share_threshold,
         getvariable('depends_top_hhi') AS depends_top_hhi_threshold,
         CASE WHEN b.source = 'comtrade' THEN w.supplier_world_export_share END AS supplier_world_export_share,
-        d.domain,
-        c.release, c.synthetic
+        d.domain
     FROM both_views AS b
     LEFT JOIN monitor.import_concentration AS c
         ON c.source = b.source AND c.reporter = b.importer AND c.year = b.year
@@ -131,5 +149,5 @@ judged AS (
         ON w.supplier = b.supplier AND w.year = b.year AND w.product_code = b.product_code
     LEFT JOIN staging.product_domains AS d ON d.code = b.product_code
 )
-SELECT *, depends AND converted_split AS split_dependent
+SELECT *, coalesce(depends, false) AND converted_split AS split_dependent
 FROM judged

@@ -1,7 +1,8 @@
 -- Year-over-year change of the EC screen for every screened reporter (EU27 and member
 -- states, NL included) and HS6: HHI and top-supplier share against the previous calendar
 -- year, whether the top supplier changed, and the dependency's status:
---   new         dependent now, screened and not dependent the year before
+--   new         dependent now, not dependent the year before (a product the reporter did not
+--               import that year was not dependent: no imports, no dependency)
 --   dropped     dependent the year before, screened and not dependent now
 --   no_data     dependent the year before, but no imports of it reported this year (a gap in
 --               the data is not evidence that the dependency ended)
@@ -12,6 +13,7 @@
 -- years does not invent new or dropped dependencies. converted_split: either year's screen used
 -- value shared out from a code split across revisions; split_dependent: that, and the product is
 -- dependent in either year, so its status rests partly on estimated split weights.
+-- release and synthetic: both years' screen rows (section 10).
 -- grain: source, reporter, year, product_code
 WITH years AS (
     SELECT DISTINCT source, reporter, year FROM monitor.ec_screen
@@ -26,16 +28,17 @@ pairs AS (
       USING (source, reporter, year)
 )
 SELECT
-    p.source, p.reporter, p.year, p.product_code,
+    p.source, coalesce(c.currency, prev.currency) AS currency, p.reporter, p.year, p.product_code,
     coalesce(c.domain, prev.domain) AS domain,
     c.hhi_extra, prev.hhi_extra AS hhi_extra_previous,
     c.hhi_extra - prev.hhi_extra AS hhi_extra_change,
     c.top_supplier, prev.top_supplier AS top_supplier_previous,
     c.top_supplier_share, prev.top_supplier_share AS top_supplier_share_previous,
     c.top_supplier_share - prev.top_supplier_share AS top_supplier_share_change,
-    c.top_supplier IS DISTINCT FROM prev.top_supplier AND c.top_supplier IS NOT NULL
-        AND prev.top_supplier IS NOT NULL AS top_supplier_changed,
-    coalesce(c.dependent, false) AS dependent,
+    -- unknown, not false, when either year has no top supplier
+    c.top_supplier <> prev.top_supplier AS top_supplier_changed,
+    -- unknown when the product has no screen row this year (status no_data or none)
+    c.dependent,
     prev.dependent AS dependent_previous,
     CASE
         WHEN NOT EXISTS (SELECT 1 FROM years AS y2 WHERE y2.source = p.source AND y2.reporter = p.reporter
@@ -46,7 +49,10 @@ SELECT
         WHEN coalesce(prev.dependent, false) THEN 'dropped'
         ELSE 'none'
     END AS dependency_status,
-    coalesce(c.synthetic, prev.synthetic) AS synthetic,
+    array_to_string(list_sort(list_distinct(list_concat(coalesce(string_split(c.release, '; '), []),
+                                                        coalesce(string_split(prev.release, '; '), [])))), '; ')
+        AS release,
+    coalesce(c.synthetic, false) OR coalesce(prev.synthetic, false) AS synthetic,
     coalesce(c.converted_split, false) OR coalesce(prev.converted_split, false) AS converted_split,
     (coalesce(c.converted_split, false) OR coalesce(prev.converted_split, false))
         AND (coalesce(c.dependent, false) OR coalesce(prev.dependent, false)) AS split_dependent

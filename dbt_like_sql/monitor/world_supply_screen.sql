@@ -4,8 +4,11 @@
 --   G2 world supply concentration hhi_world_exports > g2_threshold (0.4): HHI of all
 --      exporters' shares in world exports of the product (staging.world_exports)
 --   G3 net importer             import_export_ratio = imports / exports > g3_threshold (1);
---      no exports passes and leaves the ratio null
---   flagged = G1 and G2 and G3; persistent when flagged in at least persistence_min_years
+--      no exports passes and leaves the ratio null. A country's imports and exports are its
+--      World totals; the bloc's are both extra-EU and both over country partners (M_extra,
+--      X_extra of the EC screen), so the ratio never compares two scopes
+--   flagged = G1 and G2 and G3, never for an incomplete EU27 bloc (bloc_complete, section 5);
+--   persistent when flagged in at least persistence_min_years
 --   (2) of the persistence_window_years (3) calendar years up to this one with data.
 -- G2 needs the whole world: where fewer than min_world_reporters Comtrade reporters
 -- reported that year, hhi_world_exports, G2, flagged and persistent are null and
@@ -16,7 +19,9 @@
 -- exports of the product were shared out from a code split across HS revisions;
 -- value_share_from_split: the part of the importer's allocated imports that was; split_dependent:
 -- flagged this year on such value, or persistent with such value in a flagged year of the window.
--- grain: importer, year, product_code
+-- release and synthetic: the importer's import and export rows behind the row.
+-- grain: source, importer, year, product_code
+-- check bloc_complete_when_flagged: NOT coalesce(flagged, false) OR importer <> 'EU27' OR bloc_complete
 -- check split_consistent: NOT split_dependent OR converted_split OR persistent
 WITH conc AS (
     SELECT * FROM monitor.import_concentration
@@ -47,22 +52,25 @@ own_exports AS (
     -- outside the EU for the bloc (like its imports)
     SELECT reporter AS importer, year, product_code_target AS product_code,
            coalesce(sum(value) FILTER (WHERE reporter <> 'EU27' AND partner_role = 'world'),
-                    sum(value) FILTER (WHERE reporter <> 'EU27' AND partner_role IN ('external', 'internal', 'unallocated')),
-                    sum(value) FILTER (WHERE reporter = 'EU27' AND partner_role = 'external')) AS exports,
-           bool_or(converted_split) FILTER (WHERE partner_role IN ('world', 'external', 'internal', 'unallocated'))
-               AS exports_split
+                    sum(value) FILTER (WHERE reporter <> 'EU27' AND partner_role IN ('external', 'internal', 'self', 'unallocated')),
+                    sum(value) FILTER (WHERE reporter = 'EU27' AND partner_role = 'external' AND NOT partner_in_eu))
+               AS exports,
+           bool_or(converted_split) FILTER (WHERE partner_role IN ('world', 'external', 'internal', 'self', 'unallocated'))
+               AS exports_split,
+           list_distinct(flatten(list(releases) FILTER (WHERE partner_role IN ('world', 'external', 'internal', 'self', 'unallocated')))) AS export_releases,
+           bool_or(synthetic) FILTER (WHERE partner_role IN ('world', 'external', 'internal', 'self', 'unallocated')) AS export_synthetic
     FROM staging.annual_flows
     WHERE source = 'comtrade' AND flow = 'export' AND product_code_target IS NOT NULL
     GROUP BY ALL
 ),
 criteria AS (
     SELECT
-        c.reporter AS importer, c.year, c.product_code, d.domain, c.currency,
+        c.source, c.reporter AS importer, c.year, c.product_code, d.domain, c.currency,
         c.hhi AS importer_hhi,
         c.top1_partner AS top_supplier,
         c.top1_share AS top_supplier_share,
-        -- imports: extra-EU suppliers plus unallocated for the bloc, the World total for a country
-        CASE WHEN c.reporter = 'EU27' THEN c.allocated_value + c.unallocated_value
+        -- imports: extra-EU country suppliers for the bloc (like its exports), the World total for a country
+        CASE WHEN c.reporter = 'EU27' THEN c.allocated_value
              ELSE coalesce(c.world_value, c.allocated_value + c.unallocated_value + c.internal_value) END AS imports,
         coalesce(e.exports, 0) AS exports,
         cv.reporters_in_year,
@@ -72,7 +80,10 @@ criteria AS (
         getvariable('world_g1_hhi') AS g1_threshold,
         getvariable('world_g2_hhi') AS g2_threshold,
         getvariable('world_g3_import_export_ratio') AS g3_threshold,
-        c.low_confidence, c.release, c.synthetic,
+        c.low_confidence, c.bloc_members, c.bloc_months_min, c.bloc_complete,
+        array_to_string(list_sort(list_distinct(
+            list_concat(string_split(c.release, '; '), coalesce(e.export_releases, [])))), '; ') AS release,
+        c.synthetic OR coalesce(e.export_synthetic, false) AS synthetic,
         c.converted_split OR coalesce(e.exports_split, false)
             OR (cv.reporters_in_year >= getvariable('min_world_reporters') AND coalesce(w.world_split, false))
             AS converted_split,
@@ -100,7 +111,8 @@ flagged AS (
     FROM criteria
 ),
 screened AS (
-    SELECT *, g1_importer_concentration AND g2_world_concentration AND g3_net_importer AS flagged
+    SELECT *, CASE WHEN bloc_complete IS FALSE THEN false
+                   ELSE g1_importer_concentration AND g2_world_concentration AND g3_net_importer END AS flagged
     FROM flagged
 ),
 persisted AS (

@@ -1,16 +1,31 @@
 -- Annual imports and exports by partner, for every reporter and for the EU27 bloc: the
 -- single input of every concentration and dependence figure (methodology sections 4-7).
 -- Detail rows only (HS6 for Comtrade, CN8 for Comext), so no total is added to its parts.
--- Where a reporter-year has an annual row, months are not added on top of it.
+-- Annual or monthly (methodology section 5): a reporter-year-flow-product (product_code_native)
+-- takes its annual rows where the source gives them, else the sum of its months; one key never
+-- mixes the two, and another key's annual rows never drop this key's months.
+-- Aggregate reporters (Comtrade 97 EU and the like) are left out: they are no importer or
+-- exporter in any screen, and summing them would count their members twice.
 -- The EU27 bloc sums the 27 member states (EU27_2020 composition for every year) or
 -- takes Comext's EU27_2020 reporter rows where those exist for the flow, product and
 -- year, never both (bloc_basis says which). partner_role says how each partner counts:
 --   external    a country outside the reporter (outside the EU for the bloc): in the HHI
---   internal    the reporter itself (re-imports) or, for the bloc, a member state
+--   internal    for the bloc, a member state partner (intra-EU trade)
+--   self        the reporter itself (re-imports), or for the bloc a member state's trade with
+--               itself: neither a supplier nor intra-EU trade (section 3)
 --   unallocated unspecified, confidential or special partners
 --   world       the World total, used to find value not allocated to any partner
 --   aggregate   other partner groups, never used (they would double count)
--- partner_in_eu marks EU27 member partners, for the screens that count non-EU partners only.
+--   leftover    partner LEFTOVER: per reporter (per member state for the bloc), import flow and
+--               product (its target HS6 code, else its native code), what of the World total no
+--               partner row accounts for, floored at 0 there (section 4); the part by which the
+--               partner rows exceed World is in leftover_above_world, and world_missing is 1 where
+--               the product has import rows but no World total. Summed over members for the bloc,
+--               so the floor applies per member and never nets one product against another.
+-- partner_in_eu marks partners inside the EU: EU27 member states, and Comext's intra-EU
+-- non-country codes QR, QV and QY (section 3), which count as intra-EU imports, not as
+-- unallocated value of an extra-EU figure.
+-- releases (sorted, distinct) and synthetic say what each row rests on (section 10).
 -- What each reporter-year rests on (months covered, bloc members, release, synthetic) is in
 -- staging.reporter_years, once per year rather than on every flow.
 -- One product axis across years: product_code, hs4, hs2 and hs_edition are the code as reported
@@ -27,15 +42,16 @@
 -- without an HS edition, missing from the correlations, or split too thinly to share out (see
 -- staging.hs_split_weights) stay as they are; the last two are off the axis (warning on_target_axis).
 -- hs_edition reads 'mixed' for a bloc row whose member states reported different editions.
--- One row per source, reporter, year, flow, partner, product_code_native and product_code_target
+-- One row per source, reporter, year, flow, partner, partner_role (a bloc member's trade with
+-- itself is 'self', another member's imports from it 'internal'), product_code_native and product_code_target
 -- (null for codes without six digits), checked by the assert unique_key.
 -- partition: year
 -- check key_not_null: source IS NOT NULL AND reporter IS NOT NULL AND year IS NOT NULL AND flow IS NOT NULL AND partner IS NOT NULL AND product_code_native IS NOT NULL
--- assert unique_key: SELECT source, reporter, year, flow, partner, product_code_native, product_code_target, count(*) AS n FROM staging.annual_flows GROUP BY ALL HAVING count(*) > 1
+-- assert unique_key: SELECT source, reporter, year, flow, partner, partner_role, product_code_native, product_code_target, count(*) AS n FROM staging.annual_flows GROUP BY ALL HAVING count(*) > 1
 -- check known_role: partner_role IS NOT NULL
 -- check non_negative_value: value IS NULL OR value >= 0
 -- check split_part: (converted_split OR value_from_split = 0) AND (value_from_split IS NULL OR value_from_split BETWEEN 0 AND value)
--- warn on_target_axis: hs_edition IS NULL OR hs_edition IN ('mixed', 'H' || getvariable('hs_target_edition')) OR product_code IS NULL OR EXISTS (SELECT 1 FROM staging.hs_conversion AS c WHERE c.hs_edition = annual_flows.hs_edition AND c.product_code = annual_flows.product_code AND c.product_code_target = annual_flows.product_code_target)
+-- warn on_target_axis: partner_role = 'leftover' OR hs_edition IS NULL OR hs_edition IN ('mixed', 'H' || getvariable('hs_target_edition')) OR product_code IS NULL OR EXISTS (SELECT 1 FROM staging.hs_conversion AS c WHERE c.hs_edition = annual_flows.hs_edition AND c.product_code = annual_flows.product_code AND c.product_code_target = annual_flows.product_code_target)
 WITH by_frequency AS (
     -- annual and monthly rows summed side by side in one pass over the flows
     SELECT
@@ -43,28 +59,37 @@ WITH by_frequency AS (
         d.product_code_native, d.product_code, d.hs4, d.hs2, d.hs_edition,
         sum(d.value) FILTER (WHERE d.freq = 'A') AS value_annual,
         count(*) FILTER (WHERE d.freq = 'A') AS n_annual,
+        list_sort(list(DISTINCT d.release) FILTER (WHERE d.freq = 'A')) AS releases_annual,
+        bool_or(d.synthetic) FILTER (WHERE d.freq = 'A') AS synthetic_annual,
         sum(d.value) FILTER (WHERE d.freq = 'M') AS value_monthly,
-        count(*) FILTER (WHERE d.freq = 'M') AS n_monthly
+        list_sort(list(DISTINCT d.release) FILTER (WHERE d.freq = 'M')) AS releases_monthly,
+        bool_or(d.synthetic) FILTER (WHERE d.freq = 'M') AS synthetic_monthly
     FROM staging.trade_flows AS d
-    WHERE d.flow IN ('import', 'export') AND d.is_detail
+    WHERE d.flow IN ('import', 'export') AND d.is_detail AND d.reporter_kind IS DISTINCT FROM 'aggregate'
     GROUP BY ALL
 ),
 annual_reported AS (
-    -- a reporter-year's annual rows where it has any, else its months (never both); joined after
-    -- the sums, on far fewer rows than the flows
+    -- per reporter-year-flow-product: its annual rows where it has any (over all partners), else
+    -- its months
     SELECT
-        b.* EXCLUDE (value_annual, n_annual, value_monthly, n_monthly),
-        CASE WHEN ry.has_annual THEN b.value_annual ELSE b.value_monthly END AS value
-    FROM by_frequency AS b
-    JOIN staging.reporter_years AS ry USING (source, reporter, year)
-    WHERE CASE WHEN ry.has_annual THEN b.n_annual > 0 ELSE b.n_monthly > 0 END
+        b.* EXCLUDE (value_annual, n_annual, releases_annual, synthetic_annual, value_monthly,
+                     releases_monthly, synthetic_monthly, key_has_annual),
+        CASE WHEN b.key_has_annual THEN b.value_annual ELSE b.value_monthly END AS value,
+        CASE WHEN b.key_has_annual THEN b.releases_annual ELSE b.releases_monthly END AS releases,
+        CASE WHEN b.key_has_annual THEN b.synthetic_annual ELSE b.synthetic_monthly END AS synthetic
+    FROM (
+        SELECT *, bool_or(n_annual > 0) OVER (PARTITION BY source, reporter, year, flow, product_code_native)
+                  AS key_has_annual
+        FROM by_frequency
+    ) AS b
+    WHERE NOT b.key_has_annual OR b.n_annual > 0
 ),
 annual AS (
     -- on the target axis: an exact mapping (at most one row of hs_conversion once splits are
     -- left out) or a split (its weighted targets), never both; otherwise the code stays
     SELECT
         a.source, a.currency, a.reporter, a.year, a.flow, a.partner, a.partner_kind,
-        a.product_code_native, a.product_code, a.hs4, a.hs2, a.hs_edition,
+        a.product_code_native, a.product_code, a.hs4, a.hs2, a.hs_edition, a.releases, a.synthetic,
         coalesce(c.product_code_target, w.product_code_target, a.product_code) AS product_code_target,
         coalesce(w.n_parts > 1, false) AS converted_split,
         -- the part between the cut points, each rounded to 0.001: the parts telescope to the value
@@ -87,41 +112,109 @@ members AS (
 direct_bloc AS (
     SELECT DISTINCT source, year, flow, product_code_native FROM annual WHERE reporter = 'EU27'
 ),
-bloc_from_members AS (
-    SELECT
-        a.source, a.currency, 'EU27' AS reporter, a.year, a.flow, a.partner, a.partner_kind,
-        a.product_code_native, a.product_code, a.hs4, a.hs2, a.product_code_target,
-        -- Comtrade's member states may report a year in different editions
-        CASE WHEN min(a.hs_edition) = max(a.hs_edition) THEN min(a.hs_edition)
-             WHEN max(a.hs_edition) IS NOT NULL THEN 'mixed' END AS hs_edition,
-        bool_or(a.converted_split) AS converted_split,
-        sum(a.value) AS value,
-        coalesce(sum(a.value) FILTER (WHERE a.converted_split), 0) AS value_from_split
+units AS (
+    -- every reporter as itself, and each member state once more as a unit of the EU27 bloc
+    -- (where Comext's own EU27 rows do not cover the flow and product)
+    SELECT a.*, a.reporter AS unit, CASE WHEN a.reporter = 'EU27' THEN 'eu27_rows' END AS bloc_basis
+    FROM annual AS a
+    UNION ALL
+    SELECT a.* REPLACE ('EU27' AS reporter), a.reporter AS unit, 'members' AS bloc_basis
     FROM annual AS a
     JOIN members AS m ON a.reporter = m.iso3
     ANTI JOIN direct_bloc AS d USING (source, year, flow, product_code_native)
-    GROUP BY a.source, a.currency, a.year, a.flow, a.partner, a.partner_kind, a.product_code_native,
-             a.product_code, a.hs4, a.hs2, a.product_code_target
 ),
-all_rows AS (
-    SELECT *, CASE WHEN converted_split THEN value ELSE 0 END AS value_from_split,
-           CASE WHEN reporter = 'EU27' THEN 'eu27_rows' END AS bloc_basis
-    FROM annual
-    UNION ALL BY NAME
-    SELECT *, 'members' AS bloc_basis FROM bloc_from_members
+classified AS (
+    SELECT
+        u.*,
+        CASE
+            WHEN u.partner_kind IS NULL THEN NULL
+            WHEN u.partner_kind = 'country' AND u.partner = u.unit THEN 'self'
+            WHEN u.partner_kind = 'country' AND u.reporter = 'EU27' AND u.partner IN (SELECT iso3 FROM members)
+                THEN 'internal'
+            WHEN u.partner_kind = 'country' THEN 'external'
+            WHEN u.partner = 'WORLD' THEN 'world'
+            WHEN u.partner_kind = 'aggregate' THEN 'aggregate'
+            ELSE 'unallocated'
+        END AS partner_role,
+        u.partner IN (SELECT iso3 FROM members)
+            OR (u.source = 'comext' AND u.partner IN ('QR', 'QV', 'QY')) AS partner_in_eu
+    FROM units AS u
+),
+bloc_rows AS (
+    -- the member states summed per partner (a member's trade with itself stays apart, as 'self')
+    SELECT
+        source, currency, reporter, year, flow, partner, partner_kind, partner_role, partner_in_eu,
+        product_code_native, product_code, hs4, hs2, product_code_target,
+        -- Comtrade's member states may report a year in different editions
+        CASE WHEN min(hs_edition) = max(hs_edition) THEN min(hs_edition)
+             WHEN max(hs_edition) IS NOT NULL THEN 'mixed' END AS hs_edition,
+        bool_or(converted_split) AS converted_split,
+        sum(value) AS value,
+        coalesce(sum(value) FILTER (WHERE converted_split), 0) AS value_from_split,
+        list_sort(list_distinct(flatten(list(releases)))) AS releases,
+        bool_or(synthetic) AS synthetic,
+        'members' AS bloc_basis
+    FROM classified
+    WHERE bloc_basis = 'members'
+    GROUP BY source, currency, reporter, year, flow, partner, partner_kind, partner_role, partner_in_eu,
+             product_code_native, product_code, hs4, hs2, product_code_target
+),
+unit_leftovers AS (
+    -- per unit (a reporter, or a member state within the bloc), year and imported product: World
+    -- against every partner row that is not an aggregate
+    SELECT
+        source, currency, reporter, unit, year, product_code_target,
+        CASE WHEN product_code_target IS NULL THEN product_code_native END AS code_without_hs6,
+        sum(value) FILTER (WHERE partner_role = 'world') AS world,
+        coalesce(sum(value) FILTER (WHERE partner_role <> 'world'), 0) AS partner_rows,
+        any_value(product_code) AS product_code, any_value(hs4) AS hs4, any_value(hs2) AS hs2,
+        CASE WHEN min(hs_edition) = max(hs_edition) THEN min(hs_edition)
+             WHEN max(hs_edition) IS NOT NULL THEN 'mixed' END AS hs_edition,
+        bool_or(converted_split) AS converted_split,
+        list_sort(list_distinct(flatten(list(releases)))) AS releases,
+        bool_or(synthetic) AS synthetic,
+        min(bloc_basis) AS bloc_basis_min, max(bloc_basis) AS bloc_basis_max
+    FROM classified
+    WHERE flow = 'import' AND partner_role IN ('external', 'internal', 'self', 'unallocated', 'world')
+    GROUP BY ALL
+),
+leftovers AS (
+    SELECT
+        source, currency, reporter, year, 'import' AS flow, 'LEFTOVER' AS partner, 'leftover' AS partner_kind,
+        'leftover' AS partner_role, false AS partner_in_eu,
+        coalesce(product_code_target, code_without_hs6) AS product_code_native,
+        any_value(product_code) AS product_code, any_value(hs4) AS hs4, any_value(hs2) AS hs2,
+        product_code_target,
+        CASE WHEN min(hs_edition) = max(hs_edition) THEN min(hs_edition)
+             WHEN max(hs_edition) IS NOT NULL THEN 'mixed' END AS hs_edition,
+        bool_or(converted_split) AS converted_split,
+        coalesce(sum(greatest(world - partner_rows, 0)), 0)::DECIMAL(38, 3) AS value,
+        0::DECIMAL(38, 3) AS value_from_split,
+        list_sort(list_distinct(flatten(list(releases)))) AS releases,
+        bool_or(synthetic) AS synthetic,
+        CASE WHEN reporter <> 'EU27' THEN NULL
+             WHEN min(bloc_basis_min) = max(bloc_basis_max) THEN min(bloc_basis_min) ELSE 'mixed' END AS bloc_basis,
+        coalesce(sum(greatest(partner_rows - world, 0)), 0)::DECIMAL(38, 3) AS leftover_above_world,
+        count(*) FILTER (WHERE world IS NULL) AS world_missing
+    FROM unit_leftovers
+    GROUP BY source, currency, reporter, year, product_code_target, code_without_hs6
 )
 SELECT
-    r.source, r.currency, r.reporter, r.year, r.flow, r.partner, r.partner_kind,
-    CASE
-        WHEN r.partner_kind IS NULL THEN NULL
-        WHEN r.partner_kind = 'country' AND (r.partner = r.reporter
-             OR (r.reporter = 'EU27' AND r.partner IN (SELECT iso3 FROM members))) THEN 'internal'
-        WHEN r.partner_kind = 'country' THEN 'external'
-        WHEN r.partner = 'WORLD' THEN 'world'
-        WHEN r.partner_kind = 'aggregate' THEN 'aggregate'
-        ELSE 'unallocated'
-    END AS partner_role,
-    r.partner IN (SELECT iso3 FROM members) AS partner_in_eu,
-    r.product_code_native, r.product_code, r.hs4, r.hs2, r.value,
-    r.bloc_basis, r.hs_edition, r.product_code_target, r.converted_split, r.value_from_split
-FROM all_rows AS r
+    source, currency, reporter, year, flow, partner, partner_kind, partner_role, partner_in_eu,
+    product_code_native, product_code, hs4, hs2, value, bloc_basis, hs_edition, product_code_target,
+    converted_split, CASE WHEN converted_split THEN value ELSE 0 END AS value_from_split,
+    releases, synthetic, NULL::DECIMAL(38, 3) AS leftover_above_world, NULL::BIGINT AS world_missing
+FROM classified
+WHERE bloc_basis IS DISTINCT FROM 'members'
+UNION ALL
+SELECT
+    source, currency, reporter, year, flow, partner, partner_kind, partner_role, partner_in_eu,
+    product_code_native, product_code, hs4, hs2, value, bloc_basis, hs_edition, product_code_target,
+    converted_split, value_from_split, releases, synthetic, NULL, NULL
+FROM bloc_rows
+UNION ALL
+SELECT
+    source, currency, reporter, year, flow, partner, partner_kind, partner_role, partner_in_eu,
+    product_code_native, product_code, hs4, hs2, value, bloc_basis, hs_edition, product_code_target,
+    converted_split, value_from_split, releases, synthetic, leftover_above_world, world_missing
+FROM leftovers

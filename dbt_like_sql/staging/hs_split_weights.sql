@@ -51,11 +51,14 @@ targets AS (
 target_rows AS (
     -- the target-edition rows of those targets (of every reporter of the source, for the pool);
     -- nothing at all when no series reports a split code
-    SELECT t.source, t.reporter, t.year, t.freq, t.flow, t.partner, t.partner_kind, t.product_code, t.value
+    SELECT t.source, t.reporter, t.year, t.freq, t.flow, t.partner, t.partner_kind, t.product_code_native,
+           t.product_code, t.value
     FROM staging.trade_flows AS t
     SEMI JOIN (SELECT DISTINCT source, flow, product_code_target FROM targets) AS n
       ON n.source = t.source AND n.flow = t.flow AND n.product_code_target = t.product_code
+    -- aggregate reporters (Comtrade 97 EU) would count their members twice in the pool
     WHERE t.is_detail AND t.hs_edition = 'H' || getvariable('hs_target_edition') AND getvariable('hs_split_by_value')
+      AND t.reporter_kind IS DISTINCT FROM 'aggregate'
 ),
 basis_years AS (
     SELECT source, reporter, min(year) AS first_year, max(year) AS last_year
@@ -68,23 +71,19 @@ source_basis_years AS (
     FROM basis_years WHERE reporter <> 'EU27'
     GROUP BY source
 ),
-reporter_years AS (
-    -- as staging.annual_flows: a reporter-year's annual rows where it has them, else its months
-    SELECT t.source, t.reporter, t.year, bool_or(t.freq = 'A') AS has_annual
-    FROM staging.trade_flows AS t
-    SEMI JOIN (SELECT DISTINCT source, reporter, year FROM target_rows) AS n USING (source, reporter, year)
-    WHERE t.flow IN ('import', 'export') AND t.is_detail
-    GROUP BY ALL
-),
 target_values AS (
-    -- each series' value of each target in each year, over all partners but aggregates
+    -- each series' value of each target in each year, over all partners but aggregates; as in
+    -- staging.annual_flows, a product's annual rows where it has them, else its months
     SELECT
         d.source, d.reporter, d.flow, d.year, d.product_code AS product_code_target,
         coalesce(nullif(sum(d.value) FILTER (WHERE d.partner_kind <> 'aggregate'), 0),
                  sum(d.value) FILTER (WHERE d.partner = 'WORLD'), 0) AS value
-    FROM target_rows AS d
-    JOIN reporter_years AS ry USING (source, reporter, year)
-    WHERE d.freq = CASE WHEN ry.has_annual THEN 'A' ELSE 'M' END
+    FROM (
+        SELECT *, bool_or(freq = 'A') OVER (PARTITION BY source, reporter, year, flow, product_code_native)
+                  AS key_has_annual
+        FROM target_rows
+    ) AS d
+    WHERE d.freq = CASE WHEN d.key_has_annual THEN 'A' ELSE 'M' END
     GROUP BY ALL
 ),
 pooled_values AS (

@@ -1,14 +1,16 @@
 -- Each exporter's exports of each HS6 product to the world, from UN Comtrade (USD): the
 -- basis of world export concentration (screen G2) and of NL's and the EU's shares of
 -- world exports. An exporter's total is its World row where it reports one, else the
--- sum of its partner rows. Every Comtrade reporter counts on its own (the EU27 bloc is
--- not an exporter here), so the world is only as complete as that year's reporting:
+-- sum of its partner rows. Every Comtrade country reporter counts on its own (the EU27 bloc is
+-- not an exporter here, and aggregate reporters such as Comtrade's 97 EU never reach
+-- staging.annual_flows), so the world is only as complete as that year's reporting:
 -- reporters_in_year says how many reported anything at all that year.
 -- Products are on the target edition's axis (staging.annual_flows); value_from_split is the part
 -- of export_value shared out from a code split across HS revisions, converted_split whether any.
 -- partition: year
 -- grain: year, product_code, exporter
 -- check positive_share: world_share >= 0 AND world_share <= 1 + 1e-9
+-- assert exporters_are_countries: SELECT w.year, w.product_code, w.exporter FROM staging.world_exports AS w LEFT JOIN (SELECT DISTINCT area FROM reference.area_codes WHERE source = 'comtrade' AND kind = 'country') AS c ON c.area = w.exporter WHERE c.area IS NULL
 WITH exports AS (
     SELECT reporter AS exporter, year, product_code_target AS product_code, partner_role, value,
            value_from_split, converted_split
@@ -19,10 +21,10 @@ by_exporter AS (
     SELECT
         exporter, year, product_code,
         coalesce(sum(value) FILTER (WHERE partner_role = 'world'),
-                 sum(value) FILTER (WHERE partner_role IN ('external', 'internal', 'unallocated'))) AS export_value,
+                 sum(value) FILTER (WHERE partner_role IN ('external', 'internal', 'self', 'unallocated'))) AS export_value,
         CASE WHEN sum(value) FILTER (WHERE partner_role = 'world') IS NOT NULL
              THEN sum(value_from_split) FILTER (WHERE partner_role = 'world')
-             ELSE sum(value_from_split) FILTER (WHERE partner_role IN ('external', 'internal', 'unallocated'))
+             ELSE sum(value_from_split) FILTER (WHERE partner_role IN ('external', 'internal', 'self', 'unallocated'))
         END AS value_from_split,
         bool_or(converted_split) FILTER (WHERE partner_role IN ('world', 'external', 'internal', 'unallocated'))
             AS converted_split
