@@ -103,7 +103,7 @@ def test_sidecars_say_synthetic(world):
         meta = json.loads((out / source / "_release.json").read_text())
         assert meta["synthetic"] is True
         assert meta["generator"] == "pipeline.demo_world"
-        assert meta["release"].startswith("SYNTHETIC demo-world v1") and meta["release"] == manifest["release"]
+        assert meta["release"].startswith("SYNTHETIC demo-world v2") and meta["release"] == manifest["release"]
 
 
 # --- Comtrade formats -------------------------------------------------------------
@@ -390,6 +390,49 @@ def test_planted_dependence_on_nl(con, world):
                  / sum(primaryValue) FILTER (WHERE flowCode = 'M' AND reporterCode = {code_of[iso]} AND partnerCode = 528)
             FROM ct WHERE {PLAIN} AND cmdCode = '848620'""").fetchall()[0][0]
         assert 0.9 < mirror < 1.0  # FOB export vs CIF import of the same flow
+
+
+# --- calibration of the EC screen (issue: 49% of member rows came out dependent) ------
+
+def _ec_screen(db: duckdb.DuckDBPyConnection, reporters: list[str]) -> dict:
+    """The EC 2021 screen (methodology section 6) summed over ``reporters``, from Comext:
+    share of HS6 products dependent, share with X_extra = 0, median non-EU suppliers."""
+    eu = ", ".join(f"'{g}'" for g in EU_GEONOM)
+    rep = ", ".join(f"'{g}'" for g in reporters)
+    return dict(zip(["n", "dependent", "x_extra_zero", "median_suppliers", "intra_share"], db.execute(f"""
+        WITH f AS (SELECT left(PRODUCT_NC, 6) AS hs6, PARTNER AS p, FLOW, VALUE_EUR::DOUBLE AS v,
+                          PARTNER IN ({eu}) AS p_eu
+                   FROM cx WHERE REPORTER IN ({rep}) AND PRODUCT_NC NOT LIKE '%X%' AND PARTNER NOT LIKE 'Q%'),
+             mx AS (SELECT hs6, p, sum(v) AS v FROM f WHERE FLOW = '1' AND NOT p_eu GROUP BY ALL),
+             conc AS (SELECT hs6, sum((v / tot) ^ 2) AS hhi, count(*) AS n_sup, any_value(tot) AS m_extra
+                      FROM (SELECT *, sum(v) OVER (PARTITION BY hs6) AS tot FROM mx) GROUP BY hs6),
+             t AS (SELECT hs6, coalesce(sum(v) FILTER (WHERE FLOW = '1' AND p_eu), 0) AS m_intra,
+                          coalesce(sum(v) FILTER (WHERE FLOW = '2' AND NOT p_eu), 0) AS x_extra
+                   FROM f GROUP BY hs6)
+        SELECT count(*),
+               avg((hhi > 0.4 AND m_extra / (m_extra + m_intra) > 0.5
+                    AND (x_extra = 0 OR m_extra / x_extra > 1))::INT),
+               avg((x_extra = 0)::INT), median(n_sup), sum(m_intra) / sum(m_intra + m_extra)
+        FROM conc JOIN t USING (hs6)""").fetchall()[0]))
+
+
+def test_ec_screen_is_calibrated_on_the_default_world(tmp_path):
+    """The default world (scale 0.01) flags a few percent of the EU27's HS6 products, like the
+    EC's 137 of ~5,200 (2.6%); not by missing data: X_extra = 0 is rare for the EU27 and NL."""
+    _generate(tmp_path, scale=0.01, years=(2024,))
+    db = duckdb.connect()
+    db.execute(f"""CREATE TABLE cx AS SELECT * FROM read_csv('{tmp_path}/comext/SYNTHETIC_full_v2_*.csv',
+                   header = true, all_varchar = true)""")
+    eu27 = _ec_screen(db, EU_GEONOM)
+    assert eu27["n"] > 200
+    assert 0.015 <= eu27["dependent"] <= 0.05, eu27
+    assert eu27["x_extra_zero"] < 0.10, eu27
+    assert eu27["median_suppliers"] >= 10, eu27  # many non-EU suppliers per product
+    assert 0.5 < eu27["intra_share"] < 0.75, eu27  # intra-EU trade is most of members' imports
+    nl = _ec_screen(db, ["NL"])
+    assert nl["x_extra_zero"] < 0.10, nl
+    assert nl["dependent"] < 0.2, nl
+    assert nl["median_suppliers"] >= 4, nl
 
 
 def test_cli_rerun_replaces_earlier_output(tmp_path):
