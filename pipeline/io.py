@@ -1,0 +1,60 @@
+"""Small file and SQL helpers every layer shares: atomic writes and SQL string literals.
+
+A file another process may read (a raw page, a Parquet cache, the report, a pointer) is
+written next to its final name and renamed over it, so a reader sees the old file or the
+new one, never half of one, and a crash leaves only a hidden ``.tmp`` behind.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+
+@contextmanager
+def atomic_path(path: str | os.PathLike, *, suffix: str = ".tmp") -> Iterator[Path]:
+    """A hidden temporary path beside ``path``; renamed over it when the block succeeds, removed if not.
+
+    For writers that want a file name rather than bytes (DuckDB COPY, pyarrow, py7zr).
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, path)
+    except BaseException:
+        tmp_path.unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
+    """Write ``data`` to ``path`` through a hidden temp file in the same folder, then rename over it."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
+    """``atomic_write_bytes`` for UTF-8 text."""
+    return atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def sql_string(value: str | os.PathLike) -> str:
+    """A SQL string literal; file paths cannot be bound as parameters in DuckDB's table functions."""
+    return "'" + str(value).replace("'", "''") + "'"
