@@ -1,0 +1,128 @@
+-- Look-through (one hop) supplier shares (methodology section 8): where an importer's goods come
+-- from once each direct supplier's own imports are looked through. Per source, importer (every
+-- country reporter, with all its country partners; the EU27 bloc with its extra-EU partners),
+-- year, HS6 product and ultimate supplier.
+-- Each direct supplier k passes on pass_k = M_k / max(X_k, M_k) of what it supplies (its imports
+-- against its exports of the product, from k's own reports in the same source: World totals, else
+-- the sum of its partner rows; 0 when k reports no imports from a country), spread over k's own
+-- country suppliers by their shares s(k<-u); k keeps s(r<-k) * (1 - pass_k) as its own. So
+--   look_through_share(u) = s(r<-u) * (1 - pass_u) + sum over k <> u of s(r<-k) * pass_k * s(k<-u)
+-- and the shares add up to 1. (Methodology section 8 writes the first term as s(r<-u); with k
+-- keeping only (1 - pass_k) of its own share the shares would then add up to more than 1, so the
+-- supplier's own term is what it keeps.) A supplier of the bloc that is a member state, or of a
+-- country that is the importer itself, is its own goods coming back: ultimate_supplier is then the
+-- importer (EU27 for the bloc).
+-- It is an UPPER BOUND under the proportional re-export assumption: every unit k imports could
+-- be re-exported, in proportion to its suppliers, up to what k exports. hidden_share =
+-- look_through_share - direct_share: positive for suppliers hidden behind others, negative for
+-- the intermediaries whose share is passed on. via: the intermediaries that pass most of u's
+-- indirect share, largest first, with their contribution. One source at a time: never mixed.
+-- release and synthetic: the importer's and every intermediary's import and export rows used.
+-- partition: year
+-- grain: source, importer, year, product_code, ultimate_supplier
+-- check share_bounds: look_through_share BETWEEN -1e-9 AND 1 + 1e-9 AND direct_share BETWEEN 0 AND 1 + 1e-9
+-- assert shares_sum_to_one: SELECT source, importer, year, product_code, sum(look_through_share) AS total FROM monitor.look_through_shares GROUP BY ALL HAVING abs(sum(look_through_share) - 1) > 1e-9
+WITH members AS (
+    SELECT iso3 FROM reference.eu_members WHERE in_eu27_2020
+),
+supplied AS (
+    -- every importer's country suppliers with a positive value: all partners for a country, the
+    -- partners outside the EU for the bloc (the scope of the HHI, methodology sections 4-5)
+    SELECT source, currency, reporter AS importer, year, product_code_target AS product_code, partner AS supplier,
+           sum(value) AS value,
+           list_distinct(flatten(list(releases))) AS releases,
+           bool_or(synthetic) AS synthetic
+    FROM staging.annual_flows
+    WHERE flow = 'import' AND partner_role = 'external' AND product_code_target IS NOT NULL
+      AND (reporter <> 'EU27' OR NOT partner_in_eu)
+    GROUP BY ALL
+    HAVING sum(value) > 0
+),
+direct AS (
+    SELECT *, value / sum(value) OVER (PARTITION BY source, importer, year, product_code) AS share
+    FROM supplied
+),
+totals AS (
+    -- each country's own imports and exports of the product: World totals, else its partner rows
+    SELECT source, reporter AS country, year, product_code_target AS product_code,
+           coalesce(sum(value) FILTER (WHERE flow = 'import' AND partner_role = 'world'),
+                    sum(value) FILTER (WHERE flow = 'import' AND partner_role IN ('external', 'self', 'unallocated')), 0)
+               AS imports,
+           coalesce(sum(value) FILTER (WHERE flow = 'export' AND partner_role = 'world'),
+                    sum(value) FILTER (WHERE flow = 'export' AND partner_role IN ('external', 'self', 'unallocated')), 0)
+               AS exports,
+           list_distinct(flatten(list(releases))) AS releases,
+           bool_or(synthetic) AS synthetic
+    FROM staging.annual_flows
+    WHERE reporter <> 'EU27' AND product_code_target IS NOT NULL
+      AND partner_role IN ('world', 'external', 'self', 'unallocated')
+    GROUP BY ALL
+),
+passing AS (
+    -- the share of what k supplies that can be goods k imported itself; 0 without imports from a country
+    SELECT t.source, t.country, t.year, t.product_code, t.releases, t.synthetic,
+           CASE WHEN t.imports > 0 AND EXISTS (
+                    SELECT 1 FROM supplied AS s WHERE s.source = t.source AND s.importer = t.country
+                       AND s.year = t.year AND s.product_code = t.product_code)
+                THEN t.imports / greatest(t.exports, t.imports) ELSE 0 END AS pass
+    FROM totals AS t
+),
+own AS (
+    -- what each direct supplier keeps as its own
+    SELECT d.source, d.currency, d.importer, d.year, d.product_code, d.supplier AS ultimate_supplier,
+           d.share AS direct_share,
+           d.share * (1 - coalesce(p.pass, 0)) AS share_part,
+           NULL::VARCHAR AS via_country,
+           list_concat(d.releases, coalesce(p.releases, [])) AS releases,
+           d.synthetic OR coalesce(p.synthetic, false) AS synthetic
+    FROM direct AS d
+    LEFT JOIN passing AS p
+        ON p.source = d.source AND p.country = d.supplier AND p.year = d.year AND p.product_code = d.product_code
+),
+passed AS (
+    -- what each direct supplier k passes on to its own suppliers u
+    SELECT d.source, d.currency, d.importer, d.year, d.product_code,
+           CASE WHEN k.supplier = d.importer OR (d.importer = 'EU27' AND k.supplier IN (SELECT iso3 FROM members))
+                THEN d.importer ELSE k.supplier END AS ultimate_supplier,
+           0.0 AS direct_share,
+           d.share * p.pass * k.share AS share_part,
+           d.supplier AS via_country,
+           list_concat(k.releases, p.releases) AS releases,
+           k.synthetic OR p.synthetic AS synthetic
+    FROM direct AS d
+    JOIN passing AS p
+        ON p.source = d.source AND p.country = d.supplier AND p.year = d.year AND p.product_code = d.product_code
+    JOIN direct AS k
+        ON k.source = d.source AND k.importer = d.supplier AND k.year = d.year AND k.product_code = d.product_code
+    WHERE p.pass > 0
+),
+parts AS (
+    SELECT * FROM own
+    UNION ALL
+    SELECT * FROM passed
+),
+via_ranked AS (
+    SELECT source, importer, year, product_code, ultimate_supplier, via_country, sum(share_part) AS part
+    FROM passed
+    GROUP BY ALL
+),
+via AS (
+    SELECT source, importer, year, product_code, ultimate_supplier,
+           string_agg(via_country || ' ' || round(100 * part, 1) || '%', ', ' ORDER BY part DESC, via_country)
+               FILTER (WHERE rn <= 3) AS via
+    FROM (SELECT *, row_number() OVER (PARTITION BY source, importer, year, product_code, ultimate_supplier
+                                       ORDER BY part DESC, via_country) AS rn
+          FROM via_ranked)
+    GROUP BY ALL
+)
+SELECT
+    p.source, any_value(p.currency) AS currency, p.importer, p.year, p.product_code, p.ultimate_supplier,
+    sum(p.direct_share) AS direct_share,
+    sum(p.share_part) AS look_through_share,
+    sum(p.share_part) - sum(p.direct_share) AS hidden_share,
+    any_value(v.via) AS via,
+    array_to_string(list_sort(list_distinct(flatten(list(p.releases)))), '; ') AS release,
+    bool_or(p.synthetic) AS synthetic
+FROM parts AS p
+LEFT JOIN via AS v USING (source, importer, year, product_code, ultimate_supplier)
+GROUP BY p.source, p.importer, p.year, p.product_code, p.ultimate_supplier
