@@ -17,8 +17,10 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	GEOMON_DATA_DIR=$(DATA) $(BIN)/geomon run
 
+# One worker per core (pytest-xdist), a test file per worker at a time so that a module's shared runs are
+# built once. `$(BIN)/python -m pytest tests/test_x.py` runs in one process.
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto --dist loadfile
 
 # The Dagster UI on workspace.yaml, with an instance whose DuckDB writer pool holds one run at a time.
 dev: $(STAMP)

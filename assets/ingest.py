@@ -17,7 +17,7 @@ from dagster import (
 from pipeline.metadata import table_metadata
 from pipeline.readers.inputs import discover
 from pipeline.readers.raw_store import sync_raw_table
-from pipeline.resources import MonitorSettings, Warehouse
+from pipeline.resources import DataFolder, InputSettings, Warehouse
 
 
 def input_contract_spec(key: AssetKey) -> AssetCheckSpec:
@@ -29,8 +29,9 @@ def input_contract_spec(key: AssetKey) -> AssetCheckSpec:
 
 def ingest(
     context: AssetExecutionContext,
-    settings: MonitorSettings,
+    settings: InputSettings,
     warehouse: Warehouse,
+    data: DataFolder,
     *,
     source: str,
     table: str,
@@ -41,11 +42,7 @@ def ingest(
     row_rule: str | None = None,
     year_of_row: str | None = None,
 ) -> MaterializeResult:
-    paths = settings.paths()
-    unknown = set(settings.sources) - {"sample", "demo", "landing", "api"}
-    if unknown:
-        raise ValueError(f"unknown source folder(s) {sorted(unknown)}; use sample, demo, landing, api")
-    files = discover(paths.source_dirs(source, settings.sources), detect)
+    files = discover(settings.input_dirs(data.paths(), source), detect)
     with warehouse.get_connection() as conn:
         report = sync_raw_table(conn, table, columns, files, select_for, validate, row_rule, year_of_row)
         context.log.info(

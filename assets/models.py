@@ -26,7 +26,7 @@ from dagster import (
 from pipeline.incremental import BuildOutcome, Incremental, substitute_tables
 from pipeline.metadata import markdown_preview, screen_metadata, table_metadata
 from pipeline.paths import SQL_DIR
-from pipeline.resources import DUCKDB_POOL, MonitorSettings, Warehouse
+from pipeline.resources import DUCKDB_POOL, InputSettings, Thresholds, Warehouse
 from pipeline.sql_models import SqlModel, load_models
 
 
@@ -48,8 +48,9 @@ def _check_specs(model: SqlModel) -> list[AssetCheckSpec]:
     return specs
 
 
-def _run_checks(conn, model: SqlModel, outcome: BuildOutcome) -> list[AssetCheckResult]:
-    """The model's checks on the rows this build wrote (rows of unchanged years passed them before)."""
+def run_checks(conn, model: SqlModel, outcome: BuildOutcome) -> list[AssetCheckResult]:
+    """The model's checks on the rows this build wrote (rows of unchanged years passed them before); the
+    in-memory SQL harness of the tests (tests/sql_harness.py) runs the same on a whole table."""
     scope = outcome.scope()
     own = f"(SELECT * FROM {model.table} WHERE {scope}) AS {model.name}"
     checked = {"checked_rows": "all" if scope == "true" else "none (nothing rebuilt)" if scope == "false"
@@ -98,8 +99,9 @@ def model_asset(model: SqlModel, partitioned: set[str]) -> AssetsDefinition:
         metadata={"sql_file": str(model.path.relative_to(SQL_DIR.parent)),
                   "partitioned_by": model.partition or "none (whole table)"},
     )
-    def _build(context: AssetExecutionContext, settings: MonitorSettings, warehouse: Warehouse) -> MaterializeResult:
-        variables = settings.sql_variables()
+    def _build(context: AssetExecutionContext, settings: InputSettings, thresholds: Thresholds,
+               warehouse: Warehouse) -> MaterializeResult:
+        variables = thresholds.sql_variables()
         with warehouse.get_connection() as conn:
             for name, value in variables.items():
                 conn.execute(f"SET VARIABLE {name} = ?", [value])
@@ -111,7 +113,7 @@ def model_asset(model: SqlModel, partitioned: set[str]) -> AssetsDefinition:
             metadata["build"] = outcome.summary()
             metadata["preview"] = markdown_preview(conn, f"SELECT * FROM {model.table}")
             metadata.update(screen_metadata(conn, model.table))
-            checks = _run_checks(conn, model, outcome)
+            checks = run_checks(conn, model, outcome)
             blocking = {c.name for c in model.checks if c.blocking} | {"unique_grain"}
             failed = [c.check_name for c in checks if not c.passed and c.check_name in blocking]
             if failed:

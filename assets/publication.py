@@ -4,7 +4,8 @@
 from dagster import AssetExecutionContext, AutomationCondition, AssetKey, AssetsDefinition, MaterializeResult, MetadataValue, asset
 
 from pipeline.publish import publish
-from pipeline.resources import DUCKDB_POOL, MonitorSettings, Warehouse
+from pipeline.publish.notify import post_summary, summary
+from pipeline.resources import DUCKDB_POOL, DataFolder, Thresholds, Warehouse, Webhook
 
 # Analysts get the flows too (to trace a figure to its file and line); downloads get
 # derived indicators only, because UN Comtrade restricts redistribution of raw records.
@@ -24,12 +25,15 @@ def publication_asset(monitor_tables: list[str], reference_tables: list[str],
         kinds={"duckdb", "parquet"},
         automation_condition=AutomationCondition.eager(),
     )
-    def publication(context: AssetExecutionContext, settings: MonitorSettings, warehouse: Warehouse) -> MaterializeResult:
+    def publication(context: AssetExecutionContext, data: DataFolder, thresholds: Thresholds,
+                    warehouse: Warehouse, webhook: Webhook) -> MaterializeResult:
         """The published monitor: ``geomonitor.duckdb`` for analysts (monitor, reference and flow tables,
         opened read-only) and a Parquet snapshot with a checked manifest under ``snapshots/<id>/``, then
         ``snapshots/LATEST``. Built under temporary names and swapped in by atomic renames, only after every
-        blocking check upstream passed; a failure leaves the previous publication byte for byte."""
-        paths = settings.paths()
+        blocking check upstream passed; a failure leaves the previous publication byte for byte. Publishes
+        ``monitor.changes`` (what moved since the previous publication) and, when a webhook is set, posts a
+        summary to it afterwards (a failed post is logged, never a failed publication)."""
+        paths = data.paths()
         with warehouse.get_connection() as conn:
             sources = [
                 {"source": table.split(".")[1].split("_")[0], "table": table, "release": release,
@@ -47,12 +51,19 @@ def publication_asset(monitor_tables: list[str], reference_tables: list[str],
             years = conn.execute("SELECT max(year) FROM monitor.import_concentration").fetchall()[0][0]
             result = publish(
                 conn, paths, database_tables=database_tables, snapshot_tables=snapshot_tables, sources=sources,
-                descriptions=descriptions, parameters=settings.sql_variables(),
-                vintage=f"data{years}" if years else "", keep=settings.keep_snapshots, quarantine=quarantine,
+                descriptions=descriptions, parameters=thresholds.sql_variables(),
+                vintage=f"data{years}" if years else "", keep=data.keep_snapshots, quarantine=quarantine,
+                restricted_tables=data.restricted_tables,
             )
         manifest = result.manifest
         if manifest["synthetic"]:
             context.log.warning("this publication CONTAINS SYNTHETIC DEMO DATA (see manifest.synthetic)")
+        webhook_result = "off"
+        if webhook.webhook_url:
+            delivered, webhook_result = post_summary(webhook.webhook_url, summary(result),
+                                                     timeout_s=webhook.webhook_timeout_s,
+                                                     retries=webhook.webhook_retries)
+            (context.log.info if delivered else context.log.warning)(webhook_result)
         return MaterializeResult(
             metadata={
                 "snapshot_id": result.snapshot_id,
@@ -63,6 +74,9 @@ def publication_asset(monitor_tables: list[str], reference_tables: list[str],
                 "rows": MetadataValue.json({t: m["rows"] for t, m in manifest["tables"].items()}),
                 # incremental publication: a year-partitioned table has only its changed years written
                 "database_writes": MetadataValue.json(result.database_writes),
+                # what moved since the previous publication (monitor.changes), per kind of change
+                "changes": MetadataValue.json(result.changes),
+                "webhook": webhook_result,
             }
         )
 

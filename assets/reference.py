@@ -6,12 +6,14 @@ file comes from.
 """
 
 
+from pathlib import Path
+
 from dagster import AssetExecutionContext, AssetKey, AssetsDefinition, MaterializeResult, asset
 
 from pipeline.metadata import table_metadata
 from pipeline.paths import REFERENCE_DIR
 from pipeline.readers.inputs import sha256_of
-from pipeline.readers.raw_store import sql_string
+from pipeline.io import sql_string
 from pipeline.resources import DUCKDB_POOL, Warehouse
 
 # table name -> (description, typed columns)
@@ -43,6 +45,20 @@ REFERENCE_TABLES: dict[str, tuple[str, dict[str, str]]] = {
 EXTERNAL_TABLES = {f"reference.{name}" for name in REFERENCE_TABLES}
 
 
+def load_reference_table(conn, name: str) -> Path:
+    """(Re)create ``reference.<name>`` from its committed CSV: the one load, for the asset below and for the
+    in-memory SQL harness of the tests (tests/sql_harness.py). Returns the CSV's path."""
+    types = REFERENCE_TABLES[name][1]
+    path = REFERENCE_DIR / f"{name}.csv"
+    type_map = "{" + ", ".join(f"'{k}': '{v}'" for k, v in types.items()) + "}"
+    conn.execute("CREATE SCHEMA IF NOT EXISTS reference")
+    conn.execute(
+        f"CREATE OR REPLACE TABLE reference.{name} AS SELECT * FROM read_csv({sql_string(path)}, "
+        f"header=true, all_varchar=true, types={type_map})"
+    )
+    return path
+
+
 def _reference_asset(name: str, description: str, types: dict[str, str]) -> AssetsDefinition:
     @asset(
         key=AssetKey(["reference", name]),
@@ -54,14 +70,8 @@ def _reference_asset(name: str, description: str, types: dict[str, str]) -> Asse
         kinds={"duckdb", "csv"},
     )
     def _load(context: AssetExecutionContext, warehouse: Warehouse) -> MaterializeResult:
-        path = REFERENCE_DIR / f"{name}.csv"
-        type_map = "{" + ", ".join(f"'{k}': '{v}'" for k, v in types.items()) + "}"
         with warehouse.get_connection() as conn:
-            conn.execute("CREATE SCHEMA IF NOT EXISTS reference")
-            conn.execute(
-                f"CREATE OR REPLACE TABLE reference.{name} AS SELECT * FROM read_csv({sql_string(path)}, "
-                f"header=true, all_varchar=true, types={type_map})"
-            )
+            path = load_reference_table(conn, name)
             return MaterializeResult(metadata={**table_metadata(conn, f"reference.{name}"), "path": str(path)})
 
     return _load

@@ -3,7 +3,8 @@
 
 from dagster import AssetExecutionContext, AssetKey, AutomationCondition, MaterializeResult, MetadataValue, asset
 
-from pipeline.resources import DUCKDB_POOL, MonitorSettings
+from pipeline.publish import write_latest_report
+from pipeline.resources import DUCKDB_POOL, DataFolder
 
 PUBLICATION = AssetKey(["publish", "publication"])
 
@@ -17,7 +18,7 @@ PUBLICATION = AssetKey(["publish", "publication"])
     kinds={"html", "plotly"},
     automation_condition=AutomationCondition.eager(),
 )
-def monitor_report(context: AssetExecutionContext, settings: MonitorSettings) -> MaterializeResult:
+def monitor_report(context: AssetExecutionContext, data: DataFolder) -> MaterializeResult:
     """The offline HTML report of the latest publication, written to ``<data>/report/index.html``: headline
     counts per strategic domain, a sortable and filterable table of EU27 and NL dependencies, supplier shares and
     HHI over the years for a selected product, the countries that depend on NL and on the EU, methodology,
@@ -25,9 +26,7 @@ def monitor_report(context: AssetExecutionContext, settings: MonitorSettings) ->
     inlined, no request to any host); every figure comes from the published ``geomonitor.duckdb``. The snapshot
     keeps its own copy, ``snapshots/<id>/report/index.html``, written by the publisher and listed in the manifest;
     this asset checks that the two are the same bytes."""
-    from pipeline.report import write_latest_report  # plotly is imported when a report is written, not on load
-
-    paths = settings.paths()
+    paths = data.paths()
     latest = write_latest_report(paths)
     result = latest.result
     if result.synthetic:

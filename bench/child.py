@@ -33,9 +33,9 @@ def _write(out: Path, payload: dict) -> None:
 
 
 def _settings_variables() -> dict:
-    from pipeline.resources import MonitorSettings
+    from pipeline.resources import Thresholds
 
-    return MonitorSettings().sql_variables()
+    return Thresholds().sql_variables()
 
 
 # ---------------------------------------------------------------------------------- pipeline

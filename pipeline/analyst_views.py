@@ -1,85 +1,91 @@
 """Readable views for analysts, created inside the published ``geomonitor.duckdb``.
 
-The monitor tables keep codes (ISO3, HS6) so they join cleanly; these views add
-the names people read: product descriptions and country names. They live in
-the schema ``views`` and are created on a connection of the published file, so
-their table names resolve there.
+The monitor tables keep codes (ISO3, HS6, domain slugs) so they join cleanly; every
+mart gets a view ``views.<mart>`` with all of the mart's columns, in the mart's order,
+and beside each code the name people read: ``product`` after ``product_code`` (the HS
+2022 description, or the domain's label on domain rows), ``<column>_name`` after every
+country column (reporter, importer, supplier, partner, top_supplier, ...) and
+``domain_label`` after ``domain``. The joins are on unique keys, so a view has exactly
+its mart's rows. The views are created on a connection of the published file, so their
+table names resolve there.
 """
 
 from __future__ import annotations
 
 import duckdb
 
-# a country's name, with the bloc and pseudo-codes spelled out
+from pipeline.glossary import DOMAIN_LABELS
+
+# a country's name, with the bloc and pseudo-codes spelled out; one row per code
 _NAMES = """
 CREATE OR REPLACE VIEW views.area_names AS
-SELECT iso3 AS code, name FROM reference.countries
+SELECT iso3 AS code, name FROM reference.countries WHERE iso3 NOT IN ('EU27', 'WORLD')
 UNION ALL SELECT 'EU27', 'European Union (27 member states)'
 UNION ALL SELECT 'WORLD', 'World'
 """
+_DOMAINS = "CREATE OR REPLACE VIEW views.domain_names AS SELECT domain, label FROM reference.domains"
 
-_VIEWS = {
-    "views.eu_dependencies": """
-        SELECT e.year, e.source, e.currency, e.product_code, coalesce(p.description, e.product_code) AS product,
-               e.domain, e.dependent, e.screened, e.bloc_complete, e.bloc_members, e.bloc_months_min,
-               e.hhi_extra, e.top_supplier, s.name AS top_supplier_name, e.top_supplier_share, e.m_extra,
-               e.extra_eu_import_share, e.import_export_ratio, e.c1_concentration, e.c2_importance,
-               e.c3_substitutability, e.years_flagged, e.low_confidence, e.split_dependent, e.release, e.synthetic
-        FROM monitor.eu_dependencies AS e
-        LEFT JOIN reference.hs_products AS p ON p.code = e.product_code
-        LEFT JOIN views.area_names AS s ON s.code = e.top_supplier""",
-    "views.nl_dependencies": """
-        SELECT e.year, e.source, e.currency, e.product_code, coalesce(p.description, e.product_code) AS product,
-               e.domain, e.dependent, e.screened, e.hhi_extra, e.hhi_all_partners, e.top_supplier, s.name AS top_supplier_name, e.top_supplier_share,
-               e.m_extra, e.extra_eu_import_share, e.import_export_ratio, e.years_flagged, e.caveat,
-               e.split_dependent, e.release, e.synthetic
-        FROM monitor.nl_dependencies AS e
-        LEFT JOIN reference.hs_products AS p ON p.code = e.product_code
-        LEFT JOIN views.area_names AS s ON s.code = e.top_supplier""",
-    "views.dependence_on_nl": """
-        SELECT d.year, d.source, d.currency, d.importer, i.name AS importer_name, d.product_code,
-               coalesce(p.description, d.product_code) AS product, d.domain, d.depends_on_nl, d.nl_share, d.nl_rank,
-               d.importer_hhi, d.mirror_share, d.partner_view_available, d.mirror_view_available,
-               d.nl_world_export_share, d.release, d.synthetic
-        FROM monitor.dependence_on_nl AS d
-        LEFT JOIN reference.hs_products AS p ON p.code = d.product_code
-        LEFT JOIN views.area_names AS i ON i.code = d.importer""",
-    "views.dependence_on_eu": """
-        SELECT d.year, d.source, d.currency, d.importer, i.name AS importer_name, d.product_code,
-               coalesce(p.description, d.product_code) AS product, d.domain, d.depends_on_eu, d.eu_share, d.eu_rank,
-               d.importer_hhi, d.mirror_share, d.partner_view_available, d.mirror_view_available,
-               d.eu_world_export_share, d.release, d.synthetic
-        FROM monitor.dependence_on_eu AS d
-        LEFT JOIN reference.hs_products AS p ON p.code = d.product_code
-        LEFT JOIN views.area_names AS i ON i.code = d.importer""",
-    "views.import_concentration": """
-        SELECT c.year, c.source, c.currency, c.reporter, r.name AS reporter_name, c.partner_scope,
-               c.product_level, c.product_code, coalesce(p.description, c.product_code) AS product, c.hhi,
-               c.n_suppliers, c.top1_partner, t.name AS top1_partner_name, c.top1_share, c.allocated_value,
-               c.unallocated_value, c.unallocated_share, c.low_confidence, c.partner_rows_above_world,
-               c.bloc_complete, c.caveat, c.release, c.synthetic
-        FROM monitor.import_concentration AS c
-        LEFT JOIN reference.hs_products AS p ON p.code = c.product_code AND c.product_level <> 'domain'
-        LEFT JOIN views.area_names AS r ON r.code = c.reporter
-        LEFT JOIN views.area_names AS t ON t.code = c.top1_partner""",
-}
-
-VIEW_DESCRIPTIONS = {
-    "views.area_names": "Readable names of countries (ISO3), the EU27 bloc and World.",
-    "views.eu_dependencies": "monitor.eu_dependencies with product descriptions and supplier names.",
-    "views.nl_dependencies": "monitor.nl_dependencies with product descriptions and supplier names.",
-    "views.dependence_on_nl": "monitor.dependence_on_nl with country names and product descriptions.",
-    "views.dependence_on_eu": "monitor.dependence_on_eu with country names and product descriptions.",
-    "views.import_concentration": "monitor.import_concentration with country names and product descriptions.",
-}
+# country-code columns that get a name column beside them (<column>_name)
+COUNTRY_COLUMNS = ("reporter", "importer", "supplier", "partner", "top_supplier", "top1_partner", "top_world_exporter",
+                   "importer_top_partner", "top_partner_all", "top_supplier_previous", "top_supplier_before",
+                   "top_supplier_now", "ultimate_supplier", "top_direct_supplier", "top_ultimate_supplier")
 
 
-def create_analyst_views(con: duckdb.DuckDBPyConnection) -> None:
+def domains_sql() -> str:
+    """reference.domains (domain slug, label) as a query, from the glossary's one list."""
+    rows = ", ".join(f"('{slug}', '{label}')" for slug, label in sorted(DOMAIN_LABELS.items()))
+    return f"SELECT domain, label FROM (VALUES {rows}) AS d(domain, label)"
+
+
+def view_sql(table: str, columns: list[str]) -> str:
+    """``SELECT`` of a mart with a name beside every code, all of its columns kept."""
+    select, joins = [], []
+    for i, column in enumerate(columns):
+        select.append(f'm."{column}"')
+        if column == "product_code":
+            level = " AND m.product_level <> 'domain'" if "product_level" in columns else ""
+            joins.append(f"LEFT JOIN reference.hs_products AS p ON p.code = m.product_code{level}")
+            joins.append("LEFT JOIN views.domain_names AS pd ON pd.domain = m.product_code"
+                         + (" AND m.product_level = 'domain'" if level else ""))
+            select.append("coalesce(p.description, pd.label, m.product_code) AS product")
+        elif column == "domain":
+            joins.append("LEFT JOIN views.domain_names AS dl ON dl.domain = m.domain")
+            select.append("dl.label AS domain_label")
+        elif column in COUNTRY_COLUMNS:
+            joins.append(f"LEFT JOIN views.area_names AS n{i} ON n{i}.code = m.\"{column}\"")
+            select.append(f"n{i}.name AS {column}_name")
+    return f"SELECT {', '.join(select)}\nFROM {table} AS m\n" + "\n".join(joins)
+
+
+def view_descriptions(marts: list[str]) -> dict[str, str]:
+    out = {"views.area_names": "Readable names of countries (ISO3), the EU27 bloc and World.",
+           "views.domain_names": "Readable names of the strategic domains (reference.domains)."}
+    for mart in marts:
+        out[mart.replace("monitor.", "views.")] = (f"{mart}, every column, with product, country and domain names "
+                                                   "beside the codes.")
+    return out
+
+
+# the views every publication with these marts has (kept for callers that list them)
+VIEW_DESCRIPTIONS = view_descriptions([
+    "monitor.eu_dependencies", "monitor.nl_dependencies", "monitor.dependence_on_nl", "monitor.dependence_on_eu",
+    "monitor.import_concentration", "monitor.ec_screen", "monitor.trends", "monitor.domain_summary",
+    "monitor.supplier_shares", "monitor.world_supply_screen", "monitor.changes"])
+
+
+def create_analyst_views(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    """A named view of every ``monitor`` table present; returns the descriptions of the views made."""
     con.execute("CREATE SCHEMA IF NOT EXISTS views")
     con.execute(_NAMES)
-    existing = {f"{s}.{t}" for s, t in con.execute(
-        "SELECT schema_name, table_name FROM duckdb_tables() WHERE database_name = current_database()").fetchall()}
-    for name, sql in _VIEWS.items():
-        base = name.replace("views.", "monitor.")
-        if base in existing:  # a publication without that mart gets no view of it
-            con.execute(f"CREATE OR REPLACE VIEW {name} AS {sql}")
+    has_domains = con.execute("SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() "
+                              "AND schema_name = 'reference' AND table_name = 'domains'").fetchall()[0][0]
+    con.execute(_DOMAINS if has_domains else f"CREATE OR REPLACE VIEW views.domain_names AS {domains_sql()}")
+    marts = [name for (name,) in con.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() AND schema_name = 'monitor' "
+        "ORDER BY table_name").fetchall()]
+    for name in marts:
+        columns = [c for (c,) in con.execute(
+            "SELECT column_name FROM duckdb_columns() WHERE database_name = current_database() "
+            "AND schema_name = 'monitor' AND table_name = ? ORDER BY column_index", [name]).fetchall()]
+        con.execute(f"CREATE OR REPLACE VIEW views.{name} AS {view_sql(f'monitor.{name}', columns)}")
+    return view_descriptions([f"monitor.{m}" for m in marts])

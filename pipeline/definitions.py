@@ -1,16 +1,20 @@
 """The one entry point: every asset, check, job and resource of the monitor.
 
 Loading this module reads the SQL model files to build their assets; it opens
-no database, reads no environment variable and makes no network call.
+no database, reads no environment variable and makes no network call. ``defs``
+takes the data folder and the Comtrade key from the environment when a run
+starts (Dagster's ``EnvVar``); ``definitions(...)`` builds the same with given
+values (the CLI, tests).
 """
 
 from __future__ import annotations
 
 from dagster import Definitions, EnvVar
 
-from assets.comext.api import ComextApi, comext_fetch_assets, comext_sensors
+from assets.comext.api import DEFAULT_BULK_START, comext_bulk_months_asset, comext_fetch_assets, comext_sensors
 from assets.comext.records import comext_bulk, comext_sdmx
 from assets.comtrade.api import comtrade_api_pages, comtrade_revision_sensor
+from assets.comtrade.bulk import comtrade_bulk_files
 from assets.comtrade.records import comtrade_records
 from assets.demo import demo_world_files
 from assets.models import sql_model_assets
@@ -19,9 +23,20 @@ from assets.reference import EXTERNAL_TABLES as REFERENCE_TABLES
 from assets.reference import REFERENCE_TABLES as REFERENCE_SPECS
 from assets.reference import reference_assets
 from assets.report import monitor_report
-from pipeline.clients.comtrade import ComtradeClient
+from pipeline.clients.comtrade.session import KEY_ENV
+from pipeline.paths import DATA_DIR_ENV
 from pipeline.readers import comext, comtrade
-from pipeline.resources import MonitorSettings, Warehouse
+from pipeline.resources import (
+    ComextApi,
+    ComtradeClient,
+    ComtradeKey,
+    DataFolder,
+    InputSettings,
+    Thresholds,
+    Warehouse,
+    Webhook,
+    split_settings,
+)
 from pipeline.schedules import jobs, schedules
 
 RAW_TABLES = {comtrade.TABLE, comext.SDMX_TABLE, comext.BULK_TABLE}
@@ -33,27 +48,43 @@ table_descriptions = {
     **{table: description for table, (description, _) in {f'reference.{n}': spec for n, spec in REFERENCE_SPECS.items()}.items()},
 }
 
-defs = Definitions(
-    assets=[
-        *reference_assets,
-        demo_world_files,
-        comtrade_api_pages,
-        comtrade_records,
-        comext_sdmx,
-        comext_bulk,
-        *comext_fetch_assets,
-        *model_assets,
-        publication_asset(monitor_tables, sorted(REFERENCE_TABLES), table_descriptions),
-        monitor_report,
-    ],
-    jobs=jobs,
-    schedules=schedules,
-    sensors=[comtrade_revision_sensor, *comext_sensors],
-    resources={
-        "settings": MonitorSettings(),
-        "warehouse": Warehouse(),
-        # read when a run starts, never at import; empty means the keyless preview endpoint
-        "comtrade": ComtradeClient(api_key=EnvVar("COMTRADE_API_KEY")),
-        "comext_api": ComextApi(),
-    },
-)
+
+
+def definitions(*, data_dir: str = EnvVar(DATA_DIR_ENV), comtrade_key: str = EnvVar(KEY_ENV),
+                comext_bulk_start: str = DEFAULT_BULK_START, **settings) -> Definitions:
+    """Every asset, job, schedule and sensor with their resources. ``settings`` are fields of DataFolder,
+    InputSettings or Thresholds by name (e.g. ``sources=["landing"]``, ``min_world_reporters=1``)."""
+    chosen = split_settings(settings)
+    data = DataFolder(root=data_dir, **chosen["data"])
+    return Definitions(
+        assets=[
+            *reference_assets,
+            demo_world_files,
+            comtrade_api_pages,
+            comtrade_bulk_files,
+            comtrade_records,
+            comext_sdmx,
+            comext_bulk,
+            *comext_fetch_assets,
+            comext_bulk_months_asset(comext_bulk_start),
+            *model_assets,
+            publication_asset(monitor_tables, sorted(REFERENCE_TABLES), table_descriptions),
+            monitor_report,
+        ],
+        jobs=jobs,
+        schedules=schedules,
+        sensors=[comtrade_revision_sensor, *comext_sensors],
+        resources={
+            "data": data,
+            "settings": InputSettings(**chosen["settings"]),
+            "thresholds": Thresholds(**chosen["thresholds"]),
+            "webhook": Webhook(**chosen["webhook"]),
+            "warehouse": Warehouse(data=data),
+            # empty key: the keyless preview endpoint
+            "comtrade": ComtradeClient(key=ComtradeKey(value=comtrade_key)),
+            "comext_api": ComextApi(),
+        },
+    )
+
+
+defs = definitions()

@@ -224,7 +224,151 @@ COLUMNS: dict[str, str] = {
     "reporter_name": "Reporting country's name.",
     "top_supplier_name": "Top supplier's name.",
     "top1_partner_name": "Largest supplier's name.",
+    # beyond the single-step screen (methodology section 8): look-through shares and supplier loss
+    "ultimate_supplier": ("Supplier after looking through one intermediary: a direct supplier keeps what it cannot "
+                          "have re-exported, the rest goes to its own suppliers (the importer itself for its own goods "
+                          "coming back; EU27 for member states behind the bloc)."),
+    "direct_share": "The supplier's share of the importer's imports from countries, as in the HHI (0 if not a direct supplier).",
+    "look_through_share": ("Share after looking through one hop (an UPPER BOUND under proportional re-export): "
+                           "what the supplier keeps plus what intermediaries pass on from it; sums to 1."),
+    "hidden_share": "look_through_share - direct_share: > 0 hidden behind intermediaries, < 0 for an intermediary.",
+    "via": "The intermediaries passing most of the supplier's indirect share, largest first, with their contribution.",
+    "direct_hhi": "HHI of direct supplier shares (0..1).",
+    "look_through_hhi": "HHI of look-through shares (0..1; an upper bound under proportional re-export).",
+    "top_direct_supplier": "Largest direct supplier (ties to the highest code).",
+    "top_direct_share": "top_direct_supplier's direct share.",
+    "top_ultimate_supplier": "Largest supplier after looking through one hop.",
+    "top_ultimate_share": "top_ultimate_supplier's look-through share.",
+    "hhi_threshold": "Concentration threshold used (the EC screen's C1, ec_c1_hhi).",
+    "hidden_dependency": "look_through_hhi above hhi_threshold while direct_hhi is not: a dependency the direct screen misses.",
+    "supplier_rank": "Rank of the supplier among the importer's suppliers of the product (1 = largest).",
+    "value_at_risk": "Imports from the supplier that would stop (source currency; USD, Comtrade).",
+    "share_at_risk": "value_at_risk as a share of the importer's imports from countries.",
+    "spare_capacity": ("What the other exporters (not the supplier, not the importer or its members) export of the "
+                       "product to anyone but the importer, from their own reports."),
+    "coverage": "spare_capacity / value_at_risk: below 1, the rest of the world could not make up for the loss.",
+    "supplier_world_export_share": "The supplier's share of world exports of the product (Comtrade reporters).",
+    "single_point_of_failure": "supplier_world_export_share > 0.5, or coverage < 1.",
+    "products_at_risk": "Number of HS6 products the supplier supplies to the importer.",
+    "single_points_of_failure": "Number of those products for which the supplier is a single point of failure.",
+    "products_as_top_supplier": "Number of those products for which the supplier is the largest supplier.",
+    # changes since the previous publication (monitor.changes)
+    "screen": "The screen the key belongs to: ec_screen, world_supply_screen, dependence_on_nl or dependence_on_eu.",
+    "change": "newly_dependent, no_longer_dependent, top_supplier_changed or hhi_moved (by more than changes_hhi_move).",
+    "dependent_before": "The key's flag in the previous publication (dependent, flagged or depends_on_*).",
+    "dependent_now": "The key's flag in this publication; null when the key is gone.",
+    "top_supplier_before": "The key's top supplier in the previous publication.",
+    "top_supplier_now": "The key's top supplier in this publication.",
+    "hhi_before": "The key's HHI in the previous publication.",
+    "hhi_now": "The key's HHI in this publication.",
+    "previous_snapshot_id": "Snapshot id of the publication compared with.",
 }
+
+
+# analysts' views, the snapshot's reference tables and the publication's metadata (issue 16)
+COLUMNS.update({
+    "domain_label": "Readable name of the strategic domain (reference.domains); null if the row has no domain.",
+    "supplier_name": "The supplier's name (Netherlands, European Union (27 member states), ...).",
+    "partner_name": "Partner country's name.",
+    "top_world_exporter_name": "Largest world exporter's name.",
+    "importer_top_partner_name": "The importer's largest supplier country's name.",
+    "top_partner_all_name": "NL's largest partner country's name (all partners).",
+    "top_supplier_previous_name": "Previous year's top supplier's name.",
+    "top_supplier_before_name": "Top supplier's name in the previous publication.",
+    "top_supplier_now_name": "Top supplier's name in this publication.",
+    "ultimate_supplier_name": "Ultimate supplier's name (after looking through one intermediary).",
+    "top_direct_supplier_name": "Largest direct supplier's name.",
+    "top_ultimate_supplier_name": "Largest look-through supplier's name.",
+    "latest_complete_year": ("Latest year in which every reporter that matters (NLD and each of the 27 member "
+                             "states, i.e. a complete EU27 bloc) has 12 months of data in the source; null if none."),
+    "reporters_checked": "The reporters that must have 12 months: NLD and the EU27 bloc (bloc_complete).",
+    "years_published": "Years the source has in monitor.import_concentration.",
+})
+
+# A readable name for every strategic domain slug (methodology section 9); the published file and the snapshot
+# carry them as reference.domains, the views as domain_label.
+DOMAIN_LABELS: dict[str, str] = {
+    "critical_raw_materials": "Critical raw materials",
+    "digital_high_tech": "Digital and high-tech",
+    "energy_transition": "Energy transition",
+    "fossil_energy": "Fossil energy",
+    "food_security": "Food security",
+    "medical": "Medical and pharmaceutical",
+}
+COLUMNS.setdefault("label", "Readable name of the entry.")
+
+# The methodology section (docs/methodology.md) every published table follows.
+TABLE_SECTIONS: dict[str, str] = {
+    "monitor.import_concentration": "4 Import concentration; 5 The EU as one bloc",
+    "monitor.ec_screen": "6 Screens (EC 2021 C1-C3); 5 The EU as one bloc",
+    "monitor.eu_dependencies": "6 Screens (EC 2021 C1-C3); 5 The EU as one bloc",
+    "monitor.nl_dependencies": "6 Screens (EC 2021 C1-C3); 10 Caveats (quasi-transit)",
+    "monitor.world_supply_screen": "6 Screens (world supply G1-G3)",
+    "monitor.supplier_dependence": "7 Third countries' dependence on the Netherlands and on the EU",
+    "monitor.dependence_on_nl": "7 Third countries' dependence on the Netherlands and on the EU",
+    "monitor.dependence_on_eu": "7 Third countries' dependence on the Netherlands and on the EU",
+    "monitor.domain_summary": "9 Strategic domains; 6 Screens",
+    "monitor.trends": "6 Screens (year over year)",
+    "monitor.supplier_shares": "4 Import concentration (supplier shares)",
+    "monitor.look_through_shares": "8 Beyond the single-step screen",
+    "monitor.indirect_dependencies": "8 Beyond the single-step screen",
+    "monitor.supplier_loss": "8 Beyond the single-step screen (supplier loss)",
+    "monitor.supplier_loss_by_domain": "8 Beyond the single-step screen (supplier loss)",
+    "monitor.changes": "6 Screens; 7 Dependence (changes since the previous publication)",
+    "reference.countries": "2 Sources, currencies, product codes; 3 Partner kinds",
+    "reference.hs_products": "2 Sources, currencies, product codes",
+    "reference.strategic_domains": "9 Strategic domains",
+    "reference.domains": "9 Strategic domains",
+}
+
+_VALUE_COLUMNS = {"value", "top1_value", "allocated_value", "unallocated_value", "partner_rows_above_world",
+                  "internal_value", "world_value", "top_supplier_value", "m_extra", "m_intra", "x_extra", "imports",
+                  "exports", "imports_from_supplier", "imports_from_nl", "imports_from_eu", "importer_total_imports",
+                  "supplier_exports", "nl_reported_exports", "eu_reported_exports", "eu_import_value_at_stake",
+                  "nl_import_value_at_stake", "value_at_risk", "spare_capacity"}
+_INDEX_COLUMNS = {"hhi", "hhi_normalized", "hhi_extra", "hhi_all_partners", "importer_hhi", "hhi_world_exports",
+                  "hhi_extra_previous", "hhi_extra_change", "direct_hhi", "look_through_hhi", "hhi_before", "hhi_now",
+                  "c1_threshold", "g1_threshold", "g2_threshold", "depends_top_hhi_threshold", "hhi_threshold"}
+_RATIO_COLUMNS = {"import_export_ratio", "c3_threshold", "g3_threshold", "coverage", "equivalent_suppliers"}
+
+
+def is_share(column: str) -> bool:
+    """A fraction 0..1 (shown as % in the workbook)."""
+    return (column.endswith("_share") or column.startswith("share_") or "_share_" in column
+            or column in {"c2_threshold", "depends_share_threshold", "value_share_from_split"})
+
+
+def unit(column: str, data_type: str = "") -> str:
+    """The unit of a published column, for the data dictionary: currency, share, index, count, year, flag, text."""
+    t = data_type.upper()
+    if column in _VALUE_COLUMNS:
+        return "money"
+    if column == "net_mass_kg":
+        return "kg"
+    if column in _INDEX_COLUMNS:
+        return "index 0..1 (HHI)"
+    if column in _RATIO_COLUMNS:
+        return "ratio"
+    if is_share(column):
+        return "share 0..1"
+    if column in {"year", "latest_complete_year"} or column.endswith("_year"):
+        return "calendar year"
+    if column == "month":
+        return "month 1-12"
+    if t == "BOOLEAN":
+        return "true/false"
+    if t.startswith(("TIMESTAMP", "DATE")):
+        return "date/time (UTC)"
+    if any(t.startswith(k) for k in ("INT", "BIGINT", "HUGEINT", "SMALLINT", "TINYINT", "UBIGINT", "UINT")):
+        return "count" if column not in {"m49", "comtrade_code", "level", "source_line", "line"} else "code"
+    if t.startswith(("DOUBLE", "DECIMAL", "FLOAT", "REAL")):
+        return "number"
+    return "text / code"
+
+
+def currency(column: str) -> str:
+    """Which currency a value column is in: the row's own (USD for Comtrade, EUR for Comext), never mixed."""
+    return "row's currency: USD (comtrade) / EUR (comext)" if column in _VALUE_COLUMNS else ""
 
 
 def describe(column: str) -> str | None:

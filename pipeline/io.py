@@ -1,4 +1,4 @@
-"""Small file and SQL helpers every layer shares: atomic writes and SQL string literals.
+"""Small file and SQL helpers every layer shares: atomic writes, file digests and SQL string literals.
 
 A file another process may read (a raw page, a Parquet cache, the report, a pointer) is
 written next to its final name and renamed over it, so a reader sees the old file or the
@@ -7,11 +7,25 @@ new one, never half of one, and a crash leaves only a hidden ``.tmp`` behind.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
+
+
+def _publishable_mode(path: Path) -> int:
+    """The mode the file should end with: the replaced file's, else what open() would give (0o666 less umask).
+
+    mkstemp creates 0600 files; published files must stay readable by the analysts' accounts.
+    """
+    try:
+        return path.stat().st_mode & 0o777
+    except FileNotFoundError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
 
 
 @contextmanager
@@ -27,6 +41,7 @@ def atomic_path(path: str | os.PathLike, *, suffix: str = ".tmp") -> Iterator[Pa
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        os.chmod(tmp_path, _publishable_mode(path))
         os.replace(tmp_path, path)
     except BaseException:
         tmp_path.unlink(missing_ok=True)
@@ -43,6 +58,7 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
+        os.chmod(tmp, _publishable_mode(path))
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -58,3 +74,12 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
 def sql_string(value: str | os.PathLike) -> str:
     """A SQL string literal; file paths cannot be bound as parameters in DuckDB's table functions."""
     return "'" + str(value).replace("'", "''") + "'"
+
+
+def sha256_of(path: str | os.PathLike) -> str:
+    """Hex sha256 of a file, read in 1 MB blocks (bulk files are hundreds of MB)."""
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

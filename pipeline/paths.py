@@ -7,7 +7,9 @@ Two kinds of location:
   ``__file__`` and never depend on the environment.
 * generated (writable): everything below the data directory. It defaults to
   ``<repo>/data`` and is moved as a whole by ``GEOMON_DATA_DIR`` (or the CLI's
-  ``--data-dir``). It is resolved when a run starts, never at import time.
+  ``--data-dir``). Runs get it from the ``data`` resource (``DataFolder``,
+  ``EnvVar("GEOMON_DATA_DIR")`` in the definitions); only the CLI and tests
+  resolve it from the environment themselves, never at import time.
 """
 
 from __future__ import annotations
@@ -22,6 +24,11 @@ SAMPLE_DIR = REPO_ROOT / "data" / "sample"
 SQL_DIR = REPO_ROOT / "dbt_like_sql"
 
 DATA_DIR_ENV = "GEOMON_DATA_DIR"
+# The input folders a run may read, in reading order: the embedded real extracts, the synthetic demo
+# world, files a user dropped in, and what the API assets fetched.
+INPUT_FOLDERS = ("sample", "demo", "landing", "api")
+# An input folder's release sidecar (pipeline/readers/inputs.py); the fetch stores write one.
+SIDECAR = "_release.json"
 
 
 @dataclass(frozen=True)
@@ -46,6 +53,10 @@ class DataPaths:
     def raw_downloads(self) -> Path:
         return self.root / "raw"
 
+    @property
+    def comtrade_pages(self) -> Path:
+        return self.raw_downloads / "comtrade"
+
     # synthetic demo-world files, regenerated deterministically
     @property
     def demo(self) -> Path:
@@ -63,6 +74,11 @@ class DataPaths:
     @property
     def duckdb_temp(self) -> Path:
         return self.work / "duckdb_tmp"
+
+    @property
+    def comext_parquet(self) -> Path:
+        """Converted Comext bulk months, one typed Parquet file per archive content."""
+        return self.work / "comext_parquet"
 
     # what users read; only the publisher writes here
     @property
@@ -82,4 +98,4 @@ class DataPaths:
     def source_dirs(self, source: str, sources: list[str]) -> list[tuple[str, Path]]:
         """(kind, folder) pairs holding one source's files ('comtrade' or 'comext'), in reading order."""
         folders = {"sample": SAMPLE_DIR, "demo": self.demo, "landing": self.landing, "api": self.raw_downloads}
-        return [(kind, folders[kind] / source) for kind in ("sample", "demo", "landing", "api") if kind in sources]
+        return [(kind, folders[kind] / source) for kind in INPUT_FOLDERS if kind in sources]

@@ -12,9 +12,14 @@ the automation sensor is on. Every writer shares the ``duckdb_writer`` pool.
 
 from dagster import AssetSelection, DefaultScheduleStatus, ScheduleDefinition, define_asset_job
 
+# Partitioned fetch assets (one file set per month) are not in the unpartitioned jobs: they are materialized
+# per partition (`geomon fetch`, a backfill in the UI or `dagster asset backfill`), and the models read the
+# files they left.
+FETCH_PARTITIONS_GROUP = "comext_fetch"
+
 refresh_job = define_asset_job(
     name="refresh",
-    selection=AssetSelection.all(),
+    selection=AssetSelection.all() - AssetSelection.groups(FETCH_PARTITIONS_GROUP),
     description="Everything: read inputs, rebuild staging and marts, check, publish.",
 )
 

@@ -14,6 +14,19 @@ Upstream tables are read from the SQL itself with sqlglot (CTE names and table
 functions such as ``read_parquet`` are not dependencies), so lineage never has
 to be written by hand. Unknown tables and cycles are errors at load time that
 name the file.
+
+A typo never passes silently: these are errors at load time too, naming the file and line:
+
+* a header line that looks like a directive but is not one: a word one letter away from a
+  directive (``-- grains: ...``, ``-- chek x: ...``) or a longer form of one (``-- checks x: ...``,
+  ``-- warning x: ...``) before a colon, a directive keyword without the ``:`` form
+  (``-- check positive v > 0``), or a directive after the SQL has begun (DuckDB would ignore it);
+  so a description line must not start with a directive keyword;
+* ``getvariable('name')`` where ``name`` is not a setting (``pipeline.resources.Thresholds``):
+  DuckDB returns NULL for it, and a threshold compared with NULL never flags;
+* a grain column the model's SELECT does not produce (read statically from the SQL, stars
+  expanded through CTEs, subqueries and upstream models; a star over a raw or reference table,
+  whose columns the loader does not know, leaves the grain to the unique_grain check at run time).
 """
 
 from __future__ import annotations
@@ -22,6 +35,7 @@ import hashlib
 import re
 from dataclasses import dataclass, field
 from graphlib import CycleError, TopologicalSorter
+from collections.abc import Iterable
 from pathlib import Path
 
 import sqlglot
@@ -59,6 +73,7 @@ class SqlModel:
     grain: tuple[str, ...] = ()
     checks: tuple[Check, ...] = field(default=())
     partition: str | None = None  # 'year': built and rebuilt one year at a time
+    grain_line: int = 0  # line of the grain directive in the file, for errors
 
     @property
     def table(self) -> str:
@@ -70,6 +85,45 @@ class SqlModel:
 
 
 _DIRECTIVE = re.compile(r"^--\s*(grain|partition|check|warn|assert)\b\s*(\w+)?\s*:\s*(.+)$", re.IGNORECASE)
+_KEYWORDS = ("grain", "partition", "check", "warn", "assert")
+# a comment line's first word, and whether a colon follows it (or a name and a colon): '-- grains: a'
+_LOOKS_LIKE = re.compile(r"^--\s*([A-Za-z_]+)(\s*(?:\w+\s*)?:)?")
+_GETVARIABLE = re.compile(r"getvariable\s*\(\s*(?:'(\w+)'\s*\))?", re.IGNORECASE)
+
+
+def _one_edit_apart(a: str, b: str) -> bool:
+    """Whether ``a`` becomes ``b`` by one letter inserted, deleted, replaced, or two neighbours swapped."""
+    if a == b or abs(len(a) - len(b)) > 1:
+        return False
+    if len(a) == len(b):
+        diff = [i for i in range(len(a)) if a[i] != b[i]]
+        return len(diff) == 1 or (len(diff) == 2 and diff[1] == diff[0] + 1
+                                  and a[diff[0]] == b[diff[1]] and a[diff[1]] == b[diff[0]])
+    short, long_ = sorted((a, b), key=len)
+    return any(long_[:i] + long_[i + 1:] == short for i in range(len(long_)))
+
+
+def _misspelt_directive(line: str) -> str | None:
+    """The directive a comment line that is not a directive seems meant to be, if any."""
+    found = _LOOKS_LIKE.match(line)
+    if found is None:
+        return None
+    word, colon = found.group(1).lower(), found.group(2)
+    for keyword in _KEYWORDS:
+        if word == keyword:
+            return keyword  # the keyword itself, but not in the directive's form
+        if colon and (_one_edit_apart(word, keyword) or (word.startswith(keyword) and len(word) <= len(keyword) + 3)):
+            return keyword
+    return None
+
+
+_FORMS = {
+    "grain": "-- grain: col, col, ...",
+    "partition": "-- partition: year",
+    "check": "-- check <name>: <predicate>",
+    "warn": "-- warn <name>: <predicate>",
+    "assert": "-- assert <name>: <SELECT returning offending rows>",
+}
 
 
 def table_references(sql: str, origin: str = "<sql>") -> frozenset[str]:
@@ -96,7 +150,8 @@ def table_references(sql: str, origin: str = "<sql>") -> frozenset[str]:
     return frozenset(refs)
 
 
-def parse_model(path: Path, root: Path) -> SqlModel:
+def parse_model(path: Path, root: Path, variables: Iterable[str] | None = None) -> SqlModel:
+    """One model file. ``variables``: the names ``getvariable()`` may read (None: not checked)."""
     rel = path.relative_to(root)
     if len(rel.parts) != 2:
         raise ModelError(f"{path}: models live at dbt_like_sql/<layer>/<name>.sql")
@@ -104,30 +159,68 @@ def parse_model(path: Path, root: Path) -> SqlModel:
     text = path.read_text(encoding="utf-8")
     description_lines: list[str] = []
     grain: tuple[str, ...] = ()
+    grain_line = 0
     partition: str | None = None
     checks: list[Check] = []
-    for line in text.splitlines():
+    sql_lines: list[tuple[int, str]] = []  # (line number, text) of every line that is SQL, directives included
+    lines = text.splitlines()
+    in_header = True
+    for number, line in enumerate(lines, start=1):
         stripped = line.strip()
         if not stripped:
             continue
-        if not stripped.startswith("--"):
-            break
+        if in_header and not stripped.startswith("--"):
+            in_header = False
+        if not in_header:
+            sql_lines.append((number, line))
+            if stripped.startswith("--") and _DIRECTIVE.match(stripped):
+                raise ModelError(f"{path}:{number}: directive after the SQL has begun, where it would be ignored; "
+                                 f"move it to the comment header at the top: {stripped!r}")
+            continue
         directive = _DIRECTIVE.match(stripped)
         if directive is None:
+            meant = _misspelt_directive(stripped)
+            if meant is not None:
+                raise ModelError(
+                    f"{path}:{number}: looks like a directive but is not one: {stripped!r}; write "
+                    f"'{_FORMS[meant]}', or reword the description so that it does not start with "
+                    f"a directive's name ({', '.join(_KEYWORDS)})")
             description_lines.append(stripped[2:].strip())
-        elif directive.group(1).lower() == "grain":
-            grain = tuple(col.strip() for col in directive.group(3).split(","))
-        elif directive.group(1).lower() == "partition":
+            continue
+        sql_lines.append((number, line))
+        kind = directive.group(1).lower()
+        if kind == "grain":
+            if directive.group(2):
+                raise ModelError(f"{path}:{number}: looks like a directive but is not one: {stripped!r}; "
+                                 f"write '{_FORMS['grain']}'")
+            if grain:
+                raise ModelError(f"{path}:{number}: a second grain directive (the first is on line {grain_line})")
+            grain, grain_line = tuple(col.strip() for col in directive.group(3).split(",")), number
+            if not all(re.fullmatch(r"\w+", col) for col in grain):
+                raise ModelError(f"{path}:{number}: grain columns are plain column names separated by commas, "
+                                 f"not {directive.group(3).strip()!r}")
+        elif kind == "partition":
             partition = directive.group(3).strip().lower()
-            if partition != "year":
-                raise ModelError(f"{path}: only '-- partition: year' is supported, not {partition!r}")
+            if directive.group(2) or partition != "year":
+                raise ModelError(f"{path}:{number}: only '-- partition: year' is supported, not {stripped!r}")
         else:
-            kind = directive.group(1).lower()
             if not directive.group(2):
-                raise ModelError(f"{path}: a {kind} needs a name: '-- {kind} <name>: ...'")
+                raise ModelError(f"{path}:{number}: a {kind} needs a name: '{_FORMS[kind]}'")
+            if any(c.name == directive.group(2) for c in checks) or directive.group(2) == "unique_grain" and grain:
+                raise ModelError(f"{path}:{number}: a second check named {directive.group(2)!r}")
             checks.append(Check(directive.group(2), directive.group(3).strip(), kind))
     if not description_lines:
         raise ModelError(f"{path}: start the model with a comment that says what the table is")
+    if variables is not None:
+        known = {v.lower() for v in variables}
+        for number, line in sql_lines:
+            for found in _GETVARIABLE.finditer(line):
+                if found.group(1) is None:
+                    raise ModelError(f"{path}:{number}: getvariable() takes a setting's name as a string literal, "
+                                     f"e.g. getvariable('ec_c1_hhi'): {line.strip()!r}")
+                if found.group(1).lower() not in known:
+                    raise ModelError(f"{path}:{number}: getvariable('{found.group(1)}') is not a setting, so it "
+                                     f"would be NULL and compare with nothing; settings: {', '.join(sorted(known))}")
     body = text.strip().rstrip(";")
     return SqlModel(
         path=path,
@@ -139,12 +232,90 @@ def parse_model(path: Path, root: Path) -> SqlModel:
         grain=grain,
         checks=tuple(checks),
         partition=partition,
+        grain_line=grain_line,
     )
 
 
-def load_models(root: Path, external_tables: set[str]) -> list[SqlModel]:
-    """Every model under ``root``, in dependency order, validated against known tables."""
-    models = [parse_model(p, root) for p in sorted(root.glob("*/*.sql"))]
+def _arg(node: exp.Expression, *names: str):
+    """The first of ``names`` the node has (sqlglot renamed some args, e.g. 'except' -> 'except_')."""
+    for key in names:
+        if node.args.get(key) is not None:
+            return node.args[key]
+    return None
+
+
+def output_columns(query: exp.Expression, tables: dict[str, set[str] | None],
+                   ctes: dict[str, set[str] | None] | None = None) -> set[str] | None:
+    """The (lower-case) names of the columns a query returns, read from the SQL alone; None when that
+    cannot be told (COLUMNS(...), a star over a table function or a table of unknown columns).
+
+    ``tables`` gives the columns of tables read by name (schema.table), e.g. the upstream models.
+    """
+    ctes = dict(ctes or {})
+    with_ = _arg(query, "with_", "with")
+    if with_ is not None:
+        for cte in with_.expressions:
+            alias = cte.args.get("alias")
+            named = [c.name.lower() for c in (alias.columns if alias is not None else [])]
+            ctes[cte.alias_or_name.lower()] = set(named) if named else output_columns(cte.this, tables, ctes)
+    if isinstance(query, exp.Subquery):
+        return output_columns(query.this, tables, ctes)
+    if isinstance(query, exp.SetOperation):
+        left = output_columns(query.this, tables, ctes)
+        if query.args.get("by_name"):
+            right = output_columns(query.expression, tables, ctes)
+            return None if left is None or right is None else left | right
+        return left
+    if not isinstance(query, exp.Select):
+        return None
+    sources: dict[str, set[str] | None] = {}
+    from_ = _arg(query, "from_", "from")
+    for item in ([from_.this] if from_ is not None else []) + [j.this for j in query.args.get("joins") or []]:
+        if isinstance(item, exp.Table) and isinstance(item.this, exp.Identifier):
+            table, schema = item.name.lower(), item.db.lower()
+            cols = tables.get(f"{schema}.{table}") if schema else ctes.get(table)
+        elif isinstance(item, exp.Subquery):
+            cols = output_columns(item.this, tables, ctes)
+        else:
+            cols = None
+        sources[item.alias_or_name.lower()] = cols
+    out: set[str] = set()
+    for projection in query.expressions:
+        star, of = None, None
+        if isinstance(projection, exp.Star):
+            star = projection
+        elif isinstance(projection, exp.Column) and isinstance(projection.this, exp.Star):
+            star, of = projection.this, projection.table.lower()
+        if star is not None:
+            if of is not None and of not in sources:
+                return None
+            picked = [sources[of]] if of is not None else list(sources.values())
+            if not picked or any(p is None for p in picked):
+                return None
+            cols = set().union(*picked) - {e.name.lower() for e in _arg(star, "except_", "except") or []}
+            for renamed in star.args.get("rename") or []:
+                cols.discard(renamed.this.name.lower())
+                cols.add(renamed.alias.lower())
+            out |= cols
+        elif projection.find(exp.Columns) is not None or not projection.output_name:
+            return None
+        else:
+            out.add(projection.output_name.lower())
+    return out
+
+
+def settings_names() -> set[str]:
+    """The names the models may read with getvariable(): the settings handed to SQL."""
+    from pipeline.resources import Thresholds
+
+    return set(Thresholds().sql_variables())
+
+
+def load_models(root: Path, external_tables: set[str], variables: Iterable[str] | None = None) -> list[SqlModel]:
+    """Every model under ``root``, in dependency order, validated against known tables, the settings
+    ``getvariable()`` may read (``variables``; default: ``settings_names()``) and its own columns."""
+    variables = settings_names() if variables is None else set(variables)
+    models = [parse_model(p, root, variables) for p in sorted(root.glob("*/*.sql"))]
     by_table = {m.table: m for m in models}
     for model in models:
         unknown = sorted(d for d in model.deps if d not in by_table and d not in external_tables)
@@ -158,4 +329,14 @@ def load_models(root: Path, external_tables: set[str]) -> list[SqlModel]:
         cycle = exc.args[1]
         files = [str(by_table[t].path) for t in cycle if t in by_table]
         raise ModelError(f"cycle between SQL models: {' -> '.join(cycle)} (files: {files})") from exc
-    return [by_table[t] for t in order]
+    ordered = [by_table[t] for t in order]
+    columns: dict[str, set[str] | None] = {}
+    for model in ordered:
+        columns[model.table] = output_columns(sqlglot.parse_one(model.sql, read="duckdb"), columns)
+        if not model.grain or columns[model.table] is None:
+            continue  # a star over a raw table or COLUMNS(...): tests/test_sql_models.py checks every project model
+        missing = [c for c in model.grain if c.lower() not in columns[model.table]]
+        if missing:
+            raise ModelError(f"{model.path}:{model.grain_line}: grain column(s) {missing} are not produced by the "
+                             f"model; its columns: {', '.join(sorted(columns[model.table]))}")
+    return ordered

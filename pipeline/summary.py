@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import duckdb
 
 from pipeline.paths import DataPaths
@@ -47,7 +50,10 @@ def print_summary(paths: DataPaths, elapsed: float) -> None:
         print(f"geomon run finished in {elapsed:.1f} s")
         if meta[1]:
             print(f"*** {meta[2]} ***")
-        print(f"published database: {paths.published_db}  (open with: duckdb -readonly {paths.published_db})")
+        # the DuckDB CLI the project installs (duckdb-cli) sits beside the interpreter running this
+        cli = Path(sys.executable).with_name("duckdb")
+        print(f"published database: {paths.published_db}  (open with: {cli if cli.exists() else 'duckdb'} "
+              f"-readonly {paths.published_db})")
         print(f"snapshot:           {paths.snapshots / (latest_snapshot_id(paths) or '?')}  (LATEST = {meta[0]})")
         report = paths.root / "report" / "index.html"
         if report.is_file():

@@ -33,12 +33,11 @@ class Runner:
     def run(self, sources=("landing",), **settings):
         from dagster import DagsterInstance
 
-        from pipeline.definitions import defs
+        from pipeline.definitions import definitions
 
-        config = {"sources": list(sources), **settings}
+        defs = definitions(data_dir=str(self.paths.root), comtrade_key="", sources=list(sources), **settings)
         return defs.resolve_job_def("refresh").execute_in_process(
-            run_config={"resources": {"settings": {"config": config}},
-                        "loggers": {"console": {"config": {"log_level": "ERROR"}}}},
+            run_config={"loggers": {"console": {"config": {"log_level": "ERROR"}}}},
             instance=DagsterInstance.ephemeral(),
             raise_on_error=False,
         )
@@ -55,8 +54,64 @@ def runner(tmp_path, monkeypatch) -> Runner:
     return Runner(tmp_path / "data", monkeypatch)
 
 
+RAW_ASSETS = (("raw", "comext_sdmx"), ("raw", "comext_bulk"), ("raw", "comtrade_records"))
+
+
+class SqlResult:
+    """What SqlRunner.run did: ``success`` as the refresh job's, ``messages`` as failure_messages gives."""
+
+    def __init__(self, success: bool, messages: str):
+        self.success, self.messages = success, messages
+
+
+class SqlRunner(Runner):
+    """Runner's interface for the semantics of the SQL (the base of the test pyramid): the real ingestion
+    assets read the files (a Dagster run of the raw assets alone, the real readers and quarantine), and the
+    SQL models and their checks run on the in-memory harness (tests/sql_harness.py), the same SQL and
+    variables as the model assets. ``published()`` is the harness's database: monitor.* and staging.*
+    tables as the job builds them (no snapshot, no meta.*; end-to-end tests use Runner)."""
+
+    def ingest(self, sources=("landing",), **settings):
+        """The raw assets alone (and the demo world's when ``sources`` has it): the readers' own run."""
+        from dagster import AssetKey, DagsterInstance
+
+        from pipeline.definitions import definitions
+
+        defs = definitions(data_dir=str(self.paths.root), comtrade_key="", sources=list(sources), **settings)
+        keys = [AssetKey(list(k)) for k in RAW_ASSETS] + ([AssetKey(["raw", "demo_world"])] if "demo" in sources else [])
+        return defs.resolve_implicit_global_asset_job_def().execute_in_process(
+            run_config={"loggers": {"console": {"config": {"log_level": "ERROR"}}}},
+            instance=DagsterInstance.ephemeral(), raise_on_error=False, asset_selection=keys,
+        )
+
+    def run(self, sources=("landing",), **settings) -> SqlResult:
+        from pipeline.resources import Thresholds
+        from sql_harness import Harness
+
+        thresholds = {k: v for k, v in settings.items() if k in Thresholds.model_fields}
+        ingested = self.ingest(sources, **{k: v for k, v in settings.items() if k not in thresholds})
+        if not ingested.success:
+            return SqlResult(False, failure_messages(ingested))
+        self.harness = Harness(**thresholds)
+        self.harness.copy_raw(self.paths.warehouse)
+        failed = self.harness.build_all()
+        return SqlResult(not self.harness.blocked, "\n".join(failed))
+
+    def published(self) -> duckdb.DuckDBPyConnection:
+        return self.harness.con.cursor()  # closing it (``with``) leaves the harness open
+
+    warehouse = published
+
+
+@pytest.fixture
+def sql_runner(tmp_path, monkeypatch) -> SqlRunner:
+    return SqlRunner(tmp_path / "data", monkeypatch)
+
+
 def failure_messages(result) -> str:
     """Step errors and failed checks of a run, as one string to assert on."""
+    if isinstance(result, SqlResult):
+        return result.messages
     parts = [e.step_failure_data.error.to_string() for e in result.all_events if e.is_step_failure]
     parts += [f"check {c.check_name} failed" + "".join(f"\n  {k}: {v.value}" for k, v in c.metadata.items())
               for c in result.get_asset_check_evaluations() if not c.passed]

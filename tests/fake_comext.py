@@ -426,8 +426,8 @@ def bench(rows: int, folder: Path, preset: int) -> dict:
     import sys
 
     sys.path.insert(0, str(REPO))
-    from pipeline.readers.comext import cached_bulk_parquet
-    from pipeline.readers.inputs import sha256_of
+    from pipeline.io import sha256_of
+    from pipeline.readers.comext_bulk import cached_bulk_parquet
 
     folder.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()

@@ -410,7 +410,10 @@ def run_drill(workdir: Path, *, rate: float = 200.0, fault_rate: float = 0.10, s
     """
     import duckdb
 
-    from pipeline.clients.comtrade import ComtradeClient, PageStore, PlanSpec, sync_plan
+    from pipeline.clients.comtrade.plan import PlanSpec
+    from pipeline.clients.comtrade.store import PageStore
+    from pipeline.clients.comtrade.sync import sync_plan
+    from pipeline.resources import ComtradeClient, ComtradeKey
     from pipeline.readers import comtrade as reader
 
     reps = [c for c in partner_codes() if c != 0][:reporters]
@@ -433,7 +436,7 @@ def run_drill(workdir: Path, *, rate: float = 200.0, fault_rate: float = 0.10, s
             return super().handle_request(request)
 
     with fake:
-        client = ComtradeClient(base_url=fake.url, api_key=key, requests_per_second=rate, timeout_s=timeout_s,
+        client = ComtradeClient(base_url=fake.url, key=ComtradeKey(value=key), requests_per_second=rate, timeout_s=timeout_s,
                                 max_attempts=10, backoff_base_s=0.01, backoff_max_s=0.2, max_records_per_call=cap,
                                 daily_call_limit=0)
         started = time.perf_counter()

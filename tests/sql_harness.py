@@ -1,24 +1,46 @@
 """Run the project's SQL models directly on an in-memory DuckDB: fast enough for property tests.
 
 The raw tables are created empty with the readers' schemas and filled by the
-test; reference tables come from the committed CSVs; the models run in
-dependency order exactly as the assets run them (same SQL, same variables).
+test (or copied from a warehouse the real ingestion assets filled: ``copy_raw``);
+reference tables come from the committed CSVs, loaded as the reference assets
+load them; the models run in dependency order exactly as the assets run them
+(same SQL, same variables) and ``build_all`` evaluates their checks as the
+assets do (assets.models.run_checks).
 """
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import duckdb
 
-from assets.reference import REFERENCE_TABLES
-from pipeline.paths import REFERENCE_DIR, SQL_DIR
+from assets.reference import REFERENCE_TABLES, load_reference_table
+from pipeline.paths import SQL_DIR
 from pipeline.readers import comext, comtrade
-from pipeline.readers.raw_store import META_COLUMNS, sql_string
-from pipeline.resources import MonitorSettings
-from pipeline.sql_models import load_models
+from pipeline.readers.raw_store import META_COLUMNS
+from pipeline.resources import Thresholds
+from pipeline.sql_models import SqlModel, load_models
 
 RAW = {comtrade.TABLE: comtrade.COLUMNS, comext.SDMX_TABLE: comext.SDMX_COLUMNS, comext.BULK_TABLE: comext.BULK_COLUMNS}
 
-_reference_cache: dict[str, list] = {}
+
+@lru_cache(maxsize=1)
+def project_models() -> tuple[SqlModel, ...]:
+    """The project's models, in dependency order (loaded once per test process)."""
+    return tuple(load_models(SQL_DIR, set(RAW) | {f"reference.{n}" for n in REFERENCE_TABLES}))
+
+
+@lru_cache(maxsize=1)
+def _reference_data() -> dict:
+    """The reference tables as Arrow tables, loaded once per process by the reference assets' own load."""
+    con = duckdb.connect()
+    for name in REFERENCE_TABLES:
+        load_reference_table(con, name)
+    return {name: con.sql(f"SELECT * FROM reference.{name}").to_arrow_table() for name in REFERENCE_TABLES}
+
+
+def _reads_raw(model: SqlModel, models: dict[str, SqlModel]) -> bool:
+    return any(d in RAW or (d in models and _reads_raw(models[d], models)) for d in model.deps)
 
 
 class Harness:
@@ -26,25 +48,61 @@ class Harness:
         self.con = duckdb.connect()
         for schema in ("raw", "reference", "staging", "monitor"):
             self.con.execute(f"CREATE SCHEMA {schema}")
-        for name, (_, types) in REFERENCE_TABLES.items():
-            type_map = "{" + ", ".join(f"'{k}': '{v}'" for k, v in types.items()) + "}"
-            self.con.execute(f"CREATE TABLE reference.{name} AS SELECT * FROM read_csv("
-                             f"{sql_string(REFERENCE_DIR / f'{name}.csv')}, header=true, all_varchar=true, "
-                             f"types={type_map})")
+        for name, data in _reference_data().items():
+            self.con.register("_reference", data)
+            self.con.execute(f"CREATE TABLE reference.{name} AS SELECT * FROM _reference")
+            self.con.unregister("_reference")
         for table, columns in RAW.items():
             ddl = ", ".join(f'"{c}" {t}' for c, t in {**columns, **META_COLUMNS}.items())
             self.con.execute(f"CREATE TABLE {table} ({ddl})")
-        for name, value in MonitorSettings(**settings).sql_variables().items():
+        self.variables = Thresholds(**settings).sql_variables()
+        for name, value in self.variables.items():
             self.con.execute(f"SET VARIABLE {name} = ?", [value])
-        self.models = {m.table: m for m in load_models(SQL_DIR, set(RAW) | {f"reference.{n}" for n in REFERENCE_TABLES})}
+        self.models = {m.table: m for m in project_models()}
+        # models on reference data alone (staging.hs_conversion) are the same for every example: kept by reset()
+        self._per_example = {t for t, m in self.models.items() if _reads_raw(m, self.models)}
 
     def reset(self) -> "Harness":
-        """Empty the raw tables and drop every model's table (no example reads another's), keep reference data."""
+        """Empty the raw tables and drop every model's table that reads them (no example reads another's);
+        keep reference data and the models built on it alone."""
         for table in RAW:
             self.con.execute(f"DELETE FROM {table}")
-        for table in self.models:
+        for table in self._per_example:
             self.con.execute(f"DROP TABLE IF EXISTS {table}")
         return self
+
+    def copy_raw(self, warehouse) -> None:
+        """Fill the raw tables from a warehouse file the ingestion assets wrote (the real readers' rows)."""
+        self.con.execute(f"ATTACH '{warehouse}' AS wh (READ_ONLY)")
+        try:
+            have = {f"{s}.{t}" for s, t in self.con.execute(
+                "SELECT schema_name, table_name FROM duckdb_tables() WHERE database_name = 'wh'").fetchall()}
+            for table in RAW:
+                if table in have:
+                    self.con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM wh.{table}")
+        finally:
+            self.con.execute("DETACH wh")
+
+    def build_all(self) -> list[str]:
+        """Build every model in order with its checks, as the refresh job does; a failed blocking check stops
+        what depends on it. Returns 'check <name> failed' for every failed check (warnings included)."""
+        from assets.models import run_checks
+        from pipeline.incremental import BuildOutcome
+
+        failures, blocked = [], set()
+        for table, model in self.models.items():
+            if any(d in blocked for d in model.deps):
+                blocked.add(table)
+                continue
+            self.con.execute(f"CREATE OR REPLACE TABLE {table} AS {model.sql}")
+            for result in run_checks(self.con, model, BuildOutcome(True, None, [], True, [])):
+                if not result.passed:
+                    failures.append(f"check {result.check_name} failed")
+                    if result.check_name == "unique_grain" or any(
+                            c.name == result.check_name and c.blocking for c in model.checks):
+                        blocked.add(table)
+        self.blocked = blocked
+        return failures
 
     def add_sdmx(self, rows, release="test", synthetic=False):
         """(reporter, partner, product, flow, period 'YYYY' or 'YYYY-MM', value) observations."""
@@ -73,8 +131,10 @@ class Harness:
             if t in self.models and t not in needed:
                 needed.add(t)
                 stack.extend(self.models[t].deps)
+        built = {f"{a}.{b}" for a, b in self.con.execute(
+            "SELECT schema_name, table_name FROM duckdb_tables() WHERE database_name = current_database()").fetchall()}
         for name, model in self.models.items():  # load_models' order is topological
-            if name in needed:
+            if name in needed and (name in self._per_example or name not in built):
                 self.con.execute(f"CREATE OR REPLACE TABLE {name} AS {model.sql}")
 
     def rows(self, sql: str, params=()):

@@ -1,15 +1,19 @@
 """Bad input fails the run with a message naming the file (and line), and publishes nothing.
 
-Every case starts from a good publication and checks that it stays byte for byte.
+Every case's message is checked where it is made: the real ingestion assets (readers, quarantine) and
+the SQL models' checks on the in-memory harness (conftest.SqlRunner). A few cases, one per kind
+(a Comext reader error, a Comtrade reader error, a failed model check), go through the whole refresh
+job from a good publication and check that the publication stays byte for byte.
 """
 
 import gzip
 import hashlib
 import json
+import shutil
 
 import pytest
 
-from conftest import REPO, failure_messages, sdmx_rows
+from conftest import REPO, Runner, failure_messages, sdmx_rows
 
 GOOD = sdmx_rows([("FR", "CN", "85051100", 1, "2024", 500), ("FR", "US", "85051100", 1, "2024", 100)])
 
@@ -19,11 +23,27 @@ def _digest(paths):
     return {str(p): hashlib.sha256(p.read_bytes()).hexdigest() for p in files if p.is_file()}
 
 
-@pytest.fixture
-def published(runner):
+@pytest.fixture(scope="module")
+def published_once(tmp_path_factory):
+    """One good publication for the module; each test starts from a copy of its data folder."""
+    mp = pytest.MonkeyPatch()
+    runner = Runner(tmp_path_factory.mktemp("published") / "data", mp)
     runner.write("landing/comext/good.csv", GOOD)
     result = runner.run()
     assert result.success, failure_messages(result)
+    yield runner.paths.root
+    mp.undo()
+
+
+def _copy(source, tmp_path, monkeypatch) -> Runner:
+    runner = Runner(tmp_path / "data", monkeypatch)
+    shutil.copytree(source, runner.paths.root)
+    return runner
+
+
+@pytest.fixture
+def published(published_once, tmp_path, monkeypatch):
+    runner = _copy(published_once, tmp_path, monkeypatch)
     return runner, _digest(runner.paths)
 
 
@@ -99,32 +119,66 @@ MORE_CASES = {
 CASES.update(MORE_CASES)
 
 
+# Every case, where its message is made: readers and quarantine (a Dagster run of the raw assets), or the
+# models' checks on the in-memory harness; the good file is there too, as in a refresh after a good one.
 @pytest.mark.parametrize("case", sorted(CASES))
-def test_bad_input_fails_clearly_and_keeps_the_publication(published, case):
-    runner, before = published
+def test_bad_input_is_refused_with_a_message_naming_the_file(sql_runner, case):
     relative, content, expected = CASES[case]
-    runner.write(relative, content)
-    result = runner.run()
+    sql_runner.write("landing/comext/good.csv", GOOD)
+    sql_runner.write(relative, content)
+    result = sql_runner.run()
     assert not result.success
     message = failure_messages(result)
     for fragment in expected:
         assert fragment in message, f"{fragment!r} not in:\n{message}"
+
+
+# One case of each kind through the whole refresh job: the run fails with the same message and the
+# publication stays byte for byte.
+END_TO_END_CASES = ["non_numeric_value", "html_error_page", "negative_value"]
+
+
+@pytest.fixture(scope="module")
+def after_bad_comext(published_once, tmp_path_factory):
+    """The good publication, then a refresh with a Comext file whose line 3 is not a number."""
+    mp = pytest.MonkeyPatch()
+    runner = Runner(tmp_path_factory.mktemp("bad") / "data", mp)
+    shutil.copytree(published_once, runner.paths.root)
+    before = _digest(runner.paths)
+    relative, content, _ = CASES["non_numeric_value"]
+    runner.write(relative, content)
+    result = runner.run()
+    yield runner, before, result
+    mp.undo()
+
+
+@pytest.mark.parametrize("case", END_TO_END_CASES)
+def test_bad_input_fails_the_refresh_and_keeps_the_publication(published, after_bad_comext, case):
+    if case == "non_numeric_value":
+        runner, before, result = after_bad_comext
+    else:
+        runner, before = published
+        relative, content, _ = CASES[case]
+        runner.write(relative, content)
+        result = runner.run()
+    assert not result.success
+    message = failure_messages(result)
+    for fragment in CASES[case][2]:
+        assert fragment in message, f"{fragment!r} not in:\n{message}"
     assert _digest(runner.paths) == before
 
 
-def test_a_failed_file_leaves_the_raw_table_as_it_was(published):
-    runner, _ = published
-    runner.write("landing/comext/bad.csv", CASES["non_numeric_value"][1])
-    assert not runner.run().success
+def test_a_failed_file_leaves_the_raw_table_as_it_was(after_bad_comext):
+    runner, _, result = after_bad_comext
+    assert not result.success
     con = runner.warehouse()
     files = [f for (f,) in con.execute("SELECT DISTINCT _file FROM raw.comext_sdmx").fetchall()]
     assert files == ["landing:comext/good.csv"]
 
 
-def test_quarantine_names_file_line_and_reason(published):
-    runner, _ = published
-    runner.write("landing/comext/bad.csv", CASES["non_numeric_value"][1])
-    assert not runner.run().success
+def test_quarantine_names_file_line_and_reason(after_bad_comext):
+    runner, _, result = after_bad_comext
+    assert not result.success
     rows = runner.warehouse().execute("SELECT table_name, file, line, reason FROM raw.quarantine").fetchall()
     assert len(rows) == 1
     table, file, line, reason = rows[0]
@@ -146,18 +200,18 @@ def test_accepting_quarantine_publishes_without_the_file_and_says_so(published):
     assert manifest["quarantine"][0]["file"] == "landing:comext/bad.csv"
 
 
-def test_a_fixed_file_leaves_quarantine_on_the_next_run(published):
-    runner, _ = published
-    runner.write("landing/comext/bad.csv", CASES["non_numeric_value"][1])
-    assert not runner.run().success
+def test_a_fixed_file_leaves_quarantine_on_the_next_run(after_bad_comext, tmp_path, monkeypatch):
+    failed, _, result = after_bad_comext
+    assert not result.success
+    runner = _copy(failed.paths.root, tmp_path, monkeypatch)  # the folder as the failed run left it
     runner.write("landing/comext/bad.csv", sdmx_rows([("DE", "CN", "85051100", 1, "2024", 7)]))
     result = runner.run()
     assert result.success, failure_messages(result)
     assert runner.warehouse().execute("SELECT count(*) FROM raw.quarantine").fetchall() == [(0,)]
 
 
-
-def test_aggregate_rows_beside_detail_rows_are_not_added(runner):
+def test_aggregate_rows_beside_detail_rows_are_not_added(sql_runner):
+    runner = sql_runner  # what the SQL adds up: the real reader, then the models on the in-memory harness
     # DEU imports 850511 from CHN (60) and USA (40), and reports the HS2 total (100) and TOTAL (100) beside them
     page = _comtrade_page([
         {"reporterCode": 276, "partnerCode": 156, "cmdCode": "850511", "primaryValue": 60.0},

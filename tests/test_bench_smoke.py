@@ -55,9 +55,9 @@ def bench_world(tmp_path_factory):
         )
     assert result.success
     con = queries.connect(paths.warehouse)
-    from pipeline.resources import MonitorSettings
+    from pipeline.resources import Thresholds
 
-    queries.set_variables(con, MonitorSettings().sql_variables())
+    queries.set_variables(con, Thresholds().sql_variables())
     con.execute("CREATE SCHEMA IF NOT EXISTS bench")
     mart = queries.model_sql(REPO_ROOT, "monitor.import_concentration")
     con.execute(f"CREATE TABLE bench.mart_hs6 AS {queries.restricted_mart_sql(mart)}").fetchall()

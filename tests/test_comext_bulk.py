@@ -12,17 +12,19 @@ from dagster import SensorResult, SkipReason, build_sensor_context, materialize
 
 from conftest import SAMPLE, failure_messages
 from fake_comext import FakeComext, month_archive, pack_7z, write_month
-from pipeline.readers import comext
-from pipeline.readers.inputs import InputError, discover, sha256_of
+from pipeline.io import sha256_of
+from pipeline.readers import comext, comext_bulk
+from pipeline.readers.inputs import InputError, discover
 from pipeline.readers.raw_store import sync_raw_table
+from pipeline.resources import DataFolder
 
 EU27 = ["AT", "BE", "BG", "CY", "CZ", "DE", "DK", "EE", "ES", "FI", "FR", "GR", "HR", "HU", "IE", "IT", "LT", "LU",
         "LV", "MT", "NL", "PL", "PT", "RO", "SE", "SI", "SK"]
 SAMPLE_CSV = SAMPLE / "comext" / "full_v2_202402_sample_AT_AD.csv"
 
 
-def _convert(archive: Path, cache: Path) -> comext.ConversionReport:
-    return comext.cached_bulk_parquet(archive, sha256_of(archive), cache)
+def _convert(archive: Path, cache: Path) -> comext_bulk.ConversionReport:
+    return comext_bulk.cached_bulk_parquet(archive, sha256_of(archive), cache)
 
 
 def _q(sql: str, *params):
@@ -152,11 +154,12 @@ def test_broken_archives_are_refused_with_the_file_named(tmp_path):
 # --------------------------------------------------------------------------- raw table from a folder of months
 
 
-def _sync(con, folder: Path, kind: str = "api", table: str = "bulk"):
+def _sync(runner, con, folder: Path, kind: str = "api", table: str = "bulk"):
     if table == "bulk":
         detect = lambda p: comext.detect(p) if comext.detect(p) in ("full_v2", "legacy") else None  # noqa: E731
         files = discover([(kind, folder)], detect)
-        return sync_raw_table(con, comext.BULK_TABLE, comext.BULK_COLUMNS, files, comext.select_bulk, comext.validate)
+        return sync_raw_table(con, comext.BULK_TABLE, comext.BULK_COLUMNS, files,
+                              comext_bulk.bulk_selector(runner.paths.comext_parquet), comext.validate)
     detect = lambda p: "sdmx_csv" if comext.detect(p) == "sdmx_csv" else None  # noqa: E731
     files = discover([(kind, folder)], detect)
     return sync_raw_table(con, comext.SDMX_TABLE, comext.SDMX_COLUMNS, files, comext.select_sdmx, comext.validate)
@@ -167,14 +170,14 @@ def test_a_folder_of_7z_months_syncs_and_a_revised_month_alone_is_reloaded(runne
     for i, period in enumerate((202401, 202402, 202403)):
         month_archive(folder, period, 800, seed=i)
     con = duckdb.connect(str(tmp_path / "w.duckdb"))
-    first = _sync(con, folder, "landing")
+    first = _sync(runner, con, folder, "landing")
     assert first.rows_added == 2400 and len(first.added) == 3
     assert con.execute("SELECT period, count(*) FROM raw.comext_bulk GROUP BY 1 ORDER BY 1").fetchall() == [
         (202401, 800), (202402, 800), (202403, 800)]
     before = con.execute("SELECT sum(value_eur) FROM raw.comext_bulk WHERE period = 202402").fetchall()[0][0]
 
     month_archive(folder, 202402, 800, seed=1, revision=9)
-    second = _sync(con, folder, "landing")
+    second = _sync(runner, con, folder, "landing")
     assert second.added == second.removed == ["landing:comext/full_v2_202402.7z"] and second.unchanged == 2
     after = con.execute("SELECT sum(value_eur) FROM raw.comext_bulk WHERE period = 202402").fetchall()[0][0]
     assert after == before + 16 * 63  # 16 of the 800 rows revised by +63 EUR each
@@ -191,7 +194,7 @@ def test_a_converted_parquet_can_be_dropped_in_and_a_foreign_one_is_refused(runn
     folder.mkdir(parents=True)
     shutil.copy(report.parquet, folder / "full_v2_202405.parquet")
     con = duckdb.connect()
-    assert _sync(con, folder, "landing").rows_added == 300
+    assert _sync(runner, con, folder, "landing").rows_added == 300
     duckdb.execute(f"COPY (SELECT 1 AS x) TO '{folder / 'other.parquet'}' (FORMAT parquet)").fetchall()
     with pytest.raises(InputError, match="other.parquet: a Parquet file in a Comext folder must be"):
         comext.validate(None, _input(folder / "other.parquet", comext.detect(folder / "other.parquet")))
@@ -201,23 +204,23 @@ def test_a_converted_parquet_can_be_dropped_in_and_a_foreign_one_is_refused(runn
 
 
 def _api(fake: FakeComext, **extra):
-    from assets.comext.api import ComextApi
+    from pipeline.resources import ComextApi
 
     return ComextApi(**{**fake.api_settings(), **extra})
 
 
-def _fetch(api, **ops):
+def _fetch(api, root: Path, **ops):
     from assets.comext.api import BULK_OP, SDMX_OP, comext_bulk_files, comext_sdmx_files
 
     names = {"bulk": BULK_OP, "sdmx": SDMX_OP}
     run_config = {"ops": {names[k]: {"config": v} for k, v in ops.items()}} if ops else None
-    return materialize([comext_bulk_files, comext_sdmx_files], resources={"comext_api": api}, run_config=run_config,
+    return materialize([comext_bulk_files, comext_sdmx_files], resources={"comext_api": api, "data": DataFolder(root=str(root))}, run_config=run_config,
                        raise_on_error=False)
 
 
 def test_the_default_config_fetches_nothing_and_succeeds(runner):
     with FakeComext() as fake:
-        result = _fetch(_api(fake))
+        result = _fetch(_api(fake), runner.paths.root)
         assert result.success and fake.requests() == []
     assert not (runner.paths.root / "raw").exists()
 
@@ -236,13 +239,13 @@ def test_both_paths_ingest_and_a_revised_month_is_refetched_alone(runner, tmp_pa
             archive = month_archive(gen, period, 1500, seed=i)
             fake.put(archive.name, archive.read_bytes(), f"2024-0{i + 3}-15T11:00:00")
         api = _api(fake, chunk_mb=0.02)
-        result = _fetch(api, bulk={"months": ["2024-01", "2024-02", "2024-03"]}, sdmx={"queries": [QUERY]})
+        result = _fetch(api, runner.paths.root, bulk={"months": ["2024-01", "2024-02", "2024-03"]}, sdmx={"queries": [QUERY]})
         assert result.success, failure_messages(result)
         meta = result.asset_materializations_for_node(BULK_OP)[0].metadata
         assert meta["rows"].value == 4500
         con = duckdb.connect(str(tmp_path / "w.duckdb"))
-        assert _sync(con, raw).rows_added == 4500
-        assert _sync(con, raw, table="sdmx").rows_added == 10950
+        assert _sync(runner, con, raw).rows_added == 4500
+        assert _sync(runner, con, raw, table="sdmx").rows_added == 10950
         fixture = SAMPLE / "comext" / "DS-045409_M_EU27_CN39201081_2023-2025.csv"
         fixture_sum = _q(f"SELECT sum(OBS_VALUE::DECIMAL(38, 4)) FROM read_csv('{fixture}', all_varchar=true)")
         assert con.execute("SELECT sum(obs_value::DECIMAL(38, 4)) FROM raw.comext_sdmx").fetchall() == fixture_sum
@@ -250,25 +253,25 @@ def test_both_paths_ingest_and_a_revised_month_is_refetched_alone(runner, tmp_pa
             ("Eurostat Comext bulk full_v2_202401.7z (file service last modified 2024-03-15T11:00:00)",)]
 
         # nothing changed: the sensor skips
-        tick = comext_revisions(build_sensor_context(resources={"comext_api": api}))
+        tick = comext_revisions(build_sensor_context(resources={"comext_api": api, "data": DataFolder(root=str(runner.paths.root))}))
         assert isinstance(tick, SensorResult) and not tick.run_requests and "no Comext month changed" in str(tick.skip_reason)
 
         # Eurostat silently revises February 2024: new bulk file, new SDMX values and LAST UPDATE
         revised = month_archive(gen, 202402, 1500, seed=1, revision=5)
         fake.put(revised.name, revised.read_bytes(), "2026-03-20T11:00:00")
         fake.revise("2024-02", 1.5, "20/03/26 11:00:00")
-        tick = comext_revisions(build_sensor_context(cursor=tick.cursor, resources={"comext_api": api}))
+        tick = comext_revisions(build_sensor_context(cursor=tick.cursor, resources={"comext_api": api, "data": DataFolder(root=str(runner.paths.root))}))
         [request] = tick.run_requests
         assert request.run_config["ops"][BULK_OP] == {"config": {"months": ["2024-02"]}}
         assert [q["only_periods"] for q in request.run_config["ops"][SDMX_OP]["config"]["queries"]] == [["2024-02"]]
 
         fake.clear_log()
-        result = materialize_request(api, request.run_config)
+        result = materialize_request(api, request.run_config, runner.paths.root)
         assert result.success, failure_messages(result)
         assert {r["name"] for r in fake.requests("download")} == {"full_v2_202402.7z"}
         assert {(r["start"], r["end"]) for r in fake.requests("sdmx")} == {("2024-02", "2024-02")}
 
-        bulk, sdmx = _sync(con, raw), _sync(con, raw, table="sdmx")
+        bulk, sdmx = _sync(runner, con, raw), _sync(runner, con, raw, table="sdmx")
         assert bulk.added == ["api:comext/bulk/full_v2_202402.7z"] and bulk.unchanged == 2
         query_dir = f"api:comext/sdmx/{sorted(p.name for p in (raw / 'sdmx').iterdir())[0]}"
         assert sdmx.added == [f"{query_dir}/2024-02.csv.gz"] and sdmx.unchanged == 35
@@ -281,14 +284,14 @@ def test_both_paths_ingest_and_a_revised_month_is_refetched_alone(runner, tmp_pa
         archived = sorted(p.name for p in (runner.paths.root / "raw" / "comext_archive").rglob("*") if p.is_file())
         assert archived == ["2024-02.csv.gz", "full_v2_202402.7z"]
 
-        tick = comext_revisions(build_sensor_context(cursor=tick.cursor, resources={"comext_api": api}))
+        tick = comext_revisions(build_sensor_context(cursor=tick.cursor, resources={"comext_api": api, "data": DataFolder(root=str(runner.paths.root))}))
         assert not tick.run_requests
 
 
-def materialize_request(api, run_config):
+def materialize_request(api, run_config, root: Path):
     from assets.comext.api import comext_bulk_files, comext_sdmx_files
 
-    return materialize([comext_bulk_files, comext_sdmx_files], resources={"comext_api": api}, run_config=run_config,
+    return materialize([comext_bulk_files, comext_sdmx_files], resources={"comext_api": api, "data": DataFolder(root=str(root))}, run_config=run_config,
                        raise_on_error=False)
 
 
@@ -299,15 +302,15 @@ def test_the_sensor_stops_asking_after_three_runs_without_effect(runner, tmp_pat
         archive = month_archive(tmp_path, 202401, 100)
         fake.put(archive.name, archive.read_bytes(), "2024-03-15T11:00:00")
         api = _api(fake)
-        assert _fetch(api, bulk={"months": ["2024-01"]}).success
+        assert _fetch(api, runner.paths.root, bulk={"months": ["2024-01"]}).success
         fake.put(archive.name, archive.read_bytes(), "2024-04-01T11:00:00")  # restamped upstream
         cursor, keys = None, []
         for _ in range(3):
-            tick = comext_revisions(build_sensor_context(cursor=cursor, resources={"comext_api": api}))
+            tick = comext_revisions(build_sensor_context(cursor=cursor, resources={"comext_api": api, "data": DataFolder(root=str(runner.paths.root))}))
             keys.append(tick.run_requests[0].run_key)
             cursor = tick.cursor
         assert len(set(keys)) == 3  # one run a day, each with its own key
-        tick = comext_revisions(build_sensor_context(cursor=cursor, resources={"comext_api": api}))
+        tick = comext_revisions(build_sensor_context(cursor=cursor, resources={"comext_api": api, "data": DataFolder(root=str(runner.paths.root))}))
         assert not tick.run_requests and "after 3 requested runs" in str(tick.skip_reason)
 
 
@@ -317,11 +320,11 @@ def test_a_failing_month_fails_the_run_with_its_reason_and_keeps_the_others(runn
             archive = month_archive(tmp_path, period, 100)
             fake.put(archive.name, archive.read_bytes(), "2024-03-15T11:00:00")
         fake.faults.listing_size_delta = 3
-        result = _fetch(_api(fake), bulk={"months": ["2024-01", "2024-02"]})
+        result = _fetch(_api(fake), runner.paths.root, bulk={"months": ["2024-01", "2024-02"]})
         assert not result.success
         message = failure_messages(result)
         assert "2 of 2 Comext bulk file(s) failed" in message and "the listing said" in message
-        result = _fetch(_api(fake), bulk={"months": ["2031-01"]})
+        result = _fetch(_api(fake), runner.paths.root, bulk={"months": ["2031-01"]})
         assert "months ['2031-01'] have no file in the listing" in failure_messages(result)
 
 
@@ -329,7 +332,7 @@ def test_no_sensor_call_before_anything_was_fetched(runner):
     from assets.comext.api import comext_revisions
 
     with FakeComext() as fake:
-        tick = comext_revisions(build_sensor_context(resources={"comext_api": _api(fake)}))
+        tick = comext_revisions(build_sensor_context(resources={"comext_api": _api(fake), "data": DataFolder(root=str(runner.paths.root))}))
         assert isinstance(tick, SkipReason) and fake.requests() == []
 
 

@@ -11,19 +11,11 @@ import zipfile
 import pytest
 
 from fake_comext import FakeComext, month_archive
-from pipeline.clients.comext import (
-    ComextClient,
-    ComextError,
-    ComextRawStore,
-    ListedFile,
-    SdmxQuery,
-    changed_months,
-    contiguous_runs,
-    decode_body,
-    monthly_files,
-    parse_listing,
-    stale_sdmx_periods,
-)
+from pipeline.clients.comext import ComextError
+from pipeline.clients.comext.client import ComextClient
+from pipeline.clients.comext.listing import ListedFile, changed_months, monthly_files, parse_listing
+from pipeline.clients.comext.sdmx import SdmxQuery, contiguous_runs, decode_body, stale_sdmx_periods
+from pipeline.clients.comext.store import ComextRawStore
 from pipeline.clients.http import FetchError, FetchPolicy, Fetcher
 
 EU27 = ("AT", "BE", "BG", "CY", "CZ", "DE", "DK", "EE", "ES", "FI", "FR", "GR", "HR", "HU", "IE", "IT", "LT", "LU",

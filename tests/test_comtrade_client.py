@@ -19,22 +19,12 @@ import pytest
 from dagster import DagsterInstance, build_sensor_context, materialize
 
 from fake_comtrade import FakeComtrade, hs_codes, make_records, partner_codes, record_key, run_drill
-from pipeline.clients.comtrade import (
-    KEY_HEADER,
-    RELEASE_LABEL,
-    Codes,
-    ComtradeClient,
-    DataRequest,
-    PageStore,
-    PlanError,
-    PlanSpec,
-    plan_requests,
-    release_marks,
-    split_request,
-    sync_plan,
-    url_for,
-)
-from pipeline.paths import DATA_DIR_ENV
+from pipeline.clients.comtrade.plan import DataRequest, PlanError, PlanSpec, plan_requests, url_for
+from pipeline.clients.comtrade.session import KEY_HEADER
+from pipeline.clients.comtrade.split import Codes, split_request
+from pipeline.clients.comtrade.store import RELEASE_LABEL, PageStore
+from pipeline.clients.comtrade.sync import release_marks, sync_plan
+from pipeline.resources import ComtradeClient, ComtradeKey, DataFolder
 from pipeline.readers import comtrade as reader
 from pipeline.readers.inputs import discover
 from pipeline.readers.raw_store import sync_raw_table
@@ -52,7 +42,7 @@ def client(fake: FakeComtrade | None = None, **settings) -> ComtradeClient:
     defaults = dict(base_url=fake.url if fake else "http://127.0.0.1:9", api_key=KEY, requests_per_second=0,
                     timeout_s=0.3, max_attempts=4, backoff_base_s=0.0, backoff_max_s=0.0, daily_call_limit=0)
     defaults.update(settings)
-    return ComtradeClient(**defaults)
+    return ComtradeClient(key=ComtradeKey(value=defaults.pop("api_key")), **defaults)
 
 
 def world(reporters=(528, 842), years=(2022, 2023), flows=("M",), codes=None, partners=None, n=(5, 30), seed=3):
@@ -392,17 +382,16 @@ def test_quota_exhausted_mid_plan_then_resume_without_duplicates_or_gaps(tmp_pat
 
 def test_daily_call_budget_is_kept_across_runs(tmp_path, monkeypatch):
     records = world(reporters=(528, 842, 251), years=(2023,), n=(5, 10))
-    monkeypatch.setenv(DATA_DIR_ENV, str(tmp_path))
     config = {"reporters": [528, 842, 251], "years": [2023], "revision_check_hours": -1}
     with FakeComtrade(records, key=KEY) as fake:
-        first = _materialize(client(fake, daily_call_limit=2), config)
+        first = _materialize(client(fake, daily_call_limit=2), config, tmp_path)
         assert not first.success and len(data_calls(fake)) == 2
         assert "call_budget" in _failure_text(first)
-        second = _materialize(client(fake, daily_call_limit=2), {**config, "allow_partial": True})
+        second = _materialize(client(fake, daily_call_limit=2), {**config, "allow_partial": True}, tmp_path)
         assert second.success and len(data_calls(fake)) == 2  # today's budget is spent: no call
         meta = _metadata(second)
         assert meta["complete"] is False and meta["calls"] == 0
-        third = _materialize(client(fake, daily_call_limit=10), config)
+        third = _materialize(client(fake, daily_call_limit=10), config, tmp_path)
         assert third.success and len(data_calls(fake)) == 3 and _metadata(third)["records_in_plan"] == len(records)
     ledger = json.loads((tmp_path / "raw" / "comtrade" / "_calls.json").read_text())
     assert list(ledger.values()) == [3]
@@ -459,10 +448,10 @@ def test_release_marks_from_getda_rows():
 # --------------------------------------------------------------------------- the Dagster asset and sensor
 
 
-def _materialize(resource: ComtradeClient, config: dict):
+def _materialize(resource: ComtradeClient, config: dict, root: Path):
     from assets.comtrade.api import OP_NAME, comtrade_api_pages
 
-    return materialize([comtrade_api_pages], resources={"comtrade": resource},
+    return materialize([comtrade_api_pages], resources={"comtrade": resource, "data": DataFolder(root=str(root))},
                        run_config={"ops": {OP_NAME: {"config": config}}},
                        instance=DagsterInstance.ephemeral(), raise_on_error=False)
 
@@ -479,31 +468,28 @@ def _failure_text(result) -> str:
 def test_empty_default_plan_makes_no_call_and_writes_nothing(tmp_path, monkeypatch):
     from assets.comtrade.api import comtrade_api_pages
 
-    monkeypatch.setenv(DATA_DIR_ENV, str(tmp_path))
     # port 9 (discard) on 127.0.0.1: any call would fail the run
-    result = materialize([comtrade_api_pages], resources={"comtrade": client(None)},
+    result = materialize([comtrade_api_pages], resources={"comtrade": client(None), "data": DataFolder(root=str(tmp_path))},
                          instance=DagsterInstance.ephemeral(), raise_on_error=False)
     assert result.success and _metadata(result)["calls"] == 0
     assert not (tmp_path / "raw").exists()
 
 
 def test_invalid_plan_fails_with_the_problems_named(tmp_path, monkeypatch):
-    monkeypatch.setenv(DATA_DIR_ENV, str(tmp_path))
-    result = _materialize(client(None), {"reporters": [528, 9999], "years": [2023], "flows": ["Q"]})
+    result = _materialize(client(None), {"reporters": [528, 9999], "years": [2023], "flows": ["Q"]}, tmp_path)
     text = _failure_text(result)
     assert not result.success and "9999" in text and "'Q'" in text
 
 
 def test_the_key_never_appears_in_logs_files_metadata_or_errors(tmp_path, monkeypatch, caplog, capsys):
     caplog.set_level(logging.DEBUG)
-    monkeypatch.setenv(DATA_DIR_ENV, str(tmp_path))
     records = world(reporters=(528, 842), years=(2023,), n=(60, 60))
     config = {"reporters": [528, 842], "years": [2023], "revision_check_hours": 0}
     with FakeComtrade(records, key=KEY, timeout_sleep=0.4) as fake:
         # getDa, then: a timeout, a 500, the key echoed in an error body (fails 528 for good), a full page for 842
         fake.script(None, "timeout", "500", "echo_key")
-        failed = _materialize(client(fake, timeout_s=0.15, max_records_per_call=50), config)
-        ok = _materialize(client(fake, max_records_per_call=50), config)
+        failed = _materialize(client(fake, timeout_s=0.15, max_records_per_call=50), config, tmp_path)
+        ok = _materialize(client(fake, max_records_per_call=50), config, tmp_path)
         assert all(c["key_header"] == KEY for c in fake.log if c["endpoint"] in ("data", "count", "getDa"))
         assert not any(c["key_in_url"] for c in fake.log)
     assert not failed.success and "subscription key *** is not valid" in _failure_text(failed)
@@ -526,14 +512,13 @@ def test_the_key_never_appears_in_logs_files_metadata_or_errors(tmp_path, monkey
 def test_sensor_requests_a_run_only_for_new_releases(tmp_path, monkeypatch):
     from assets.comtrade.api import OP_NAME, comtrade_revision_sensor
 
-    monkeypatch.setenv(DATA_DIR_ENV, str(tmp_path))
     records = world(reporters=(528, 842), years=(2023,), n=(5, 10))
     with FakeComtrade(records, key=KEY) as fake:
-        resources = {"comtrade": client(fake)}
+        resources = {"comtrade": client(fake), "data": DataFolder(root=str(tmp_path))}
         with build_sensor_context(resources=resources) as ctx:
             assert "no Comtrade API plan" in comtrade_revision_sensor(ctx).skip_message
         config = {"reporters": [528, 842], "years": [2023], "revision_check_hours": 0}
-        assert _materialize(client(fake), config).success
+        assert _materialize(client(fake), config, tmp_path).success
         with build_sensor_context(resources=resources) as ctx:
             assert "no new release" in comtrade_revision_sensor(ctx).skip_message
         fake.revise(528, 2023, "2025-03-01T00:00:00", lambda recs: recs[:-1])
@@ -546,7 +531,7 @@ def test_sensor_requests_a_run_only_for_new_releases(tmp_path, monkeypatch):
         with build_sensor_context(resources=resources, cursor=cursor) as ctx:
             assert "already requested" in comtrade_revision_sensor(ctx).skip_message
         n = len(data_calls(fake))
-        result = _materialize(client(fake), run_config)
+        result = _materialize(client(fake), run_config, tmp_path)
         assert result.success and _metadata(result)["revised_reporter_years"] == ["528:2023"]
         assert len(data_calls(fake)) == n + 1
         with build_sensor_context(resources=resources, cursor=cursor) as ctx:

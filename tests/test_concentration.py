@@ -5,6 +5,11 @@ import pytest
 from conftest import failure_messages, sdmx_rows
 
 
+@pytest.fixture
+def runner(sql_runner):
+    """These cases test what the SQL computes: the real readers, then the models on the in-memory harness."""
+    return sql_runner
+
 def _row(con, reporter, product="850511", level="HS6", year=2024, scope=None):
     scope = scope or ("extra_eu" if reporter == "EU27" else "all")
     cur = con.execute(

@@ -34,6 +34,11 @@ def test_mart_checks_are_blocking():
     specs = list(graph.get(AssetKey(["monitor", "import_concentration"])).check_keys)
     names = {k.name for k in specs}
     assert {"unique_grain", "hhi_bounds"} <= names
+    # ... and they are blocking: a failure stops everything downstream, the publication included
+    asset = graph.get(AssetKey(["monitor", "import_concentration"])).assets_def
+    blocking = {s.name: s.blocking for s in asset.check_specs}
+    assert blocking["unique_grain"] is True and blocking["hhi_bounds"] is True
+    assert all(blocking.values())  # every check of this mart is blocking (tests/graph_snapshot.json: all checks)
     job = defs.resolve_job_def("refresh")
     assert job is not None
 

@@ -1,4 +1,4 @@
-"""Tests of the SYNTHETIC demo-world generator (pipeline/demo_world.py).
+"""Tests of the SYNTHETIC demo-world generator (the pipeline/demo_world/ package).
 
 The planted answers are recomputed here independently, with DuckDB SQL over
 the written files, the way a pipeline would read them.
@@ -16,6 +16,8 @@ import polars as pl
 import pytest
 
 from pipeline import demo_world
+from pipeline.demo_world import comtrade as demo_comtrade
+from pipeline.demo_world.cli import main as demo_world_main
 
 REPO = Path(__file__).resolve().parents[1]
 REFERENCE = REPO / "data" / "reference"
@@ -131,7 +133,7 @@ def test_comtrade_json_pages(world):
 
 
 def test_comtrade_pages_split_at_the_page_size(tmp_path, monkeypatch):
-    monkeypatch.setattr(demo_world, "MAX_RECORDS_PER_PAGE", 300)
+    monkeypatch.setattr(demo_comtrade, "MAX_RECORDS_PER_PAGE", 300)
     _generate(tmp_path, scale=0.002, years=(2023,))
     pages = sorted((tmp_path / "comtrade").glob("*_p2.json.gz"))
     assert pages, "a large reporter should need a second page"
@@ -439,7 +441,7 @@ def test_cli_rerun_replaces_earlier_output(tmp_path):
     """A second run (here through the CLI, other format) leaves no stale files behind."""
     _generate(tmp_path, scale=0.002, years=(2022, 2023))
     (tmp_path / "comtrade" / "notes.txt").write_text("not ours")
-    assert demo_world.main([str(tmp_path), "--scale", "0.002", "--years", "2023", "--format", "bulk"]) == 0
+    assert demo_world_main([str(tmp_path), "--scale", "0.002", "--years", "2023", "--format", "bulk"]) == 0
     names = {p.name for p in (tmp_path / "comtrade").iterdir()}
     assert "notes.txt" in names, "files the generator did not write are left alone"
     assert not any(n.endswith(".json.gz") for n in names)

@@ -27,7 +27,8 @@ def default_run(tmp_path_factory):
 
 
 MONITOR_TABLES = ["dependence_on_eu", "dependence_on_nl", "domain_summary", "ec_screen", "eu_dependencies",
-                  "import_concentration", "nl_dependencies", "supplier_dependence", "supplier_shares", "trends",
+                  "import_concentration", "indirect_dependencies", "look_through_shares", "nl_dependencies",
+                  "supplier_dependence", "supplier_loss", "supplier_loss_by_domain", "supplier_shares", "trends",
                   "world_supply_screen"]
 
 
@@ -35,7 +36,9 @@ def test_published_tables_are_queryable_read_only(default_run):
     con = default_run.published()
     tables = {t for (t,) in con.execute(
         "SELECT table_name FROM information_schema.tables WHERE table_schema = 'monitor'").fetchall()}
-    assert tables == set(MONITOR_TABLES)
+    # monitor.changes is written at publication; the first one has nothing to compare with, so no row
+    assert tables == set(MONITOR_TABLES) | {"changes"}
+    assert con.execute("SELECT count(*) FROM monitor.changes").fetchall() == [(0,)]
     for table in MONITOR_TABLES:
         assert con.execute(f"SELECT count(*) FROM monitor.{table}").fetchall()[0][0] > 0, table
     with pytest.raises(duckdb.Error):
@@ -91,6 +94,21 @@ def test_planted_dependencies_are_found(default_run):
                     "WHERE product_code = ? AND year = ?", [p["product"], year]).fetchall()
                 assert len(row) == 1 and row[0][0] == p["exporter"], (p["id"], year, row)
                 assert row[0][1] == pytest.approx(p["share"], abs=0.03)
+            elif p["view"] == "hidden_dependency":
+                # Comtrade: the intermediaries report their own imports there (methodology section 8)
+                row = con.execute(
+                    "SELECT hidden_dependency, top_ultimate_supplier, top_ultimate_share, direct_hhi "
+                    "FROM monitor.indirect_dependencies WHERE source = 'comtrade' AND importer = ? "
+                    "AND product_code = ? AND year = ?", [p["importer"], p["product"], year]).fetchall()
+                assert row and row[0][0] is True and row[0][1] == p["exporter"], (p["id"], year, row)
+                assert row[0][2] == pytest.approx(p["share"], abs=0.03) and row[0][3] < 0.4, (p["id"], year, row)
+            elif p["view"] == "single_point_of_failure":
+                row = con.execute(
+                    "SELECT single_point_of_failure, supplier_world_export_share, supplier_rank "
+                    "FROM monitor.supplier_loss WHERE importer = ? AND supplier = ? AND product_code = ? "
+                    "AND year = ?", [p["importer"], p["exporter"], p["product"], year]).fetchall()
+                assert row and row[0][0] is True and row[0][2] == 1, (p["id"], year, row)
+                assert row[0][1] == pytest.approx(p["share"], abs=0.03), (p["id"], year)
             else:
                 pytest.fail(f"unknown planted view {p['view']}")
             checked += 1

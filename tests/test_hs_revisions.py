@@ -94,12 +94,12 @@ def test_build_reproduces_the_committed_correlations(tmp_path):
 
 
 def test_target_edition_setting():
-    from pipeline.resources import MonitorSettings
+    from pipeline.resources import Thresholds
 
-    assert MonitorSettings().sql_variables()["hs_target_edition"] == 6
-    assert MonitorSettings(hs_target_edition="h5").sql_variables()["hs_target_edition"] == 5
+    assert Thresholds().sql_variables()["hs_target_edition"] == 6
+    assert Thresholds(hs_target_edition="h5").sql_variables()["hs_target_edition"] == 5
     with pytest.raises(ValueError, match="H0..H6"):
-        MonitorSettings(hs_target_edition="H7").sql_variables()
+        Thresholds(hs_target_edition="H7").sql_variables()
 
 
 # --- the SQL models on a hand-made correlation table --------------------------
@@ -128,8 +128,9 @@ class Models:
         from assets.reference import REFERENCE_TABLES
         from pipeline.paths import REFERENCE_DIR, SQL_DIR
         from pipeline.readers import comext, comtrade
-        from pipeline.readers.raw_store import META_COLUMNS, sql_string
-        from pipeline.resources import MonitorSettings
+        from pipeline.io import sql_string
+        from pipeline.readers.raw_store import META_COLUMNS
+        from pipeline.resources import Thresholds
         from pipeline.sql_models import load_models
 
         self.con = con = duckdb.connect()
@@ -150,7 +151,7 @@ class Models:
         for table, columns in raw.items():
             con.execute(f"CREATE TABLE {table} ("
                         + ", ".join(f'"{c}" {t}' for c, t in {**columns, **META_COLUMNS}.items()) + ")")
-        for name, value in MonitorSettings(**settings).sql_variables().items():
+        for name, value in Thresholds(**settings).sql_variables().items():
             con.execute(f"SET VARIABLE {name} = ?", [value])
         self.models = load_models(SQL_DIR, set(raw) | {f"reference.{n}" for n in REFERENCE_TABLES})
 
@@ -392,7 +393,8 @@ COMEXT = [
 ]
 
 
-def test_mixed_editions_give_continuous_series(runner):
+def test_mixed_editions_give_continuous_series(sql_runner):
+    runner = sql_runner  # the SQL's semantics: real readers, models on the in-memory harness
     runner.write("landing/comtrade/page.json", _comtrade_page(COMTRADE))
     runner.write("landing/comext/a.csv", sdmx_rows(COMEXT))
     result = runner.run(min_world_reporters=1)

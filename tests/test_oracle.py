@@ -57,10 +57,10 @@ def _rows() -> list[tuple]:
     return rows
 
 
-def _hand_warehouse() -> duckdb.DuckDBPyConnection:
+def _hand_warehouse(source_rows: list[tuple] | None = None) -> duckdb.DuckDBPyConnection:
     rows = [
         (s, c, f, y, m, r, "country", p, KIND.get(p, "country"), fl, code, v)
-        for s, c, f, y, m, r, p, fl, code, v in _rows()
+        for s, c, f, y, m, r, p, fl, code, v in (_rows() if source_rows is None else source_rows)
     ]
     flows = pl.DataFrame(rows, schema=FLOW_COLUMNS, orient="row").with_columns(
         pl.col("year").cast(pl.Int32), pl.col("month").cast(pl.Int32),
@@ -185,6 +185,192 @@ def test_hand_dependence_on_nl(hand):
     assert m["nl_reported_exports"] == D("30.000") and m["depends_on_nl"] is None and m["mirror_share"] is None
 
 
+# --------------------------------------------------------------------------- section 8 by hand (a second warehouse)
+
+def _beyond_rows() -> list[tuple]:
+    """Methodology section 8: look-through shares and supplier loss (same row format as _rows())."""
+    ce = lambda year: ("comext", "EUR", "A", year, None)  # noqa: E731
+    ct = ("comtrade", "USD", "A", 2024, None)
+    rows = [
+        # A (comext 2024, 850511): NL buys 80 from BEL, 20 from CHN; BEL imports 90 CHN + 10 USA, exports 60 (to NL)
+        *[(*ce(2024), r, p, fl, "85051100", v) for r, p, fl, v in
+          [("NLD", "BEL", "import", 80), ("NLD", "CHN", "import", 20), ("BEL", "CHN", "import", 90),
+           ("BEL", "USA", "import", 10), ("BEL", "NLD", "export", 60)]],
+        # B (comext 2023, 850511): the same imports, but BEL exports 200 (to DEU)
+        *[(*ce(2023), r, p, fl, "85051100", v) for r, p, fl, v in
+          [("NLD", "BEL", "import", 80), ("NLD", "CHN", "import", 20), ("BEL", "CHN", "import", 90),
+           ("BEL", "USA", "import", 10), ("BEL", "DEU", "export", 200)]],
+        # C (comext 2024, 850519): NL buys 50 BEL, 50 USA; BEL imports World 250 (NLD 60, CHN 140: 50 left
+        # over), exports World 500; NL's own goods come back through BEL
+        *[(*ce(2024), r, p, fl, "85051900", v) for r, p, fl, v in
+          [("NLD", "BEL", "import", 50), ("NLD", "USA", "import", 50), ("BEL", "WORLD", "import", 250),
+           ("BEL", "NLD", "import", 60), ("BEL", "CHN", "import", 140), ("BEL", "WORLD", "export", 500)]],
+        # D (comext 2023, 850519): a dependency hidden behind two intermediaries
+        *[(*ce(2023), r, p, fl, "85051900", v) for r, p, fl, v in
+          [("NLD", "BEL", "import", 40), ("NLD", "DEU", "import", 40), ("NLD", "USA", "import", 20),
+           ("BEL", "CHN", "import", 100), ("BEL", "FRA", "export", 50),
+           ("DEU", "CHN", "import", 40), ("DEU", "JPN", "import", 10), ("DEU", "FRA", "export", 25)]],
+        # E (comtrade 2024, 850440): DEU buys 100 from CHE; CHE imports DEU 50, FRA 25, CHN 25, exports World 80
+        *[(*ct, r, p, fl, "850440", v) for r, p, fl, v in
+          [("DEU", "CHE", "import", 100), ("CHE", "DEU", "import", 50), ("CHE", "FRA", "import", 25),
+           ("CHE", "CHN", "import", 25), ("CHE", "WORLD", "export", 80)]],
+        # F (comtrade 2024, 850760): NL imports CHN 80, USA 20 (World 100). Exporters' own reports: CHN World
+        # 500 (80 to NL), USA World 30 (20 to NL), JPN World 40, DEU World 10 (5 to NL), FRA no World row:
+        # 3 to NL + 7 to USA
+        *[(*ct, r, p, fl, "850760", v) for r, p, fl, v in
+          [("NLD", "CHN", "import", 80), ("NLD", "USA", "import", 20), ("NLD", "WORLD", "import", 100),
+           ("CHN", "WORLD", "export", 500), ("CHN", "NLD", "export", 80), ("USA", "WORLD", "export", 30),
+           ("USA", "NLD", "export", 20), ("JPN", "WORLD", "export", 40), ("DEU", "WORLD", "export", 10),
+           ("DEU", "NLD", "export", 5), ("FRA", "NLD", "export", 3), ("FRA", "USA", "export", 7)]],
+        # G (comtrade 2024, 850511, no strategic domain): NL imports CHN 50, USA 50 (a tie); nobody exports it
+        *[(*ct, "NLD", p, "import", "850511", v) for p, v in [("CHN", 50), ("USA", 50), ("WORLD", 100)]],
+    ]
+    return rows
+
+
+@pytest.fixture(scope="module")
+def beyond() -> dict[str, pl.DataFrame]:
+    return compute_all(_hand_warehouse(_beyond_rows()))
+
+
+def _shares_of(beyond, source, importer, year, code) -> dict[str, dict]:
+    df = beyond["look_through_shares"].filter(
+        pl.col("source") == source, pl.col("importer") == importer, pl.col("year") == year,
+        pl.col("product_code") == code,
+    )
+    out = {r["ultimate_supplier"]: r for r in df.to_dicts()}
+    assert sum(r["look_through_share"] for r in out.values()) == pytest.approx(1.0, abs=1e-12)
+    for r in out.values():
+        assert r["hidden_share"] == pytest.approx(r["look_through_share"] - r["direct_share"], abs=1e-12)
+    return out
+
+
+def _lt(shares: dict[str, dict]) -> dict[str, float]:
+    return {u: pytest.approx(r["look_through_share"], abs=1e-12) for u, r in shares.items()}
+
+
+def test_hand_look_through_bel_passes_everything(beyond):
+    nl = _shares_of(beyond, "comext", "NLD", 2024, "850511")
+    # M_BEL = 90 + 10 = 100 (no World row: its partner rows), X_BEL = 60: pass_BEL = 100 / max(60, 100) = 1
+    # CHN 0.2 + 0.8 * 1 * 0.9 = 0.92, USA 0.8 * 0.1 = 0.08, BEL 0.8 * (1 - 1) = 0; CHN is no reporter: pass 0
+    assert _lt(nl) == {"CHN": 0.92, "USA": 0.08, "BEL": 0.0}
+    assert nl["BEL"]["direct_share"] == pytest.approx(0.8) and nl["BEL"]["hidden_share"] == pytest.approx(-0.8)
+    assert nl["CHN"]["hidden_share"] == pytest.approx(0.72) and nl["USA"]["direct_share"] == 0.0
+    assert nl["CHN"]["release"] == "CE release" and nl["CHN"]["synthetic"] is True and nl["CHN"]["currency"] == "EUR"
+    # BEL's own suppliers report nothing: its look-through shares are its direct ones
+    assert _lt(_shares_of(beyond, "comext", "BEL", 2024, "850511")) == {"CHN": 0.9, "USA": 0.1}
+    # the bloc (NLD + BEL): extra-EU suppliers only, CHN 20 + 90, USA 10; BEL is internal
+    assert _lt(_shares_of(beyond, "comext", "EU27", 2024, "850511")) == {"CHN": 110 / 120, "USA": 10 / 120}
+    row = _row(beyond["indirect_dependencies"], source="comext", importer="NLD", year=2024, product_code="850511")
+    assert row["direct_hhi"] == pytest.approx(0.8 ** 2 + 0.2 ** 2)  # 0.68
+    assert row["look_through_hhi"] == pytest.approx(0.92 ** 2 + 0.08 ** 2)  # 0.8528
+    assert (row["top_direct_supplier"], row["top_direct_share"]) == ("BEL", pytest.approx(0.8))
+    assert (row["top_ultimate_supplier"], row["top_ultimate_share"]) == ("CHN", pytest.approx(0.92))
+    assert row["hhi_threshold"] == 0.4 and row["hidden_dependency"] is False  # direct 0.68 already > 0.4
+
+
+def test_hand_look_through_bel_keeps_half(beyond):
+    nl = _shares_of(beyond, "comext", "NLD", 2023, "850511")
+    # BEL exports 200: pass_BEL = 100 / max(200, 100) = 0.5
+    # BEL keeps 0.8 * 0.5 = 0.4; CHN 0.2 + 0.8 * 0.5 * 0.9 = 0.56; USA 0.8 * 0.5 * 0.1 = 0.04
+    assert _lt(nl) == {"BEL": 0.4, "CHN": 0.56, "USA": 0.04}
+    assert nl["BEL"]["hidden_share"] == pytest.approx(-0.4) and nl["CHN"]["hidden_share"] == pytest.approx(0.36)
+
+
+def test_hand_look_through_world_total_and_own_goods_back(beyond):
+    nl = _shares_of(beyond, "comext", "NLD", 2024, "850519")
+    # M_BEL = its World row 250 (not the partner rows' 200), X_BEL = World 500: pass = 250 / 500 = 0.5
+    # BEL's shares over its country suppliers: NLD 60/200 = 0.3, CHN 140/200 = 0.7
+    # BEL keeps 0.5 * 0.5 = 0.25; USA 0.5 (not a reporter); NLD (own goods back) 0.5 * 0.5 * 0.3 = 0.075;
+    # CHN 0.5 * 0.5 * 0.7 = 0.175
+    assert _lt(nl) == {"BEL": 0.25, "USA": 0.5, "NLD": 0.075, "CHN": 0.175}
+    assert nl["NLD"]["direct_share"] == 0.0 and nl["NLD"]["hidden_share"] == pytest.approx(0.075)
+    row = _row(beyond["indirect_dependencies"], source="comext", importer="NLD", year=2024, product_code="850519")
+    # direct: 0.25 + 0.25 = 0.5; look-through 0.0625 + 0.25 + 0.005625 + 0.030625 = 0.34875
+    assert row["direct_hhi"] == pytest.approx(0.5) and row["look_through_hhi"] == pytest.approx(0.34875)
+    # BEL and USA tie at 50 directly: the highest code
+    assert (row["top_direct_supplier"], row["top_direct_share"]) == ("USA", pytest.approx(0.5))
+    assert (row["top_ultimate_supplier"], row["top_ultimate_share"]) == ("USA", pytest.approx(0.5))
+    assert row["hidden_dependency"] is False  # 0.5 > 0.4 directly already
+
+
+def test_hand_hidden_dependency(beyond):
+    nl = _shares_of(beyond, "comext", "NLD", 2023, "850519")
+    # NL: BEL 0.4, DEU 0.4, USA 0.2 -> direct HHI 0.16 + 0.16 + 0.04 = 0.36 (not > 0.4)
+    # pass_BEL = 100 / max(50, 100) = 1 (all CHN); pass_DEU = 50 / max(25, 50) = 1 (CHN 0.8, JPN 0.2)
+    # CHN 0.4 + 0.4 * 0.8 = 0.72; JPN 0.4 * 0.2 = 0.08; USA 0.2; BEL, DEU 0
+    assert _lt(nl) == {"CHN": 0.72, "JPN": 0.08, "USA": 0.2, "BEL": 0.0, "DEU": 0.0}
+    row = _row(beyond["indirect_dependencies"], source="comext", importer="NLD", year=2023, product_code="850519")
+    assert row["direct_hhi"] == pytest.approx(0.36)
+    assert row["look_through_hhi"] == pytest.approx(0.72 ** 2 + 0.08 ** 2 + 0.2 ** 2)  # 0.5652
+    assert row["top_direct_supplier"] == "DEU"  # BEL and DEU tie at 40: the highest code
+    assert (row["top_ultimate_supplier"], row["top_ultimate_share"]) == ("CHN", pytest.approx(0.72))
+    assert row["hidden_dependency"] is True
+
+
+def test_hand_look_through_bloc_and_members_behind_it(beyond):
+    # comtrade 2024 850440: CHE imports 100 (DEU 50, FRA 25, CHN 25), exports 80: pass_CHE = 100 / 100 = 1
+    # EU27 (from DEU's Comtrade report): CHE 1.0 -> DEU + FRA are members: EU27 0.75, CHN 0.25, CHE 0
+    eu = _shares_of(beyond, "comtrade", "EU27", 2024, "850440")
+    assert _lt(eu) == {"EU27": 0.75, "CHN": 0.25, "CHE": 0.0}
+    assert eu["CHE"]["direct_share"] == 1.0 and eu["EU27"]["direct_share"] == 0.0
+    # DEU itself: its own goods come back, DEU 0.5, FRA 0.25, CHN 0.25
+    assert _lt(_shares_of(beyond, "comtrade", "DEU", 2024, "850440")) == {"DEU": 0.5, "FRA": 0.25, "CHN": 0.25, "CHE": 0.0}
+    # CHE as importer: DEU 0.5 passes everything (M 100 from CHE, no exports): CHE 0.5 (back), FRA, CHN 0.25
+    assert _lt(_shares_of(beyond, "comtrade", "CHE", 2024, "850440")) == {"CHE": 0.5, "DEU": 0.0, "FRA": 0.25, "CHN": 0.25}
+
+
+def test_hand_supplier_loss(beyond):
+    loss = beyond["supplier_loss"]
+    assert set(loss["source"].to_list()) == {"comtrade"} and set(loss["importer"].to_list()) == {"NLD", "EU27"}
+    # world exports of 850760: CHN 500 + USA 30 + JPN 40 + DEU 10 + FRA (3 + 7) 10 = 590
+    chn = _row(loss, importer="NLD", year=2024, product_code="850760", supplier="CHN")
+    # if CHN stops: USA 30 - 20 + JPN 40 + DEU 10 - 5 + FRA 10 - 3 = 62 for 80 at risk
+    assert (chn["value_at_risk"], chn["share_at_risk"], chn["supplier_rank"]) == (D("80.000"), pytest.approx(0.8), 1)
+    assert chn["spare_capacity"] == D("62.000") and chn["coverage"] == pytest.approx(62 / 80)
+    assert chn["supplier_world_export_share"] == pytest.approx(500 / 590) and chn["single_point_of_failure"] is True
+    usa = _row(loss, importer="NLD", year=2024, product_code="850760", supplier="USA")
+    # if the US stops: CHN 500 - 80 + 40 + 5 + 7 = 472 for 20
+    assert (usa["value_at_risk"], usa["supplier_rank"], usa["spare_capacity"]) == (D("20.000"), 2, D("472.000"))
+    assert usa["coverage"] == pytest.approx(23.6) and usa["supplier_world_export_share"] == pytest.approx(30 / 590)
+    assert usa["single_point_of_failure"] is False
+    # the bloc (Comtrade members NLD, DEU, FRA): members are no outside capacity and exports to any member are
+    # the bloc's: CHN stops -> USA 30 - 20 + JPN 40 = 50; USA stops -> CHN 500 - 80 + JPN 40 = 460
+    e_chn = _row(loss, importer="EU27", year=2024, product_code="850760", supplier="CHN")
+    assert e_chn["spare_capacity"] == D("50.000") and e_chn["coverage"] == pytest.approx(0.625)
+    assert _row(loss, importer="EU27", year=2024, product_code="850760", supplier="USA")["spare_capacity"] == D("460.000")
+    # EU27 850440: CHE its only supplier, sole exporter (World 80): no spare, coverage 0, world share 1
+    che = _row(loss, importer="EU27", year=2024, product_code="850440", supplier="CHE")
+    assert (che["value_at_risk"], che["spare_capacity"], che["coverage"]) == (D("100.000"), D("0.000"), 0.0)
+    assert che["supplier_world_export_share"] == 1.0 and che["single_point_of_failure"] is True
+    # 850511: a 50/50 tie ranks the highest code first; nobody exports it: spare 0, coverage 0, world share
+    # null (no exports reported) -> null OR true = true
+    t_usa = _row(loss, importer="NLD", year=2024, product_code="850511", supplier="USA")
+    t_chn = _row(loss, importer="NLD", year=2024, product_code="850511", supplier="CHN")
+    assert (t_usa["supplier_rank"], t_chn["supplier_rank"]) == (1, 2)
+    assert t_chn["spare_capacity"] == D("0.000") and t_chn["coverage"] == 0.0
+    assert t_chn["supplier_world_export_share"] is None and t_chn["single_point_of_failure"] is True
+    # NLD's comext imports are never in supplier_loss (Comtrade only)
+    assert loss.filter(pl.col("product_code") == "850519").height == 0
+
+
+def test_hand_supplier_loss_by_domain(beyond):
+    by = beyond["supplier_loss_by_domain"]
+    # NLD <- CHN: 850760 (energy_transition: 80, SPOF, rank 1) and 850511 (no domain: 50, SPOF, rank 2)
+    assert {(r["domain"], r["value_at_risk"], r["products_at_risk"], r["single_points_of_failure"],
+             r["products_as_top_supplier"])
+            for r in by.filter(pl.col("importer") == "NLD", pl.col("supplier") == "CHN").to_dicts()} == {
+        ("energy_transition", D("80.000"), 1, 1, 1), ("all_products", D("130.000"), 2, 2, 1)}
+    # NLD <- USA: 850760 (20, not SPOF, rank 2) and 850511 (50, SPOF, rank 1 by the tie)
+    assert {(r["domain"], r["value_at_risk"], r["products_at_risk"], r["single_points_of_failure"],
+             r["products_as_top_supplier"])
+            for r in by.filter(pl.col("importer") == "NLD", pl.col("supplier") == "USA").to_dicts()} == {
+        ("energy_transition", D("20.000"), 1, 0, 0), ("all_products", D("70.000"), 2, 1, 1)}
+    # EU27 <- CHE: 850440 (energy_transition) only
+    che = _row(by, importer="EU27", supplier="CHE", domain="all_products")
+    assert (che["value_at_risk"], che["products_at_risk"], che["single_points_of_failure"],
+            che["products_as_top_supplier"], che["year"], che["source"]) == (D("100.000"), 1, 1, 1, 2024, "comtrade")
+
 def test_oracle_refuses_a_split_code():
     from oracle.oracle import _to_target_codes
 
@@ -236,11 +422,11 @@ def _build(root: Path, sources, prepare=None) -> tuple[dict, dict]:
 
 @pytest.fixture(scope="module")
 def default_world(tmp_path_factory):
-    from pipeline.resources import MonitorSettings
+    from pipeline.resources import InputSettings
 
-    # the same default as `geomon run` (pipeline/cli.py SOURCES = MonitorSettings.sources): sample, demo,
+    # the same default as `geomon run` (pipeline/cli.py SOURCES = InputSettings.sources): sample, demo,
     # landing, api; the temporary data folder has nothing in landing/ or raw/, so sample and demo it is
-    sources = tuple(MonitorSettings().sources)
+    sources = tuple(InputSettings().sources)
     return _build(tmp_path_factory.mktemp("oracle_default") / "data", sources)
 
 

@@ -7,6 +7,7 @@ scheduler would, while the published file is read or the run is killed.
 import hashlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -61,10 +62,25 @@ def _fingerprint(runner):
         con.close()
 
 
-def test_readers_see_old_or_new_never_a_mix(runner, tmp_path):
-    runner.write("landing/comext/a.csv", sdmx_rows([("FR", "CN", "85051100", 1, "2024", 500)]))
-    first = _cli(runner.paths.root, "run", "--sources", "landing")
+@pytest.fixture(scope="module")
+def first_publication(tmp_path_factory):
+    """One file published by the CLI, shared: each test starts from a copy of the data folder."""
+    root = tmp_path_factory.mktemp("first") / "data"
+    (root / "landing" / "comext").mkdir(parents=True)
+    (root / "landing" / "comext" / "a.csv").write_text(sdmx_rows([("FR", "CN", "85051100", 1, "2024", 500)]))
+    first = _cli(root, "run", "--sources", "landing")
     assert first.returncode == 0, first.stderr[-2000:]
+    return root
+
+
+@pytest.fixture
+def published(first_publication, runner):
+    shutil.copytree(first_publication, runner.paths.root)
+    return runner
+
+
+def test_readers_see_old_or_new_never_a_mix(published, tmp_path):
+    runner = published
     old = _fingerprint(runner)
 
     stop = tmp_path / "stop"
@@ -128,9 +144,8 @@ STAGES = {
 
 
 @pytest.mark.parametrize("stage", sorted(STAGES))
-def test_a_run_killed_at_any_stage_leaves_the_publication_and_the_next_run_completes(runner, stage):
-    runner.write("landing/comext/a.csv", sdmx_rows([("FR", "CN", "85051100", 1, "2024", 500)]))
-    assert _cli(runner.paths.root, "run", "--sources", "landing").returncode == 0
+def test_a_run_killed_at_any_stage_leaves_the_publication_and_the_next_run_completes(published, stage):
+    runner = published
     before = _digest(runner.paths)
     runner.write("landing/comext/b.csv", sdmx_rows([("DE", "US", "85051100", 1, "2024", 300)]))
 

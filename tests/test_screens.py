@@ -5,6 +5,12 @@ import pytest
 from conftest import comtrade_page, failure_messages, sdmx_rows
 
 
+@pytest.fixture
+def runner(sql_runner):
+    """These cases test what the SQL computes: the real readers, then the models on the in-memory harness."""
+    return sql_runner
+
+
 def _one(con, sql, params=()):
     cur = con.execute(sql, list(params))
     names = [d[0] for d in cur.description]

@@ -75,3 +75,118 @@ def test_project_models_load():
     tables = [m.table for m in load_models(SQL_DIR, EXTERNAL_TABLES | RAW_TABLES)]
     assert "monitor.import_concentration" in tables
     assert tables.index("staging.trade_flows") < tables.index("monitor.import_concentration")
+
+
+# --- typos are load-time errors naming the file and line (never a silent description line or NULL) ------------
+
+@pytest.mark.parametrize("line", [
+    "-- grains: k",                      # a letter too many
+    "-- gain: k",                        # a letter too few
+    "-- Grain k",                        # no colon
+    "-- check positive v > 0",           # no colon
+    "-- chek positive: v > 0",           # misspelt
+    "-- checks positive: v > 0",         # plural
+    "-- warning positive: v > 0",        # longer form
+    "-- asert none: SELECT 1 WHERE false",
+    "-- partiton: year",
+    "-- partition year",
+    "-- warn positive:",                 # nothing after the colon
+])
+def test_a_line_that_looks_like_a_directive_is_an_error_naming_file_and_line(tmp_path, line):
+    _write(tmp_path, "staging/s.sql", f"-- staged\n{line}\nSELECT 1 AS k, 2 AS v")
+    with pytest.raises(ModelError, match=r"staging/s\.sql:2: (looks like a directive but is not one|"
+                                         r"a warn needs a name|only '-- partition: year')"):
+        load_models(tmp_path, set(), variables=set())
+
+
+def test_description_lines_that_merely_mention_a_word_stay_description(tmp_path):
+    _write(tmp_path, "staging/s.sql", "-- staged rows; each check below is blocking\n-- Note: grains are keys\n"
+                                      "-- grain: k\nSELECT 1 AS k")
+    (model,) = load_models(tmp_path, set(), variables=set())
+    assert model.description == "staged rows; each check below is blocking\nNote: grains are keys"
+    assert model.grain == ("k",)
+
+
+def test_a_directive_after_the_sql_has_begun_is_an_error(tmp_path):
+    _write(tmp_path, "staging/s.sql", "-- staged\nSELECT 1 AS k\n-- check positive: k > 0\n")
+    with pytest.raises(ModelError, match=r"staging/s\.sql:3: directive after the SQL has begun"):
+        load_models(tmp_path, set(), variables=set())
+
+
+def test_unknown_getvariable_is_an_error_naming_file_line_and_the_settings(tmp_path):
+    _write(tmp_path, "monitor/m.sql", "-- mart\n-- grain: k\nSELECT 1 AS k,\n"
+                                      "       v > getvariable('ec_c1_hhl') AS flagged FROM (SELECT 1 AS v)")
+    with pytest.raises(ModelError, match=r"monitor/m\.sql:4: getvariable\('ec_c1_hhl'\) is not a setting.*ec_c1_hhi"):
+        load_models(tmp_path, set())  # the default: the settings handed to SQL (pipeline.resources.Thresholds)
+
+
+def test_unknown_getvariable_in_a_check_is_an_error_too(tmp_path):
+    _write(tmp_path, "monitor/m.sql", "-- mart\n-- check low: v < getvariable('nope')\nSELECT 1 AS v")
+    with pytest.raises(ModelError, match=r"monitor/m\.sql:2: getvariable\('nope'\) is not a setting"):
+        load_models(tmp_path, set(), variables={"ec_c1_hhi"})
+
+
+def test_getvariable_needs_a_literal_name(tmp_path):
+    _write(tmp_path, "monitor/m.sql", "-- mart\nSELECT getvariable(name) AS v FROM (SELECT 'x' AS name)")
+    with pytest.raises(ModelError, match=r"monitor/m\.sql:2: getvariable\(\) takes a setting's name"):
+        load_models(tmp_path, set(), variables={"x"})
+
+
+def test_known_getvariable_loads(tmp_path):
+    _write(tmp_path, "monitor/m.sql", "-- mart\nSELECT 1 > GETVARIABLE( 'EC_C1_HHI' ) AS flagged")
+    assert load_models(tmp_path, set())[0].table == "monitor.m"
+
+
+def test_grain_column_the_model_does_not_produce_is_an_error(tmp_path):
+    _write(tmp_path, "staging/s.sql", "-- staged\nSELECT 1 AS k, 2 AS v")
+    _write(tmp_path, "monitor/m.sql", "-- mart\n\n-- grain: k, yaer\nWITH a AS (SELECT * EXCLUDE (v) FROM staging.s)\n"
+                                      "SELECT a.*, 2024 AS year FROM a")
+    with pytest.raises(ModelError, match=r"monitor/m\.sql:3: grain column\(s\) \['yaer'\] are not produced by the "
+                                         r"model; its columns: k, year"):
+        load_models(tmp_path, set(), variables=set())
+
+
+def test_grain_is_checked_through_stars_ctes_subqueries_and_unions(tmp_path):
+    _write(tmp_path, "staging/s.sql", "-- staged\nSELECT 1 AS k, 2 AS v, 3 AS w")
+    _write(tmp_path, "monitor/m.sql",
+           "-- mart\n-- grain: k, y, z\nWITH a AS (SELECT * EXCLUDE (w) FROM staging.s), b(z) AS (SELECT 1)\n"
+           "SELECT a.* RENAME (v AS y), b.* FROM a, (SELECT * FROM b) AS b UNION ALL SELECT 1, 2, 3")
+    assert load_models(tmp_path, set(), variables=set())[1].grain == ("k", "y", "z")
+    _write(tmp_path, "monitor/m.sql", "-- mart\n-- grain: k, w\nWITH a AS (SELECT * EXCLUDE (w) FROM staging.s)\n"
+                                      "SELECT * FROM a")
+    with pytest.raises(ModelError, match=r"monitor/m\.sql:2: grain column\(s\) \['w'\]"):
+        load_models(tmp_path, set(), variables=set())
+
+
+def test_grain_over_columns_the_sql_does_not_tell_is_left_to_the_run(tmp_path):
+    # a star over a raw table: the loader does not know its columns, the unique_grain check runs on the rows
+    _write(tmp_path, "monitor/m.sql", "-- mart\n-- grain: k\nSELECT * FROM raw.r")
+    assert load_models(tmp_path, {"raw.r"}, variables=set())[0].grain == ("k",)
+
+
+def test_static_columns_of_every_project_model_are_duckdbs():
+    """The columns load_models reads from the SQL (to check grains) are the ones DuckDB builds, for every
+    project model (so every project grain is checked at load)."""
+    import sqlglot
+
+    from pipeline.sql_models import output_columns
+    from sql_harness import Harness
+
+    h = Harness()
+    columns = {}
+    for table, model in h.models.items():
+        columns[table] = output_columns(sqlglot.parse_one(model.sql, read="duckdb"), columns)
+        h.con.execute(f"CREATE OR REPLACE TABLE {table} AS {model.sql}")
+        built = {d[0].lower() for d in h.con.execute(f"SELECT * FROM {table} LIMIT 0").description}
+        assert columns[table] is not None and columns[table] == built, table
+
+
+@pytest.mark.parametrize("header, error", [
+    ("-- grain: k\n-- grain: v", r"staging/s\.sql:3: a second grain directive \(the first is on line 2\)"),
+    ("-- check positive: k > 0\n-- warn positive: v > 0", r"staging/s\.sql:3: a second check named 'positive'"),
+    ("-- grain: k + 1", r"staging/s\.sql:2: grain columns are plain column names"),
+])
+def test_a_directive_given_twice_or_malformed_is_an_error(tmp_path, header, error):
+    _write(tmp_path, "staging/s.sql", f"-- staged\n{header}\nSELECT 1 AS k, 2 AS v")
+    with pytest.raises(ModelError, match=error):
+        load_models(tmp_path, set(), variables=set())

@@ -14,18 +14,17 @@ listing's dates and its retry counts in its cursor.
 import hashlib
 import json
 import re
-from contextlib import contextmanager
-from typing import Iterator
+from dataclasses import dataclass, field
 
 from dagster import (
     AssetExecutionContext,
     AssetKey,
     Config,
-    ConfigurableResource,
     DefaultSensorStatus,
     Failure,
     MaterializeResult,
     MetadataValue,
+    MonthlyPartitionsDefinition,
     RunRequest,
     SensorEvaluationContext,
     SensorResult,
@@ -35,68 +34,27 @@ from dagster import (
 )
 from pydantic import Field
 
-from pipeline.clients.comext import (
-    ASYNC_URL,
-    FILES_URL,
-    PRODUCTS_DIR,
-    SDMX_URL,
-    ComextClient,
-    ComextError,
-    ComextRawStore,
-    SdmxQuery,
-    changed_months,
-    contiguous_runs,
-    monthly_files,
-    stale_sdmx_periods,
-)
-from pipeline.clients.http import FetchError, FetchPolicy, Fetcher
-from pipeline.paths import DataPaths
-from pipeline.readers.comext import cached_bulk_parquet
+from pipeline.clients.comext import ComextError
+from pipeline.clients.comext.listing import changed_months, monthly_files
+from pipeline.clients.comext.sdmx import SdmxQuery, contiguous_runs, stale_sdmx_periods
+from pipeline.clients.comext.store import ComextRawStore
+from pipeline.clients.http import FetchError
+from pipeline.clients.progress import current as current_progress
+from pipeline.readers.comext_bulk import cached_bulk_parquet
 from pipeline.readers.inputs import InputError
+from pipeline.resources import ComextApi, DataFolder
+from pipeline.schedules import comext_job
 
 BULK_FILES_KEY = AssetKey(["raw", "comext_bulk_files"])
 SDMX_FILES_KEY = AssetKey(["raw", "comext_sdmx_files"])
-BULK_OP = "raw__comext_bulk_files"
-SDMX_OP = "raw__comext_sdmx_files"
+# the ops Dagster names after the asset keys; the sensor's run config goes under them
+BULK_OP = BULK_FILES_KEY.to_python_identifier()
+SDMX_OP = SDMX_FILES_KEY.to_python_identifier()
 SENSOR_MAX_ATTEMPTS = 3
 # Eurostat asks for one extraction at a time: both fetch assets share a pool (default_limit 1 in
 # pipeline/dagster.yaml). They never open the working DuckDB file, so they stay out of its writer pool.
 EUROSTAT_POOL = "eurostat_api"
-# Comext inputs and everything downstream (pipeline/schedules.py); the fetch assets are in its "comext" group
-SENSOR_JOB = "comext_refresh"
 _MONTH = re.compile(r"^\d{4}(-(0[1-9]|1[0-2]))?$")
-
-
-class ComextApi(ConfigurableResource):
-    """Where Eurostat Comext is and how politely to ask it; the defaults are the real services."""
-
-    files_url: str = Field(default=FILES_URL, description="Eurostat file service (bulk files and listing).")
-    products_dir: str = Field(default=PRODUCTS_DIR, description="Folder of the monthly product files.")
-    sdmx_url: str = Field(default=SDMX_URL, description="Comext SDMX 2.1 base URL.")
-    async_url: str = Field(default=ASYNC_URL, description="Asynchronous-delivery base URL (status/<id>, data/<id>).")
-    requests_per_second: float = Field(default=0.5, description="Throttle on the start of every request; 0 = none.")
-    timeout_s: float = Field(default=300.0, description="Timeout of one request.")
-    max_attempts: int = Field(default=5, description="Attempts per request (transient failures are retried).")
-    backoff_base_s: float = Field(default=2.0, description="First retry wait; doubles per retry.")
-    chunk_mb: float = Field(default=16.0, description="Bytes per range request of a bulk download, in MB.")
-    async_poll_s: float = Field(default=15.0, description="Wait between polls of an asynchronous SDMX answer.")
-    async_max_polls: int = Field(default=40, description="Polls before an asynchronous answer counts as failed.")
-    track_from: str = Field(
-        default="",
-        description="YYYY-MM: the revision sensor also requests new monthly bulk files from this month on. "
-        "Empty: it only watches months already fetched.",
-    )
-
-    @contextmanager
-    def client(self, log=None) -> Iterator[ComextClient]:
-        policy = FetchPolicy(requests_per_second=self.requests_per_second, timeout_s=self.timeout_s,
-                             max_attempts=self.max_attempts, backoff_base_s=self.backoff_base_s)
-        with Fetcher(policy, log=log) as fetcher:
-            yield ComextClient(
-                fetcher, files_url=self.files_url, products_dir=self.products_dir, sdmx_url=self.sdmx_url,
-                async_url=self.async_url, chunk_bytes=max(1, int(self.chunk_mb * (1 << 20))),
-                async_poll_s=self.async_poll_s, async_max_polls=self.async_max_polls, log=log,
-            )
 
 
 # --------------------------------------------------------------------------- bulk files
@@ -129,50 +87,25 @@ def _check_months(months: list[str]) -> None:
     "product) downloaded into <data dir>/raw/comext/bulk with a _release.json sidecar, each converted to a typed "
     "Parquet file. Default config fetches nothing.",
 )
-def comext_bulk_files(context: AssetExecutionContext, config: BulkFetchConfig, comext_api: ComextApi) -> MaterializeResult:
+def comext_bulk_files(context: AssetExecutionContext, config: BulkFetchConfig, comext_api: ComextApi,
+                      data: DataFolder) -> MaterializeResult:
     if not config.months and config.latest <= 0:
         context.log.info("comext_bulk_files: no months requested; nothing fetched")
         return MaterializeResult(metadata={"requested": 0, "fetched": MetadataValue.json([])})
     _check_months(config.months)
-    store = ComextRawStore.at(DataPaths.resolve().root)
-    fetched, skipped, errors, conversions = [], [], [], {}
+    store = ComextRawStore.at(data.paths().root)
     with comext_api.client(log=context.log) as client:
         listing = monthly_files(client.list_files(), annual=True)
         wanted = list(dict.fromkeys(config.months))
         if config.latest > 0:
-            recent = sorted(m for m in listing if len(m) == 7)[-config.latest:]
-            wanted += [m for m in recent if m not in wanted]
+            wanted += [m for m in latest_months(listing, config.latest) if m not in wanted]
         absent = [m for m in wanted if m not in listing]
         if absent:
             raise Failure(f"months {absent} have no file in the listing of {comext_api.products_dir}")
-        held = store.held_bulk()
-        reasons = changed_months({m: listing[m] for m in wanted}, held, months=wanted)
-        for month in wanted:
-            listed = listing[month]
-            on_disk = (store.root / store.bulk_rel(listed.name)).exists()
-            reason = reasons.get(month) or ("missing" if not on_disk else ("forced" if config.force else None))
-            if reason is None:
-                skipped.append(month)
-                continue
-            try:
-                entry = store.fetch_bulk(client, listed, reason=reason)
-                fetched.append({"month": month, "reason": reason, **{k: entry[k] for k in
-                                ("file", "size", "last_modified", "requests", "resumed_from", "seconds")}})
-                context.log.info(f"{listed.name}: {reason}, {entry['size']:,} bytes in {entry['requests']} request(s)"
-                                 + (f", resumed at byte {entry['resumed_from']:,}" if entry["resumed_from"] else ""))
-                if config.convert:
-                    report = cached_bulk_parquet(store.root / entry["file"], entry["sha256"])
-                    conversions[month] = report.as_metadata()
-                    context.log.info(
-                        f"{listed.name}: {report.rows:,} rows, {report.unpacked_bytes / 1e6:.0f} MB unpacked -> "
-                        f"{report.parquet_bytes / 1e6:.0f} MB Parquet in {report.seconds:.1f} s "
-                        f"({report.rows_per_second:,.0f} rows/s); product kinds {report.product_kinds}, "
-                        f"partner kinds {report.partner_kinds}"
-                    )
-            except (ComextError, FetchError, InputError, OSError) as exc:
-                errors.append(f"{month}: {exc}")
-                context.log.error(f"{listed.name}: {exc}")
+        outcome = fetch_months(client, store, listing, wanted, data, force=config.force, convert=config.convert,
+                               log=context.log)
         stats = client.fetcher.stats.as_dict()
+    fetched, skipped, errors, conversions = outcome.fetched, outcome.skipped, outcome.errors, outcome.conversions
     metadata = {
         "requested": len(wanted), "fetched": MetadataValue.json(fetched), "up_to_date": MetadataValue.json(skipped),
         "conversions": MetadataValue.json(conversions), "http": MetadataValue.json(stats),
@@ -182,6 +115,143 @@ def comext_bulk_files(context: AssetExecutionContext, config: BulkFetchConfig, c
         raise Failure(f"{len(errors)} of {len(wanted)} Comext bulk file(s) failed: " + " | ".join(errors),
                       metadata=metadata)
     return MaterializeResult(metadata=metadata)
+
+
+def latest_months(listing: dict, n: int) -> list[str]:
+    """The ``n`` most recent monthly files of a listing (``YYYY-MM``)."""
+    return sorted(m for m in listing if len(m) == 7)[-n:] if n > 0 else []
+
+
+@dataclass
+class MonthsOutcome:
+    fetched: list = field(default_factory=list)
+    skipped: list = field(default_factory=list)
+    errors: list = field(default_factory=list)
+    conversions: dict = field(default_factory=dict)
+
+
+def fetch_months(client, store: ComextRawStore, listing: dict, wanted: list[str], data: DataFolder, *,
+                 force: bool = False, convert: bool = True, log=None) -> MonthsOutcome:
+    """Download (and convert) the listed files of ``wanted`` months that are missing, revised or forced;
+    the one code path of the bulk assets (monthly partitions and the configured plan) and ``geomon fetch``."""
+    say = (lambda level, msg: getattr(log, level)(msg)) if log is not None else (lambda level, msg: None)
+    progress = current_progress()
+    progress.plan(len(wanted), what="files")
+    out = MonthsOutcome()
+    held = store.held_bulk()
+    reasons = changed_months({m: listing[m] for m in wanted}, held, months=wanted)
+    for month in wanted:
+        listed = listing[month]
+        on_disk = (store.root / store.bulk_rel(listed.name)).exists()
+        reason = reasons.get(month) or ("missing" if not on_disk else ("forced" if force else None))
+        if reason is None:
+            out.skipped.append(month)
+            progress.advance(skipped=True)
+            continue
+        try:
+            entry = store.fetch_bulk(client, listed, reason=reason)
+            out.fetched.append({"month": month, "reason": reason, **{k: entry[k] for k in
+                                ("file", "size", "last_modified", "requests", "resumed_from", "seconds")}})
+            say("info", f"{listed.name}: {reason}, {entry['size']:,} bytes in {entry['requests']} request(s)"
+                + (f", resumed at byte {entry['resumed_from']:,}" if entry["resumed_from"] else ""))
+            rows = 0
+            if convert:
+                report = cached_bulk_parquet(store.root / entry["file"], entry["sha256"], data.paths().comext_parquet)
+                out.conversions[month] = report.as_metadata()
+                rows = report.rows
+                say("info",
+                    f"{listed.name}: {report.rows:,} rows, {report.unpacked_bytes / 1e6:.0f} MB unpacked -> "
+                    f"{report.parquet_bytes / 1e6:.0f} MB Parquet in {report.seconds:.1f} s "
+                    f"({report.rows_per_second:,.0f} rows/s); product kinds {report.product_kinds}, "
+                    f"partner kinds {report.partner_kinds}")
+            progress.advance(records=rows)
+        except (ComextError, FetchError, InputError, OSError) as exc:
+            out.errors.append(f"{month}: {exc}")
+            say("error", f"{listed.name}: {exc}")
+            progress.note(f"{listed.name}: {exc}")
+            progress.advance()
+    return out
+
+
+# --------------------------------------------------------------------------- bulk files, one partition a month
+
+BULK_MONTHS_KEY = AssetKey(["raw", "comext_bulk_months"])
+DEFAULT_BULK_START = "2017-01"
+
+
+def bulk_month_partitions(start: str = DEFAULT_BULK_START) -> MonthlyPartitionsDefinition:
+    """Monthly partitions ``YYYY-MM`` from ``start`` to the last complete month."""
+    if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", start):
+        raise ValueError(f"Comext bulk partitions start {start!r}: use YYYY-MM")
+    return MonthlyPartitionsDefinition(start_date=start, fmt="%Y-%m")
+
+
+class BulkMonthConfig(Config):
+    force: bool = Field(default=False, description="Download again even when the held copy is current "
+                        "(the old copy is archived).")
+    convert: bool = Field(default=True, description="Convert the file to typed Parquet right away.")
+
+
+def comext_bulk_months_asset(start: str = DEFAULT_BULK_START):
+    """The partitioned bulk asset (built per definitions, so the first month is configurable)."""
+
+    @asset(
+        key=BULK_MONTHS_KEY,
+        group_name="comext_fetch",
+        pool=EUROSTAT_POOL,
+        kinds={"python", "parquet"},
+        partitions_def=bulk_month_partitions(start),
+        description="One Eurostat Comext monthly bulk file (full_v2_YYYYMM.7z) per partition, downloaded into "
+        "<data dir>/raw/comext/bulk (older version archived) and converted to typed Parquet. Writes files only; "
+        "the DuckDB models read what the partitions left. A partition that is current makes no download.",
+    )
+    def comext_bulk_months(context: AssetExecutionContext, config: BulkMonthConfig, comext_api: ComextApi,
+                           data: DataFolder) -> MaterializeResult:
+        months = list(context.partition_keys)
+        store = ComextRawStore.at(data.paths().root)
+        with comext_api.client(log=context.log) as client:
+            listing = monthly_files(client.list_files())
+            absent = [m for m in months if m not in listing]
+            if absent:
+                raise Failure(f"month(s) {absent} have no full_v2 file in the listing of {comext_api.products_dir} "
+                              "(not published yet?); nothing fetched")
+            outcome = fetch_months(client, store, listing, months, data, force=config.force,
+                                   convert=config.convert, log=context.log)
+            stats = client.fetcher.stats.as_dict()
+        held = store.held_bulk()
+        month = months[0]
+        name = listing[month].name
+        conversion = outcome.conversions.get(month) or {}
+        metadata = {
+            "loaded": not outcome.errors,
+            "release_date": listing[month].last_modified or "not stated",
+            "records": int(conversion.get("rows") or _parquet_rows(data, held.get(name))),
+            "file": (held.get(name) or {}).get("file", ""),
+            "bytes": int((held.get(name) or {}).get("size") or 0),
+            "action": outcome.fetched[0]["reason"] if outcome.fetched else ("up to date" if outcome.skipped else "failed"),
+            "failed": "; ".join(outcome.errors) or "no",
+            "http": MetadataValue.json(stats),
+        }
+        if outcome.errors:
+            raise Failure(f"Comext bulk {month}: " + " | ".join(outcome.errors), metadata=metadata)
+        return MaterializeResult(metadata=metadata)
+
+    return comext_bulk_months
+
+
+def _parquet_rows(data: DataFolder, entry: dict | None) -> int:
+    """Rows of the converted Parquet file of a held bulk file, from its conversion report (0 if none)."""
+    if not entry or not entry.get("sha256"):
+        return 0
+    for report in sorted(data.paths().comext_parquet.glob(f"*.{entry['sha256'][:16]}.v*.json")):
+        try:
+            return int(json.loads(report.read_text(encoding="utf-8")).get("rows") or 0)
+        except (OSError, ValueError):
+            continue
+    return 0
+
+
+comext_bulk_months = comext_bulk_months_asset()
 
 
 # --------------------------------------------------------------------------- SDMX queries
@@ -220,11 +290,12 @@ class SdmxFetchConfig(Config):
     "query and period in <data dir>/raw/comext/sdmx; only periods whose content changed are replaced (the old "
     "version is archived). Default config fetches nothing.",
 )
-def comext_sdmx_files(context: AssetExecutionContext, config: SdmxFetchConfig, comext_api: ComextApi) -> MaterializeResult:
+def comext_sdmx_files(context: AssetExecutionContext, config: SdmxFetchConfig, comext_api: ComextApi,
+                      data: DataFolder) -> MaterializeResult:
     if not config.queries:
         context.log.info("comext_sdmx_files: no queries configured; nothing fetched")
         return MaterializeResult(metadata={"queries": 0})
-    store = ComextRawStore.at(DataPaths.resolve().root)
+    store = ComextRawStore.at(data.paths().root)
     summary, errors = {}, []
     with comext_api.client(log=context.log) as client:
         for spec in config.queries:
@@ -250,6 +321,7 @@ def comext_sdmx_files(context: AssetExecutionContext, config: SdmxFetchConfig, c
                     "asynchronous_answers": sum(a.asynchronous for a in answers),
                     **{k: v for k, v in counts.items() if v},
                 }
+                current_progress().advance(records=sum(a.rows for a in answers))
                 context.log.info(f"{query.describe()}: " + ", ".join(f"{k} {len(v)}" for k, v in counts.items() if v))
                 if counts["absent"]:
                     context.log.warning(f"{query.describe()}: no observations for {counts['absent']}; "
@@ -282,19 +354,23 @@ def revision_plan(meta: dict, listing: dict, track_from: str = "") -> dict:
 
 @sensor(
     name="comext_revisions",
-    job_name=SENSOR_JOB,
+    job_name=comext_job.name,
     minimum_interval_seconds=24 * 3600,
     default_status=DefaultSensorStatus.STOPPED,
     description="Daily: reads the Comext file listing and requests a refresh that fetches only the months "
     "whose bulk file changed (and the periods of stored SDMX queries the listing shows as revised).",
 )
-def comext_revisions(context: SensorEvaluationContext, comext_api: ComextApi):
-    store = ComextRawStore.at(DataPaths.resolve().root)
+def comext_revisions(context: SensorEvaluationContext, comext_api: ComextApi, data: DataFolder):
+    store = ComextRawStore.at(data.paths().root)
     meta = store.read()
     if not meta.get("bulk") and not meta.get("sdmx") and not comext_api.track_from:
         return SkipReason("nothing fetched yet and no track_from set: no month to watch")
-    with comext_api.client(log=context.log) as client:
-        listing = monthly_files(client.list_files(), annual=True)
+    try:
+        with comext_api.client(log=context.log) as client:
+            listing = monthly_files(client.list_files(), annual=True)
+    except (FetchError, ComextError) as exc:
+        # like the Comtrade sensor: a listing that cannot be read is a skipped tick that says why, not an error
+        return SkipReason(f"Comext file listing could not be read, nothing requested: {exc}")
     cursor = json.loads(context.cursor) if context.cursor else {}
     seen = {m: f.last_modified for m, f in listing.items()}
     moved = sorted(m for m, d in seen.items() if m in cursor.get("listing", {}) and cursor["listing"][m] != d)

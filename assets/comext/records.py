@@ -5,8 +5,9 @@ from dagster import AssetExecutionContext, AssetKey, MaterializeResult, asset
 
 from assets.ingest import ingest, input_contract_spec
 from pipeline.readers import comext
+from pipeline.readers.comext_bulk import bulk_selector
 from pipeline.freshness import COMEXT_FRESHNESS
-from pipeline.resources import DUCKDB_POOL, MonitorSettings, Warehouse
+from pipeline.resources import DUCKDB_POOL, DataFolder, InputSettings, Warehouse
 
 
 def _only(*formats: str):
@@ -25,11 +26,12 @@ def _only(*formats: str):
     pool=DUCKDB_POOL,
     kinds={"duckdb"},
 )
-def comext_sdmx(context: AssetExecutionContext, settings: MonitorSettings, warehouse: Warehouse) -> MaterializeResult:
+def comext_sdmx(context: AssetExecutionContext, settings: InputSettings, warehouse: Warehouse,
+                data: DataFolder) -> MaterializeResult:
     """Observations of Comext SDMX-CSV files (dataset DS-045409): one row per key, period and indicator,
     released as stated in the file's LAST UPDATE column."""
     return ingest(
-        context, settings, warehouse,
+        context, settings, warehouse, data,
         source="comext", table=comext.SDMX_TABLE, columns=comext.SDMX_COLUMNS,
         detect=_only("sdmx_csv"), select_for=comext.select_sdmx, validate=comext.validate,
         row_rule=comext.SDMX_ROW_RULE, year_of_row=comext.SDMX_YEAR_OF_ROW,
@@ -41,16 +43,17 @@ def comext_sdmx(context: AssetExecutionContext, settings: MonitorSettings, wareh
     check_specs=[input_contract_spec(AssetKey(["raw", "comext_bulk"]))],
     group_name="comext",
     freshness_policy=COMEXT_FRESHNESS,
-    deps=[AssetKey(["raw", "demo_world"]), AssetKey(["raw", "comext_bulk_files"])],
+    deps=[AssetKey(["raw", "demo_world"]), AssetKey(["raw", "comext_bulk_files"]), AssetKey(["raw", "comext_bulk_months"])],
     pool=DUCKDB_POOL,
     kinds={"duckdb"},
 )
-def comext_bulk(context: AssetExecutionContext, settings: MonitorSettings, warehouse: Warehouse) -> MaterializeResult:
+def comext_bulk(context: AssetExecutionContext, settings: InputSettings, warehouse: Warehouse,
+                data: DataFolder) -> MaterializeResult:
     """Rows of Comext bulk product files (full_v2 and the older DECLARANT layout), one row per file line,
     statistical procedures still separate; confidential codes and pseudo-partners kept as they are."""
     return ingest(
-        context, settings, warehouse,
+        context, settings, warehouse, data,
         source="comext", table=comext.BULK_TABLE, columns=comext.BULK_COLUMNS,
-        detect=_only("full_v2", "legacy"), select_for=comext.select_bulk, validate=comext.validate,
+        detect=_only("full_v2", "legacy"), select_for=bulk_selector(data.paths().comext_parquet), validate=comext.validate,
         row_rule=comext.BULK_ROW_RULE, year_of_row=comext.BULK_YEAR_OF_ROW,
     )

@@ -30,11 +30,9 @@ from dagster import (
 )
 from pydantic import Field
 
-from pipeline.clients.comtrade import (
-    ComtradeClient,
-    PageStore,
-    PlanError,
-    PlanSpec,
+from pipeline.clients.comtrade.plan import PlanError, PlanSpec
+from pipeline.clients.comtrade.store import PageStore
+from pipeline.clients.comtrade.sync import (
     changed_releases,
     last_plan,
     last_releases,
@@ -43,15 +41,18 @@ from pipeline.clients.comtrade import (
     sync_plan,
 )
 from pipeline.clients.http import FetchError, QuotaExhausted, utc_now
-from pipeline.paths import DataPaths
+from pipeline.resources import ComtradeClient, DataFolder
 
 ASSET_KEY = AssetKey(["raw", "comtrade_api_pages"])
-OP_NAME = "raw__comtrade_api_pages"
+# Comtrade's HTTP steps share one pool (their rate is the API's, not the DuckDB writer's); they write files only
+COMTRADE_POOL = "comtrade_api"
+# the op Dagster names after the asset key; run config for the asset's plan goes under it
+OP_NAME = ASSET_KEY.to_python_identifier()
 
 
-def page_store() -> PageStore:
+def page_store(data: DataFolder) -> PageStore:
     """``<data dir>/raw/comtrade`` (pages), with ``raw/comtrade_archive`` and ``raw/comtrade_reference`` beside it."""
-    return PageStore(DataPaths.resolve().root / "raw" / "comtrade")
+    return PageStore(data.paths().comtrade_pages)
 
 
 class ComtradeApiPlan(Config):
@@ -70,8 +71,9 @@ class ComtradeApiPlan(Config):
                                 "complete (quota, failures); by default such a run fails after keeping its pages.")
 
 
-@asset(key=ASSET_KEY, group_name="comtrade", kinds={"python"})
-def comtrade_api_pages(context: AssetExecutionContext, config: ComtradeApiPlan, comtrade: ComtradeClient) -> MaterializeResult:
+@asset(key=ASSET_KEY, group_name="comtrade", pool=COMTRADE_POOL, kinds={"python"})
+def comtrade_api_pages(context: AssetExecutionContext, config: ComtradeApiPlan, comtrade: ComtradeClient,
+                       data: DataFolder) -> MaterializeResult:
     """UN Comtrade v1 API pages of the configured plan (reporters x years x flows x product level), stored as gzip
     JSON in <data dir>/raw/comtrade/ (one file per finished call, with URL without key, retrieval time and count).
     Resumes after any failure; a finished plan makes no calls; full pages are split, never truncated; reporter-years
@@ -84,13 +86,8 @@ def comtrade_api_pages(context: AssetExecutionContext, config: ComtradeApiPlan, 
                               level=config.level, partners=config.partners or None)
     except PlanError as exc:
         raise Failure(description=str(exc)) from None
-    store = page_store()
-    today = utc_now().strftime("%Y-%m-%d")
-    budget = None
-    if comtrade.daily_call_limit > 0:
-        budget = max(0, comtrade.daily_call_limit - store.calls_today(today))
-    if config.max_calls > 0:
-        budget = config.max_calls if budget is None else min(budget, config.max_calls)
+    store = page_store(data)
+    budget = store.call_budget(comtrade.daily_call_limit, config.max_calls)
     check = revision_check_due(store, spec, config.revision_check_hours)
     with comtrade.open_session(log=context.log, call_budget=budget) as api:
         result = sync_plan(api, spec, store, check_revisions=check, log=context.log)
@@ -137,18 +134,16 @@ def _plan_config(plan: dict) -> dict:
 
 @sensor(name="comtrade_revision_sensor", target=[ASSET_KEY], minimum_interval_seconds=6 * 3600,
         default_status=DefaultSensorStatus.STOPPED)
-def comtrade_revision_sensor(context: SensorEvaluationContext, comtrade: ComtradeClient):
+def comtrade_revision_sensor(context: SensorEvaluationContext, comtrade: ComtradeClient, data: DataFolder):
     """Requests a Comtrade page run when getDa shows a new release for a reporter-year of the last plan."""
-    store = page_store()
+    store = page_store(data)
     plan = last_plan(store.dir)
     if not plan:
         return SkipReason("no Comtrade API plan has run yet")
     keys = [f"{r}:{y}" for r in plan["reporters"] for y in plan["years"]]
     old = last_releases(store.dir)
     today = utc_now().strftime("%Y-%m-%d")
-    budget = None
-    if comtrade.daily_call_limit > 0:
-        budget = max(0, comtrade.daily_call_limit - store.calls_today(today))
+    budget = store.call_budget(comtrade.daily_call_limit, today=today)
     try:
         with comtrade.open_session(log=context.log, call_budget=budget) as api:
             try:

@@ -6,23 +6,27 @@
 -- hidden_dependency: the look-through HHI passes the concentration threshold of the EC screen
 -- (ec_c1_hhi, default 0.4) while the direct HHI does not: a dependency the direct screen misses.
 -- Look-through figures are an UPPER BOUND under the proportional re-export assumption (see
--- monitor.look_through_shares). domain as staging.product_domains.
+-- monitor.look_through_shares). domain as staging.product_domains. Squares are summed as exact
+-- decimals (18 places), so reruns give the same bits.
 -- partition: year
 -- grain: source, importer, year, product_code
 -- check hhi_bounds: direct_hhi BETWEEN 0 AND 1 + 1e-9 AND look_through_hhi BETWEEN 0 AND 1 + 1e-9
 -- check hidden_consistent: hidden_dependency = (look_through_hhi > hhi_threshold AND NOT direct_hhi > hhi_threshold)
 SELECT
     s.source, any_value(s.currency) AS currency, s.importer, s.year, s.product_code, any_value(d.domain) AS domain,
-    sum(s.direct_share * s.direct_share) AS direct_hhi,
-    sum(s.look_through_share * s.look_through_share) AS look_through_hhi,
+    sum((s.direct_share::DECIMAL(38, 18) * s.direct_share::DECIMAL(38, 18))::DECIMAL(38, 18))::DOUBLE AS direct_hhi,
+    sum((s.look_through_share::DECIMAL(38, 18) * s.look_through_share::DECIMAL(38, 18))::DECIMAL(38, 18))::DOUBLE
+        AS look_through_hhi,
     -- ties go to the highest country code, as everywhere
     arg_max(s.ultimate_supplier, (s.direct_share, s.ultimate_supplier)) AS top_direct_supplier,
     max(s.direct_share) AS top_direct_share,
     arg_max(s.ultimate_supplier, (s.look_through_share, s.ultimate_supplier)) AS top_ultimate_supplier,
     max(s.look_through_share) AS top_ultimate_share,
     getvariable('ec_c1_hhi') AS hhi_threshold,
-    sum(s.look_through_share * s.look_through_share) > getvariable('ec_c1_hhi')
-        AND NOT sum(s.direct_share * s.direct_share) > getvariable('ec_c1_hhi') AS hidden_dependency,
+    sum((s.look_through_share::DECIMAL(38, 18) * s.look_through_share::DECIMAL(38, 18))::DECIMAL(38, 18))::DOUBLE
+        > getvariable('ec_c1_hhi')
+        AND NOT sum((s.direct_share::DECIMAL(38, 18) * s.direct_share::DECIMAL(38, 18))::DECIMAL(38, 18))::DOUBLE
+        > getvariable('ec_c1_hhi') AS hidden_dependency,
     array_to_string(list_sort(list_distinct(flatten(list(string_split(s.release, '; '))))), '; ') AS release,
     bool_or(s.synthetic) AS synthetic
 FROM monitor.look_through_shares AS s

@@ -18,6 +18,8 @@
 -- the intermediaries whose share is passed on. via: the intermediaries that pass most of u's
 -- indirect share, largest first, with their contribution. One source at a time: never mixed.
 -- release and synthetic: the importer's and every intermediary's import and export rows used.
+-- Shares are carried as DECIMAL(38, 18) from each row's division on, so every sum is exact and a
+-- rerun gives the same bits whatever order DuckDB's threads add in; published as DOUBLE.
 -- partition: year
 -- grain: source, importer, year, product_code, ultimate_supplier
 -- check share_bounds: look_through_share BETWEEN -1e-9 AND 1 + 1e-9 AND direct_share BETWEEN 0 AND 1 + 1e-9
@@ -39,7 +41,7 @@ supplied AS (
     HAVING sum(value) > 0
 ),
 direct AS (
-    SELECT *, value / sum(value) OVER (PARTITION BY source, importer, year, product_code) AS share
+    SELECT *, (value / sum(value) OVER (PARTITION BY source, importer, year, product_code))::DECIMAL(38, 18) AS share
     FROM supplied
 ),
 totals AS (
@@ -64,14 +66,14 @@ passing AS (
            CASE WHEN t.imports > 0 AND EXISTS (
                     SELECT 1 FROM supplied AS s WHERE s.source = t.source AND s.importer = t.country
                        AND s.year = t.year AND s.product_code = t.product_code)
-                THEN t.imports / greatest(t.exports, t.imports) ELSE 0 END AS pass
+                THEN (t.imports / greatest(t.exports, t.imports))::DECIMAL(38, 18) ELSE 0 END AS pass
     FROM totals AS t
 ),
 own AS (
     -- what each direct supplier keeps as its own
     SELECT d.source, d.currency, d.importer, d.year, d.product_code, d.supplier AS ultimate_supplier,
            d.share AS direct_share,
-           d.share * (1 - coalesce(p.pass, 0)) AS share_part,
+           (d.share * (1 - coalesce(p.pass, 0)))::DECIMAL(38, 18) AS share_part,
            NULL::VARCHAR AS via_country,
            list_concat(d.releases, coalesce(p.releases, [])) AS releases,
            d.synthetic OR coalesce(p.synthetic, false) AS synthetic
@@ -84,8 +86,8 @@ passed AS (
     SELECT d.source, d.currency, d.importer, d.year, d.product_code,
            CASE WHEN k.supplier = d.importer OR (d.importer = 'EU27' AND k.supplier IN (SELECT iso3 FROM members))
                 THEN d.importer ELSE k.supplier END AS ultimate_supplier,
-           0.0 AS direct_share,
-           d.share * p.pass * k.share AS share_part,
+           0::DECIMAL(38, 18) AS direct_share,
+           ((d.share * p.pass)::DECIMAL(38, 18) * k.share)::DECIMAL(38, 18) AS share_part,
            d.supplier AS via_country,
            list_concat(k.releases, p.releases) AS releases,
            k.synthetic OR p.synthetic AS synthetic
@@ -117,9 +119,9 @@ via AS (
 )
 SELECT
     p.source, any_value(p.currency) AS currency, p.importer, p.year, p.product_code, p.ultimate_supplier,
-    sum(p.direct_share) AS direct_share,
-    sum(p.share_part) AS look_through_share,
-    sum(p.share_part) - sum(p.direct_share) AS hidden_share,
+    sum(p.direct_share)::DOUBLE AS direct_share,
+    sum(p.share_part)::DOUBLE AS look_through_share,
+    (sum(p.share_part) - sum(p.direct_share))::DOUBLE AS hidden_share,
     any_value(v.via) AS via,
     array_to_string(list_sort(list_distinct(flatten(list(p.releases)))), '; ') AS release,
     bool_or(p.synthetic) AS synthetic

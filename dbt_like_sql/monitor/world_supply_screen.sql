@@ -41,12 +41,6 @@ world AS (
     FROM staging.world_exports
     GROUP BY ALL
 ),
-coverage AS (
-    SELECT year, count(DISTINCT reporter) AS reporters_in_year
-    FROM staging.annual_flows
-    WHERE source = 'comtrade' AND reporter <> 'EU27'
-    GROUP BY year
-),
 own_exports AS (
     -- what the importer itself exports of the product: to the world for a country,
     -- outside the EU for the bloc (like its imports)
@@ -89,7 +83,7 @@ criteria AS (
             AS converted_split,
         c.value_share_from_split
     FROM conc AS c
-    JOIN coverage AS cv USING (year)
+    JOIN staging.comtrade_coverage AS cv USING (year)
     LEFT JOIN world AS w USING (year, product_code)
     LEFT JOIN own_exports AS e ON e.importer = c.reporter AND e.year = c.year AND e.product_code = c.product_code
     LEFT JOIN staging.product_domains AS d ON d.code = c.product_code

@@ -15,8 +15,8 @@
 -- stay as reported here; staging.annual_flows puts them on the target edition's axis.
 -- Codes are mapped through reference.area_codes; an unknown code stays visible as
 -- 'UNKNOWN:<code>' with a null kind and fails the known_codes check.
--- A key present twice means two input files overlap or a file repeats a record: the grain
--- check fails and names them, rather than adding the values up.
+-- A key present twice means two input files overlap or a file repeats a record: the grain check
+-- fails and names them, rather than adding the values up.
 -- partition: year
 -- grain: source, freq, year, month, reporter, partner, flow, product_code_native
 -- check known_codes: reporter_kind IS NOT NULL AND partner_kind IS NOT NULL

@@ -4,7 +4,7 @@
 -- sum of its partner rows. Every Comtrade country reporter counts on its own (the EU27 bloc is
 -- not an exporter here, and aggregate reporters such as Comtrade's 97 EU never reach
 -- staging.annual_flows), so the world is only as complete as that year's reporting:
--- reporters_in_year says how many reported anything at all that year.
+-- reporters_in_year says how many reported anything at all that year (staging.comtrade_coverage).
 -- Products are on the target edition's axis (staging.annual_flows); value_from_split is the part
 -- of export_value shared out from a code split across HS revisions, converted_split whether any.
 -- partition: year
@@ -30,12 +30,6 @@ by_exporter AS (
             AS converted_split
     FROM exports
     GROUP BY ALL
-),
-reporting AS (
-    SELECT year, count(DISTINCT reporter) AS reporters_in_year
-    FROM staging.annual_flows
-    WHERE source = 'comtrade' AND reporter <> 'EU27'
-    GROUP BY year
 )
 SELECT
     e.year, e.product_code, e.exporter, e.export_value, e.value_from_split, e.converted_split,
@@ -46,6 +40,6 @@ SELECT
     count(*) OVER w AS n_exporters,
     r.reporters_in_year
 FROM by_exporter AS e
-JOIN reporting AS r USING (year)
+JOIN staging.comtrade_coverage AS r USING (year)
 WHERE e.export_value > 0
 WINDOW w AS (PARTITION BY e.year, e.product_code)

@@ -1,7 +1,9 @@
 """Clients of remote services.
 
 ``http`` is the one source-neutral HTTP layer (throttle, retries, failure
-classification, raw-response files); the per-source clients (``comtrade``,
-and Comext's) are thin layers on top of it. Importing these modules opens no
-connection and reads no environment variable.
+classification, raw-response files, logging with secrets masked); the
+per-source packages ``comtrade`` and ``comext`` are thin layers on top of it,
+and ``landing`` holds what their two fetch stores share (state files, the
+release sidecar, the archive). Importing these modules opens no connection,
+reads no environment variable and imports neither Dagster nor the readers.
 """

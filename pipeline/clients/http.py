@@ -38,8 +38,7 @@ clock=time.monotonic, now=utc_now, rng=None, quota_detector=default_quota_detect
     Stores one response as gzip JSON, atomically (hidden temp name in the same
     folder, then rename): ``{**payload, "url": <url without key>, "retrieved_at": ..., "count": ...}``
     (a non-dict payload goes under ``"data"``). Refuses to write if a secret
-    would end up in the file. ``read_raw_json(path)`` reads it back;
-    ``atomic_write_bytes(path, data)`` is the underlying primitive.
+    would end up in the file. ``read_raw_json(path)`` reads it back.
 
 Errors (all :class:`FetchError`, message = request name, failure kind, HTTP
 status, attempts and the redacted URL; attributes ``name, url, kind, status,
@@ -71,7 +70,6 @@ import logging
 import os
 import random
 import re
-import tempfile
 import threading
 import time
 from collections import Counter
@@ -83,11 +81,13 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import httpx
 
+from pipeline.io import atomic_write_bytes
+
 __all__ = [
     "FetchPolicy", "Fetcher", "Fetched", "FetchStats", "Throttle",
     "FetchError", "RequestFailed", "RetriesExhausted", "QuotaExhausted", "PayloadProblem",
-    "write_raw_json", "read_raw_json", "atomic_write_bytes",
-    "redact", "redact_url", "parse_retry_after", "default_quota_detector", "utc_now",
+    "write_raw_json", "read_raw_json",
+    "redact", "redact_url", "speaker", "parse_retry_after", "default_quota_detector", "utc_now",
 ]
 
 # Query parameters that carry credentials somewhere (Comtrade's client sends ``subscription-key``).
@@ -190,6 +190,15 @@ def redact_url(url: str | httpx.URL, secrets: Iterable[str] = ()) -> str:
     query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k.lower() not in SECRET_PARAMS]
     clean = urlunsplit((parts.scheme, parts.netloc.rsplit("@", 1)[-1], parts.path, urlencode(query, safe=",*:"), ""))
     return redact(clean, secrets)
+
+
+def speaker(log: Any, secrets: Iterable[str] = ()) -> Callable[[str, str], None]:
+    """``say(level, message)``: to ``log`` (a Dagster ``context.log`` or a ``logging.Logger``) with the
+    secrets masked; does nothing without a log, so callers never test for one."""
+    if log is None:
+        return lambda level, message: None
+    secrets = tuple(secrets)
+    return lambda level, message: getattr(log, level)(redact(message, secrets))
 
 
 class _SecretFilter(logging.Filter):
@@ -387,7 +396,7 @@ class Fetcher:
         if self.secrets:
             _SecretFilter.register(self.secrets)
         self._secret_headers = {k.lower() for k, v in (headers or {}).items() if v and v in self.secrets}
-        self._log = log
+        self._say = speaker(log, self.secrets)
         self._sleep, self._clock, self._now = sleep, clock, now
         self._rng = rng or random.Random()
         self._quota_detector = quota_detector
@@ -419,10 +428,6 @@ class Fetcher:
     # -- helpers
     def redact(self, text: str) -> str:
         return redact(text, self.secrets)
-
-    def _say(self, level: str, message: str) -> None:
-        if self._log is not None:
-            getattr(self._log, level)(self.redact(message))
 
     def _count(self, **changes) -> None:
         with self._lock:
@@ -587,23 +592,6 @@ class Fetcher:
 
 
 # --------------------------------------------------------------------------- raw files
-
-
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
-    """Write ``data`` to ``path`` through a hidden temp file in the same folder, then rename over it."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
 
 
 def write_raw_json(

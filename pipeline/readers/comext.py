@@ -8,39 +8,23 @@ Layouts (sources.md 4.1-4.2), told apart by their header line:
 * the older bulk layout: ``DECLARANT, DECLARANT_ISO, PARTNER, PARTNER_ISO, ...``.
 
 Bulk files also come as Eurostat ships them, one ``.dat`` inside a ``.7z``
-archive (``full_v2_YYYYMM.7z``). Such an archive is never read row by row in
-Python: its member is unpacked into a cache folder, DuckDB converts it to one
-typed Parquet file (per month, as the archive is per month), the unpacked copy
-is deleted, and the raw table is loaded from the Parquet file. The Parquet
-file keeps every source column, the source line of each row and two
-classifications, so nothing is dropped on the way:
-
-* ``product_kind``: ``cn8`` (eight digits), ``confidential`` (a code with
-  ``X``, e.g. ``39XXXXXX``), ``total`` (``TOTAL``), ``aggregate`` (2, 4 or 6
-  digits) or ``special`` (any other code, e.g. ``99RRR100``);
-* ``partner_kind``: the partner's kind in ``data/reference/area_codes.csv``
-  (country, aggregate, unspecified, confidential, special; QP-QZ are the
-  pseudo-partners), ``unknown`` when the code is not in it.
-
-A ``.parquet`` file written by this conversion may also be dropped in an
-input folder and is read as it is.
+archive (``full_v2_YYYYMM.7z``); those are read through their typed Parquet
+conversion (:mod:`pipeline.readers.comext_bulk`). A ``.parquet`` file written
+by that conversion may also be dropped in an input folder and is read as it is.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import re
-import shutil
-import time
-from dataclasses import asdict, dataclass, field
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import duckdb
 
-from pipeline.paths import REFERENCE_DIR, DataPaths
+from pipeline.io import sql_string
 from pipeline.readers.inputs import InputError, InputFile, first_line
-from pipeline.readers.raw_store import sql_string
+from pipeline.sevenzip import ArchiveError, archive_first_line
 
 SDMX_TABLE = "raw.comext_sdmx"
 BULK_TABLE = "raw.comext_bulk"
@@ -90,6 +74,15 @@ PARQUET_VERSION = 1  # bump when the Parquet columns change: cached conversions 
 PRODUCT_KINDS = ("cn8", "confidential", "total", "aggregate", "special")
 
 
+@contextmanager
+def archive_errors_as_input_errors() -> Iterator[None]:
+    """An unreadable archive is bad input like any other: quarantined with its reason."""
+    try:
+        yield
+    except ArchiveError as exc:
+        raise InputError(str(exc)) from exc
+
+
 # --------------------------------------------------------------------------- detection
 
 
@@ -101,7 +94,7 @@ def detect(path: Path) -> str | None:
     if name.endswith(ARCHIVE_SUFFIX):
         try:
             return bulk_layout(archive_first_line(path))
-        except InputError:
+        except ArchiveError:
             return "full_v2"
     if name.endswith(PARQUET_SUFFIX):
         try:
@@ -130,7 +123,8 @@ def _header(f: InputFile) -> list[str]:
         raise InputError(f"{f.path}: empty file (0 bytes)")
     name = f.path.name.lower()
     if name.endswith(ARCHIVE_SUFFIX):
-        return _split_header(archive_first_line(f.path))
+        with archive_errors_as_input_errors():
+            return _split_header(archive_first_line(f.path))
     if name.endswith(PARQUET_SUFFIX):
         return [c.upper() for c in parquet_meta(f.path)["columns"]]
     return _split_header(first_line(f.path))
@@ -198,10 +192,15 @@ def select_sdmx(f: InputFile) -> str:
         FROM read_csv({sql_string(f.path)}, header=true, delim=',', all_varchar=true, types={types})"""
 
 
-def select_bulk(f: InputFile) -> str:
+def select_bulk(f: InputFile, parquet: Path | str | None = None) -> str:
+    """A bulk CSV or a conversion's Parquet file; ``parquet`` is the conversion of an archive ``f``
+    (see :func:`pipeline.readers.comext_bulk.bulk_selector`)."""
     name = f.path.name.lower()
-    if name.endswith((ARCHIVE_SUFFIX, PARQUET_SUFFIX)):
-        parquet = f.path if name.endswith(PARQUET_SUFFIX) else cached_bulk_parquet(f.path, f.sha256).parquet
+    if name.endswith(PARQUET_SUFFIX):
+        parquet = f.path
+    elif name.endswith(ARCHIVE_SUFFIX) and parquet is None:
+        raise InputError(f"{f.path}: an archive is read through its Parquet conversion, none was given")
+    if parquet is not None:
         cols = ", ".join(BULK_COLUMNS)
         return (
             f"SELECT {cols}, _line, {sql_string(f.release)} AS release "
@@ -217,296 +216,6 @@ def select_bulk(f: InputFile) -> str:
         f"FROM read_csv({sql_string(f.path)}, header=true, delim=',', all_varchar=true, types={types})"
     )
 
-
-# --------------------------------------------------------------------------- 7z archives
-
-
-class _Enough(Exception):
-    """Raised by the head writer to stop decompression once the first line is in."""
-
-
-def _head_factory(limit: int):
-    from py7zr.io import Py7zIO, WriterFactory
-
-    class Head(Py7zIO):
-        def __init__(self) -> None:
-            self.data = bytearray()
-
-        def write(self, s) -> int:
-            self.data += s
-            if b"\n" in self.data or len(self.data) >= limit:
-                raise _Enough
-            return len(s)
-
-        def read(self, size=None) -> bytes:
-            return b""
-
-        def seek(self, offset: int, whence: int = 0) -> int:
-            return 0
-
-        def flush(self) -> None:
-            pass
-
-        def size(self) -> int:
-            return len(self.data)
-
-    class Factory(WriterFactory):
-        def __init__(self) -> None:
-            self.head = Head()
-
-        def create(self, filename: str):
-            return self.head
-
-    return Factory()
-
-
-def archive_member(path: Path) -> tuple[str, int]:
-    """Name and unpacked size of the one data file in a Comext ``.7z``."""
-    import py7zr
-
-    try:
-        with py7zr.SevenZipFile(path, mode="r") as archive:
-            members = [m for m in archive.list() if not m.is_directory]
-    except (py7zr.exceptions.ArchiveError, OSError, EOFError, ValueError) as exc:
-        raise InputError(f"{path}: not a readable 7z archive ({type(exc).__name__}: {exc})") from exc
-    if len(members) != 1:
-        names = [m.filename for m in members]
-        raise InputError(f"{path}: a Comext archive holds exactly one data file; found {len(members)} {names}")
-    return members[0].filename, int(members[0].uncompressed)
-
-
-def archive_first_line(path: Path, limit: int = 1 << 16) -> str:
-    """The header line of the archive's data file, unpacking only its first block."""
-    import py7zr
-
-    member, _ = archive_member(path)
-    factory = _head_factory(limit)
-    try:
-        with py7zr.SevenZipFile(path, mode="r") as archive:
-            archive.extract(targets=[member], factory=factory)
-    except _Enough:
-        pass
-    except (py7zr.exceptions.ArchiveError, OSError, EOFError, ValueError) as exc:
-        raise InputError(f"{path}: cannot unpack {member} ({type(exc).__name__}: {exc})") from exc
-    return bytes(factory.head.data).split(b"\n", 1)[0].decode("utf-8-sig", errors="replace").strip()
-
-
-def extract_member(path: Path, dest_dir: Path) -> Path:
-    """Unpack the archive's data file into ``dest_dir`` (CRC checked by py7zr); returns its path.
-
-    The file is unpacked under a temporary folder and renamed into place, so a
-    crash never leaves a half-written ``.dat`` that looks complete.
-    """
-    import py7zr
-
-    member, expected = archive_member(path)
-    dest_dir.mkdir(parents=True, exist_ok=True)
-    staging = dest_dir / f".unpack-{path.name}-{time.monotonic_ns()}"
-    try:
-        with py7zr.SevenZipFile(path, mode="r") as archive:
-            archive.extract(path=staging, targets=[member])
-        unpacked = staging / member
-        if not unpacked.is_file():
-            raise InputError(f"{path}: {member} was not unpacked")
-        if unpacked.stat().st_size != expected:
-            raise InputError(
-                f"{path}: {member} unpacked to {unpacked.stat().st_size} bytes, the archive states {expected}"
-            )
-        target = dest_dir / Path(member).name
-        unpacked.replace(target)
-        return target
-    except (py7zr.exceptions.ArchiveError, OSError, EOFError, ValueError) as exc:
-        raise InputError(f"{path}: cannot unpack {member} ({type(exc).__name__}: {exc})") from exc
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-
-
-# --------------------------------------------------------------------------- typed Parquet per month
-
-
-@dataclass
-class ConversionReport:
-    """What one bulk file turned into; kept as JSON next to the cached Parquet file."""
-
-    source: str
-    parquet: str
-    layout: str
-    member: str
-    rows: int
-    periods: list[int]
-    source_bytes: int
-    unpacked_bytes: int
-    parquet_bytes: int
-    seconds_unpack: float
-    seconds_convert: float
-    product_kinds: dict[str, int] = field(default_factory=dict)
-    partner_kinds: dict[str, int] = field(default_factory=dict)
-    confidential_value_eur: float = 0.0
-    pseudo_partner_value_eur: float = 0.0
-    cached: bool = False
-
-    @property
-    def seconds(self) -> float:
-        return self.seconds_unpack + self.seconds_convert
-
-    @property
-    def rows_per_second(self) -> float:
-        return self.rows / self.seconds if self.seconds else 0.0
-
-    def as_metadata(self) -> dict:
-        return {**asdict(self), "seconds": round(self.seconds, 3), "rows_per_second": round(self.rows_per_second)}
-
-
-def period_in_name(path: Path) -> int | None:
-    """YYYYMM (or YYYY52 for annual files) stated in a bulk file name, if any."""
-    found = re.findall(r"(?<!\d)((?:19|20)\d{2}(?:0[1-9]|1[0-2]|52))(?!\d)", path.name)
-    return int(found[-1]) if found else None
-
-
-def _bulk_select(source: Path, header: list[str], layout: str, label: str = "") -> str:
-    """Typed SELECT over a bulk CSV with every source column, its line, and the two kinds."""
-    names = _BULK_LAYOUTS[layout]
-    mapped = set(names.values())
-    extras = [c for c in header if c not in mapped]
-    if len(set(header)) != len(header):
-        raise InputError(f"{label or source}: line 1: a column name appears twice in {header}")
-    typed = {src: BULK_COLUMNS[dst] for dst, src in names.items()} | _EXTRA_NUMERIC
-    # every column named, in file order, with its type: no dialect sniffing, and a short or long row
-    # anywhere in the file is an error with its line number
-    columns = "{" + ", ".join(f"{sql_string(c)}: '{typed.get(c, 'VARCHAR')}'" for c in header) + "}"
-    # legacy files name the numeric codes DECLARANT/PARTNER and the ISO ones *_ISO
-    extra_names = {"DECLARANT": "declarant_code", "PARTNER": "partner_code"} if layout == "legacy" else {}
-    extra_cols = "".join(
-        f', "{c}" AS "{extra_names.get(c, re.sub(r"[^a-z0-9_]", "_", c.lower()))}"' for c in extras
-    )
-    cols = ", ".join(f'"{src}" AS {dst}' for dst, src in names.items())
-    areas = sql_string(REFERENCE_DIR / "area_codes.csv")
-    return f"""
-        SELECT {sql_string(layout)} AS layout, s.* EXCLUDE (_line),
-            CASE
-                WHEN s.product_nc = 'TOTAL' THEN 'total'
-                WHEN contains(s.product_nc, 'X') THEN 'confidential'
-                WHEN regexp_full_match(s.product_nc, '[0-9]{{8}}') THEN 'cn8'
-                WHEN regexp_full_match(s.product_nc, '[0-9]{{2}}|[0-9]{{4}}|[0-9]{{6}}') THEN 'aggregate'
-                WHEN s.product_nc IS NOT NULL THEN 'special'
-            END AS product_kind,
-            coalesce(a.kind, 'unknown') AS partner_kind,
-            s._line
-        FROM (
-            SELECT {cols}{extra_cols}, row_number() OVER () + 1 AS _line
-            FROM read_csv({sql_string(source)}, header=true, delim=',', quote='"', escape='"',
-                          auto_detect=false, columns={columns})
-        ) AS s
-        LEFT JOIN (
-            SELECT code, kind FROM read_csv({areas}, header=true, all_varchar=true) WHERE source = 'comext'
-        ) AS a ON a.code = s.partner"""
-
-
-def _fail_on_bad_rows(conn: duckdb.DuckDBPyConnection, parquet: Path, source: str, expected: int | None) -> None:
-    """Rows without a key or with another period than the file name states: name the first one."""
-    empty = " OR ".join(f"{c} IS NULL" for c in _BULK_KEYS)
-    which = "CASE " + " ".join(f"WHEN {c} IS NULL THEN '{c}'" for c in _BULK_KEYS) + " END"
-    bad = conn.execute(
-        f"SELECT _line, {which} FROM read_parquet({sql_string(parquet)}) WHERE {empty} ORDER BY _line LIMIT 1"
-    ).fetchall()
-    if bad:
-        line, column = bad[0]
-        raise InputError(f"{source}: line {line}: empty {column}; a bulk row needs {_BULK_KEYS}")
-    if expected is not None:
-        other = conn.execute(
-            f"SELECT _line, period FROM read_parquet({sql_string(parquet)}) WHERE period <> ? ORDER BY _line LIMIT 1",
-            [expected],
-        ).fetchall()
-        if other:
-            line, period = other[0]
-            raise InputError(
-                f"{source}: line {line}: PERIOD {period} in a file named for {expected}; "
-                "a monthly file must hold its own month only"
-            )
-
-
-def convert_bulk_to_parquet(
-    source: Path,
-    target: Path,
-    *,
-    work_dir: Path,
-    source_sha256: str = "",
-    check_period: bool = True,
-    conn: duckdb.DuckDBPyConnection | None = None,
-) -> ConversionReport:
-    """Convert one bulk file (``.7z``, ``.dat``, ``.csv``, gzipped or not) to typed Parquet.
-
-    DuckDB reads the CSV and writes Parquet itself (COPY); no row passes
-    through Python. The Parquet file is written under a temporary name and
-    renamed into place only after its rows passed the checks, so ``target``
-    either holds a complete, checked conversion or does not exist.
-    """
-    source = Path(source)
-    work_dir.mkdir(parents=True, exist_ok=True)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    t0 = time.perf_counter()
-    unpacked: Path | None = None
-    label = str(source)
-    if source.name.lower().endswith(ARCHIVE_SUFFIX):
-        member, _ = archive_member(source)
-        label = f"{source} (member {member})"
-        # a folder of its own: two runs converting the same month at once never share a file
-        unpacked = extract_member(source, work_dir / f"unpacked-{os.getpid()}-{time.monotonic_ns()}")
-        csv_path = unpacked
-    else:
-        member = source.name
-        csv_path = source
-    t1 = time.perf_counter()
-    tmp = target.with_name(f".{target.name}.{os.getpid()}-{time.monotonic_ns()}.tmp")
-    own = conn is None
-    con = conn or duckdb.connect(config={"temp_directory": str(work_dir / "duckdb_tmp")})
-    try:
-        if not csv_path.stat().st_size:
-            raise InputError(f"{label}: empty file (0 bytes)")
-        header = _split_header(first_line(csv_path))
-        layout = bulk_layout(",".join(header))
-        _check_header(label, header, layout)
-        meta = {"layout": layout, "source": source.name, "source_sha256": source_sha256, "version": PARQUET_VERSION}
-        try:
-            rows = con.execute(
-                f"COPY ({_bulk_select(csv_path, header, layout, label)}) TO {sql_string(tmp)} "
-                f"(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 1000000, "
-                f"KV_METADATA {{'{PARQUET_KEY}': {sql_string(json.dumps(meta))}}})"
-            ).fetchall()[0][0]
-        except duckdb.Error as exc:
-            raise InputError(f"{label}: {exc}") from exc
-        _fail_on_bad_rows(con, tmp, label, period_in_name(source) if check_period else None)
-        stats = con.execute(
-            f"""SELECT product_kind, partner_kind, count(*), sum(value_eur) FROM read_parquet({sql_string(tmp)})
-                GROUP BY ALL"""
-        ).fetchall()
-        periods = [p for (p,) in con.execute(
-            f"SELECT DISTINCT period FROM read_parquet({sql_string(tmp)}) ORDER BY 1").fetchall()]
-        tmp.replace(target)
-    finally:
-        if own:
-            con.close()
-        tmp.unlink(missing_ok=True)
-        if unpacked is not None:
-            unpacked_bytes = unpacked.stat().st_size if unpacked.exists() else 0
-            shutil.rmtree(unpacked.parent, ignore_errors=True)
-    t2 = time.perf_counter()
-    product_kinds: dict[str, int] = {}
-    partner_kinds: dict[str, int] = {}
-    for product_kind, partner_kind, n, _ in stats:
-        product_kinds[product_kind] = product_kinds.get(product_kind, 0) + n
-        partner_kinds[partner_kind] = partner_kinds.get(partner_kind, 0) + n
-    return ConversionReport(
-        source=str(source), parquet=str(target), layout=layout, member=member, rows=int(rows), periods=periods,
-        source_bytes=source.stat().st_size,
-        unpacked_bytes=unpacked_bytes if unpacked is not None else csv_path.stat().st_size,
-        parquet_bytes=target.stat().st_size, seconds_unpack=round(t1 - t0, 3), seconds_convert=round(t2 - t1, 3),
-        product_kinds=product_kinds, partner_kinds=partner_kinds,
-        confidential_value_eur=float(sum(v or 0 for p, _, _, v in stats if p == "confidential")),
-        pseudo_partner_value_eur=float(
-            sum(v or 0 for _, k, _, v in stats if k in ("unspecified", "confidential", "special"))
-        ),
-    )
 
 
 def parquet_meta(path: Path) -> dict:
@@ -527,31 +236,3 @@ def parquet_meta(path: Path) -> dict:
         raise InputError(f"{path}: Parquet columns {missing} missing")
     return {**meta, "columns": list(schema.names)}
 
-
-def bulk_cache_dir(paths: DataPaths | None = None) -> Path:
-    """Where converted bulk months live: ``<data dir>/work/comext_parquet`` (private working state)."""
-    return (paths or DataPaths.resolve()).work / "comext_parquet"
-
-
-def cached_bulk_parquet(archive: Path, sha256: str, cache_dir: Path | None = None) -> ConversionReport:
-    """The typed Parquet file of a bulk archive, converted once per archive content (sha256).
-
-    A new version of the same file name replaces the older conversion.
-    """
-    cache_dir = cache_dir or bulk_cache_dir()
-    stem = archive.name[: -len(ARCHIVE_SUFFIX)] if archive.name.lower().endswith(ARCHIVE_SUFFIX) else archive.stem
-    key = f"{stem}.{sha256[:16]}.v{PARQUET_VERSION}"
-    target = cache_dir / f"{key}.parquet"
-    report_file = cache_dir / f"{key}.json"
-    if target.exists() and report_file.exists():
-        report = ConversionReport(**json.loads(report_file.read_text(encoding="utf-8")))
-        report.cached = True
-        return report
-    report = convert_bulk_to_parquet(archive, target, work_dir=cache_dir / "tmp", source_sha256=sha256)
-    tmp = report_file.with_name(f".{report_file.name}.{os.getpid()}-{time.monotonic_ns()}.tmp")
-    tmp.write_text(json.dumps(asdict(report), indent=1), encoding="utf-8")
-    tmp.replace(report_file)
-    for old in cache_dir.glob(f"{stem}.*"):
-        if old.name.startswith(f"{stem}.") and not old.name.startswith(key) and old.suffix in (".parquet", ".json"):
-            old.unlink(missing_ok=True)
-    return report

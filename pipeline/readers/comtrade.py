@@ -13,8 +13,8 @@ from pathlib import Path
 
 import duckdb
 
+from pipeline.io import sql_string
 from pipeline.readers.inputs import InputError, InputFile, first_line
-from pipeline.readers.raw_store import sql_string
 
 TABLE = "raw.comtrade_records"
 # the year a record belongs to (SQL over the raw columns): the unit of incremental rebuilds

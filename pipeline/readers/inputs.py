@@ -10,12 +10,12 @@ what marks every row read from the folder as synthetic downstream.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
 
-SIDECAR = "_release.json"
+from pipeline.io import sha256_of
+from pipeline.paths import SIDECAR
 
 
 class InputError(Exception):
@@ -31,14 +31,6 @@ class InputFile:
     synthetic: bool
     sha256: str
     size: int
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _sidecar(folder: Path) -> dict:

@@ -43,11 +43,6 @@ META_COLUMNS = {"_file": "VARCHAR", "_line": "BIGINT", "release": "VARCHAR", "sy
 _LINE = re.compile(r"\bline:?\s+(\d+)", re.IGNORECASE)
 
 
-def sql_string(value: str) -> str:
-    """A SQL string literal; file paths cannot be bound as parameters in table functions."""
-    return "'" + str(value).replace("'", "''") + "'"
-
-
 @dataclass
 class SyncReport:
     table: str

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import os
 import time
 from contextlib import closing
 from dataclasses import dataclass
@@ -11,6 +10,7 @@ from pathlib import Path
 
 import duckdb
 
+from pipeline.io import atomic_write_bytes
 from pipeline.report.content import collect
 from pipeline.report.render import render_html
 
@@ -34,20 +34,14 @@ class ReportResult:
 def write_report(database: Path, target: Path, *, manifest: dict | None = None) -> ReportResult:
     """Render ``target`` (an HTML file) from the published DuckDB file ``database``.
 
-    The file is written under a temporary name and renamed into place, so a reader
-    never sees half a page. The same database gives the same bytes.
+    Written atomically (``pipeline.io``), so a reader never sees half a page. The same
+    database gives the same bytes.
     """
     started = time.perf_counter()
     with closing(duckdb.connect(str(database), read_only=True)) as conn:
         page, payload = collect(conn, manifest)
     html = render_html(page, payload).encode("utf-8")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
-    try:
-        tmp.write_bytes(html)
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
+    atomic_write_bytes(target, html)
     return ReportResult(
         path=target,
         bytes=len(html),

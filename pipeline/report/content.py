@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from pipeline.report import charts, queries
+from pipeline.report import changes, charts, indirect, queries
 from pipeline.report.formatting import domain_label, reporter_label, source_label
 from pipeline.report.supplier_shares import product_key, supplier_shares
 
@@ -47,8 +47,10 @@ def collect(conn, manifest: dict | None = None) -> tuple[dict, dict]:
         "heatmaps": heatmaps,
         "vintages": queries.classifications(conn),
         "share_mismatches": shares.mismatches,
-        "shares_origin": shares.origin,
         "split_rows": sum(1 for r in deps if r["split_dependent"]),
+        "changes": changes.what_changed(conn),
+        "hidden": indirect.hidden_dependencies(conn),
+        "loss": indirect.supplier_loss(conn),
     }
     payload = {
         "figures": figures,

@@ -54,6 +54,8 @@ def thresholds(conn) -> dict[str, list[float]]:
         "world_g1_hhi": "SELECT DISTINCT g1_threshold FROM monitor.world_supply_screen",
         "world_g2_hhi": "SELECT DISTINCT g2_threshold FROM monitor.world_supply_screen",
         "world_g3_import_export_ratio": "SELECT DISTINCT g3_threshold FROM monitor.world_supply_screen",
+        # a parameter of the publication, not of a screen row
+        "changes_hhi_move": "SELECT value FROM meta.parameters WHERE name = 'changes_hhi_move'",
     }
     return {name: sorted(v for (v,) in conn.execute(q).fetchall() if v is not None) for name, q in sql.items()}
 
@@ -197,7 +199,3 @@ def classifications(conn) -> list[dict]:
 
 def country_names(conn) -> dict[str, str]:
     return {iso3: name for iso3, name in conn.execute("SELECT iso3, name FROM reference.countries").fetchall()}
-
-
-def product_names(conn) -> dict[str, str]:
-    return dict(conn.execute("SELECT code, description FROM reference.hs_products WHERE level = '6'").fetchall())

@@ -48,6 +48,19 @@ CONTRACT_COLUMNS: dict[str, list[str]] = {
         "hhi_extra_previous", "hhi_extra_change", "top_supplier_previous", "top_supplier_changed",
         "dependent", "dependent_previous", "dependency_status", "currency", "release", "synthetic",
     ],
+    # methodology section 8 (`via` is named but not compared: its wording is presentation)
+    "look_through_shares": ["look_through_share", "direct_share", "hidden_share", "release", "synthetic"],
+    "indirect_dependencies": [
+        "direct_hhi", "look_through_hhi", "top_direct_supplier", "top_direct_share", "top_ultimate_supplier",
+        "top_ultimate_share", "hhi_threshold", "hidden_dependency",
+    ],
+    "supplier_loss": [
+        "value_at_risk", "share_at_risk", "supplier_rank", "spare_capacity", "coverage",
+        "supplier_world_export_share", "single_point_of_failure",
+    ],
+    "supplier_loss_by_domain": [
+        "value_at_risk", "products_at_risk", "single_points_of_failure", "products_as_top_supplier",
+    ],
 }
 
 # compared on their meaning, not their wording: CONTRACT.md fixes only how the sentence starts

@@ -1,6 +1,6 @@
 """A second implementation of the monitor's tables, in polars, written from the contract alone.
 
-Sources: ``../shared/docs/methodology.md`` (sections 3-7 and 10) and ``tests/oracle/CONTRACT.md``.
+Sources: ``../shared/docs/methodology.md`` (sections 3-8 and 10) and ``tests/oracle/CONTRACT.md``.
 Nothing here is taken from the SQL models in ``dbt_like_sql/``.
 
 Inputs are read with plain ``SELECT *`` (plus simple filters); every rule is applied in polars.
@@ -53,18 +53,22 @@ KEYS: dict[str, list[str]] = {
     "dependence_on_eu": ["source", "importer", "year", "product_code"],
     "world_supply_screen": ["source", "importer", "year", "product_code"],
     "trends": ["source", "reporter", "year", "product_code"],
+    "look_through_shares": ["source", "importer", "year", "product_code", "ultimate_supplier"],
+    "indirect_dependencies": ["source", "importer", "year", "product_code"],
+    "supplier_loss": ["source", "importer", "year", "product_code", "supplier"],
+    "supplier_loss_by_domain": ["source", "importer", "year", "supplier", "domain"],
 }
 
 TABLES = tuple(KEYS)
 
 
 def settings_dict(settings=None) -> dict[str, float | int]:
-    """Thresholds: a dict (e.g. MonitorSettings().sql_variables()), a MonitorSettings, or None for the defaults."""
+    """Thresholds: a dict (e.g. Thresholds().sql_variables()), a Thresholds, or None for the defaults."""
     if settings is None:
         try:
-            from pipeline.resources import MonitorSettings
+            from pipeline.resources import Thresholds
 
-            settings = MonitorSettings().sql_variables()
+            settings = Thresholds().sql_variables()
         except Exception:  # pragma: no cover - the oracle must also run without the pipeline package
             settings = {}
     if hasattr(settings, "sql_variables"):
@@ -741,6 +745,263 @@ def _trends(p: Prepared, ec: pl.DataFrame) -> pl.DataFrame:
 
 
 # ---------------------------------------------------------------------------------------------------------
+# methodology section 8: look-through shares, indirect dependencies, supplier loss
+
+def _supplier_rows(p: Prepared) -> pl.DataFrame:
+    """Every importer's country-supplier import rows per (source, importer, year, HS6, supplier), summed.
+
+    Country reporters: partners in role supplier of scope all (self excluded); EU27: extra-EU country
+    partners. Zero and negative sums are kept (``v``); shares use the positive ones only.
+    """
+    imp = p.units.filter((pl.col("flow") == "import") & pl.col("hs6").is_not_null())
+    rows = pl.concat(
+        [
+            imp.filter((pl.col("reporter") != EU27) & (pl.col("role_all") == "supplier")),
+            imp.filter((pl.col("reporter") == EU27) & (pl.col("role_extra") == "supplier")),
+        ],
+        how="vertical",
+    )
+    return (
+        rows.group_by("source", "currency", "reporter", "year", "hs6", "partner")
+        .agg(v=pl.col("v").sum(), rbit=pl.col("rbit").bitwise_or(), syn=pl.col("syn").any())
+        .rename({"reporter": "importer", "hs6": "product_code"})
+    )
+
+
+def _shares(sup: pl.DataFrame) -> pl.DataFrame:
+    """Positive suppliers only, with s = v / (sum of the positive v) per (source, importer, year, product)."""
+    k = ["source", "importer", "year", "product_code"]
+    pos = sup.filter(pl.col("v") > 0)
+    return pos.with_columns(total_k=pl.col("v").sum().over(k)).with_columns(s=_div(pl.col("v"), pl.col("total_k")))
+
+
+def _own_totals(p: Prepared, flow: str) -> pl.DataFrame:
+    """A country reporter's own total of a product: its World row, else the sum of its non-aggregate partner rows."""
+    rows = p.units.filter(
+        (pl.col("flow") == flow) & (pl.col("reporter") != EU27) & (pl.col("reporter") == pl.col("unit"))
+        & pl.col("role_all").is_not_null() & pl.col("hs6").is_not_null()
+    )
+    return (
+        rows.group_by("source", "reporter", "year", "hs6")
+        .agg(
+            w=pl.col("v").filter(pl.col("role_all") == "world").sum(),
+            has_world=(pl.col("role_all") == "world").any(),
+            rest=pl.col("v").filter(pl.col("role_all") != "world").sum(),
+            rbit=pl.col("rbit").bitwise_or(),
+            syn=pl.col("syn").any(),
+        )
+        .with_columns(total_k=pl.when(pl.col("has_world")).then(pl.col("w")).otherwise(pl.col("rest")))
+        .rename({"hs6": "product_code"})
+        .select("source", "reporter", "year", "product_code", "total_k", "rbit", "syn")
+    )
+
+
+def _look_through_shares(p: Prepared) -> pl.DataFrame:
+    k = ["source", "importer", "year", "product_code"]
+    sup = _supplier_rows(p)
+    direct = _shares(sup)
+
+    # every country reporter as a possible intermediary k: M_k, X_k, its own supplier shares, pass_k
+    m = _own_totals(p, "import").rename({"reporter": "k", "total_k": "m_k", "rbit": "m_rbit", "syn": "m_syn"})
+    x = _own_totals(p, "export").rename({"reporter": "k", "total_k": "x_k", "rbit": "x_rbit", "syn": "x_syn"})
+    k_sup = direct.filter(pl.col("importer") != EU27).select(
+        "source", pl.col("importer").alias("k"), "year", "product_code", pl.col("partner").alias("u"),
+        pl.col("s").alias("s_ku"),
+    )
+    has_sup = k_sup.select("source", "k", "year", "product_code").unique().with_columns(has_sup=pl.lit(True))
+    kk = ["source", "k", "year", "product_code"]
+    inter = (
+        m.join(x, on=kk, how="full", coalesce=True)
+        .join(has_sup, on=kk, how="left")
+        .with_columns(
+            m_k=pl.col("m_k").fill_null(pl.lit(0, pl.Int128)),
+            x_k=pl.col("x_k").fill_null(pl.lit(0, pl.Int128)),
+            has_sup=pl.col("has_sup").fill_null(False),
+        )
+        .with_columns(
+            pass_k=pl.when((pl.col("m_k") > 0) & pl.col("has_sup"))
+            .then(_f(pl.col("m_k")) / _f(pl.max_horizontal("x_k", "m_k")))
+            .otherwise(pl.lit(0.0)),
+            k_rbit=pl.col("m_rbit").fill_null(0) | pl.col("x_rbit").fill_null(0),
+            k_syn=pl.col("m_syn").fill_null(False) | pl.col("x_syn").fill_null(False),
+        )
+        .select(*kk, "pass_k", "k_rbit", "k_syn")
+    )
+
+    d = direct.join(inter, left_on=["source", "partner", "year", "product_code"], right_on=kk, how="left").with_columns(
+        pass_k=pl.col("pass_k").fill_null(0.0)
+    )
+    # each term carries the rows behind it: what u keeps, the importer's rows from u and (when u passes
+    # something on) u's own rows; what k passes on from u, k's rows
+    used = pl.col("pass_k") > 0
+    kept = d.select(
+        *k, "currency", u=pl.col("partner"), contrib=pl.col("s") * (1.0 - pl.col("pass_k")), direct=pl.col("s"),
+        direct_k=pl.col("v"),
+        t_rbit=pl.col("rbit") | pl.when(used).then(pl.col("k_rbit")).otherwise(0).fill_null(0),
+        t_syn=pl.col("syn") | (used & pl.col("k_syn")).fill_null(False),
+    )
+    passed = (
+        d.filter(pl.col("pass_k") > 0)
+        .join(k_sup, left_on=["source", "partner", "year", "product_code"], right_on=kk, how="inner")
+        .select(
+            *k, "currency", "u", contrib=pl.col("s") * pl.col("pass_k") * pl.col("s_ku"), direct=pl.lit(0.0),
+            direct_k=pl.lit(0, pl.Int128), t_rbit=pl.col("k_rbit"), t_syn=pl.col("k_syn"),
+        )
+    )
+    terms = pl.concat([kept, passed], how="vertical").with_columns(
+        ultimate_supplier=pl.when(pl.col("u") == pl.col("importer")).then(pl.col("importer"))
+        .when((pl.col("importer") == EU27) & pl.col("u").is_in(p.members)).then(pl.lit(EU27))
+        .otherwise(pl.col("u"))
+    )
+    out = terms.group_by(*k, "currency", "ultimate_supplier").agg(
+        look_through_share=pl.col("contrib").sum(),
+        direct_share=pl.col("direct").sum(),
+        _direct_k=pl.col("direct_k").sum(),
+        t_rbit=pl.col("t_rbit").bitwise_or(),
+        t_syn=pl.col("t_syn").any(),
+    ).with_columns(hidden_share=pl.col("look_through_share") - pl.col("direct_share"))
+
+    # release / synthetic, per row: the importer's supplier rows from u (a zero row included), and the rows
+    # of every intermediary used for u (pass > 0): u itself for what it keeps, each k that passes u on.
+    # CONTRACT.md ("the importer's supplier rows and every used intermediary's rows") also reads per
+    # (importer, product); the SQL reads it per row like this.
+    own = sup.select(*k, ultimate_supplier="partner", o_rbit="rbit", o_syn="syn")
+    out = out.join(own, on=k + ["ultimate_supplier"], how="left").with_columns(
+        rbit=pl.col("t_rbit") | pl.col("o_rbit").fill_null(0),
+        synthetic=pl.col("t_syn") | pl.col("o_syn").fill_null(False),
+    )
+    out = _release_text(out, p.releases)
+    return out.select(
+        *k, "ultimate_supplier", "currency", "look_through_share", "direct_share", "hidden_share",
+        "release", "synthetic", "_direct_k",
+    ).sort(k + ["ultimate_supplier"])
+
+
+def _indirect_dependencies(p: Prepared, lt: pl.DataFrame) -> pl.DataFrame:
+    thr = float(p.settings["ec_c1_hhi"])
+    k = ["source", "importer", "year", "product_code"]
+    out = lt.group_by(k).agg(
+        currency=pl.col("currency").first(),
+        direct_hhi=(pl.col("direct_share") ** 2).sum(),
+        look_through_hhi=(pl.col("look_through_share") ** 2).sum(),
+    )
+    # top direct supplier: the largest direct value (exact), ties to the highest code
+    top_direct = (
+        lt.filter(pl.col("_direct_k") > 0)
+        .sort(k + ["_direct_k", "ultimate_supplier"], descending=[False] * len(k) + [True, True])
+        .group_by(k, maintain_order=True)
+        .first()
+        .select(*k, top_direct_supplier="ultimate_supplier", top_direct_share="direct_share")
+    )
+    # top ultimate supplier: ties are look-through shares equal to 1e-12 (two implementations' float sums
+    # differ in the last bits), then the highest code
+    top_ultimate = (
+        lt.with_columns(_r=pl.col("look_through_share").round(12))
+        .sort(k + ["_r", "ultimate_supplier"], descending=[False] * len(k) + [True, True])
+        .group_by(k, maintain_order=True)
+        .first()
+        .select(*k, top_ultimate_supplier="ultimate_supplier", top_ultimate_share="look_through_share")
+    )
+    out = (
+        out.join(top_direct, on=k, how="left")
+        .join(top_ultimate, on=k, how="left")
+        .with_columns(hhi_threshold=pl.lit(thr, pl.Float64))
+        .with_columns(hidden_dependency=(pl.col("look_through_hhi") > thr) & ~(pl.col("direct_hhi") > thr))
+    )
+    return out.select(
+        *k, "currency", "direct_hhi", "look_through_hhi", "top_direct_supplier", "top_direct_share",
+        "top_ultimate_supplier", "top_ultimate_share", "hhi_threshold", "hidden_dependency",
+    ).sort(k)
+
+
+def _supplier_loss(p: Prepared) -> pl.DataFrame:
+    src = "comtrade"
+    k = ["source", "importer", "year", "product_code"]
+    sup = _supplier_rows(p).filter((pl.col("source") == src) & pl.col("importer").is_in(["NLD", EU27]))
+    # rank: 1 = largest, ties to the highest code
+    d = _shares(sup).sort(k + ["v", "partner"], descending=[False] * len(k) + [True, True]).with_columns(
+        supplier_rank=pl.int_range(1, pl.len() + 1, dtype=pl.Int64).over(k)
+    )
+
+    # exporters: Comtrade country reporters with a positive own (World, else partner-row) export total
+    exporters = _own_totals(p, "export").filter((pl.col("source") == src) & (pl.col("total_k") > 0)).select(
+        "year", "product_code", e=pl.col("reporter"), x_e="total_k"
+    )
+    world = exporters.group_by("year", "product_code").agg(world_k=pl.col("x_e").sum())
+    to_imp = p.units.filter(
+        (pl.col("source") == src) & (pl.col("flow") == "export") & (pl.col("reporter") != EU27)
+        & (pl.col("reporter") == pl.col("unit")) & (pl.col("partner_kind") == "country") & pl.col("hs6").is_not_null()
+    )
+    to_nld = to_imp.filter(pl.col("partner") == "NLD").with_columns(importer=pl.lit("NLD"))
+    to_eu = to_imp.filter(pl.col("partner").is_in(p.members)).with_columns(importer=pl.lit(EU27))
+    x_er = (
+        pl.concat([to_nld, to_eu], how="vertical")
+        .group_by("importer", "year", "hs6", "reporter")
+        .agg(x_er=pl.col("v").sum())
+        .rename({"hs6": "product_code", "reporter": "e"})
+    )
+    importers = d.select("importer", "year", "product_code").unique()
+    cap = (
+        importers.join(exporters, on=["year", "product_code"], how="inner")
+        .filter(
+            (pl.col("e") != pl.col("importer"))
+            & ~((pl.col("importer") == EU27) & pl.col("e").is_in(p.members))
+        )
+        .join(x_er, on=["importer", "year", "product_code", "e"], how="left")
+        .with_columns(cap=pl.col("x_e") - pl.min_horizontal(pl.col("x_er").fill_null(pl.lit(0, pl.Int128)), pl.col("x_e")))
+    )
+    cap_all = cap.group_by("importer", "year", "product_code").agg(cap_all=pl.col("cap").sum())
+    cap_u = cap.select("importer", "year", "product_code", partner="e", cap_u="cap")
+    zero = pl.lit(0, pl.Int128)
+    out = (
+        d.join(cap_all, on=["importer", "year", "product_code"], how="left")
+        .join(cap_u, on=["importer", "year", "product_code", "partner"], how="left")
+        .join(exporters.rename({"e": "partner", "x_e": "x_u"}), on=["year", "product_code", "partner"], how="left")
+        .join(world, on=["year", "product_code"], how="left")
+        .with_columns(spare_k=pl.col("cap_all").fill_null(zero) - pl.col("cap_u").fill_null(zero))
+        .with_columns(
+            share_at_risk=pl.col("s"),
+            coverage=_div(pl.col("spare_k"), pl.col("v")),
+            supplier_world_export_share=_div(pl.col("x_u"), pl.col("world_k")),
+        )
+        .with_columns(
+            # SQL's three-valued OR: null share (u reports no exports) and coverage >= 1 -> null
+            single_point_of_failure=(pl.col("supplier_world_export_share") > 0.5).fill_null(False)
+            | (pl.col("coverage") < 1.0),
+            synthetic=pl.col("syn"),
+        )
+    )
+    out = _release_text(out, p.releases)  # not in the contract: the importer's rows from u
+    return out.select(
+        *k, pl.col("partner").alias("supplier"), "currency",
+        _dec("v").alias("value_at_risk"), "share_at_risk", "supplier_rank", _dec("spare_k").alias("spare_capacity"),
+        "coverage", "supplier_world_export_share", "single_point_of_failure", "release", "synthetic",
+        pl.col("v").alias("_v"),
+    ).sort(k + ["supplier"])
+
+
+def _supplier_loss_by_domain(p: Prepared, loss: pl.DataFrame) -> pl.DataFrame:
+    dom = p.all_rows.filter(pl.col("hs6").is_not_null()).select(product_code="hs6", domain="domain").unique()
+    rows = loss.join(dom, on="product_code", how="left")
+    both = pl.concat(
+        [rows.filter(pl.col("domain").is_not_null()), rows.with_columns(domain=pl.lit("all_products"))],
+        how="vertical",
+    )
+    g = ["source", "importer", "year", "supplier", "domain"]
+    out = both.group_by(g).agg(
+        currency=pl.col("currency").first(),
+        value_k=pl.col("_v").sum(),
+        products_at_risk=pl.len().cast(pl.Int64),
+        single_points_of_failure=pl.col("single_point_of_failure").fill_null(False).cast(pl.Int64).sum(),
+        products_as_top_supplier=(pl.col("supplier_rank") == 1).cast(pl.Int64).sum(),
+    )
+    return out.select(
+        *g, "currency", _dec("value_k").alias("value_at_risk"), "products_at_risk", "single_points_of_failure",
+        "products_as_top_supplier",
+    ).sort(g)
+
+
+# ---------------------------------------------------------------------------------------------------------
 # entry points
 
 def compute_all(con: duckdb.DuckDBPyConnection, settings=None) -> dict[str, pl.DataFrame]:
@@ -755,6 +1016,12 @@ def compute_all(con: duckdb.DuckDBPyConnection, settings=None) -> dict[str, pl.D
         "world_supply_screen": _world_supply_screen(p, ic_full),
         "trends": _trends(p, ec),
     }
+    lt = _look_through_shares(p)
+    out["look_through_shares"] = lt
+    out["indirect_dependencies"] = _indirect_dependencies(p, lt)
+    loss = _supplier_loss(p)
+    out["supplier_loss"] = loss
+    out["supplier_loss_by_domain"] = _supplier_loss_by_domain(p, loss)
     return {name: df.drop([c for c in df.columns if c.startswith("_")]) for name, df in out.items()}
 
 
@@ -780,3 +1047,19 @@ def world_supply_screen(con, settings=None) -> pl.DataFrame:
 
 def trends(con, settings=None) -> pl.DataFrame:
     return compute_all(con, settings)["trends"]
+
+
+def look_through_shares(con, settings=None) -> pl.DataFrame:
+    return compute_all(con, settings)["look_through_shares"]
+
+
+def indirect_dependencies(con, settings=None) -> pl.DataFrame:
+    return compute_all(con, settings)["indirect_dependencies"]
+
+
+def supplier_loss(con, settings=None) -> pl.DataFrame:
+    return compute_all(con, settings)["supplier_loss"]
+
+
+def supplier_loss_by_domain(con, settings=None) -> pl.DataFrame:
+    return compute_all(con, settings)["supplier_loss_by_domain"]

@@ -25,6 +25,16 @@
     pending.push(Plotly.newPlot(div, spec.data, spec.layout, CONFIG));
   });
 
+  /* supplier-loss picker: show the chosen supplier's panel */
+  var lossPicker = document.getElementById("loss-supplier");
+  if (lossPicker) {
+    lossPicker.addEventListener("change", function () {
+      document.querySelectorAll(".loss-panel").forEach(function (panel) {
+        panel.hidden = panel.dataset.supplier !== lossPicker.value;
+      });
+    });
+  }
+
   /* dependency table: filter and sort */
   var table = document.getElementById("dependency-table");
   var tbody = table.tBodies[0];

@@ -1,54 +1,70 @@
-"""Dagster resources: the run's settings and the private working database.
-
-Both resolve their paths when a run uses them, never at import: the data
-directory comes from ``GEOMON_DATA_DIR`` (the CLI's ``--data-dir`` sets it) or
-defaults to ``<repo>/data``.
-"""
+"""What a run reads, where its data folder is, and the parameters of the published screens: three resources,
+so that a change of thresholds never looks like a change of inputs and the reverse."""
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-from typing import Iterator
+from pathlib import Path
 
-import duckdb
 from dagster import ConfigurableResource
-from dagster_duckdb import DuckDBResource
 from pydantic import Field
 
-from pipeline.paths import DataPaths
-
-# Every asset that writes the working database runs in this pool; the instance
-# config (pipeline/dagster.yaml) limits it to one at a time, because DuckDB
-# allows a single writer process.
-DUCKDB_POOL = "duckdb_writer"
+from pipeline.paths import INPUT_FOLDERS, DataPaths
 
 
-class MonitorSettings(ConfigurableResource):
-    """What a run reads and the parameters of the published figures."""
+class DataFolder(ConfigurableResource):
+    """The data folder every generated file lives under (see pipeline/paths.py), and how many snapshots it keeps."""
+
+    root: str = Field(description="Data folder; the definitions read it from GEOMON_DATA_DIR, the CLI from "
+                      "--data-dir (default <repo>/data).")
+    keep_snapshots: int = Field(default=10, description="Snapshots kept by retention, besides pinned ones and LATEST.")
+    restricted_tables: list[str] = Field(
+        default=["monitor.eu_dependencies", "monitor.nl_dependencies", "monitor.ec_screen", "monitor.supplier_loss",
+                 "monitor.supplier_loss_by_domain", "monitor.trends", "monitor.changes"],
+        description="Published tables of access class 'restricted' (every other one is public): geomon serve sends "
+        "them only with the bearer token (GEOMON_SERVE_TOKEN), geomon export --public leaves them out.",
+    )
+
+    def paths(self) -> DataPaths:
+        return DataPaths.resolve(self.root)
+
+
+class InputSettings(ConfigurableResource):
+    """What a run reads: which input folders, the size of the demo world, and what to do with bad files."""
 
     sources: list[str] = Field(
-        default=["sample", "demo", "landing", "api"],
+        default=list(INPUT_FOLDERS),
         description="Input folders to read: 'sample' (embedded real extracts), 'demo' (synthetic "
         "demo world, generated), 'landing' (files dropped in <data dir>/landing), 'api' (what the API "
         "assets fetched into <data dir>/raw).",
     )
     demo_scale: float = Field(default=0.01, description="Demo-world size; 1.0 is about 9 million flows a year.")
     demo_years: list[int] = Field(default=[2022, 2023, 2024], description="Years of the demo world.")
-    low_confidence_unallocated_share: float = Field(
-        default=0.10, description="unallocated_share above which a concentration row is low_confidence."
-    )
     accept_quarantined_input: bool = Field(
         default=False,
         description="Publish even when input files were quarantined (their rows are then absent, and the "
         "publication lists them in meta.quarantine and the manifest). Off: quarantine stops the run.",
     )
-    keep_snapshots: int = Field(default=10, description="Snapshots kept by retention, besides pinned ones and LATEST.")
     full_rebuild: bool = Field(
         default=False,
         description="Rebuild every SQL model and every year, as on a fresh warehouse, instead of only what "
         "changed inputs need (see pipeline/incremental.py). Raw files are still read only when they changed.",
     )
-    # screen thresholds (methodology section 6-7); every screen row also stores the value used
+
+    def input_dirs(self, paths: DataPaths, source: str) -> list[tuple[str, Path]]:
+        """(kind, folder) pairs of one source ('comtrade' or 'comext') this run reads, in reading order."""
+        unknown = set(self.sources) - set(INPUT_FOLDERS)
+        if unknown:
+            raise ValueError(f"unknown source folder(s) {sorted(unknown)}; use {', '.join(INPUT_FOLDERS)}")
+        return paths.source_dirs(source, self.sources)
+
+
+class Thresholds(ConfigurableResource):
+    """The parameters of the published figures (methodology sections 4-7); every screen row also stores the
+    value used, and meta.parameters lists them all."""
+
+    low_confidence_unallocated_share: float = Field(
+        default=0.10, description="unallocated_share above which a concentration row is low_confidence."
+    )
     ec_c1_hhi: float = Field(default=0.4, description="EC screen C1: extra-EU HHI above this.")
     ec_c2_extra_share: float = Field(default=0.5, description="EC screen C2: extra-EU share of imports above this.")
     ec_c3_import_export_ratio: float = Field(default=1.0, description="EC screen C3: M_extra / X_extra above this.")
@@ -62,11 +78,8 @@ class MonitorSettings(ConfigurableResource):
     )
     depends_share: float = Field(default=0.5, description="depends_on_nl/eu: supplier share of imports at least this.")
     depends_top_hhi: float = Field(default=0.4, description="... or top supplier and importer HHI above this.")
-    # one product axis across years (staging.hs_conversion, staging.hs_split_weights)
-    hs_target_edition: str = Field(
-        default="H6",
-        description="HS edition every series is converted to before any cross-year figure: H0 (HS 1992) .. "
-        "H6 (HS 2022). Handed to SQL (and meta.parameters) as its number, 6 for H6.",
+    changes_hhi_move: float = Field(
+        default=0.1, description="monitor.changes: an HHI that moved by more than this since the last publication."
     )
     hs_split_by_value: bool = Field(
         default=True,
@@ -83,19 +96,17 @@ class MonitorSettings(ConfigurableResource):
         description="Parts of a split code below this weight are not made; their share goes to the code's "
         "other targets (a code left with one target maps to it whole, not flagged). 0: keep every part.",
     )
-
-    def paths(self) -> DataPaths:
-        return DataPaths.resolve()
+    hs_target_edition: str = Field(
+        default="H6",
+        description="HS edition every series is converted to before any cross-year figure: H0 (HS 1992) .. "
+        "H6 (HS 2022). Handed to SQL (and meta.parameters) as its number, 6 for H6.",
+    )
 
     def sql_variables(self) -> dict[str, float | int]:
         """Parameters the SQL models read with getvariable(), all numbers (meta.parameters stores doubles)."""
-        names = [
-            "low_confidence_unallocated_share", "ec_c1_hhi", "ec_c2_extra_share", "ec_c3_import_export_ratio",
-            "world_g1_hhi", "world_g2_hhi", "world_g3_import_export_ratio", "persistence_min_years",
-            "persistence_window_years", "min_world_reporters", "depends_share", "depends_top_hhi",
-            "hs_split_by_value", "hs_split_per_source", "hs_split_min_weight",
-        ]
-        return {**{name: getattr(self, name) for name in names}, "hs_target_edition": self.hs_edition_number()}
+        # field order is the order of meta.parameters; the edition goes to SQL as its number
+        values = {name: getattr(self, name) for name in type(self).model_fields if name != "hs_target_edition"}
+        return {**values, "hs_target_edition": self.hs_edition_number()}
 
     def hs_edition_number(self) -> int:
         """'H6' -> 6; anything but H0..H6 is a configuration error."""
@@ -105,28 +116,16 @@ class MonitorSettings(ConfigurableResource):
         return int(edition[1])
 
 
-class Warehouse(ConfigurableResource):
-    """The pipeline's private DuckDB file (``<data dir>/work/warehouse.duckdb``).
+def split_settings(values: dict) -> dict[str, dict]:
+    """``{"data": {...}, "settings": {...}, "thresholds": {...}, "webhook": {...}}``: each setting under the resource that owns it,
+    by field name; an unknown name is a TypeError naming it."""
+    from pipeline.resources.notify import Webhook  # a sibling module; kept out of this module's imports
 
-    Analysts never open it: they read the published ``geomonitor.duckdb``.
-    Connections go through Dagster's DuckDBResource, which retries while
-    another process holds the lock.
-    """
-
-    # 2 GB keeps a world-scale year (SF1) under 3 GB of RSS on a laptop: DuckDB spills to
-    # temp_directory beyond it; empty = DuckDB's own default (80% of RAM)
-    memory_limit: str = Field(default="2GB", description="DuckDB memory_limit, e.g. '4GB'; empty = DuckDB's "
-                                                         "default (80% of RAM). DuckDB spills beyond it.")
-    threads: int = Field(default=0, description="DuckDB threads; 0 = one per core.")
-
-    @contextmanager
-    def get_connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        paths = DataPaths.resolve()
-        paths.work.mkdir(parents=True, exist_ok=True)
-        config: dict[str, object] = {"temp_directory": str(paths.duckdb_temp)}
-        if self.memory_limit:
-            config["memory_limit"] = self.memory_limit
-        if self.threads:
-            config["threads"] = self.threads
-        with DuckDBResource(database=str(paths.warehouse), connection_config=config).get_connection() as conn:
-            yield conn
+    owners = {"data": DataFolder, "settings": InputSettings, "thresholds": Thresholds, "webhook": Webhook}
+    out: dict[str, dict] = {key: {} for key in owners}
+    for name, value in values.items():
+        key = next((k for k, cls in owners.items() if name in cls.model_fields), None)
+        if key is None:
+            raise TypeError(f"no resource has a setting {name!r}")
+        out[key][name] = value
+    return out

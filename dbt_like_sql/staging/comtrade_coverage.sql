@@ -1,0 +1,11 @@
+-- How complete UN Comtrade's world is each year: reporters_in_year counts the Comtrade country
+-- reporters with any detail flow that year (imports or exports; the EU27 bloc and aggregate
+-- reporters are no Comtrade reporter here). One definition for staging.world_exports and
+-- monitor.world_supply_screen, whose world export concentration (screen G2) needs
+-- min_world_reporters of them.
+-- partition: year
+-- grain: year
+SELECT year, count(DISTINCT reporter) AS reporters_in_year
+FROM staging.annual_flows
+WHERE source = 'comtrade' AND reporter <> 'EU27'
+GROUP BY year

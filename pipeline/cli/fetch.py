@@ -1,0 +1,491 @@
+"""``geomon fetch``: the shell face of the fetch assets. Each command fills the asset's config from its flags and
+materializes that asset in-process on the data folder's Dagster instance (so the UI shows the run), with a
+progress reporter installed (pipeline/clients/progress.py). There is no second client: what runs is the asset.
+
+Exit status: 0 when the plan is complete, 1 when it is not (failures, quota; what was stored is kept and a
+rerun resumes), 2 for invalid options, 130 after Ctrl-C (stored files are kept; a rerun resumes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import re
+import sys
+import time
+
+from pipeline.paths import REFERENCE_DIR, DataPaths
+
+FLOWS = ("M", "X", "RM", "RX")
+LEVELS = ("TOTAL", "AG2", "AG4", "AG6")
+
+
+# --------------------------------------------------------------------------- option parsing
+
+
+def _this_year() -> int:
+    from pipeline.clients.http import utc_now
+
+    return utc_now().year
+
+
+def _years(text: str) -> list[int]:
+    years: list[int] = []
+    for part in text.split(","):
+        part = part.strip()
+        m = re.fullmatch(r"(\d{4})(?:-(\d{4}))?", part)
+        if not m:
+            raise argparse.ArgumentTypeError(f"{part!r} is not a year or a range like 2019-2024")
+        lo, hi = int(m.group(1)), int(m.group(2) or m.group(1))
+        if lo > hi:
+            raise argparse.ArgumentTypeError(f"{part}: the range runs backwards")
+        years += range(lo, hi + 1)
+    this_year = _this_year()
+    late = [y for y in years if y > this_year]
+    if late:
+        raise argparse.ArgumentTypeError(f"{late[0]} is after the current year {this_year}: no data can exist yet")
+    early = [y for y in years if y < 1962]
+    if early:
+        raise argparse.ArgumentTypeError(f"{early[0]} is before 1962, the first year Comtrade holds")
+    return sorted(set(years))
+
+
+def comtrade_codes() -> dict[int, str]:
+    """Comtrade area codes the project knows (data/reference/area_codes.csv): code -> name."""
+    with open(REFERENCE_DIR / "area_codes.csv", encoding="utf-8") as fh:
+        return {int(r["code"]): r["name"] for r in csv.DictReader(fh) if r["source"] == "comtrade" and r["code"].isdigit()}
+
+
+def _code_list(what: str, allow_world: bool):
+    def parse(text: str) -> list[int]:
+        known = comtrade_codes()
+        codes, bad = [], []
+        for part in (p.strip() for p in text.split(",")):
+            if not part.isdigit():
+                raise argparse.ArgumentTypeError(f"{what} {part!r} is not a numeric Comtrade code (e.g. 528 for the "
+                                                 "Netherlands, 842 for the USA)")
+            code = int(part)
+            if code == 0 and not allow_world:
+                raise argparse.ArgumentTypeError(f"{what} 0 is World, not a {what}")
+            if code not in known and code != 0:
+                bad.append(part)
+            codes.append(code)
+        if bad:
+            raise argparse.ArgumentTypeError(f"unknown {what} code(s) {','.join(bad)} (not in "
+                                             "data/reference/area_codes.csv; e.g. 528 Netherlands, 276 Germany)")
+        return sorted(set(codes))
+    return parse
+
+
+def _choices(allowed: tuple[str, ...], what: str):
+    def parse(text: str) -> list[str]:
+        values = [v.strip().upper() for v in text.split(",") if v.strip()]
+        bad = [v for v in values if v not in allowed]
+        if bad or not values:
+            raise argparse.ArgumentTypeError(f"{what} {','.join(bad) or text!r}: choose from {','.join(allowed)}")
+        return sorted(set(values))
+    return parse
+
+
+_MONTH = re.compile(r"(\d{4})-(\d{2})")
+
+
+def _month(text: str) -> str:
+    m = _MONTH.fullmatch(text.strip())
+    if not m or not 1 <= int(m.group(2)) <= 12:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a month YYYY-MM (01..12)")
+    return text.strip()
+
+
+def _months(text: str) -> list[str]:
+    out: list[str] = []
+    for part in (p.strip() for p in text.split(",") if p.strip()):
+        if ".." in part:
+            lo, hi = (_month(x) for x in part.split("..", 1))
+            if lo > hi:
+                raise argparse.ArgumentTypeError(f"{part}: the range runs backwards")
+            y, m = int(lo[:4]), int(lo[5:])
+            while f"{y:04d}-{m:02d}" <= hi:
+                out.append(f"{y:04d}-{m:02d}")
+                y, m = (y + 1, 1) if m == 12 else (y, m + 1)
+        else:
+            out.append(_month(part))
+    return sorted(set(out))
+
+
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive whole number")
+    return int(text)
+
+
+def _rate(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of calls per second") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError("the rate must be >= 0 (0 = no throttle)")
+    return value
+
+
+def add_commands(sub) -> None:
+    fetch = sub.add_parser("fetch", help="fetch from UN Comtrade or Eurostat Comext into the data folder "
+                           "(the fetch assets, run in-process; resumable)")
+    kinds = fetch.add_subparsers(dest="source", required=True)
+
+    def common(p, base_help):
+        p.add_argument("--base-url", help=base_help)
+        p.add_argument("--rate", type=_rate, help="calls per second (throttle on the start of every request)")
+        p.add_argument("--dry-run", action="store_true", help="print the plan and make no request")
+        p.add_argument("--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+                       help="Dagster log level shown (default WARNING)")
+        p.add_argument("--no-progress", action="store_true", help="plain log lines even on a terminal")
+
+    ct = kinds.add_parser("comtrade", help="UN Comtrade v1 API pages (reporters x years x flows x level)")
+    ct.add_argument("--reporters", required=True, type=_code_list("reporter", False), help="e.g. 528,276")
+    ct.add_argument("--years", required=True, type=_years, help="e.g. 2019-2024 or 2021,2023")
+    ct.add_argument("--flows", type=_choices(FLOWS, "flow"), default=["M"], help="M,X (default M)")
+    ct.add_argument("--level", type=lambda t: _choices(LEVELS, "level")(t)[0], default="AG6",
+                    help="TOTAL, AG2, AG4 or AG6 (default)")
+    ct.add_argument("--partners", type=_code_list("partner", True), default=[], help="default: every partner")
+    ct.add_argument("--max-calls", type=_positive, default=0, help="most HTTP calls this run may make")
+    common(ct, "API host (default https://comtradeapi.un.org)")
+    ct.set_defaults(func=_comtrade)
+
+    cb = kinds.add_parser("comtrade-bulk", help="UN Comtrade bulk files (premium key) per reporter and year")
+    cb.add_argument("--reporters", required=True, type=_code_list("reporter", False))
+    cb.add_argument("--years", required=True, type=_years)
+    common(cb, "API host (default https://comtradeapi.un.org)")
+    cb.set_defaults(func=_comtrade_bulk)
+
+    cx = kinds.add_parser("comext", help="Eurostat Comext monthly bulk files (one Dagster partition a month)")
+    which = cx.add_mutually_exclusive_group(required=True)
+    which.add_argument("--months", type=_months, help="e.g. 2024-01..2024-06 or 2024-01,2024-03")
+    which.add_argument("--latest", type=_positive, help="the N most recent months in the file listing")
+    cx.add_argument("--force", action="store_true", help="download again even when current (old copy archived)")
+    common(cx, "file service URL (default https://ec.europa.eu/eurostat/api/dissemination/files)")
+    cx.set_defaults(func=_comext)
+
+    sd = kinds.add_parser("comext-sdmx", help="one Comext SDMX query (DS-045409), stored per period")
+    sd.add_argument("--reporter", required=True, type=lambda t: [v.strip().upper() for v in t.split(",") if v.strip()])
+    sd.add_argument("--product", required=True, type=lambda t: [v.strip() for v in t.split(",") if v.strip()])
+    sd.add_argument("--partner", default=[], type=lambda t: [v.strip().upper() for v in t.split(",") if v.strip()])
+    sd.add_argument("--flow", default=[], type=_choices(("1", "2"), "flow"))
+    sd.add_argument("--start", required=True, type=_month)
+    sd.add_argument("--end", required=True, type=_month)
+    common(sd, "SDMX 2.1 base URL (default https://ec.europa.eu/eurostat/api/comext/dissemination/sdmx/2.1)")
+    sd.set_defaults(func=_comext_sdmx)
+
+
+# --------------------------------------------------------------------------- progress
+
+
+class TerminalProgress:
+    """A rich progress bar (calls done / planned, records, bytes, ETA) on a TTY; plain lines otherwise."""
+
+    def __init__(self, label: str, tty: bool, stream=None):
+        self.label, self.tty = label, tty
+        self.stream = stream or sys.stderr
+        self.total = 0
+        self.done = self.skipped = self.records = self.nbytes = 0
+        self.what = "calls"
+        self.locked = False
+        self._bar = self._task = None
+        self._last_line = 0.0
+        self._started = time.monotonic()
+
+    # context
+    def __enter__(self):
+        if self.tty:
+            from rich.console import Console
+            from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+            self._bar = Progress(
+                TextColumn("[bold]{task.description}"), BarColumn(),
+                TextColumn("{task.completed:,.0f}/{task.total:,.0f} {task.fields[what]}"),
+                TextColumn("{task.fields[records]:,} records"), TextColumn("{task.fields[mb]}"),
+                TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
+                console=Console(file=self.stream), transient=False, refresh_per_second=4,
+            )
+            self._bar.start()
+            self._task = self._bar.add_task(self.label, total=max(self.total, 1), what=self.what, records=0, mb="0 B")
+        return self
+
+    def __exit__(self, *exc):
+        if self._bar is not None:
+            self._refresh()
+            self._bar.stop()
+        else:
+            self._line(force=True)
+
+    # the reporter interface
+    def plan(self, total: int, *, what: str = "calls") -> None:
+        if self.locked:
+            return
+        self.total, self.what = total, what
+        self._refresh()
+
+    def grow(self, n: int) -> None:
+        if not self.locked:
+            self.total += n
+        self._refresh()
+
+    def advance(self, n: int = 1, *, records: int = 0, nbytes: int = 0, skipped: bool = False) -> None:
+        self.done += n
+        self.skipped += n if skipped else 0
+        self.records += records
+        self.nbytes += nbytes
+        self._refresh()
+
+    def note(self, message: str) -> None:
+        if self._bar is not None:
+            self._bar.console.print(f"  {message}", markup=False, highlight=False)
+        else:
+            print(f"{self.label}: {message}", file=self.stream, flush=True)
+
+    # drawing
+    def _refresh(self) -> None:
+        if self._bar is not None:
+            self._bar.update(self._task, total=max(self.total, self.done, 1), completed=self.done, what=self.what,
+                             records=self.records, mb=_size(self.nbytes))
+        else:
+            self._line()
+
+    def _line(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self._last_line < 2.0 and self.done < self.total:
+            return
+        self._last_line = now
+        rate = (self.done - self.skipped) / max(now - self._started, 1e-9)
+        left = max(self.total - self.done, 0)
+        eta = f"{left / rate:.0f} s" if rate > 0 and left else ("0 s" if not left else "?")
+        print(f"{self.label}: {self.done:,}/{self.total:,} {self.what} ({self.skipped:,} already on disk), "
+              f"{self.records:,} records, {_size(self.nbytes)}, ETA {eta}", file=self.stream, flush=True)
+
+
+def _size(n: int) -> str:
+    for unit, scale in (("GB", 1 << 30), ("MB", 1 << 20), ("kB", 1 << 10)):
+        if n >= scale:
+            return f"{n / scale:.1f} {unit}"
+    return f"{n} B"
+
+
+# --------------------------------------------------------------------------- running an asset
+
+
+def _key_value():
+    from dagster import EnvVar
+
+    from pipeline.clients.comtrade.session import KEY_ENV
+
+    return EnvVar(KEY_ENV) if KEY_ENV in os.environ else ""
+
+
+def _execute(args, paths: DataPaths, key, *, run_config: dict, resources: dict | None = None,
+             partitions: list[str] | None = None, label: str, total: int | None = None, what: str = "calls") -> int:
+    """Materialize asset ``key`` (each of ``partitions``) in-process with a progress reporter; exit status."""
+    from dagster import materialize
+
+    from pipeline.cli.run import instance_for
+    from pipeline.clients.progress import reporting
+    from pipeline.definitions import definitions
+
+    defs = definitions(data_dir=str(paths.root), comtrade_key=_key_value())
+    merged = {**defs.resources, **(resources or {})}
+    asset_def = defs.get_assets_def(key)
+    run_config = {**run_config, "loggers": {"console": {"config": {"log_level": args.log_level}}}}
+    instance = instance_for(paths)
+    tty = sys.stderr.isatty() and not args.no_progress
+    bar = TerminalProgress(label, tty)
+    if total is not None:
+        bar.total, bar.what, bar.locked = total, what, True
+    failures: list[str] = []
+    started = time.perf_counter()
+    try:
+        with bar, reporting(bar):
+            for partition in partitions or [None]:
+                result = materialize([asset_def], resources=merged, run_config=run_config, instance=instance,
+                                     partition_key=partition, raise_on_error=False,
+                                     tags={"geomonitor/trigger": "geomon fetch"})
+                if not result.success:
+                    failures += [f"{partition + ': ' if partition else ''}{reason}" for reason in _reasons(result)]
+    except KeyboardInterrupt:
+        print(f"\ngeomon fetch: interrupted after {time.perf_counter() - started:.1f} s; everything stored so far "
+              "is kept and the same command resumes.", file=sys.stderr)
+        return 130
+    finally:
+        instance.dispose()
+    elapsed = time.perf_counter() - started
+    if failures:
+        interrupted = any("Interrupt" in f for f in failures)
+        print(f"geomon fetch {args.source}: {'interrupted' if interrupted else 'INCOMPLETE'} after {elapsed:.1f} s; "
+              "what was stored is kept and the same command resumes.", file=sys.stderr)
+        for reason in failures[:10]:
+            print(f"  {reason}", file=sys.stderr)
+        return 130 if interrupted else 1
+    print(f"geomon fetch {args.source}: complete in {elapsed:.1f} s: {bar.done:,} {bar.what} ({bar.skipped:,} already "
+          f"on disk), {bar.records:,} records, {_size(bar.nbytes)} downloaded.", file=sys.stderr)
+    return 0
+
+
+def _reasons(result) -> list[str]:
+    out = []
+    for event in result.all_events:
+        if event.is_step_failure:
+            error = event.step_failure_data.error
+            out.append(((error.cause or error).message or "").strip().splitlines()[0][:500])
+    return out or ["the run failed (see geomon status or the Dagster UI)"]
+
+
+# --------------------------------------------------------------------------- the commands
+
+
+def _comtrade_resource(args):
+    from pipeline.clients.comtrade.session import KEY_ENV
+    from pipeline.resources import ComtradeClient, ComtradeKey
+
+    overrides = {}
+    if args.base_url:
+        overrides["base_url"] = args.base_url.rstrip("/")
+    if args.rate is not None:
+        overrides["requests_per_second"] = args.rate
+    key = _key_value()
+    return ComtradeClient(key=ComtradeKey(value=key), **overrides), bool(key) and bool(os.environ.get(KEY_ENV, "").strip())
+
+
+def _comtrade(args, paths: DataPaths) -> int:
+    from assets.comtrade.api import ASSET_KEY, OP_NAME, page_store
+    from pipeline.clients.comtrade.plan import PlanError, PlanSpec, plan_requests
+    from pipeline.clients.comtrade.session import record_cap
+    from pipeline.resources import DataFolder
+
+    try:
+        spec = PlanSpec.build(reporters=args.reporters, years=args.years, flows=args.flows, level=args.level,
+                              partners=args.partners or None)
+    except PlanError as exc:
+        print(f"geomon fetch comtrade: {exc}", file=sys.stderr)
+        return 2
+    resource, keyed = _comtrade_resource(args)
+    if args.dry_run:
+        cap = record_cap(keyed, resource.max_records_per_call)
+        kind = "data/v1/get" if keyed else "public/v1/preview"
+        base = f"{resource.base_url}/{kind}/{spec.type_code}/{spec.freq}/{spec.cl}"
+        roots = plan_requests(spec, record_cap=cap, base_url=base, max_url=resource.max_url_length)
+        store = page_store(DataFolder(root=str(paths.root)))
+        held = sum(store.has_page(r) for r in roots)
+        print(f"Comtrade plan: {len(spec.reporters)} reporter(s) x {len(spec.years)} year(s) x flows "
+              f"{','.join(spec.flows)} at {spec.level}, {'all partners' if spec.partners is None else f'{len(spec.partners)} partners'}; "
+              f"{'keyed' if keyed else 'keyless preview'}, {cap:,} records per call, endpoint {base}")
+        print(f"  {len(roots)} first call(s), {held} already stored in {store.dir}; full pages are split at run time; "
+              f"daily call limit {resource.daily_call_limit or 'none'}"
+              f"{f', at most {args.max_calls} call(s) this run' if args.max_calls else ''}")
+        for req in roots[:20]:
+            print(f"  {'stored ' if store.has_page(req) else 'to fetch'}  {req.label()}")
+        if len(roots) > 20:
+            print(f"  ... {len(roots) - 20} more")
+        print("dry run: no request made")
+        return 0
+    config = {"reporters": list(spec.reporters), "years": list(spec.years), "flows": list(spec.flows),
+              "level": spec.level, "partners": list(spec.partners or []), "max_calls": args.max_calls}
+    return _execute(args, paths, ASSET_KEY, run_config={"ops": {OP_NAME: {"config": config}}},
+                    resources={"comtrade": resource}, label="comtrade")
+
+
+def _comtrade_bulk(args, paths: DataPaths) -> int:
+    from assets.comtrade.bulk import BULK_KEY, BULK_OP, bulk_store
+    from pipeline.resources import DataFolder
+
+    resource, keyed = _comtrade_resource(args)
+    if args.dry_run:
+        store = bulk_store(DataFolder(root=str(paths.root)))
+        held = store.held()
+        print(f"Comtrade bulk plan: {len(args.reporters)} reporter(s) x {len(args.years)} year(s) = "
+              f"{len(args.reporters) * len(args.years)} listing call(s) at {resource.base_url}/bulk/v1/get/C/A/HS; "
+              f"{len(held)} file(s) held in {store.dir}; files whose publication is unchanged are not downloaded")
+        if not keyed:
+            print("  note: no COMTRADE_API_KEY set; bulk files need a premium key, the run would stop")
+        print("dry run: no request made")
+        return 0
+    if not keyed:
+        print("geomon fetch comtrade-bulk: bulk files need a premium COMTRADE_API_KEY in the environment; "
+              "none is set", file=sys.stderr)
+        return 2
+    config = {"reporters": args.reporters, "years": args.years}
+    return _execute(args, paths, BULK_KEY, run_config={"ops": {BULK_OP: {"config": config}}},
+                    resources={"comtrade": resource}, label="comtrade-bulk")
+
+
+def _comext_resource(args, **fields):
+    from pipeline.resources import ComextApi
+
+    overrides = dict(fields)
+    if args.rate is not None:
+        overrides["requests_per_second"] = args.rate
+    return ComextApi(**overrides)
+
+
+def _comext(args, paths: DataPaths) -> int:
+    from assets.comext.api import BULK_MONTHS_KEY, DEFAULT_BULK_START, bulk_month_partitions, latest_months
+    from pipeline.clients.comext import ComextError
+    from pipeline.clients.comext.listing import monthly_files
+    from pipeline.clients.comext.store import ComextRawStore
+    from pipeline.clients.http import FetchError
+
+    api = _comext_resource(args, **({"files_url": args.base_url.rstrip("/")} if args.base_url else {}))
+    keys = set(bulk_month_partitions(DEFAULT_BULK_START).get_partition_keys())
+    store = ComextRawStore.at(paths.root)
+    if args.months:
+        outside = [m for m in args.months if m not in keys]
+        if outside:
+            print(f"geomon fetch comext: month(s) {','.join(outside)} outside the partitions {min(keys)}..{max(keys)} "
+                  "(first month configurable; the current month is not complete)", file=sys.stderr)
+            return 2
+        months = args.months
+    elif args.dry_run:
+        print(f"Comext plan: the {args.latest} most recent monthly file(s) of the listing at {api.files_url} "
+              "(the listing is not requested in a dry run)")
+        print(f"  held: {sorted(e.get('month') for e in store.held_bulk().values() if e.get('month'))}")
+        print("dry run: no request made")
+        return 0
+    else:
+        try:
+            with api.client() as client:
+                listing = monthly_files(client.list_files())
+        except (FetchError, ComextError) as exc:
+            print(f"geomon fetch comext: the file listing could not be read: {exc}", file=sys.stderr)
+            return 1
+        months = [m for m in latest_months(listing, args.latest) if m in keys]
+    if args.dry_run:
+        held = {e.get("month") for e in store.held_bulk().values()}
+        print(f"Comext plan: {len(months)} monthly partition(s) of raw/comext_bulk_months from {api.files_url}; "
+              "held months are checked against the listing and downloaded only when it changed")
+        for m in months:
+            print(f"  {m}  {'held' if m in held else 'to fetch'}")
+        print("dry run: no request made")
+        return 0
+    run_config = {"ops": {BULK_MONTHS_KEY.to_python_identifier(): {"config": {"force": args.force}}}}
+    return _execute(args, paths, BULK_MONTHS_KEY, run_config=run_config, resources={"comext_api": api},
+                    partitions=months, label="comext", total=len(months), what="months")
+
+
+def _comext_sdmx(args, paths: DataPaths) -> int:
+    from assets.comext.api import SDMX_FILES_KEY, SDMX_OP
+    from pipeline.clients.comext.sdmx import SdmxQuery
+
+    if args.start > args.end:
+        print(f"geomon fetch comext-sdmx: --start {args.start} is after --end {args.end}", file=sys.stderr)
+        return 2
+    query = {"reporter": args.reporter, "product": args.product, "partner": args.partner, "flow": args.flow,
+             "start_period": args.start, "end_period": args.end}
+    api = _comext_resource(args, **({"sdmx_url": args.base_url.rstrip("/")} if args.base_url else {}))
+    if args.dry_run:
+        q = SdmxQuery(reporter=tuple(args.reporter), product=tuple(args.product), partner=tuple(args.partner),
+                      flow=tuple(args.flow), start_period=args.start, end_period=args.end)
+        print(f"Comext SDMX plan: {q.describe()} at {api.sdmx_url}; {len(q.periods())} period(s), split by reporter "
+              "then period if the API answers 413")
+        print("dry run: no request made")
+        return 0
+    return _execute(args, paths, SDMX_FILES_KEY, run_config={"ops": {SDMX_OP: {"config": {"queries": [query]}}}},
+                    resources={"comext_api": api}, label="comext-sdmx", total=1, what="queries")

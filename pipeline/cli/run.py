@@ -1,0 +1,172 @@
+"""``geomon run``: materialize every asset of the refresh job and publish, then print the summary."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+from pipeline.paths import INPUT_FOLDERS, DataPaths
+
+SOURCES = INPUT_FOLDERS
+
+
+def _sources(text: str) -> list[str]:
+    chosen = [s.strip() for s in text.split(",") if s.strip()]
+    unknown = [s for s in chosen if s not in SOURCES]
+    if unknown or not chosen:
+        raise argparse.ArgumentTypeError(f"choose from {','.join(SOURCES)} (got {text!r})")
+    return chosen
+
+
+def add_commands(sub) -> None:
+    run = sub.add_parser("run", help="materialize every asset and publish")
+    run.add_argument("--sources", type=_sources, default=list(SOURCES),
+                     help="input folders to read, comma-separated (default: sample,demo,landing,api)")
+    run.add_argument("--demo-scale", type=float, default=None, help="demo-world size (1.0 = ~9M flows a year)")
+    run.add_argument("--demo-years", type=int, nargs="+", default=None, help="demo-world years")
+    run.add_argument("--config", metavar="FILE",
+                     help="Dagster run config (YAML or JSON) merged into the defaults, e.g. an API fetch plan: "
+                     "ops: {raw__comtrade_api_pages: {config: {reporters: [528], years: [2023]}}}")
+    run.add_argument("--full-rebuild", action="store_true",
+                     help="rebuild every SQL model and year instead of only what changed inputs need")
+    run.add_argument("--accept-quarantined-input", action="store_true",
+                     help="publish even if input files are quarantined (they are left out and listed in "
+                     "meta.quarantine and the manifest)")
+    # Dagster's own console lines (every skipped step, stack traces) are for debugging; the run ends with
+    # its summary or its reasons either way
+    run.add_argument("--log-level", default="CRITICAL", choices=["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"],
+                     help="Dagster console log level (default CRITICAL: only geomon's own summary)")
+    run.set_defaults(func=_run)
+
+
+def _run(args, paths: DataPaths) -> int:
+    from dagster import EnvVar
+
+    from pipeline.clients.comtrade.session import KEY_ENV
+    from pipeline.definitions import definitions
+
+    # the flags configure the resources; a --config file is run config on top of them (ops, other resources)
+    settings: dict = {"sources": args.sources}
+    if args.demo_scale is not None:
+        settings["demo_scale"] = args.demo_scale
+    if args.demo_years:
+        settings["demo_years"] = args.demo_years
+    if args.full_rebuild:
+        settings["full_rebuild"] = True
+    if args.accept_quarantined_input:
+        settings["accept_quarantined_input"] = True
+    run_config: dict = {"loggers": {"console": {"config": {"log_level": args.log_level}}}}
+    if args.config:
+        try:
+            run_config = {**run_config, **_load_config(args.config)}
+        except (OSError, ValueError) as exc:
+            print(f"geomon run: --config {args.config}: {exc}", file=sys.stderr)
+            return 2
+    # no key in the environment is the keyless preview endpoint, not an error
+    key = EnvVar(KEY_ENV) if KEY_ENV in os.environ else ""
+    defs = definitions(data_dir=str(paths.root), comtrade_key=key, **settings)
+    instance = instance_for(paths)
+    started = time.perf_counter()
+    result = defs.resolve_job_def("refresh").execute_in_process(
+        run_config=run_config, instance=instance, raise_on_error=False
+    )
+    elapsed = time.perf_counter() - started
+    if not result.success:
+        _print_failure(result, paths, elapsed)
+        return 1
+    from pipeline.summary import print_summary
+
+    print_summary(paths, elapsed)
+    return 0
+
+
+def _first_lines(text: str, limit: int = 3) -> str:
+    """The lines of an error a person reads: the first, and DuckDB's 'Original Line' / conversion lines."""
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    keep = lines[:1] + [line for line in lines[1:] if line.startswith(("Original Line", "Error when", "Could not"))]
+    return " | ".join(keep[:limit])[:400]
+
+
+def _print_failure(result, paths: DataPaths, elapsed: float) -> None:
+    """Why the run failed and what to do, after the run: the files, lines and reasons, the failed checks,
+    and that nothing the users read changed."""
+    from pipeline.publish import latest_snapshot_id
+
+    out = sys.stderr
+    latest = latest_snapshot_id(paths)
+    unchanged = f"the previous publication ({latest}) is unchanged" if latest else "nothing was published"
+    print(f"geomon run FAILED after {elapsed:.1f} s; {unchanged}.", file=out)
+    quarantined = _quarantine(paths)
+    if quarantined:
+        print(f"Input files that could not be read ({len(quarantined)}):", file=out)
+        for file, line, reason in quarantined:
+            print(f"  {file}{f', line {line}' if line else ''}: {_first_lines(reason)}", file=out)
+    failed_checks = [c for c in result.get_asset_check_evaluations()
+                     if not c.passed and not (quarantined and c.check_name == "input_contract")]
+    if failed_checks:
+        print("Checks that failed:", file=out)
+        for check in failed_checks:
+            details = "; ".join(f"{k}: {str(v.value)[:120]}" for k, v in check.metadata.items() if k != "sample")
+            print(f"  {check.asset_key.to_user_string()} {check.check_name}: {details}", file=out)
+    steps = [e for e in result.all_events if e.is_step_failure
+             and "DagsterAssetCheckFailedError" not in (e.step_failure_data.error.cls_name or "")]
+    for event in steps:
+        error = event.step_failure_data.error
+        # the user-facing reason is the exception Dagster wrapped, when there is one
+        print(f"  step {event.step_key}: {_first_lines((error.cause or error).message)}", file=out)
+    print("Next: " + ("fix or remove the file(s) above and run again, or publish without them: "
+                      "geomon run --accept-quarantined-input (they are then listed in meta.quarantine)."
+                      if quarantined else
+                      "see the reasons above; `geomon run --log-level ERROR` shows Dagster's own messages."), file=out)
+
+
+def instance_for(paths: DataPaths):
+    """The Dagster instance the shell and ``make dev`` share: ``$DAGSTER_HOME`` when set, else
+    ``<data dir>/dagster_home`` (created with pipeline/dagster.yaml), so runs, materializations and check
+    results of ``geomon run`` and ``geomon fetch`` show in the UI."""
+    from dagster import DagsterInstance
+    from dagster._core.instance.ref import InstanceRef
+
+    if os.environ.get("DAGSTER_HOME"):
+        return DagsterInstance.get()
+    home = paths.root / "dagster_home"
+    home.mkdir(parents=True, exist_ok=True)
+    if not (home / "dagster.yaml").exists():
+        import shutil
+
+        shutil.copyfile(Path(__file__).resolve().parents[1] / "dagster.yaml", home / "dagster.yaml")
+    return DagsterInstance.from_ref(InstanceRef.from_dir(str(home)))
+
+
+def _load_config(path: str) -> dict:
+    import yaml  # PyYAML comes with Dagster
+
+    text = open(path, encoding="utf-8").read()
+    try:
+        loaded = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ValueError(f"not YAML or JSON ({exc})") from exc
+    if not isinstance(loaded, dict):
+        raise ValueError("expected a mapping at the top level")
+    return loaded
+
+
+def _quarantine(paths: DataPaths) -> list[tuple]:
+    """What the run quarantined (file, line, reason), read from the working database once the run is over."""
+    import duckdb
+
+    if not paths.warehouse.exists():
+        return []
+    try:
+        con = duckdb.connect(str(paths.warehouse), read_only=True)
+    except duckdb.Error:
+        return []
+    try:
+        return con.execute("SELECT file, line, reason FROM raw.quarantine ORDER BY ALL").fetchall()
+    except duckdb.Error:
+        return []
+    finally:
+        con.close()

@@ -1,0 +1,30 @@
+"""``geomon status``: what is fetched, per source, reporter and year (Comext: month), from the data folder."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from pipeline.paths import DataPaths
+
+
+def add_commands(sub) -> None:
+    status = sub.add_parser("status", help="coverage matrix: what is fetched, its release, rows, what the "
+                            "revision sensors would refetch")
+    status.add_argument("--json", action="store_true", help="print the matrix as JSON")
+    status.add_argument("--source", choices=["comtrade", "comext"], help="one source only")
+    status.set_defaults(func=_status)
+
+
+def _status(args, paths: DataPaths) -> int:
+    from pipeline.status import coverage, render
+
+    rows = coverage(paths)
+    if args.source:
+        rows = [r for r in rows if r["source"].startswith(args.source)]
+    if args.json:
+        json.dump(rows, sys.stdout, indent=1, default=str)
+        print()
+    else:
+        print(render(rows, paths))
+    return 0

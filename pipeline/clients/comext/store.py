@@ -1,0 +1,231 @@
+"""``<data dir>/raw/comext`` as the fetch assets write it: ``bulk/full_v2_YYYYMM.7z`` and
+``sdmx/<query>/<period>.csv.gz``, with a ``_release.json`` sidecar the readers understand; a replaced
+version moves to ``<data dir>/raw/comext_archive`` (outside the folder the readers scan, so an archived
+month is never read twice). Downloads in progress sit in ``raw/comext_incoming`` (same disk, so the final
+rename is atomic).
+
+An SDMX answer is cut into one file per period by DuckDB (in memory, never the working database): it
+compares a period's content with what is stored without parsing rows in Python.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import shutil
+import tempfile
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterator
+
+import duckdb
+
+from pipeline.clients.comext import ComextError
+from pipeline.clients.comext.client import ComextClient
+from pipeline.clients.comext.listing import ListedFile
+from pipeline.clients.comext.sdmx import SdmxAnswer, SdmxQuery
+from pipeline.clients.landing import archive_files, write_json
+from pipeline.io import sha256_of, sql_string
+from pipeline.paths import SIDECAR
+
+
+@dataclass
+class PeriodOutcome:
+    period: str
+    status: str  # new | revised | unchanged | absent
+    rows: int = 0
+    last_update: str | None = None
+    path: str | None = None
+
+
+@dataclass
+class ComextRawStore:
+    """``<data dir>/raw/comext`` as written by the fetch assets, with its sidecar and archive."""
+
+    root: Path
+    archive_root: Path
+    incoming: Path
+    synthetic: bool = False
+
+    @classmethod
+    def at(cls, data_root: Path) -> "ComextRawStore":
+        """The store of a data directory; downloads in progress sit in ``raw/comext_incoming`` (same disk,
+        so the final rename is atomic, and outside the folder the readers scan)."""
+        raw = Path(data_root) / "raw"
+        return cls(raw / "comext", raw / "comext_archive", raw / "comext_incoming")
+
+    @property
+    def sidecar(self) -> Path:
+        return self.root / SIDECAR
+
+    def read(self) -> dict:
+        """The sidecar (no lock: a reader sees either the old or the new file, never half of one)."""
+        if not self.sidecar.exists():
+            return {}
+        try:
+            return json.loads(self.sidecar.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise ComextError(f"{self.sidecar}: not valid JSON ({exc})") from exc
+
+    @contextmanager
+    def editing(self) -> Iterator[dict]:
+        """Read-modify-write of the sidecar under an exclusive lock; written atomically on success."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        with (self.root / ".lock").open("a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                meta = self.read()
+                meta.setdefault("synthetic", self.synthetic)
+                meta.setdefault("release", "Eurostat Comext, fetched by geomonitor (release per file below)")
+                meta.setdefault("files", {})
+                meta.setdefault("bulk", {})
+                meta.setdefault("sdmx", {})
+                meta.setdefault("archived", [])
+                yield meta
+                write_json(self.sidecar, meta)
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def archive(self, meta: dict, rel: str, reason: str) -> str | None:
+        """Move ``root/rel`` to ``archive_root/<stamp>/rel`` and note it in ``meta``; returns the archive path
+        relative to the archive root."""
+        current = self.root / rel
+        if not current.exists():
+            return None
+        folder = archive_files(self.archive_root, {rel: current})
+        target_rel = f"{folder.name}/{rel}"
+        meta["archived"].append({"file": rel, "archived_as": target_rel, "reason": reason,
+                                 "release": meta["files"].get(rel)})
+        return target_rel
+
+    # -- bulk
+    def bulk_rel(self, name: str) -> str:
+        return f"bulk/{name}"
+
+    def held_bulk(self) -> dict[str, dict]:
+        return self.read().get("bulk", {})
+
+    def fetch_bulk(self, client: ComextClient, listed: ListedFile, *, reason: str = "new") -> dict:
+        """Download ``listed``, archive the version it replaces, record it; returns its sidecar entry."""
+        rel = self.bulk_rel(listed.name)
+        result = client.download(listed, self.incoming / listed.name)
+        entry = {
+            "file": rel, "month": listed.month, "last_modified": listed.last_modified, "size": result.size,
+            "sha256": sha256_of(result.path), "url": client.file_url(listed.name),
+            "fetched_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "requests": result.requests, "resumed_from": result.resumed_from, "seconds": result.seconds,
+        }
+        with self.editing() as meta:
+            archived = self.archive(meta, rel, reason) if (self.root / rel).exists() else None
+            (self.root / rel).parent.mkdir(parents=True, exist_ok=True)
+            result.path.replace(self.root / rel)
+            entry["replaced"] = archived
+            meta["bulk"][listed.name] = entry
+            meta["files"][rel] = (f"Eurostat Comext bulk {listed.name} (file service last modified "
+                                  f"{listed.last_modified or 'not stated'})")
+        return entry
+
+    # -- SDMX
+    def sdmx_rel(self, query: SdmxQuery, period: str) -> str:
+        return f"sdmx/{query.query_id()}/{period}.csv.gz"
+
+    def store_sdmx(self, query: SdmxQuery, answers: list[SdmxAnswer], periods: list[str]) -> list[PeriodOutcome]:
+        """Write the answers of ``query`` as one gzip SDMX-CSV per period; only changed periods are replaced.
+
+        A period's content is compared without DATAFLOW and LAST UPDATE: an
+        answer that only restamps a month leaves the stored file alone.
+        Periods asked for but absent from the answers are reported, and a
+        stored file for them is kept (never deleted silently).
+        """
+        self.incoming.mkdir(parents=True, exist_ok=True)
+        work = Path(tempfile.mkdtemp(prefix="sdmx-", dir=self.incoming))
+        try:
+            files = []
+            for i, answer in enumerate(answers):
+                if answer.rows:
+                    path = work / f"answer-{i}.csv"
+                    path.write_bytes(answer.content)
+                    files.append(str(path))
+            con = duckdb.connect()
+            try:
+                return self._store_periods(con, query, files, periods, work, answers)
+            finally:
+                con.close()
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+
+    def _store_periods(self, con, query, files, periods, work, answers) -> list[PeriodOutcome]:
+        outcomes: dict[str, PeriodOutcome] = {}
+        if files:
+            listing = "[" + ", ".join(sql_string(f) for f in files) + "]"
+            try:
+                con.execute(f"CREATE TABLE answer AS SELECT * FROM read_csv({listing}, header=true, delim=',', "
+                            "all_varchar=true, union_by_name=true)").fetchall()
+            except duckdb.Error as exc:
+                raise ComextError(f"{query.describe()}: SDMX-CSV answer unreadable: {exc}") from exc
+            cols = [r[0] for r in con.execute("DESCRIBE answer").fetchall()]
+            # content fingerprint without DATAFLOW and LAST UPDATE: md5 of the sorted rows (stable across
+            # DuckDB versions, unlike hash())
+            row = "concat_ws(',', " + ", ".join(
+                f'coalesce("{c}", \'\')' for c in cols if c not in ("DATAFLOW", "LAST UPDATE")) + ")"
+            try:
+                summary = con.execute(
+                    f"""SELECT "TIME_PERIOD", count(*), max(strptime("LAST UPDATE", '%d/%m/%y %H:%M:%S')),
+                               count(*) || ':' || md5(string_agg({row}, chr(10) ORDER BY {row}))
+                        FROM answer GROUP BY 1 ORDER BY 1"""
+                ).fetchall()
+            except duckdb.Error as exc:
+                raise ComextError(f"{query.describe()}: LAST UPDATE not in dd/mm/yy HH:MM:SS form: {exc}") from exc
+        else:
+            summary = []
+        stored_meta = self.read().get("sdmx", {}).get(query.query_id(), {}).get("periods", {})
+        written: dict[str, tuple[Path, dict]] = {}
+        for period, rows, last_update, fingerprint in summary:
+            old = stored_meta.get(period)
+            info = {"rows": rows, "last_update": last_update.isoformat(), "fingerprint": fingerprint,
+                    "fetched_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+            if old is not None and old.get("fingerprint") == fingerprint and (self.root / old["file"]).exists():
+                outcomes[period] = PeriodOutcome(period, "unchanged", rows, old.get("last_update"), old["file"])
+                continue
+            out = work / f"{period}.csv.gz"
+            con.execute(
+                f"""COPY (SELECT * FROM answer WHERE "TIME_PERIOD" = ? ORDER BY ALL)
+                    TO {sql_string(out)} (FORMAT csv, HEADER true, COMPRESSION gzip)""",
+                [period],
+            ).fetchall()
+            written[period] = (out, info)
+            outcomes[period] = PeriodOutcome(period, "revised" if old else "new", rows, info["last_update"],
+                                             self.sdmx_rel(query, period))
+        for period in periods:
+            if period not in outcomes:
+                old = stored_meta.get(period)
+                outcomes[period] = PeriodOutcome(period, "absent", 0, old.get("last_update") if old else None,
+                                                 old["file"] if old else None)
+        with self.editing() as meta:
+            entry = meta["sdmx"].setdefault(query.query_id(), {"query": {}, "periods": {}})
+            entry["query"] = {**query.to_dict(), **_widest(entry.get("query"), query)}
+            entry["urls"] = sorted({a.url for a in answers} | set(entry.get("urls", [])))[-50:]
+            for period, (tmp, info) in written.items():
+                rel = self.sdmx_rel(query, period)
+                if (self.root / rel).exists():
+                    self.archive(meta, rel, "revised")
+                (self.root / rel).parent.mkdir(parents=True, exist_ok=True)
+                shutil.move(str(tmp), str(self.root / rel))
+                entry["periods"][period] = {**info, "file": rel}
+                meta["files"][rel] = (f"Eurostat Comext {query.dataset} via SDMX API, last update "
+                                      f"{info['last_update']}")
+            for period, outcome in outcomes.items():
+                if outcome.status == "unchanged":
+                    entry["periods"][period]["checked_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        return [outcomes[p] for p in sorted(outcomes)]
+
+
+def _widest(stored: dict | None, query: SdmxQuery) -> dict:
+    """The stored query's period range widened to include ``query``'s (refreshes of a few months keep the span)."""
+    if not stored or not stored.get("start_period") or not query.start_period:
+        return {}
+    return {"start_period": min(stored["start_period"], query.start_period),
+            "end_period": max(stored["end_period"], query.end_period)}
+

@@ -1,0 +1,74 @@
+"""The demo files on disk: deterministic gzip, a background writer, and finding a year's files."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import re
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+
+# Fast compression: at scale 1.0, level 6 spent 40% of the run in zlib for
+# ~25% smaller files. Any level is deterministic with mtime=0.
+GZIP_LEVEL = 1
+
+
+def _gzip_bytes(data: bytes) -> bytes:
+    # mtime=0 and no file name in the header: identical inputs, identical bytes.
+    return gzip.compress(data, compresslevel=GZIP_LEVEL, mtime=0)
+
+
+class FileSink:
+    """Compresses and writes files on one background thread, so zlib and disk
+    overlap with building the next frame (zlib releases the GIL). The bytes
+    written do not depend on timing; ``close`` re-raises any write error."""
+
+    def __init__(self) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=1)
+        self._jobs: list[Future] = []
+
+    def put(self, path: Path, data: bytes, *, compress: bool) -> Path:
+        self._jobs.append(self._pool.submit(self._write, path, data, compress))
+        if len(self._jobs) > 4:  # bound the memory held by pending files
+            self._jobs.pop(0).result()
+        return path
+
+    @staticmethod
+    def _write(path: Path, data: bytes, compress: bool) -> None:
+        path.write_bytes(_gzip_bytes(data) if compress else data)
+
+    def close(self) -> None:
+        try:
+            for job in self._jobs:
+                job.result()
+        finally:
+            self._pool.shutdown(wait=True)
+
+
+
+# the data year in the demo files' names (the Comtrade bulk name also holds its release date)
+_YEAR_IN_NAME = re.compile(r"^SYNTHETIC_(?:COMTRADE-FINAL-CA\d{3}(\d{4})H|comtrade_v1_C_A_HS_\d+_(\d{4})_"
+                           r"|full_v2_(\d{4})\d\d\.)")
+
+
+def files_of_year(landing: Path, year: int) -> list[Path]:
+    """The demo world's data files of one year under ``landing`` (its comtrade/ and comext/ folders)."""
+    found = []
+    for path in sorted(Path(landing).glob("*/SYNTHETIC_*")):
+        match = _YEAR_IN_NAME.match(path.name)
+        if match and int(next(g for g in match.groups() if g)) == year:
+            found.append(path)
+    return found
+
+
+def clean_generated(folder: Path) -> None:
+    """Remove what an earlier run of this generator wrote (and nothing else)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for path in folder.iterdir():
+        if path.is_file() and (path.name.startswith("SYNTHETIC_") or path.name == "_release.json"):
+            path.unlink()
+
+
+def json_text(obj: dict) -> str:
+    return json.dumps(obj, indent=2, ensure_ascii=False) + "\n"
+

@@ -1,0 +1,111 @@
+"""The driver: build the world, write every year's Comtrade and Comext files, sidecars and ``planted.json``."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Sequence
+
+import polars as pl
+
+from pipeline.demo_world.comext import comext_flows, usd_per_eur, write_comext_year
+from pipeline.demo_world.comtrade import comtrade_core, comtrade_records, write_comtrade_bulk, write_comtrade_json
+from pipeline.demo_world.countries import countries_frame, load_reference
+from pipeline.demo_world.files import FileSink, clean_generated, json_text
+from pipeline.demo_world.planted import planted_pairs, planted_specs, truth_context
+from pipeline.demo_world.world import (EXCLUDED_HS6, ROWS_PER_PLANTED_PAIR, build_links, product_frame, required_products,
+                                       scale_plan, select_products, truth_for_year)
+
+GENERATOR = "pipeline.demo_world"
+RELEASE_FMT = "SYNTHETIC demo-world v2 (seed={seed}, scale={scale}, years={years})"
+
+
+def generate(out_dir: Path, *, scale: float = 0.01, years: Sequence[int] = (2022, 2023, 2024),
+             seed: int = 20261128, comtrade_format: str = "json") -> dict:
+    """Write the SYNTHETIC demo world under ``out_dir`` and return its manifest.
+
+    Layout: ``comtrade/`` (API pages or bulk files + ``_release.json``),
+    ``comext/`` (monthly ``full_v2`` CSV + ``_release.json``), ``planted.json``.
+    """
+    if comtrade_format not in ("json", "bulk"):
+        raise ValueError("comtrade_format must be 'json' or 'bulk'")
+    years = sorted({int(y) for y in years})
+    if not years:
+        raise ValueError("at least one year")
+    out_dir = Path(out_dir)
+    ct_dir, cx_dir = out_dir / "comtrade", out_dir / "comext"
+    clean_generated(ct_dir)
+    clean_generated(cx_dir)
+
+    hs, domains = load_reference()
+    ctry = countries_frame()
+    hs6 = hs.filter(pl.col("level") == "6")["code"].to_list()
+    specs = planted_specs()
+    n_required = len(required_products(hs6, domains, [s.product for s in specs]))
+    # Planted pairs exist at every scale: their rows come off the random budget.
+    fixed_rows = ROWS_PER_PLANTED_PAIR * len(planted_pairs(ctry))
+    plan = scale_plan(scale, len(set(hs6) - EXCLUDED_HS6), n_required, fixed_rows)
+    prods = product_frame(select_products(hs, domains, plan.n_products, seed), hs, seed)
+    links = build_links(ctry, prods, plan, seed)
+
+    release = RELEASE_FMT.format(seed=seed, scale=scale, years=years)
+    files: list[Path] = []
+    rows_ct: dict[str, int] = {}
+    rows_cx: dict[str, int] = {}
+    context: dict[str, dict] = {}
+    writer = write_comtrade_json if comtrade_format == "json" else write_comtrade_bulk
+    sink = FileSink()
+    try:
+        for year in years:
+            truth = truth_for_year(links, year, seed)
+            context[str(year)] = truth_context(truth, ctry, prods)
+            core = comtrade_core(truth, ctry, prods, year, seed)
+            del truth
+            rows_ct[str(year)] = core.height
+            for rep in sorted(set(core["rep"].to_list())):  # one reporter at a time bounds memory
+                records = comtrade_records(core.filter(pl.col("rep") == rep), ctry, hs, year)
+                files += writer(records, ct_dir, int(ctry["ct_code"][rep]), year, sink)
+            flows = comext_flows(core, ctry, prods, year)
+            del core
+            cx_files, n_cx = write_comext_year(flows, ctry, prods, year, seed, cx_dir, sink)
+            files += cx_files
+            rows_cx[str(year)] = n_cx
+    finally:
+        sink.close()
+
+    sidecar = {"release": release, "synthetic": True, "generator": GENERATOR}
+    for folder in (ct_dir, cx_dir):
+        (folder / "_release.json").write_text(json_text(sidecar), encoding="utf-8")
+        files.append(folder / "_release.json")
+
+    manifest = {
+        "synthetic": True,
+        "release": release,
+        "generator": GENERATOR,
+        "seed": seed,
+        "scale": scale,
+        "years": years,
+        "comtrade_format": comtrade_format,
+        "usd_per_eur": {str(y): usd_per_eur(y) for y in years},
+        "plan": {"n_products": prods.height, "k_mean": round(plan.k_mean, 3),
+                 "participation": round(plan.participation, 5), "n_countries": ctry.height},
+        "rows": {"comtrade": sum(rows_ct.values()), "comext": sum(rows_cx.values()),
+                 "comtrade_by_year": rows_ct, "comext_by_year": rows_cx},
+        "files": sorted(p.relative_to(out_dir).as_posix() for p in files),
+        "planted": [
+            {"id": s.id, "view": s.view, "importer": s.importer, "exporter": s.exporter, "product": s.product,
+             "years": years, "share": s.share, "denominator": s.denominator, "note": s.note}
+            for s in specs
+        ],
+        "context_from_truth": context,
+    }
+    (out_dir / "planted.json").write_text(json_text(manifest), encoding="utf-8")
+    return manifest
+
+
+def generator_sha256() -> str:
+    """One hash of the generator's source, every module of this package: a changed generator regenerates."""
+    digest = hashlib.sha256()
+    for path in sorted(Path(__file__).resolve().parent.glob("*.py")):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()

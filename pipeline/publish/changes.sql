@@ -1,0 +1,52 @@
+-- Changes since the last publication (methodology section 8): per screen key, what is newly
+-- dependent, no longer dependent, has another top supplier, or whose HHI moved by more than
+-- changes_hhi_move (default 0.1), with the previous and the new values and both snapshot ids.
+-- Runs at publication on the warehouse, with the previously published file attached as `prev`
+-- (its tables are the previous figures); the first publication gets no row. One row per key and
+-- kind of change; a key that appears
+-- or disappears counts as dependent or not as it is on its side ("absent" is not dependent).
+-- Screens: ec_screen (EU27 and every member state), world_supply_screen (flagged),
+-- dependence_on_nl and dependence_on_eu (depends_on_*, partner view).
+WITH cur AS (
+    SELECT 'ec_screen' AS screen, source, reporter, year, product_code, dependent,
+           top_supplier, hhi_extra AS hhi FROM monitor.ec_screen
+    UNION ALL
+    SELECT 'world_supply_screen', source, importer, year, product_code, flagged, top_supplier, importer_hhi
+    FROM monitor.world_supply_screen
+    UNION ALL
+    SELECT 'dependence_on_nl', source, importer, year, product_code, depends, importer_top_partner, importer_hhi
+    FROM monitor.supplier_dependence WHERE supplier = 'NLD'
+    UNION ALL
+    SELECT 'dependence_on_eu', source, importer, year, product_code, depends, importer_top_partner, importer_hhi
+    FROM monitor.supplier_dependence WHERE supplier = 'EU27'
+),
+old AS (
+    {previous}
+),
+paired AS (
+    SELECT screen, source, reporter, year, product_code,
+           o.dependent AS dependent_before, c.dependent AS dependent_now,
+           o.top_supplier AS top_supplier_before, c.top_supplier AS top_supplier_now,
+           o.hhi AS hhi_before, c.hhi AS hhi_now
+    FROM cur AS c
+    FULL JOIN old AS o USING (screen, source, reporter, year, product_code)
+),
+changed AS (
+    SELECT *, 'newly_dependent' AS change FROM paired
+    WHERE coalesce(dependent_now, false) AND NOT coalesce(dependent_before, false)
+    UNION ALL
+    SELECT *, 'no_longer_dependent' FROM paired
+    WHERE coalesce(dependent_before, false) AND NOT coalesce(dependent_now, false)
+    UNION ALL
+    SELECT *, 'top_supplier_changed' FROM paired
+    WHERE top_supplier_before <> top_supplier_now
+    UNION ALL
+    SELECT *, 'hhi_moved' FROM paired
+    WHERE abs(hhi_now - hhi_before) > getvariable('changes_hhi_move')
+)
+SELECT screen, source, reporter, year, product_code, change,
+       dependent_before, dependent_now, top_supplier_before, top_supplier_now, hhi_before, hhi_now,
+       ?::VARCHAR AS previous_snapshot_id, ?::VARCHAR AS snapshot_id
+FROM changed
+-- the first publication has nothing to compare with: no row, rather than everything "new"
+WHERE ?::BOOLEAN

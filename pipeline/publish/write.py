@@ -1,0 +1,240 @@
+"""Write one publication: the analysts' DuckDB file, the Parquet snapshot and its report, then swap them in.
+
+Order: the analysts' DuckDB file and the Parquet snapshot are written in full
+under temporary names; only then is the DuckDB file renamed over the old one,
+the snapshot folder renamed to its id, and ``LATEST`` replaced. Each rename is
+atomic, and a failure before them leaves every published byte as it was.
+Readers holding the old DuckDB file open keep reading it; new connections see
+the new one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from pipeline import glossary
+from pipeline.io import atomic_write_text, sha256_of
+from pipeline.paths import REPO_ROOT, SQL_DIR, DataPaths
+from pipeline.publish.changes import DESCRIPTION as CHANGES_DESCRIPTION
+from pipeline.publish.changes import TABLE as CHANGES_TABLE
+from pipeline.publish.changes import build_changes
+from pipeline.publish.access import DEFAULT_RESTRICTED, PUBLIC, strictest, table_class
+from pipeline.publish.database import (DERIVED_DESCRIPTIONS, DERIVED_TABLES, STORAGE_VERSION, describe_database,
+                                       latest_complete_years, record_published_years, reusable_years, write_database)
+from pipeline.publish.dictionary import DICTIONARY_FILE, dictionary_markdown
+from pipeline.publish.excel import SHEETS as WORKBOOK_SHEETS
+from pipeline.publish.excel import workbook_name, write_workbook
+from pipeline.publish.report_files import write_snapshot_report
+from pipeline.publish.snapshots import PINNED_FILE, apply_retention
+
+ROWS_PER_GROUP = 1_000_000  # Parquet row group = Arrow batch written at a time
+# reference tables a snapshot carries, so that downloaders can put names on codes (when the database has them)
+SNAPSHOT_REFERENCE_TABLES = ("reference.countries", "reference.hs_products", "reference.strategic_domains",
+                             "reference.domains")
+ATTRIBUTION = (
+    "Derived indicators. Sources: Eurostat, Comext (re-use with attribution); UN Comtrade "
+    "(subject to the UN Comtrade policy on use and re-dissemination; raw records are not redistributed)."
+)
+
+
+@dataclass(frozen=True)
+class Publication:
+    snapshot_id: str
+    database: Path
+    snapshot_dir: Path
+    manifest: dict
+    database_writes: dict[str, str]  # per table of the analysts' file: written whole, or which years
+    changes: dict[str, int]  # monitor.changes: rows per kind of change since the previous publication
+
+
+def code_version() -> str:
+    """The git commit of the code (when run from a checkout) and a hash of all SQL models."""
+    sql_hash = hashlib.sha256()
+    for path in sorted(SQL_DIR.glob("*/*.sql")):
+        sql_hash.update(path.read_bytes())
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=REPO_ROOT, capture_output=True,
+                                text=True, timeout=5, check=True).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        commit = "unknown"
+    return f"git:{commit} sql:{sql_hash.hexdigest()[:12]}"
+
+
+def _new_snapshot_id(paths: DataPaths, vintage: str) -> str:
+    """UTC build time first, so ids sort by time; then the data vintage (e.g. data2024)."""
+    base = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ") + (f"_{vintage}" if vintage else "")
+    candidate, n = base, 1
+    while (paths.snapshots / candidate).exists():
+        n += 1
+        candidate = f"{base}-{n}"
+    return candidate
+
+
+def _remove_stale_temporaries(paths: DataPaths) -> None:
+    """Leftovers of a publish that was killed mid-way; never visible to readers, safe to delete."""
+    for leftover in paths.root.glob(".geomonitor.duckdb.tmp-*"):
+        leftover.unlink(missing_ok=True)
+    if paths.snapshots.is_dir():
+        for leftover in paths.snapshots.glob(".tmp-*"):
+            shutil.rmtree(leftover, ignore_errors=True)
+        # the pointer files' temporaries (pipeline.io.atomic_write_text)
+        for pointer in (paths.latest_pointer.name, PINNED_FILE):
+            for leftover in paths.snapshots.glob(f".{pointer}.*.tmp"):
+                leftover.unlink(missing_ok=True)
+
+
+def publish(
+    conn: duckdb.DuckDBPyConnection,
+    paths: DataPaths,
+    *,
+    database_tables: list[str],
+    snapshot_tables: list[str],
+    sources: list[dict],
+    descriptions: dict[str, str] | None = None,
+    parameters: dict | None = None,
+    vintage: str = "",
+    keep: int = 10,
+    quarantine: list[dict] | None = None,
+    restricted_tables: list[str] | tuple[str, ...] = DEFAULT_RESTRICTED,
+    storage_version: str = STORAGE_VERSION,
+) -> Publication:
+    """Publish ``database_tables`` to geomonitor.duckdb and ``snapshot_tables`` as a Parquet snapshot.
+
+    ``descriptions`` (table -> text) become table comments, ``parameters`` (the
+    thresholds used) go into the manifest, ``keep`` is how many snapshots
+    retention keeps besides the pinned ones. ``restricted_tables`` are marked restricted in the manifest
+    (everything else public; see pipeline/publish/access.py); ``storage_version`` is the DuckDB storage
+    format of geomonitor.duckdb (the oldest that holds the tables, so older DuckDB versions open it).
+    """
+    paths.snapshots.mkdir(parents=True, exist_ok=True)
+    _remove_stale_temporaries(paths)
+    descriptions = descriptions or {}
+    snapshot_id = _new_snapshot_id(paths, vintage)
+    tmp_db = paths.root / f".geomonitor.duckdb.tmp-{snapshot_id}"
+    tmp_snap = paths.snapshots / f".tmp-{snapshot_id}"
+    synthetic = any(s["synthetic"] for s in sources)
+    created_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    try:
+        # against the publication about to be replaced, so users see what moved since they last looked
+        changes = build_changes(conn, paths.published_db, snapshot_id,
+                                (parameters or {}).get("changes_hhi_move", 0.1))
+        database_tables = [*database_tables, CHANGES_TABLE, *DERIVED_TABLES]
+        references = [t for t in SNAPSHOT_REFERENCE_TABLES if t in database_tables and t not in snapshot_tables]
+        snapshot_tables = [*snapshot_tables, CHANGES_TABLE, *references]
+        descriptions = {**DERIVED_DESCRIPTIONS, **descriptions, CHANGES_TABLE: CHANGES_DESCRIPTION}
+        tables_meta = _write_snapshot(conn, tmp_snap, snapshot_tables, descriptions)
+        for table, meta in tables_meta.items():
+            meta["access"] = table_class(table, restricted_tables)
+        manifest = {
+            "snapshot_id": snapshot_id,
+            "created_at": created_at,
+            "code_version": code_version(),
+            "synthetic": synthetic,
+            "synthetic_note": "CONTAINS SYNTHETIC DEMO DATA: not real trade figures" if synthetic else "",
+            "sources": sources,
+            "parameters": parameters or {},
+            # input files left out of this publication, and why (empty unless the run accepted them)
+            "quarantine": quarantine or [],
+            "attribution": ATTRIBUTION,
+            "tables": tables_meta,
+            "changes": changes,
+            "latest_complete_year": latest_complete_years(conn),
+            "storage_version": storage_version,
+            # every file's class is in its entry ("access"); restricted files need the serve token
+            "access": {"restricted_tables": sorted(restricted_tables), "public_only": False},
+        }
+        reusable = reusable_years(conn, paths, storage_version)
+        writes = write_database(conn, tmp_db, database_tables, manifest, reusable, paths.published_db,
+                                storage_version)
+        describe_database(tmp_db, database_tables, descriptions)
+        # the report reads the database about to be published; the manifest lists it like a table
+        shown = strictest(m["access"] for m in tables_meta.values())
+        manifest["files"] = {name: {**meta, "access": shown}
+                             for name, meta in write_snapshot_report(tmp_db, tmp_snap).items()}
+        manifest["files"].update(_write_extras(tmp_db, tmp_snap, manifest))
+        (tmp_snap / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+        # the swap: from here on, each step is a single atomic rename
+        os.replace(tmp_db, paths.published_db)
+        final_snap = paths.snapshots / snapshot_id
+        tmp_snap.rename(final_snap)
+        atomic_write_text(paths.latest_pointer, snapshot_id + "\n")
+        record_published_years(conn, snapshot_id, database_tables)
+    except BaseException:
+        shutil.rmtree(tmp_snap, ignore_errors=True)
+        tmp_db.unlink(missing_ok=True)
+        Path(str(tmp_db) + ".wal").unlink(missing_ok=True)
+        raise
+    apply_retention(paths, keep)
+    return Publication(snapshot_id, paths.published_db, final_snap, manifest, writes, changes)
+
+
+def _write_extras(database: Path, folder: Path, manifest: dict) -> dict:
+    """The workbook and the data dictionary, as the manifest's ``files`` lists them (with their class)."""
+    tables = manifest["tables"]
+    out = {}
+    book = workbook_name(manifest["snapshot_id"])
+    access = strictest(tables[t]["access"] for t in WORKBOOK_SHEETS.values() if t in tables) if tables else PUBLIC
+    written = write_workbook(database, folder / book, manifest, access)
+    out[book] = {"bytes": (folder / book).stat().st_size, "sha256": sha256_of(folder / book), "access": access,
+                 "sheets": written["sheets"], "seconds": written["seconds"]}
+    (folder / DICTIONARY_FILE).write_text(dictionary_markdown(manifest), encoding="utf-8")
+    out[DICTIONARY_FILE] = {"bytes": (folder / DICTIONARY_FILE).stat().st_size,
+                            "sha256": sha256_of(folder / DICTIONARY_FILE), "access": PUBLIC}
+    return out
+
+
+def _write_snapshot(conn: duckdb.DuckDBPyConnection, folder: Path, tables: list[str], descriptions: dict) -> dict:
+    folder.mkdir(parents=True)
+    meta = {}
+    for table in tables:
+        # sorted rows make the file, and so its checksum, a function of the table's contents
+        query = f"SELECT * FROM ({DERIVED_TABLES[table]})" if table in DERIVED_TABLES else f"SELECT * FROM {table}"
+        reader = conn.sql(f"{query} ORDER BY ALL").to_arrow_reader(ROWS_PER_GROUP)
+        path = folder / f"{table}.parquet"
+        with pq.ParquetWriter(path, reader.schema, compression="zstd") as writer:
+            rows = _write_row_groups(reader, writer)
+        meta[table] = {
+            "file": path.name,
+            "description": descriptions.get(table, ""),
+            "rows": rows,
+            "bytes": path.stat().st_size,
+            "sha256": sha256_of(path),
+            "schema": [{"name": f.name, "type": str(f.type), "description": glossary.describe(f.name) or ""}
+                       for f in reader.schema],
+        }
+    return meta
+
+
+def _write_row_groups(reader: pa.RecordBatchReader, writer: pq.ParquetWriter) -> int:
+    """Stream ``reader`` into row groups of exactly ROWS_PER_GROUP rows (the last one shorter).
+
+    Only one row group is held outside DuckDB at a time, whatever the table's size. The
+    batches DuckDB hands out vary in size, so rows are regrouped and made contiguous before
+    writing: the bytes then depend on the rows alone, and reruns give identical files.
+    """
+    pending, pending_rows, rows = [], 0, 0
+    for batch in reader:
+        pending.append(batch)
+        pending_rows += batch.num_rows
+        while pending_rows >= ROWS_PER_GROUP:
+            table = pa.Table.from_batches(pending, schema=reader.schema)
+            writer.write_table(table.slice(0, ROWS_PER_GROUP).combine_chunks(), row_group_size=ROWS_PER_GROUP)
+            rest = table.slice(ROWS_PER_GROUP)
+            pending, pending_rows = rest.to_batches(), rest.num_rows
+            rows += ROWS_PER_GROUP
+    if pending_rows:
+        writer.write_table(pa.Table.from_batches(pending, schema=reader.schema).combine_chunks(),
+                           row_group_size=ROWS_PER_GROUP)
+        rows += pending_rows
+    return rows

@@ -1,0 +1,263 @@
+"""Comext bulk files -> one typed Parquet file per month, cached per archive content.
+
+An archive (``full_v2_YYYYMM.7z``) is never read row by row in Python: its
+member is unpacked into a cache folder, DuckDB converts it to one typed
+Parquet file (per month, as the archive is per month), the unpacked copy is
+deleted, and the raw table is loaded from the Parquet file. The Parquet file
+keeps every source column, the source line of each row and two
+classifications, so nothing is dropped on the way:
+
+* ``product_kind``: ``cn8`` (eight digits), ``confidential`` (a code with
+  ``X``, e.g. ``39XXXXXX``), ``total`` (``TOTAL``), ``aggregate`` (2, 4 or 6
+  digits) or ``special`` (any other code, e.g. ``99RRR100``);
+* ``partner_kind``: the partner's kind in ``data/reference/area_codes.csv``
+  (country, aggregate, unspecified, confidential, special; QP-QZ are the
+  pseudo-partners), ``unknown`` when the code is not in it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import duckdb
+
+from pipeline.io import atomic_path, atomic_write_text, sql_string
+from pipeline.paths import REFERENCE_DIR
+from pipeline.readers.comext import (
+    _BULK_KEYS,
+    _BULK_LAYOUTS,
+    _EXTRA_NUMERIC,
+    ARCHIVE_SUFFIX,
+    BULK_COLUMNS,
+    PARQUET_KEY,
+    PARQUET_VERSION,
+    _check_header,
+    _split_header,
+    archive_errors_as_input_errors,
+    bulk_layout,
+    select_bulk,
+)
+from pipeline.readers.inputs import InputError, InputFile, first_line
+from pipeline.sevenzip import archive_member, extract_member
+
+
+@dataclass
+class ConversionReport:
+    """What one bulk file turned into; kept as JSON next to the cached Parquet file."""
+
+    source: str
+    parquet: str
+    layout: str
+    member: str
+    rows: int
+    periods: list[int]
+    source_bytes: int
+    unpacked_bytes: int
+    parquet_bytes: int
+    seconds_unpack: float
+    seconds_convert: float
+    product_kinds: dict[str, int] = field(default_factory=dict)
+    partner_kinds: dict[str, int] = field(default_factory=dict)
+    confidential_value_eur: float = 0.0
+    pseudo_partner_value_eur: float = 0.0
+    cached: bool = False
+
+    @property
+    def seconds(self) -> float:
+        return self.seconds_unpack + self.seconds_convert
+
+    @property
+    def rows_per_second(self) -> float:
+        return self.rows / self.seconds if self.seconds else 0.0
+
+    def as_metadata(self) -> dict:
+        return {**asdict(self), "seconds": round(self.seconds, 3), "rows_per_second": round(self.rows_per_second)}
+
+
+def period_in_name(path: Path) -> int | None:
+    """YYYYMM (or YYYY52 for annual files) stated in a bulk file name, if any."""
+    found = re.findall(r"(?<!\d)((?:19|20)\d{2}(?:0[1-9]|1[0-2]|52))(?!\d)", path.name)
+    return int(found[-1]) if found else None
+
+
+def _bulk_select(source: Path, header: list[str], layout: str, label: str = "") -> str:
+    """Typed SELECT over a bulk CSV with every source column, its line, and the two kinds."""
+    names = _BULK_LAYOUTS[layout]
+    mapped = set(names.values())
+    extras = [c for c in header if c not in mapped]
+    if len(set(header)) != len(header):
+        raise InputError(f"{label or source}: line 1: a column name appears twice in {header}")
+    typed = {src: BULK_COLUMNS[dst] for dst, src in names.items()} | _EXTRA_NUMERIC
+    # every column named, in file order, with its type: no dialect sniffing, and a short or long row
+    # anywhere in the file is an error with its line number
+    columns = "{" + ", ".join(f"{sql_string(c)}: '{typed.get(c, 'VARCHAR')}'" for c in header) + "}"
+    # legacy files name the numeric codes DECLARANT/PARTNER and the ISO ones *_ISO
+    extra_names = {"DECLARANT": "declarant_code", "PARTNER": "partner_code"} if layout == "legacy" else {}
+    extra_cols = "".join(
+        f', "{c}" AS "{extra_names.get(c, re.sub(r"[^a-z0-9_]", "_", c.lower()))}"' for c in extras
+    )
+    cols = ", ".join(f'"{src}" AS {dst}' for dst, src in names.items())
+    areas = sql_string(REFERENCE_DIR / "area_codes.csv")
+    return f"""
+        SELECT {sql_string(layout)} AS layout, s.* EXCLUDE (_line),
+            CASE
+                WHEN s.product_nc = 'TOTAL' THEN 'total'
+                WHEN contains(s.product_nc, 'X') THEN 'confidential'
+                WHEN regexp_full_match(s.product_nc, '[0-9]{{8}}') THEN 'cn8'
+                WHEN regexp_full_match(s.product_nc, '[0-9]{{2}}|[0-9]{{4}}|[0-9]{{6}}') THEN 'aggregate'
+                WHEN s.product_nc IS NOT NULL THEN 'special'
+            END AS product_kind,
+            coalesce(a.kind, 'unknown') AS partner_kind,
+            s._line
+        FROM (
+            SELECT {cols}{extra_cols}, row_number() OVER () + 1 AS _line
+            FROM read_csv({sql_string(source)}, header=true, delim=',', quote='"', escape='"',
+                          auto_detect=false, columns={columns})
+        ) AS s
+        LEFT JOIN (
+            SELECT code, kind FROM read_csv({areas}, header=true, all_varchar=true) WHERE source = 'comext'
+        ) AS a ON a.code = s.partner"""
+
+
+def _fail_on_bad_rows(conn: duckdb.DuckDBPyConnection, parquet: Path, source: str, expected: int | None) -> None:
+    """Rows without a key or with another period than the file name states: name the first one."""
+    empty = " OR ".join(f"{c} IS NULL" for c in _BULK_KEYS)
+    which = "CASE " + " ".join(f"WHEN {c} IS NULL THEN '{c}'" for c in _BULK_KEYS) + " END"
+    bad = conn.execute(
+        f"SELECT _line, {which} FROM read_parquet({sql_string(parquet)}) WHERE {empty} ORDER BY _line LIMIT 1"
+    ).fetchall()
+    if bad:
+        line, column = bad[0]
+        raise InputError(f"{source}: line {line}: empty {column}; a bulk row needs {_BULK_KEYS}")
+    if expected is not None:
+        other = conn.execute(
+            f"SELECT _line, period FROM read_parquet({sql_string(parquet)}) WHERE period <> ? ORDER BY _line LIMIT 1",
+            [expected],
+        ).fetchall()
+        if other:
+            line, period = other[0]
+            raise InputError(
+                f"{source}: line {line}: PERIOD {period} in a file named for {expected}; "
+                "a monthly file must hold its own month only"
+            )
+
+
+def convert_bulk_to_parquet(
+    source: Path,
+    target: Path,
+    *,
+    work_dir: Path,
+    source_sha256: str = "",
+    check_period: bool = True,
+    conn: duckdb.DuckDBPyConnection | None = None,
+) -> ConversionReport:
+    """Convert one bulk file (``.7z``, ``.dat``, ``.csv``, gzipped or not) to typed Parquet.
+
+    DuckDB reads the CSV and writes Parquet itself (COPY); no row passes
+    through Python. The Parquet file is written under a temporary name and
+    renamed into place only after its rows passed the checks, so ``target``
+    either holds a complete, checked conversion or does not exist.
+    """
+    source = Path(source)
+    work_dir.mkdir(parents=True, exist_ok=True)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    unpacked: Path | None = None
+    label = str(source)
+    if source.name.lower().endswith(ARCHIVE_SUFFIX):
+        with archive_errors_as_input_errors():
+            member, _ = archive_member(source)
+            label = f"{source} (member {member})"
+            # a folder of its own: two runs converting the same month at once never share a file
+            unpacked = extract_member(source, work_dir / f"unpacked-{os.getpid()}-{time.monotonic_ns()}")
+        csv_path = unpacked
+    else:
+        member = source.name
+        csv_path = source
+    t1 = time.perf_counter()
+    own = conn is None
+    con = conn or duckdb.connect(config={"temp_directory": str(work_dir / "duckdb_tmp")})
+    try:
+        # renamed into place only after the checks below: target is complete and checked, or absent
+        with atomic_path(target) as tmp:
+            if not csv_path.stat().st_size:
+                raise InputError(f"{label}: empty file (0 bytes)")
+            header = _split_header(first_line(csv_path))
+            layout = bulk_layout(",".join(header))
+            _check_header(label, header, layout)
+            meta = {"layout": layout, "source": source.name, "source_sha256": source_sha256, "version": PARQUET_VERSION}
+            try:
+                rows = con.execute(
+                    f"COPY ({_bulk_select(csv_path, header, layout, label)}) TO {sql_string(tmp)} "
+                    f"(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 1000000, "
+                    f"KV_METADATA {{'{PARQUET_KEY}': {sql_string(json.dumps(meta))}}})"
+                ).fetchall()[0][0]
+            except duckdb.Error as exc:
+                raise InputError(f"{label}: {exc}") from exc
+            _fail_on_bad_rows(con, tmp, label, period_in_name(source) if check_period else None)
+            stats = con.execute(
+                f"""SELECT product_kind, partner_kind, count(*), sum(value_eur) FROM read_parquet({sql_string(tmp)})
+                    GROUP BY ALL"""
+            ).fetchall()
+            periods = [p for (p,) in con.execute(
+                f"SELECT DISTINCT period FROM read_parquet({sql_string(tmp)}) ORDER BY 1").fetchall()]
+    finally:
+        if own:
+            con.close()
+        if unpacked is not None:
+            unpacked_bytes = unpacked.stat().st_size if unpacked.exists() else 0
+            shutil.rmtree(unpacked.parent, ignore_errors=True)
+    t2 = time.perf_counter()
+    product_kinds: dict[str, int] = {}
+    partner_kinds: dict[str, int] = {}
+    for product_kind, partner_kind, n, _ in stats:
+        product_kinds[product_kind] = product_kinds.get(product_kind, 0) + n
+        partner_kinds[partner_kind] = partner_kinds.get(partner_kind, 0) + n
+    return ConversionReport(
+        source=str(source), parquet=str(target), layout=layout, member=member, rows=int(rows), periods=periods,
+        source_bytes=source.stat().st_size,
+        unpacked_bytes=unpacked_bytes if unpacked is not None else csv_path.stat().st_size,
+        parquet_bytes=target.stat().st_size, seconds_unpack=round(t1 - t0, 3), seconds_convert=round(t2 - t1, 3),
+        product_kinds=product_kinds, partner_kinds=partner_kinds,
+        confidential_value_eur=float(sum(v or 0 for p, _, _, v in stats if p == "confidential")),
+        pseudo_partner_value_eur=float(
+            sum(v or 0 for _, k, _, v in stats if k in ("unspecified", "confidential", "special"))
+        ),
+    )
+
+
+def cached_bulk_parquet(archive: Path, sha256: str, cache_dir: Path) -> ConversionReport:
+    """The typed Parquet file of a bulk archive, converted once per archive content (sha256).
+
+    A new version of the same file name replaces the older conversion.
+    """
+    stem = archive.name[: -len(ARCHIVE_SUFFIX)] if archive.name.lower().endswith(ARCHIVE_SUFFIX) else archive.stem
+    key = f"{stem}.{sha256[:16]}.v{PARQUET_VERSION}"
+    target = cache_dir / f"{key}.parquet"
+    report_file = cache_dir / f"{key}.json"
+    if target.exists() and report_file.exists():
+        report = ConversionReport(**json.loads(report_file.read_text(encoding="utf-8")))
+        report.cached = True
+        return report
+    report = convert_bulk_to_parquet(archive, target, work_dir=cache_dir / "tmp", source_sha256=sha256)
+    atomic_write_text(report_file, json.dumps(asdict(report), indent=1))
+    for old in cache_dir.glob(f"{stem}.*"):
+        if old.name.startswith(f"{stem}.") and not old.name.startswith(key) and old.suffix in (".parquet", ".json"):
+            old.unlink(missing_ok=True)
+    return report
+
+
+def bulk_selector(cache_dir: Path) -> Callable[[InputFile], str]:
+    """``select_for`` of the bulk raw table: archives are read through their cached conversion."""
+    def select(f: InputFile) -> str:
+        if f.path.name.lower().endswith(ARCHIVE_SUFFIX):
+            return select_bulk(f, cached_bulk_parquet(f.path, f.sha256, cache_dir).parquet)
+        return select_bulk(f)
+    return select

@@ -1,0 +1,16 @@
+"""Dagster resources, one per concern: where the data folder is (``DataFolder``), what a run reads
+(``InputSettings``), the parameters of the published screens (``Thresholds``), the private working
+database (``Warehouse``), the two remote sources (``ComtradeClient``, ``ComextApi``) and the publication
+webhook (``Webhook``).
+
+Every path is resolved from the ``data`` resource when a run uses it, never at import; the resource's
+``root`` comes from ``EnvVar("GEOMON_DATA_DIR")`` in the definitions, or from the CLI's ``--data-dir``.
+"""
+
+from pipeline.resources.notify import Webhook
+from pipeline.resources.settings import DataFolder, InputSettings, Thresholds, split_settings
+from pipeline.resources.sources import ComextApi, ComtradeClient, ComtradeKey
+from pipeline.resources.warehouse import DUCKDB_POOL, Warehouse
+
+__all__ = ["DUCKDB_POOL", "ComextApi", "ComtradeClient", "ComtradeKey", "DataFolder", "InputSettings",
+           "Thresholds", "Warehouse", "Webhook", "split_settings"]

@@ -1,0 +1,46 @@
+"""The pipeline's private DuckDB file and the pool every writer of it runs in."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Iterator
+
+import duckdb
+from dagster import ConfigurableResource
+from dagster_duckdb import DuckDBResource
+from pydantic import Field
+
+from pipeline.resources.settings import DataFolder
+
+# Every asset that writes the working database runs in this pool; the instance
+# config (pipeline/dagster.yaml) limits it to one at a time, because DuckDB
+# allows a single writer process.
+DUCKDB_POOL = "duckdb_writer"
+
+
+class Warehouse(ConfigurableResource):
+    """The pipeline's private DuckDB file (``<data dir>/work/warehouse.duckdb``).
+
+    Analysts never open it: they read the published ``geomonitor.duckdb``.
+    Connections go through Dagster's DuckDBResource, which retries while
+    another process holds the lock.
+    """
+
+    data: DataFolder
+    # 2 GB keeps a world-scale year (SF1) under 3 GB of RSS on a laptop: DuckDB spills to
+    # temp_directory beyond it; empty = DuckDB's own default (80% of RAM)
+    memory_limit: str = Field(default="2GB", description="DuckDB memory_limit, e.g. '4GB'; empty = DuckDB's "
+                                                         "default (80% of RAM). DuckDB spills beyond it.")
+    threads: int = Field(default=0, description="DuckDB threads; 0 = one per core.")
+
+    @contextmanager
+    def get_connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        paths = self.data.paths()
+        paths.work.mkdir(parents=True, exist_ok=True)
+        config: dict[str, object] = {"temp_directory": str(paths.duckdb_temp)}
+        if self.memory_limit:
+            config["memory_limit"] = self.memory_limit
+        if self.threads:
+            config["threads"] = self.threads
+        with DuckDBResource(database=str(paths.warehouse), connection_config=config).get_connection() as conn:
+            yield conn

@@ -1,0 +1,134 @@
+"""Access classes: restricted tables only with the bearer token, public ones to anyone (ranges too), every request
+logged without the token; export --public holds no restricted file; the manifest marks every file's class."""
+
+import json
+import logging
+import threading
+import urllib.error
+import urllib.request
+
+import pytest
+
+from conftest import Runner, failure_messages, sdmx_rows
+from pipeline.publish import export_snapshot, verify_folder
+from pipeline.publish.access import DEFAULT_RESTRICTED, PUBLIC, RESTRICTED, file_classes
+from pipeline.publish.snapshots import SnapshotError, snapshot_dir
+from pipeline.serve import make_server, read_token
+
+TOKEN = "t0ken-for-tests"
+
+
+@pytest.fixture(scope="module")
+def published(tmp_path_factory):
+    mp = pytest.MonkeyPatch()
+    runner = Runner(tmp_path_factory.mktemp("access") / "data", mp)
+    runner.write("landing/comext/a.csv", sdmx_rows([("FR", "CN", "85051100", 1, "2024", 500),
+                                                    ("FR", "US", "85051100", 1, "2024", 100)]))
+    result = runner.run()
+    assert result.success, failure_messages(result)
+    yield runner
+    mp.undo()
+
+
+def _manifest(paths):
+    return json.loads((snapshot_dir(paths, None) / "manifest.json").read_text())
+
+
+def test_manifest_marks_every_file(published):
+    manifest = _manifest(published.paths)
+    for table, meta in manifest["tables"].items():
+        assert meta["access"] == (RESTRICTED if table in DEFAULT_RESTRICTED else PUBLIC), table
+    assert manifest["tables"]["monitor.eu_dependencies"]["access"] == RESTRICTED
+    assert manifest["tables"]["monitor.import_concentration"]["access"] == PUBLIC
+    assert all("access" in meta for meta in manifest["files"].values())
+    assert manifest["files"]["DICTIONARY.md"]["access"] == PUBLIC
+    assert {"reference.countries", "reference.hs_products", "reference.domains"} <= set(manifest["tables"])
+
+
+def _get(url, token=None, byte_range=None):
+    headers = {**({"Authorization": f"Bearer {token}"} if token else {}),
+               **({"Range": byte_range} if byte_range else {})}
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=5) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as err:
+        return err.code, err.read()
+
+
+def test_serve_needs_the_token_for_restricted_files_only(published, caplog, monkeypatch):
+    monkeypatch.delenv("GEOMON_SERVE_QUIET", raising=False)
+    paths = published.paths
+    snapshot = paths.latest_pointer.read_text().strip()
+    server = make_server(paths.snapshots, "127.0.0.1", 0, token=read_token({"GEOMON_SERVE_TOKEN": TOKEN}))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        base = f"http://127.0.0.1:{server.server_address[1]}"
+        restricted = f"{base}/{snapshot}/monitor.eu_dependencies.parquet"
+        public = f"{base}/{snapshot}/monitor.import_concentration.parquet"
+        with caplog.at_level(logging.INFO, logger="geomon.serve"):
+            assert _get(restricted)[0] == 401
+            assert _get(restricted, token="wrong")[0] == 401
+            assert _get(restricted, byte_range="bytes=-4")[0] == 401
+            assert _get(restricted, token=TOKEN)[0] == 200
+            assert _get(restricted, token=TOKEN, byte_range="bytes=-4") == (206, b"PAR1")
+            assert _get(public)[0] == 200
+            assert _get(public, byte_range="bytes=-4") == (206, b"PAR1")
+            assert _get(public, token=TOKEN, byte_range="bytes=-4") == (206, b"PAR1")
+            # /latest/ is the snapshot LATEST names; the workbook and the report are restricted
+            assert _get(f"{base}/latest/monitor.import_concentration.parquet", byte_range="bytes=-4")[0] == 206
+            assert _get(f"{base}/latest/geomonitor_{snapshot}.xlsx")[0] == 401
+            assert _get(f"{base}/latest/report/index.html")[0] == 401
+            assert _get(f"{base}/latest/manifest.json")[0] == 200
+        lines = [r.getMessage() for r in caplog.records if r.name == "geomon.serve"]
+        assert len(lines) == 12
+        assert any("monitor.eu_dependencies.parquet 401" in line for line in lines)
+        assert any("monitor.import_concentration.parquet 206 4" in line for line in lines)
+        assert not any(TOKEN in line or "wrong" in line for line in lines)
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_without_a_configured_token_restricted_files_are_never_served(published):
+    server = make_server(published.paths.snapshots, "127.0.0.1", 0, token=read_token({}))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/latest/monitor.eu_dependencies.parquet"
+        assert _get(url)[0] == 401 and _get(url, token="")[0] == 401 and _get(url, token="None")[0] == 401
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_public_export_holds_no_restricted_file(published, tmp_path):
+    target = export_snapshot(published.paths, None, tmp_path / "public", public_only=True)
+    manifest = json.loads((target / "manifest.json").read_text())
+    assert manifest["access"]["public_only"] is True
+    assert set(file_classes(manifest).values()) == {PUBLIC}
+    present = {p.relative_to(target).as_posix() for p in target.rglob("*") if p.is_file()}
+    assert not any(name.startswith(tuple(DEFAULT_RESTRICTED)) for name in present)
+    assert not any(name.endswith((".xlsx", ".html")) for name in present)
+    assert "monitor.import_concentration.parquet" in present and "reference.countries.parquet" in present
+    assert "monitor.eu_dependencies" not in (target / "DICTIONARY.md").read_text()
+    assert verify_folder(target) == []
+
+
+def test_restricted_tables_are_a_setting(tmp_path, monkeypatch):
+    runner = Runner(tmp_path / "data", monkeypatch)
+    runner.write("landing/comext/a.csv", sdmx_rows([("FR", "CN", "85051100", 1, "2024", 500)]))
+    assert runner.run(restricted_tables=["monitor.import_concentration"]).success
+    tables = _manifest(runner.paths)["tables"]
+    assert tables["monitor.import_concentration"]["access"] == RESTRICTED
+    assert tables["monitor.eu_dependencies"]["access"] == PUBLIC
+
+
+def test_verify_accepts_an_unambiguous_prefix(published):
+    paths = published.paths
+    snapshot = paths.latest_pointer.read_text().strip()
+    assert snapshot_dir(paths, snapshot[:10]).name == snapshot
+    with pytest.raises(SnapshotError, match="no snapshot"):
+        snapshot_dir(paths, "1999")
+    with pytest.raises(SnapshotError):
+        snapshot_dir(paths, "../" + snapshot)

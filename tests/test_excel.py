@@ -1,0 +1,98 @@
+"""The snapshot's Excel workbook opens with openpyxl and polars, its sheets hold exactly the Parquet tables' rows,
+its README sheet shows the SYNTHETIC banner, and the manifest lists and checks it; DICTIONARY.md covers every column."""
+
+import json
+import zipfile
+
+import openpyxl
+import polars as pl
+import pyarrow.parquet as pq
+import pytest
+
+from conftest import Runner, failure_messages
+from pipeline import glossary
+from pipeline.publish import verify_snapshot
+from pipeline.publish.excel import SHEETS, workbook_name
+
+SCALE = 0.004
+
+
+@pytest.fixture(scope="module")
+def snapshot(tmp_path_factory):
+    mp = pytest.MonkeyPatch()
+    runner = Runner(tmp_path_factory.mktemp("excel") / "data", mp)
+    result = runner.run(sources=["sample", "demo"], demo_scale=SCALE)
+    assert result.success, failure_messages(result)
+    folder = runner.paths.snapshots / runner.paths.latest_pointer.read_text().strip()
+    yield runner, folder, json.loads((folder / "manifest.json").read_text())
+    mp.undo()
+
+
+def test_workbook_sheets_match_the_parquet_tables(snapshot):
+    runner, folder, manifest = snapshot
+    path = folder / workbook_name(manifest["snapshot_id"])
+    listed = manifest["files"][path.name]
+    assert listed["access"] == "restricted" and set(listed["sheets"]) == set(SHEETS)
+    book = openpyxl.load_workbook(path, read_only=True)
+    assert book.sheetnames[:2] == ["README", "Columns"] and set(book.sheetnames[2:]) == set(SHEETS)
+    for sheet, table in SHEETS.items():
+        parquet_rows = pq.read_metadata(folder / manifest["tables"][table]["file"]).num_rows
+        ws = book[sheet]
+        assert ws.max_row - 1 == parquet_rows == listed["sheets"][sheet]["rows"], sheet
+        if sheet in ("EU27 dependencies", "Domain summary"):  # polars reads it too (openpyxl engine)
+            frame = pl.read_excel(path, sheet_name=sheet, engine="openpyxl")
+            assert frame.height == parquet_rows, sheet
+    book.close()
+    assert verify_snapshot(runner.paths) == []
+
+
+def test_names_formats_and_frozen_header(snapshot):
+    _, folder, manifest = snapshot
+    path = folder / workbook_name(manifest["snapshot_id"])
+    book = openpyxl.load_workbook(path, read_only=True)
+    ws = book["EU27 dependencies"]
+    rows = ws.iter_rows(min_row=1, max_row=2)
+    header, first = [c.value for c in next(rows)], next(rows)
+    assert "product" in header and "top_supplier_name" in header and "domain_label" in header
+    assert "top_supplier" not in header and "domain" not in header  # names instead of codes
+    formats = {h: c.number_format for h, c in zip(header, first)}
+    assert formats["top_supplier_share"] == "0.0%" and formats["m_extra"] == "#,##0"
+    book.close()
+    # frozen header and an Excel table (filter buttons) on every data sheet, read from the file itself
+    with zipfile.ZipFile(path) as z:
+        sheets = [n for n in z.namelist() if n.startswith("xl/worksheets/sheet")]
+        frozen = [n for n in sheets if 'ySplit="1"' in z.read(n).decode()]
+        tables = [n for n in z.namelist() if n.startswith("xl/tables/table")]
+    assert len(frozen) == len(sheets) and len(tables) == len(SHEETS) + 1  # + the Columns sheet
+
+
+def test_readme_sheet_shows_the_synthetic_banner_and_sources(snapshot):
+    _, folder, manifest = snapshot
+    book = openpyxl.load_workbook(folder / workbook_name(manifest["snapshot_id"]), read_only=True)
+    text = "\n".join(str(v) for row in book["README"].iter_rows(values_only=True) for v in row if v)
+    assert manifest["synthetic"] and "SYNTHETIC DATA" in text
+    assert manifest["snapshot_id"] in text and "Attribution" in text and "quasi-transit" in text
+    assert "Threshold ec_c1_hhi" in text and "Latest complete year" in text
+    columns = list(book["Columns"].iter_rows(values_only=True))
+    assert columns[0][:4] == ("sheet", "column", "meaning", "unit")
+    assert all(r[2] for r in columns[1:]), [r for r in columns[1:] if not r[2]]
+
+
+def test_dictionary_covers_every_published_column(snapshot):
+    _, folder, manifest = snapshot
+    text = (folder / "DICTIONARY.md").read_text()
+    assert manifest["files"]["DICTIONARY.md"]["access"] == "public"
+    for table, meta in manifest["tables"].items():
+        assert f"## {table}" in text
+        for field in meta["schema"]:
+            assert f"| `{field['name']}` |" in text
+            assert glossary.describe(field["name"]), f"{table}.{field['name']} has no glossary entry"
+    assert "methodology: 6 Screens" in text and "USD (comtrade) / EUR (comext)" in text
+
+
+def test_latest_complete_year_per_source(snapshot):
+    runner, _, manifest = snapshot
+    with runner.published() as con:
+        rows = dict(con.execute("SELECT source, latest_complete_year FROM meta.latest_complete_year").fetchall())
+    assert rows == {r["source"]: r["latest_complete_year"] for r in manifest["latest_complete_year"]}
+    assert rows["comext"] == 2024  # the real 2025 extract has two months for most members

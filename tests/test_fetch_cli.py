@@ -1,0 +1,144 @@
+"""geomon fetch / status against the local fakes (127.0.0.1), the monthly Comext partitions, and the Comext
+sensor's skip on a failed listing. Runs the CLI in-process (non-TTY: plain progress lines)."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+
+import pytest
+from dagster import DagsterInstance, build_sensor_context, materialize
+
+from fake_comext import FakeComext, month_archive
+from fake_comtrade import FakeComtrade, hs_codes, make_records, partner_codes
+from pipeline.cli import main
+from pipeline.clients.comtrade.bulk import parse_file_size
+from pipeline.readers.comtrade import COLUMNS
+
+KEY = "TEST-FETCH-KEY-77"
+
+
+@pytest.fixture()
+def comtrade(monkeypatch):
+    recs = make_records([528, 276], [2022, 2023], ["M", "X"], hs_codes(6)[:200], partner_codes()[:15],
+                        sizes=lambda rng: rng.randint(20, 120), seed=11)
+    monkeypatch.setenv("COMTRADE_API_KEY", KEY)
+    with FakeComtrade(recs, key=KEY, fault_rate=0.15, seed=3, retry_after="0") as fake:
+        yield fake, recs
+
+
+def test_fetch_comtrade_faults_resume_and_no_second_call(comtrade, tmp_path, capsys):
+    fake, recs = comtrade
+    args = ["--data-dir", str(tmp_path), "fetch", "comtrade", "--reporters", "528,276", "--years", "2022-2023",
+            "--flows", "M,X", "--level", "AG6", "--base-url", fake.url, "--rate", "0"]
+    assert main(args + ["--dry-run"]) == 0
+    assert fake.calls() == []
+    assert main(args + ["--max-calls", "3"]) == 1           # budget stops the plan: incomplete, kept
+    assert main(args) == 0
+    assert any(c.get("fault") for c in fake.log)            # faults were injected and survived
+    n = len(fake.log)
+    assert main(args) == 0
+    assert len(fake.log) == n                               # a finished plan makes no call
+    out = capsys.readouterr().err
+    assert "calls" in out and KEY not in out
+    rows = main(["--data-dir", str(tmp_path), "status", "--source", "comtrade"])
+    assert rows == 0
+    status = capsys.readouterr().out
+    assert "comtrade-api  276" in status and "2023" in status
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["comtrade", "--reporters", "528", "--years", "2030"], "after the current year"),
+    (["comtrade", "--reporters", "528,999", "--years", "2023"], "unknown reporter code(s) 999"),
+    (["comext", "--months", "2024-13"], "not a month"),
+])
+def test_options_are_validated(argv, message, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["--data-dir", str(tmp_path), "fetch", *argv])
+    assert exc.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def _bulk_entry(fake, reporter, year, records, published):
+    header = list(COLUMNS)
+    lines = ["\t".join(header)] + ["\t".join("" if r.get(c) is None else str(r.get(c)) for c in header)
+                                   for r in records if r["reporterCode"] == reporter and r["period"] == str(year)]
+    blob = gzip.compress(("\n".join(lines) + "\n").encode())
+    digest = hashlib.sha256(blob + published.encode()).hexdigest()
+    fake.bulk_blobs[digest] = blob
+    fake.bulk_entries.append({"fileUrl": digest, "fileSize": f"{len(blob) / 1024:.2f} KB", "reporterCode": reporter,
+                              "freqCode": "A", "typeCode": "C", "classificationCode": "H6", "period": year,
+                              "publicationDate": published, "isOriginalClassification": True})
+
+
+def test_fetch_comtrade_bulk_verifies_resumes_and_archives(comtrade, tmp_path):
+    fake, recs = comtrade
+    fake.fault_rate = 0.0
+    for r in (528, 276):
+        _bulk_entry(fake, r, 2023, recs, "2024-06-01T00:00:00Z")
+    args = ["--data-dir", str(tmp_path), "fetch", "comtrade-bulk", "--reporters", "528,276", "--years", "2023",
+            "--base-url", fake.url, "--rate", "0"]
+    assert main(args) == 0
+    bulk = tmp_path / "raw" / "comtrade" / "bulk"
+    assert len(list(bulk.glob("*.gz"))) == 2
+    downloads = len([c for c in fake.log if "/bulk/v1/file/" in c["path"]])
+    assert main(args) == 0                                   # current files are not downloaded again
+    assert len([c for c in fake.log if "/bulk/v1/file/" in c["path"]]) == downloads
+    fake.bulk_entries = [e for e in fake.bulk_entries if e["reporterCode"] != 528]
+    _bulk_entry(fake, 528, 2023, recs, "2024-09-01T00:00:00Z")
+    assert main(args) == 0
+    assert len(list(bulk.glob("*.gz"))) == 2
+    assert list((tmp_path / "raw" / "comtrade_archive").rglob("*528*2023*.gz"))
+
+
+def test_parse_file_size():
+    assert parse_file_size("183.34 KB") == (int(183.34 * 1024), 6)
+    assert parse_file_size("nonsense") is None
+
+
+@pytest.fixture()
+def comext(tmp_path):
+    with FakeComext() as fake:
+        for period in (202401, 202402, 202403):
+            archive = month_archive(tmp_path / "served", period, 2000, seed=period)
+            fake.put(archive.name, archive.read_bytes(), f"2024-0{period % 100 + 1}-15T11:00:00")
+        yield fake
+
+
+def test_backfill_three_months_and_status(comext, tmp_path, capsys):
+    from assets.comext.api import BULK_MONTHS_KEY, comext_bulk_months
+    from pipeline.resources import ComextApi, DataFolder
+
+    root = tmp_path / "data"
+    resources = {"comext_api": ComextApi(**comext.api_settings()), "data": DataFolder(root=str(root))}
+    instance = DagsterInstance.ephemeral()
+    for month in ("2024-01", "2024-02", "2024-03"):     # what a backfill of the range runs, one run a partition
+        assert materialize([comext_bulk_months], resources=resources, partition_key=month, instance=instance).success
+    done = instance.get_materialized_partitions(BULK_MONTHS_KEY)
+    assert done == {"2024-01", "2024-02", "2024-03"}
+    event = instance.get_latest_materialization_event(BULK_MONTHS_KEY)
+    meta = event.asset_materialization.metadata
+    assert meta["loaded"].value is True and meta["records"].value == 2000 and meta["failed"].value == "no"
+    assert main(["--data-dir", str(root), "status", "--source", "comext"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("comext-bulk") == 3 and "2024-02" in out
+
+
+def test_fetch_comext_latest_then_no_download(comext, tmp_path, capsys):
+    args = ["--data-dir", str(tmp_path / "d"), "fetch", "comext", "--latest", "2", "--base-url", f"{comext.base}/files",
+            "--rate", "0"]
+    assert main(args) == 0
+    files = [r for r in comext.requests() if r["kind"] == "download"]
+    assert files
+    assert main(args) == 0
+    assert [r for r in comext.requests() if r["kind"] == "download"] == files      # no download on the rerun
+
+
+def test_comext_sensor_skips_on_fetch_error(tmp_path):
+    from assets.comext.api import comext_revisions
+    from pipeline.resources import ComextApi, DataFolder
+
+    api = ComextApi(files_url="http://127.0.0.1:9/files", max_attempts=1, timeout_s=0.5, requests_per_second=0,
+                    track_from="2024-01")
+    tick = comext_revisions(build_sensor_context(resources={"comext_api": api, "data": DataFolder(root=str(tmp_path))}))
+    assert "could not be read" in (tick.skip_reason if hasattr(tick, "skip_reason") else tick.skip_message)
