@@ -305,7 +305,8 @@ def test_country_table_agrees_with_reference():
 def test_planted_manifest(world):
     _, manifest = world
     views = {p["view"] for p in manifest["planted"]}
-    assert views == {"eu_import", "nl_import", "depends_on_nl", "world_export"}
+    assert views == {"eu_import", "nl_import", "depends_on_nl", "world_export", "hidden_dependency",
+                     "single_point_of_failure"}
     for p in manifest["planted"]:
         assert p["years"] == [2022, 2023] and 0 < p["share"] <= 1 and p["denominator"]
 

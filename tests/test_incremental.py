@@ -110,7 +110,13 @@ def test_one_changed_year_rebuilds_only_that_year_and_equals_a_full_build(built,
     shutil.copytree(landing, full.paths.root / "landing")
     result = full.run()
     assert result.success, failure_messages(result)
-    assert _manifest_checksums(incremental) == _manifest_checksums(full)
+    # monitor.changes is not a function of the files but of the previous publication: the refresh lists what
+    # moved, the fresh build has nothing to compare with; every other table must be the same bytes
+    assert {t: v for t, v in _manifest_checksums(incremental).items() if t != "monitor.changes"} == \
+        {t: v for t, v in _manifest_checksums(full).items() if t != "monitor.changes"}
+    with duckdb.connect(str(incremental.paths.published_db), read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM monitor.changes WHERE year = ?", [CHANGED]).fetchall()[0][0] > 0
+        assert con.execute("SELECT count(*) FROM monitor.changes WHERE year <> ?", [CHANGED]).fetchall()[0][0] == 0
     # ... and the same analysts' database, although the refresh rewrote only 2023 of its flows
     with full.published() as a, duckdb.connect(str(incremental.paths.published_db), read_only=True) as b:
         tables = a.execute("SELECT schema_name || '.' || table_name FROM duckdb_tables() "
@@ -119,6 +125,8 @@ def test_one_changed_year_rebuilds_only_that_year_and_equals_a_full_build(built,
                                    "WHERE schema_name <> 'meta' ORDER BY 1").fetchall()
         assert ("staging.trade_flows",) in tables
         for (table,) in tables:
+            if table == "monitor.changes":
+                continue
             content = f"SELECT count(*), sum(hash(t)) FROM {table} AS t"
             assert a.execute(content).fetchall() == b.execute(content).fetchall(), table
             columns = f"DESCRIBE {table}"

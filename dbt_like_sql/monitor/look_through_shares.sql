@@ -75,8 +75,9 @@ own AS (
            d.share AS direct_share,
            (d.share * (1 - coalesce(p.pass, 0)))::DECIMAL(38, 18) AS share_part,
            NULL::VARCHAR AS via_country,
-           list_concat(d.releases, coalesce(p.releases, [])) AS releases,
-           d.synthetic OR coalesce(p.synthetic, false) AS synthetic
+           -- the supplier's own reports count only where they pass something on
+           list_concat(d.releases, CASE WHEN p.pass > 0 THEN p.releases ELSE [] END) AS releases,
+           d.synthetic OR (p.pass > 0 AND p.synthetic) IS TRUE AS synthetic
     FROM direct AS d
     LEFT JOIN passing AS p
         ON p.source = d.source AND p.country = d.supplier AND p.year = d.year AND p.product_code = d.product_code

@@ -288,7 +288,7 @@ def _execute(args, paths: DataPaths, key, *, run_config: dict, resources: dict |
     """Materialize asset ``key`` (each of ``partitions``) in-process with a progress reporter; exit status."""
     from dagster import materialize
 
-    from pipeline.cli.run import instance_for
+    from pipeline.cli.instance import instance_for, run_tags
     from pipeline.clients.progress import reporting
     from pipeline.definitions import definitions
 
@@ -308,7 +308,7 @@ def _execute(args, paths: DataPaths, key, *, run_config: dict, resources: dict |
             for partition in partitions or [None]:
                 result = materialize([asset_def], resources=merged, run_config=run_config, instance=instance,
                                      partition_key=partition, raise_on_error=False,
-                                     tags={"geomonitor/trigger": "geomon fetch"})
+                                     tags={"geomonitor/trigger": "geomon fetch", **run_tags()})
                 if not result.success:
                     failures += [f"{partition + ': ' if partition else ''}{reason}" for reason in _reasons(result)]
     except KeyboardInterrupt:

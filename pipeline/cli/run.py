@@ -6,7 +6,6 @@ import argparse
 import os
 import sys
 import time
-from pathlib import Path
 
 from pipeline.paths import INPUT_FOLDERS, DataPaths
 
@@ -46,6 +45,7 @@ def _run(args, paths: DataPaths) -> int:
     from dagster import EnvVar
 
     from pipeline.clients.comtrade.session import KEY_ENV
+    from pipeline.cli.instance import instance_for, run_tags
     from pipeline.definitions import definitions
 
     # the flags configure the resources; a --config file is run config on top of them (ops, other resources)
@@ -71,7 +71,7 @@ def _run(args, paths: DataPaths) -> int:
     instance = instance_for(paths)
     started = time.perf_counter()
     result = defs.resolve_job_def("refresh").execute_in_process(
-        run_config=run_config, instance=instance, raise_on_error=False
+        run_config=run_config, instance=instance, raise_on_error=False, tags=run_tags()
     )
     elapsed = time.perf_counter() - started
     if not result.success:
@@ -121,24 +121,6 @@ def _print_failure(result, paths: DataPaths, elapsed: float) -> None:
                       "geomon run --accept-quarantined-input (they are then listed in meta.quarantine)."
                       if quarantined else
                       "see the reasons above; `geomon run --log-level ERROR` shows Dagster's own messages."), file=out)
-
-
-def instance_for(paths: DataPaths):
-    """The Dagster instance the shell and ``make dev`` share: ``$DAGSTER_HOME`` when set, else
-    ``<data dir>/dagster_home`` (created with pipeline/dagster.yaml), so runs, materializations and check
-    results of ``geomon run`` and ``geomon fetch`` show in the UI."""
-    from dagster import DagsterInstance
-    from dagster._core.instance.ref import InstanceRef
-
-    if os.environ.get("DAGSTER_HOME"):
-        return DagsterInstance.get()
-    home = paths.root / "dagster_home"
-    home.mkdir(parents=True, exist_ok=True)
-    if not (home / "dagster.yaml").exists():
-        import shutil
-
-        shutil.copyfile(Path(__file__).resolve().parents[1] / "dagster.yaml", home / "dagster.yaml")
-    return DagsterInstance.from_ref(InstanceRef.from_dir(str(home)))
 
 
 def _load_config(path: str) -> dict:
