@@ -53,7 +53,7 @@ def publication_asset(monitor_tables: list[str], reference_tables: list[str],
                 conn, paths, database_tables=database_tables, snapshot_tables=snapshot_tables, sources=sources,
                 descriptions=descriptions, parameters=thresholds.sql_variables(),
                 vintage=f"data{years}" if years else "", keep=data.keep_snapshots, quarantine=quarantine,
-                restricted_tables=data.restricted_tables,
+                restricted_tables=data.restricted_tables, storage_version=data.published_storage_version,
             )
         manifest = result.manifest
         if manifest["synthetic"]:

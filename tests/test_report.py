@@ -588,3 +588,18 @@ def test_hidden_dependencies_and_supplier_loss_sections(demo, tmp_path):
     loss = text[text.index('<section id="supplier-loss">'):text.index('<section id="sources">')]
     assert '<option value="COD">' in loss or 'data-supplier="COD"' in loss
     assert "260500" in loss  # cobalt ores: COD holds more than half of world exports
+
+
+def test_the_report_carries_the_data_dictionary(demo, tmp_path):
+    """Every published monitor table and column is explained in the report (from the glossary's comments)."""
+    result = write_report(demo.paths.published_db, tmp_path / "index.html")
+    text, _ = read_page(result.path)
+    section = text[text.index('<section id="dictionary">'):]
+    con = duckdb.connect(str(demo.paths.published_db), read_only=True)
+    columns = con.execute("SELECT table_name, column_name FROM duckdb_columns() WHERE schema_name = 'monitor' "
+                          "AND database_name = current_database()").fetchall()
+    con.close()
+    assert len(columns) > 100
+    for table, column in columns:
+        assert f"<code>monitor.{table}</code>" in section and f"<code>{column}</code>" in section, (table, column)
+    assert "<code>hhi</code></td><td>DOUBLE</td>" in section

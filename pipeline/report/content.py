@@ -49,6 +49,7 @@ def collect(conn, manifest: dict | None = None) -> tuple[dict, dict]:
         "share_mismatches": shares.mismatches,
         "split_rows": sum(1 for r in deps if r["split_dependent"]),
         "changes": changes.what_changed(conn),
+        "dictionary": queries.dictionary(conn),
         "hidden": indirect.hidden_dependencies(conn),
         "loss": indirect.supplier_loss(conn),
     }

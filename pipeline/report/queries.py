@@ -199,3 +199,22 @@ def classifications(conn) -> list[dict]:
 
 def country_names(conn) -> dict[str, str]:
     return {iso3: name for iso3, name in conn.execute("SELECT iso3, name FROM reference.countries").fetchall()}
+
+
+def dictionary(conn) -> list[dict]:
+    """Every published monitor and reference table with its columns, types and meanings: the comments the
+    publisher wrote from the one glossary (pipeline/glossary.py)."""
+    tables = rows(conn, """
+        SELECT schema_name || '.' || table_name AS "table", comment AS description
+        FROM duckdb_tables() WHERE database_name = current_database() AND schema_name IN ('monitor', 'reference')
+        ORDER BY schema_name, table_name
+    """)
+    columns = rows(conn, """
+        SELECT schema_name || '.' || table_name AS "table", column_name AS "column", data_type AS type,
+               coalesce(comment, '') AS meaning
+        FROM duckdb_columns() WHERE database_name = current_database() AND schema_name IN ('monitor', 'reference')
+        ORDER BY schema_name, table_name, column_index
+    """)
+    for t in tables:
+        t["columns"] = [c for c in columns if c["table"] == t["table"]]
+    return tables

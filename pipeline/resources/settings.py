@@ -23,6 +23,11 @@ class DataFolder(ConfigurableResource):
         description="Published tables of access class 'restricted' (every other one is public): geomon serve sends "
         "them only with the bearer token (GEOMON_SERVE_TOKEN), geomon export --public leaves them out.",
     )
+    published_storage_version: str = Field(
+        default="v1.1.0",
+        description="DuckDB storage version of the published geomonitor.duckdb: the oldest that holds its tables, so "
+        "every DuckDB from 1.1 on opens it (the CLI, R, JDBC, older Python); a newer one only when needed.",
+    )
 
     def paths(self) -> DataPaths:
         return DataPaths.resolve(self.root)
