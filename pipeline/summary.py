@@ -57,7 +57,8 @@ def print_summary(paths: DataPaths, elapsed: float) -> None:
         print(f"snapshot:           {paths.snapshots / (latest_snapshot_id(paths) or '?')}  (LATEST = {meta[0]})")
         report = paths.root / "report" / "index.html"
         if report.is_file():
-            print(f"report:             {report}  (open with: geomon report --open)")
+            geomon = Path(sys.executable).with_name("geomon")
+            print(f"report:             {report}  (open with: {geomon if geomon.exists() else 'geomon'} report --open)")
         print("rows per table:")
         for (table,) in tables:
             n = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
