@@ -20,10 +20,9 @@ from pipeline.clients.http import (
     RetriesExhausted,
     Throttle,
     parse_retry_after,
-    read_raw_json,
-    redact_url,
-    write_raw_json,
 )
+from pipeline.clients.raw_files import read_raw_json, write_raw_json
+from pipeline.clients.secrets import redact_url
 
 KEY = "FAKE-KEY-0123456789abcdef"
 URL = "https://api.test/data/v1/get/C/A/HS"

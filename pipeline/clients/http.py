@@ -34,11 +34,8 @@ clock=time.monotonic, now=utc_now, rng=None, quota_detector=default_quota_detect
     attempts, retrieved_at`` (UTC ISO-8601), ``elapsed_s``, ``.json()``, ``.text``.
     ``fetcher.stats`` counts attempts, retries per kind and time spent waiting.
 
-``write_raw_json(path, payload, *, url, retrieved_at, count, extra=None, secrets=()) -> Path``
-    Stores one response as gzip JSON, atomically (hidden temp name in the same
-    folder, then rename): ``{**payload, "url": <url without key>, "retrieved_at": ..., "count": ...}``
-    (a non-dict payload goes under ``"data"``). Refuses to write if a secret
-    would end up in the file. ``read_raw_json(path)`` reads it back.
+Secrets are masked by ``pipeline.clients.secrets``; responses are stored by
+``pipeline.clients.raw_files``.
 
 Errors (all :class:`FetchError`, message = request name, failure kind, HTTP
 status, attempts and the redacted URL; attributes ``name, url, kind, status,
@@ -64,10 +61,7 @@ honoured: the wait is never shorter than asked.
 from __future__ import annotations
 
 import email.utils
-import gzip
 import json
-import logging
-import os
 import random
 import re
 import threading
@@ -75,24 +69,18 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import httpx
 
-from pipeline.io import atomic_write_bytes
+from pipeline.clients.secrets import SecretFilter, redact, redact_url, speaker
 
 __all__ = [
     "FetchPolicy", "Fetcher", "Fetched", "FetchStats", "Throttle",
     "FetchError", "RequestFailed", "RetriesExhausted", "QuotaExhausted", "PayloadProblem",
-    "write_raw_json", "read_raw_json",
-    "redact", "redact_url", "speaker", "parse_retry_after", "default_quota_detector", "utc_now",
+    "parse_retry_after", "default_quota_detector", "utc_now",
 ]
 
-# Query parameters that carry credentials somewhere (Comtrade's client sends ``subscription-key``).
-SECRET_PARAMS = {"subscription-key", "subscription_key", "key", "apikey", "api_key", "token", "access_token"}
-MASK = "***"
 
 
 def utc_now() -> datetime:
@@ -168,63 +156,6 @@ class _Transient(Exception):
     def __init__(self, kind: str, detail: str, status: int | None = None, retry_after: float | None = None):
         super().__init__(detail)
         self.kind, self.detail, self.status, self.retry_after = kind, detail, status, retry_after
-
-
-# --------------------------------------------------------------------------- redaction
-
-
-def redact(text: str, secrets: Iterable[str]) -> str:
-    """``text`` with every secret (and its URL-encoded form) replaced by ``***``."""
-    out = str(text)
-    for secret in secrets:
-        if secret:
-            for form in {secret, httpx.URL("", params={"k": secret}).query.decode()[2:]}:
-                if form:
-                    out = out.replace(form, MASK)
-    return out
-
-
-def redact_url(url: str | httpx.URL, secrets: Iterable[str] = ()) -> str:
-    """The URL without credential query parameters (``subscription-key`` etc.) and with secrets masked."""
-    parts = urlsplit(str(url))
-    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k.lower() not in SECRET_PARAMS]
-    clean = urlunsplit((parts.scheme, parts.netloc.rsplit("@", 1)[-1], parts.path, urlencode(query, safe=",*:"), ""))
-    return redact(clean, secrets)
-
-
-def speaker(log: Any, secrets: Iterable[str] = ()) -> Callable[[str, str], None]:
-    """``say(level, message)``: to ``log`` (a Dagster ``context.log`` or a ``logging.Logger``) with the
-    secrets masked; does nothing without a log, so callers never test for one."""
-    if log is None:
-        return lambda level, message: None
-    secrets = tuple(secrets)
-    return lambda level, message: getattr(log, level)(redact(message, secrets))
-
-
-class _SecretFilter(logging.Filter):
-    """Masks registered secrets in records of httpx's own loggers (httpx logs every request URL at INFO)."""
-
-    secrets: set[str] = set()
-    _lock = threading.Lock()
-    _installed = False
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if self.secrets:
-            message = record.getMessage()
-            masked = redact(message, tuple(self.secrets))
-            if masked != message:
-                record.msg, record.args = masked, ()
-        return True
-
-    @classmethod
-    def register(cls, secrets: Iterable[str]) -> None:
-        with cls._lock:
-            cls.secrets.update(s for s in secrets if s)
-            if not cls._installed:
-                instance = cls()
-                for name in ("httpx", "httpcore"):
-                    logging.getLogger(name).addFilter(instance)
-                cls._installed = True
 
 
 # --------------------------------------------------------------------------- throttle, Retry-After
@@ -394,7 +325,7 @@ class Fetcher:
         self.policy = policy or FetchPolicy()
         self.secrets = tuple(s for s in secrets if s)
         if self.secrets:
-            _SecretFilter.register(self.secrets)
+            SecretFilter.register(self.secrets)
         self._secret_headers = {k.lower() for k, v in (headers or {}).items() if v and v in self.secrets}
         self._say = speaker(log, self.secrets)
         self._sleep, self._clock, self._now = sleep, clock, now
@@ -589,36 +520,3 @@ class Fetcher:
             if message:
                 self._count(failed=1)
                 raise RequestFailed(name, shown, "api_error", self.redact(message), status, attempt)
-
-
-# --------------------------------------------------------------------------- raw files
-
-
-def write_raw_json(
-    path: str | os.PathLike,
-    payload: Any,
-    *,
-    url: str,
-    retrieved_at: str,
-    count: int | None,
-    extra: Mapping[str, Any] | None = None,
-    secrets: Iterable[str] = (),
-) -> Path:
-    """Store one response as gzip JSON with where and when it came from (see the module docstring)."""
-    secrets = tuple(s for s in secrets if s)
-    record = dict(payload) if isinstance(payload, dict) else {"data": payload}
-    record.update(extra or {})
-    record.update({"url": redact_url(url, secrets), "retrieved_at": retrieved_at, "count": count})
-    raw = json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-    for secret in secrets:
-        if secret.encode("utf-8") in raw:
-            raise ValueError(f"refusing to write {Path(path).name}: the payload contains a secret")
-    return atomic_write_bytes(path, gzip.compress(raw, compresslevel=6, mtime=0))
-
-
-def read_raw_json(path: str | os.PathLike) -> Any:
-    """A stored response (gzip or plain JSON)."""
-    data = Path(path).read_bytes()
-    if data[:2] == b"\x1f\x8b":
-        data = gzip.decompress(data)
-    return json.loads(data)

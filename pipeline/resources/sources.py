@@ -18,7 +18,8 @@ from pipeline.clients.comext.listing import FILES_URL, PRODUCTS_DIR
 from pipeline.clients.comext.sdmx import ASYNC_URL, SDMX_URL
 from pipeline.clients.comtrade.plan import MAX_URL
 from pipeline.clients.comtrade.session import KEY_ENV, KEY_HEADER, PREVIEW_CAP, ComtradeSession, record_cap
-from pipeline.clients.http import FetchPolicy, Fetcher, speaker, utc_now
+from pipeline.clients.http import FetchPolicy, Fetcher, utc_now
+from pipeline.clients.secrets import speaker
 
 
 class FetchSettings(ConfigurableResource):

@@ -30,7 +30,8 @@ from pipeline.clients.comext.sdmx import (
     decode_body,
 )
 from pipeline.clients.progress import current as current_progress
-from pipeline.clients.http import Fetcher, PayloadProblem, RequestFailed, RetriesExhausted, speaker
+from pipeline.clients.http import Fetcher, PayloadProblem, RequestFailed, RetriesExhausted
+from pipeline.clients.secrets import speaker
 from pipeline.io import atomic_write_bytes
 from pipeline.sevenzip import ArchiveError, archive_member
 

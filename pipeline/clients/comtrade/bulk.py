@@ -22,7 +22,8 @@ from typing import Any
 
 from pipeline.clients.comtrade.plan import PlanError
 from pipeline.clients.comtrade.session import ComtradeSession
-from pipeline.clients.http import FetchError, QuotaExhausted, speaker, utc_now
+from pipeline.clients.http import FetchError, QuotaExhausted, utc_now
+from pipeline.clients.secrets import speaker
 from pipeline.clients.landing import archive_files, read_json, write_json
 from pipeline.clients.progress import current as current_progress
 from pipeline.io import sha256_of

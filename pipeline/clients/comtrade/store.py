@@ -23,7 +23,8 @@ from typing import Any, Iterable
 from pipeline.clients.comtrade.plan import DataRequest
 from pipeline.clients.comtrade.session import ComtradeSession
 from pipeline.clients.comtrade.split import Codes
-from pipeline.clients.http import Fetched, read_raw_json, utc_now, write_raw_json
+from pipeline.clients.http import Fetched, utc_now
+from pipeline.clients.raw_files import read_raw_json, write_raw_json
 from pipeline.clients.landing import archive_files, read_json, write_json, write_sidecar
 from pipeline.io import atomic_write_bytes
 

@@ -16,7 +16,8 @@ from pipeline.clients.comtrade.plan import DataRequest, PlanError, PlanSpec, pla
 from pipeline.clients.comtrade.session import SERVER_CAPS, ComtradeSession
 from pipeline.clients.comtrade.split import Codes, split_request
 from pipeline.clients.comtrade.store import PageStore
-from pipeline.clients.http import FetchError, QuotaExhausted, speaker, utc_now
+from pipeline.clients.http import FetchError, QuotaExhausted, utc_now
+from pipeline.clients.secrets import speaker
 from pipeline.clients.landing import read_json
 from pipeline.clients.progress import current as current_progress
 
