@@ -299,3 +299,19 @@ def test_write_raw_json_is_atomic_and_key_free(tmp_path):
     with pytest.raises(ValueError, match="secret"):
         write_raw_json(tmp_path / "p2.json.gz", {"data": [KEY]}, url=URL, retrieved_at="x", count=1, secrets=[KEY])
     assert not (tmp_path / "p2.json.gz").exists() and sorted(p.name for p in tmp_path.iterdir()) == ["pages"]
+
+
+def test_post_json_retries_like_a_get_and_takes_an_empty_2xx():
+    fake = FakeTime()
+    transport, seen = scripted(httpx.Response(503), httpx.Response(204))
+    f = fetcher(transport, fake)
+    answer = f.post_json(URL, {"snapshot_id": "x"}, name="webhook")
+    assert answer.status == 204 and answer.attempts == 2
+    assert [r.method for r in seen] == ["POST", "POST"]
+    assert json.loads(seen[1].content) == {"snapshot_id": "x"}
+    assert seen[1].headers["content-type"] == "application/json"
+    # a refusal is not asked again
+    transport, seen = scripted(httpx.Response(400))
+    with pytest.raises(RequestFailed):
+        fetcher(transport, fake).post_json(URL, {}, name="webhook")
+    assert len(seen) == 1

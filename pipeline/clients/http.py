@@ -377,8 +377,22 @@ class Fetcher:
         headers: Mapping[str, str] | None = None,
         allow_html: bool = False,
     ) -> Fetched:
-        if expect not in ("json", "text", "bytes"):
-            raise ValueError(f"expect must be json, text or bytes (got {expect!r})")
+        return self._request("GET", url, name=name, params=params, expect=expect, check=check, headers=headers,
+                             allow_html=allow_html)
+
+    def post_json(self, url: str, body: Any, *, name: str, headers: Mapping[str, str] | None = None) -> Fetched:
+        """POST ``body`` as JSON under the same throttle, retries and classification; any 2xx answer, empty or
+        not, is success (``expect="status"``). For notifications such as the publication webhook."""
+        content = json.dumps(body, ensure_ascii=False).encode("utf-8")
+        return self._request("POST", url, name=name, expect="status", content=content,
+                             headers={"Content-Type": "application/json", **(headers or {})})
+
+    def _request(self, method: str, url: str, *, name: str, params: Mapping[str, Any] | None = None,
+                 expect: str = "json", check: Callable[[Fetched], None] | None = None,
+                 headers: Mapping[str, str] | None = None, allow_html: bool = False,
+                 content: bytes | None = None) -> Fetched:
+        if expect not in ("json", "text", "bytes", "status"):
+            raise ValueError(f"expect must be json, text, bytes or status (got {expect!r})")
         request_url = httpx.URL(url)
         extra_params = {k: v for k, v in (params or {}).items() if v is not None}
         if extra_params:
@@ -388,7 +402,8 @@ class Fetcher:
         while True:
             attempt += 1
             try:
-                fetched = self._attempt(request_url, shown, name, attempt, expect, check, headers, allow_html)
+                fetched = self._attempt(method, request_url, shown, name, attempt, expect, check, headers, allow_html,
+                                        content)
                 self._count(succeeded=1)
                 return fetched
             except _Transient as problem:
@@ -414,7 +429,7 @@ class Fetcher:
                 if wait > 0:
                     self._sleep(wait)
 
-    def _attempt(self, url, shown, name, attempt, expect, check, headers, allow_html) -> Fetched:
+    def _attempt(self, method, url, shown, name, attempt, expect, check, headers, allow_html, content) -> Fetched:
         budget = self.policy.call_budget
         with self._lock:
             if budget is not None and self.stats.attempts >= budget:
@@ -426,9 +441,9 @@ class Fetcher:
             self._count(failed=1)
             raise QuotaExhausted(name, shown, "call_budget", f"the call budget of {budget} is used up", None, attempt - 1)
         started = self._clock()
-        self._say("debug", f"GET {shown} ({name}, attempt {attempt})")
+        self._say("debug", f"{method} {shown} ({name}, attempt {attempt})")
         try:
-            response = self._send(url, headers)
+            response = self._send(method, url, headers, content)
         except httpx.TimeoutException as exc:
             raise _Transient("timeout", f"{type(exc).__name__} after {self.policy.timeout_s:g} s") from None
         except httpx.RemoteProtocolError as exc:
@@ -455,12 +470,13 @@ class Fetcher:
                 raise RequestFailed(name, shown, problem.kind, self.redact(problem.detail), response.status_code, attempt) from None
         return fetched
 
-    def _send(self, url: httpx.URL, headers: Mapping[str, str] | None) -> httpx.Response:
-        """GET, following up to 5 redirects; secret headers are not sent to another host."""
+    def _send(self, method: str, url: httpx.URL, headers: Mapping[str, str] | None,
+              content: bytes | None = None) -> httpx.Response:
+        """One request, following up to 5 redirects; secret headers are not sent to another host."""
         extra = dict(headers or {})
         origin = url.host
         for _ in range(6):
-            request = self._client.build_request("GET", url, headers=extra)
+            request = self._client.build_request(method, url, headers=extra, content=content)
             if url.host != origin:
                 for key in self._secret_headers:
                     request.headers.pop(key, None)
@@ -506,6 +522,8 @@ class Fetcher:
         if status >= 300:
             self._count(failed=1)
             raise RequestFailed(name, shown, "redirect", f"unfollowed redirect {status}", status, attempt)
+        if expect == "status":
+            return
         if not response.content.strip():
             raise _Transient("empty", "empty body with a success status", status)
         if not allow_html and _looks_html(response):

@@ -1,15 +1,15 @@
 """Post a publication's summary to a webhook: short timeouts, a few retries, never an exception.
 
 A receiver that is down must not undo or fail a publication that is already swapped in, so every
-failure is returned as text for the caller to log. The URL is the user's own endpoint; it is not
-one of the data sources, so it does not go through the sources' HTTP layer (pipeline/clients/http.py).
+failure is returned as text for the caller to log. The request goes through the project's one HTTP
+layer (pipeline/clients/http.py), which does the retrying.
 """
 
 from __future__ import annotations
 
 import time
 
-import httpx
+from pipeline.clients.http import FetchError, FetchPolicy, Fetcher
 
 
 def summary(publication) -> dict:
@@ -28,19 +28,14 @@ def summary(publication) -> dict:
 
 def post_summary(url: str, body: dict, *, timeout_s: float = 5.0, retries: int = 2,
                  sleep=time.sleep) -> tuple[bool, str]:
-    """(delivered, what happened). Retries on connection errors and 5xx/429 answers, 1 s, 2 s, ... apart."""
-    last = ""
-    for attempt in range(retries + 1):
-        if attempt:
-            sleep(float(attempt))
-        try:
-            response = httpx.post(url, json=body, timeout=timeout_s)
-        except httpx.HTTPError as exc:
-            last = f"attempt {attempt + 1}: {type(exc).__name__}"
-            continue
-        if response.status_code < 300:
-            return True, f"delivered (HTTP {response.status_code}, attempt {attempt + 1})"
-        last = f"attempt {attempt + 1}: HTTP {response.status_code}"
-        if response.status_code < 500 and response.status_code != 429:
-            break  # the receiver refuses this body: asking again will not help
-    return False, f"webhook not delivered after {attempt + 1} attempt(s): {last}"
+    """(delivered, what happened). The sources' HTTP layer does the retrying (5xx, 429 with Retry-After,
+    timeouts, connection errors; 1 s, 2 s, ... apart); a refusal (other 4xx) is not asked again."""
+    policy = FetchPolicy(requests_per_second=0, timeout_s=timeout_s, max_attempts=retries + 1, backoff_base_s=1.0,
+                         backoff_max_s=30.0, jitter=0.0, max_retry_after_s=30.0)
+    try:
+        with Fetcher(policy, sleep=sleep) as fetcher:
+            answer = fetcher.post_json(url, body, name="publication webhook")
+    except FetchError as exc:
+        reason = f"HTTP {exc.status}" if exc.status else exc.detail
+        return False, f"webhook not delivered after {exc.attempts} attempt(s): attempt {exc.attempts}: {reason}"
+    return True, f"delivered (HTTP {answer.status}, attempt {answer.attempts})"
