@@ -20,15 +20,16 @@ DESCRIPTION = ("What changed since the previous publication, per screen key (EC 
                "hhi_moved (more than changes_hhi_move), with previous and new values and both snapshot ids. "
                "Empty for the first publication.")
 SQL_FILE = Path(__file__).with_name("changes.sql")
-# what the previous file must hold for a screen to be compared; a missing one gives no previous rows
-PREVIOUS_SOURCES = {
+# each screen's keys, flag, top supplier and HHI, read the same way from this publication ({db} empty) and
+# from the previous one ({db} 'prev.'); a table the previous file lacks gives no previous rows
+SCREENS = {
     "ec_screen": "SELECT 'ec_screen' AS screen, source, reporter, year, product_code, dependent, top_supplier, "
-                 "hhi_extra AS hhi FROM prev.monitor.ec_screen",
+                 "hhi_extra AS hhi FROM {db}monitor.ec_screen",
     "world_supply_screen": "SELECT 'world_supply_screen', source, importer, year, product_code, flagged, "
-                           "top_supplier, importer_hhi FROM prev.monitor.world_supply_screen",
+                           "top_supplier, importer_hhi FROM {db}monitor.world_supply_screen",
     "supplier_dependence": "SELECT CASE supplier WHEN 'NLD' THEN 'dependence_on_nl' ELSE 'dependence_on_eu' END, "
                            "source, importer, year, product_code, depends, importer_top_partner, importer_hhi "
-                           "FROM prev.monitor.supplier_dependence",
+                           "FROM {db}monitor.supplier_dependence",
 }
 EMPTY = ("SELECT NULL::VARCHAR AS screen, NULL::VARCHAR AS source, NULL::VARCHAR AS reporter, NULL::INTEGER AS year, "
          "NULL::VARCHAR AS product_code, NULL::BOOLEAN AS dependent, NULL::VARCHAR AS top_supplier, "
@@ -48,11 +49,12 @@ def build_changes(conn: duckdb.DuckDBPyConnection, previous_db: Path, snapshot_i
             present = {t for (t,) in conn.execute(
                 "SELECT table_name FROM duckdb_tables() WHERE database_name = 'prev' AND schema_name = 'monitor'"
             ).fetchall()}
-            parts = [sql for table, sql in PREVIOUS_SOURCES.items() if table in present]
+            parts = [sql.format(db="prev.") for table, sql in SCREENS.items() if table in present]
             if parts:
                 previous_id = conn.execute("SELECT snapshot_id FROM prev.meta.publication").fetchall()[0][0]
         previous = "\n    UNION ALL\n    ".join(parts) if parts else EMPTY
-        conn.execute(f"CREATE OR REPLACE TABLE {TABLE} AS " + SQL_FILE.read_text().format(previous=previous),
+        conn.execute(f"CREATE OR REPLACE TABLE {TABLE} AS " + SQL_FILE.read_text().format(
+            current="\n    UNION ALL\n    ".join(sql.format(db="") for sql in SCREENS.values()), previous=previous),
                      [previous_id, snapshot_id, bool(parts)])
     finally:
         if attached:

@@ -2,23 +2,14 @@
 -- dependent, no longer dependent, has another top supplier, or whose HHI moved by more than
 -- changes_hhi_move (default 0.1), with the previous and the new values and both snapshot ids.
 -- Runs at publication on the warehouse, with the previously published file attached as `prev`
--- (its tables are the previous figures); the first publication gets no row. One row per key and
+-- (its tables are the previous figures); the first publication gets no row. Both sides read the
+-- screens through the same SELECTs (pipeline/publish/changes.py SCREENS), on `monitor` and `prev.monitor`. One row per key and
 -- kind of change; a key that appears
 -- or disappears counts as dependent or not as it is on its side ("absent" is not dependent).
 -- Screens: ec_screen (EU27 and every member state), world_supply_screen (flagged),
 -- dependence_on_nl and dependence_on_eu (depends_on_*, partner view).
 WITH cur AS (
-    SELECT 'ec_screen' AS screen, source, reporter, year, product_code, dependent,
-           top_supplier, hhi_extra AS hhi FROM monitor.ec_screen
-    UNION ALL
-    SELECT 'world_supply_screen', source, importer, year, product_code, flagged, top_supplier, importer_hhi
-    FROM monitor.world_supply_screen
-    UNION ALL
-    SELECT 'dependence_on_nl', source, importer, year, product_code, depends, importer_top_partner, importer_hhi
-    FROM monitor.supplier_dependence WHERE supplier = 'NLD'
-    UNION ALL
-    SELECT 'dependence_on_eu', source, importer, year, product_code, depends, importer_top_partner, importer_hhi
-    FROM monitor.supplier_dependence WHERE supplier = 'EU27'
+    {current}
 ),
 old AS (
     {previous}
