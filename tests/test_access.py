@@ -4,6 +4,7 @@ logged without the token; export --public holds no restricted file; the manifest
 import json
 import logging
 import threading
+import time
 import urllib.error
 import urllib.request
 
@@ -80,6 +81,10 @@ def test_serve_needs_the_token_for_restricted_files_only(published, caplog, monk
             assert _get(f"{base}/latest/geomonitor_{snapshot}.xlsx")[0] == 401
             assert _get(f"{base}/latest/report/index.html")[0] == 401
             assert _get(f"{base}/latest/manifest.json")[0] == 200
+            # the server logs a request once it has answered it, on its own thread: give the last one a moment
+            deadline = time.monotonic() + 5
+            while len([r for r in caplog.records if r.name == "geomon.serve"]) < 12 and time.monotonic() < deadline:
+                time.sleep(0.02)
         lines = [r.getMessage() for r in caplog.records if r.name == "geomon.serve"]
         assert len(lines) == 12
         assert any("monitor.eu_dependencies.parquet 401" in line for line in lines)
