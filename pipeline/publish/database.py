@@ -184,6 +184,8 @@ def describe_database(target: Path, tables: list[str], descriptions: dict) -> No
     """
     con = duckdb.connect(str(target))
     try:
+        # one transaction: a thousand COMMENT statements each committed on their own took seconds
+        con.execute("BEGIN TRANSACTION")
         built_at = con.execute("SELECT published_at FROM meta.publication").fetchall()[0][0]
         con.execute("CREATE OR REPLACE TABLE meta.tables (\"table\" VARCHAR, description VARCHAR, \"rows\" BIGINT, "
                     "built_at TIMESTAMPTZ)")
@@ -208,6 +210,7 @@ def describe_database(target: Path, tables: list[str], descriptions: dict) -> No
             text = glossary.describe(column)
             if text:
                 con.execute(f'COMMENT ON COLUMN {schema}.{name}."{column}" IS {sql_string(text)}')
+        con.execute("COMMIT")
         con.execute("CHECKPOINT")
     finally:
         con.close()

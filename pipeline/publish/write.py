@@ -34,7 +34,7 @@ from pipeline.publish.database import (DERIVED_DESCRIPTIONS, DERIVED_TABLES, STO
                                        latest_complete_years, record_published_years, reusable_years, write_database)
 from pipeline.publish.dictionary import DICTIONARY_FILE, dictionary_markdown
 from pipeline.publish.excel import SHEETS as WORKBOOK_SHEETS
-from pipeline.publish.excel import workbook_name, write_workbook
+from pipeline.publish.excel import WorkbookProcess, workbook_name
 from pipeline.publish.report_files import write_snapshot_report
 from pipeline.publish.snapshots import PINNED_FILE, apply_retention
 
@@ -133,9 +133,6 @@ def publish(
         references = [t for t in SNAPSHOT_REFERENCE_TABLES if t in database_tables and t not in snapshot_tables]
         snapshot_tables = [*snapshot_tables, CHANGES_TABLE, *references]
         descriptions = {**DERIVED_DESCRIPTIONS, **descriptions, CHANGES_TABLE: CHANGES_DESCRIPTION}
-        tables_meta = _write_snapshot(conn, tmp_snap, snapshot_tables, descriptions)
-        for table, meta in tables_meta.items():
-            meta["access"] = table_class(table, restricted_tables)
         manifest = {
             "snapshot_id": snapshot_id,
             "created_at": created_at,
@@ -147,7 +144,6 @@ def publish(
             # input files left out of this publication, and why (empty unless the run accepted them)
             "quarantine": quarantine or [],
             "attribution": ATTRIBUTION,
-            "tables": tables_meta,
             "changes": changes,
             "latest_complete_year": latest_complete_years(conn),
             "storage_version": storage_version,
@@ -158,11 +154,23 @@ def publish(
         writes = write_database(conn, tmp_db, database_tables, manifest, reusable, paths.published_db,
                                 storage_version)
         describe_database(tmp_db, database_tables, descriptions)
-        # the report reads the database about to be published; the manifest lists it like a table
-        shown = strictest(m["access"] for m in tables_meta.values())
-        manifest["files"] = {name: {**meta, "access": shown}
-                             for name, meta in write_snapshot_report(tmp_db, tmp_snap).items()}
-        manifest["files"].update(_write_extras(tmp_db, tmp_snap, manifest))
+        tmp_snap.mkdir()
+        access = {table: table_class(table, restricted_tables) for table in snapshot_tables}
+        # the workbook reads the finished database in a child process while this one writes the rest
+        workbook = _start_workbook(tmp_db, tmp_snap, manifest, access)
+        try:
+            tables_meta = _write_snapshot(conn, tmp_snap, snapshot_tables, descriptions)
+            for table, meta in tables_meta.items():
+                meta["access"] = access[table]
+            manifest["tables"] = tables_meta
+            # the report reads the database about to be published; the manifest lists it like a table
+            shown = strictest(access.values())
+            manifest["files"] = {name: {**meta, "access": shown}
+                                 for name, meta in write_snapshot_report(tmp_db, tmp_snap).items()}
+            manifest["files"].update(_dictionary_file(tmp_snap, manifest))
+            manifest["files"].update(_workbook_file(workbook))
+        finally:
+            workbook.stop()
         (tmp_snap / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
         # the swap: from here on, each step is a single atomic rename
         os.replace(tmp_db, paths.published_db)
@@ -179,23 +187,28 @@ def publish(
     return Publication(snapshot_id, paths.published_db, final_snap, manifest, writes, changes)
 
 
-def _write_extras(database: Path, folder: Path, manifest: dict) -> dict:
-    """The workbook and the data dictionary, as the manifest's ``files`` lists them (with their class)."""
-    tables = manifest["tables"]
-    out = {}
-    book = workbook_name(manifest["snapshot_id"])
-    access = strictest(tables[t]["access"] for t in WORKBOOK_SHEETS.values() if t in tables) if tables else PUBLIC
-    written = write_workbook(database, folder / book, manifest, access)
-    out[book] = {"bytes": (folder / book).stat().st_size, "sha256": sha256_of(folder / book), "access": access,
-                 "sheets": written["sheets"], "seconds": written["seconds"]}
+def _start_workbook(database: Path, folder: Path, manifest: dict, access: dict[str, str]) -> WorkbookProcess:
+    """The workbook of the sheets' tables, in the strictest class of those tables."""
+    shown = [access[t] for t in WORKBOOK_SHEETS.values() if t in access]
+    return WorkbookProcess(database, folder / workbook_name(manifest["snapshot_id"]), manifest,
+                           strictest(shown) if shown else PUBLIC)
+
+
+def _workbook_file(workbook: WorkbookProcess) -> dict:
+    """The manifest's entry for the finished workbook (waits for its process)."""
+    written = workbook.result()
+    path = workbook.path
+    return {path.name: {"bytes": path.stat().st_size, "sha256": sha256_of(path), "access": workbook.access,
+                        "sheets": written["sheets"], "seconds": written["seconds"]}}
+
+
+def _dictionary_file(folder: Path, manifest: dict) -> dict:
     (folder / DICTIONARY_FILE).write_text(dictionary_markdown(manifest), encoding="utf-8")
-    out[DICTIONARY_FILE] = {"bytes": (folder / DICTIONARY_FILE).stat().st_size,
-                            "sha256": sha256_of(folder / DICTIONARY_FILE), "access": PUBLIC}
-    return out
+    return {DICTIONARY_FILE: {"bytes": (folder / DICTIONARY_FILE).stat().st_size,
+                              "sha256": sha256_of(folder / DICTIONARY_FILE), "access": PUBLIC}}
 
 
 def _write_snapshot(conn: duckdb.DuckDBPyConnection, folder: Path, tables: list[str], descriptions: dict) -> dict:
-    folder.mkdir(parents=True)
     meta = {}
     for table in tables:
         # sorted rows make the file, and so its checksum, a function of the table's contents
