@@ -91,8 +91,8 @@ COLUMNS: dict[str, str] = {
     "c2_importance": "C2: extra_eu_import_share > c2_threshold.",
     "c3_substitutability": ("C3: import_export_ratio > c3_threshold, or extra-EU imports without any extra-EU exports; "
                             "null when neither (not screened)."),
-    "dependent": ("C1 and C2 and C3 (and, for EU27, bloc_complete): a candidate dependency (evidence for analysts, "
-                  "not a verdict). False when the product is not screened."),
+    "dependent": ("C1 and C2 and C3 (and, for EU27, bloc_complete; on a rolling window also window_complete): a "
+                  "candidate dependency (evidence for analysts, not a verdict). False when the product is not screened."),
     "screened": "Something of the product was traded outside the EU (M_extra or X_extra > 0); unscreened rows are never dependent.",
     "years_flagged": "Number of years in which the product is flagged for this reporter/importer.",
     "years_screened": "Number of years in which the product was screened for this reporter.",
@@ -252,6 +252,12 @@ COLUMNS: dict[str, str] = {
     "products_at_risk": "Number of HS6 products the supplier supplies to the importer.",
     "single_points_of_failure": "Number of those products for which the supplier is a single point of failure.",
     "products_as_top_supplier": "Number of those products for which the supplier is the largest supplier.",
+    # rolling 12 months (monitor.ec_screen_rolling, methodology section 8)
+    "period_end": "Last month of the 12-month window, 'YYYY-MM'; year is its year.",
+    "period_start": "First month of the 12-month window, 'YYYY-MM' (11 months before period_end).",
+    "months_in_window": ("Months of the window with data for the reporter (any product); for EU27 the fewest of any "
+                         "member state with data in it (bloc_months_min)."),
+    "window_complete": "months_in_window = 12; a shorter window shows its criteria but is never flagged dependent.",
     # changes since the previous publication (monitor.changes)
     "screen": "The screen the key belongs to: ec_screen, world_supply_screen, dependence_on_nl or dependence_on_eu.",
     "change": "newly_dependent, no_longer_dependent, top_supplier_changed or hhi_moved (by more than changes_hhi_move).",
@@ -301,6 +307,7 @@ COLUMNS.setdefault("label", "Readable name of the entry.")
 TABLE_SECTIONS: dict[str, str] = {
     "monitor.import_concentration": "4 Import concentration; 5 The EU as one bloc",
     "monitor.ec_screen": "6 Screens (EC 2021 C1-C3); 5 The EU as one bloc",
+    "monitor.ec_screen_rolling": "8 Beyond the single-step screen (rolling 12 months); 6 Screens (EC 2021 C1-C3)",
     "monitor.eu_dependencies": "6 Screens (EC 2021 C1-C3); 5 The EU as one bloc",
     "monitor.nl_dependencies": "6 Screens (EC 2021 C1-C3); 10 Caveats (quasi-transit)",
     "monitor.world_supply_screen": "6 Screens (world supply G1-G3)",

@@ -18,6 +18,14 @@ and drops years no input has any more; a change to its SQL rebuilds every year. 
 year's SQL is the model's own, with every partitioned input narrowed to that year. The
 fingerprints are recorded only once the model's blocking checks pass, so a year that
 failed a check is rebuilt and checked again by the next run, never silently kept.
+
+A year's rows may need earlier years: a 12-month window ending in March 2024 reads April
+to December 2023. Such a model says so (``-- partition: year, lookback 1``): its year Y
+reads its partitioned inputs narrowed to the years Y-1..Y, keeps the rows of year Y only,
+and its fingerprint is made of its inputs' fingerprints of Y-1 and Y. So new data in 2024
+rebuild 2024 (and 2025, which reads 2024), never 2023 or before; and a model whose whole
+SQL is correct on all years is correct on each narrowed year, as long as the rows of year Y
+read nothing older than the lookback.
 """
 
 from __future__ import annotations
@@ -92,22 +100,40 @@ def substitute_tables(sql: str, replacements: dict[str, str]) -> str:
     return sql
 
 
-def year_filter(table: str, partitioned: set[str], year: int | None) -> str:
-    """The predicate selecting one year (None: no row) of a partitioned table or raw table."""
+def year_filter(table: str, partitioned: set[str], year: int | None, lookback: int = 0) -> str:
+    """The predicate selecting one year (None: no row), and the ``lookback`` years before it, of a
+    partitioned table or raw table."""
     if year is None:
         return "false"
     if table in RAW_YEAR:
-        return f"({RAW_YEAR[table]}) = {int(year)}"
-    if table in partitioned:
-        return f"year = {int(year)}"
-    raise ModelError(f"{table} is not partitioned by year")
+        column = f"({RAW_YEAR[table]})"
+    elif table in partitioned:
+        column = "year"
+    else:
+        raise ModelError(f"{table} is not partitioned by year")
+    if lookback:
+        return f"{column} BETWEEN {int(year) - int(lookback)} AND {int(year)}"
+    return f"{column} = {int(year)}"
 
 
 def narrowed_sql(model: SqlModel, partitioned: set[str], year: int | None) -> str:
-    """The model's SELECT with every partitioned input (raw tables included) narrowed to ``year``."""
+    """The model's SELECT for one year: every partitioned input (raw tables included) narrowed to ``year``
+    and the model's lookback years before it; with a lookback, only the rows of ``year`` are kept."""
     inputs = {t for t in model.deps if t in partitioned or t in RAW_YEAR}
-    return substitute_tables(model.sql, {
-        t: f"SELECT * FROM {t} WHERE {year_filter(t, partitioned, year)}" for t in inputs})
+    sql = substitute_tables(model.sql, {
+        t: f"SELECT * FROM {t} WHERE {year_filter(t, partitioned, year, model.lookback)}" for t in inputs})
+    if model.lookback and year is not None:
+        # the earlier years are read for this year's rows, not built: theirs come from their own builds
+        sql = f"SELECT * FROM ({sql}) AS rows_of_years WHERE year = {int(year)}"
+    return sql
+
+
+def _inputs_of_year(per_input: dict[str, dict[int, str]], year: int, lookback: int) -> list:
+    """What one year of a partitioned model reads: each input's fingerprint of that year and of the
+    ``lookback`` years before it."""
+    if not lookback:
+        return [(t, fps.get(year)) for t, fps in per_input.items()]
+    return [(t, [fps.get(y) for y in range(year - lookback, year + 1)]) for t, fps in per_input.items()]
 
 
 @dataclass
@@ -206,7 +232,7 @@ class Incremental:
         per_input = {t: self.year_fingerprints(t) for t in inputs}
         years = sorted(set().union(*per_input.values()))
         base = (model.code_version, self._settings(model), whole)
-        wanted = {y: _sha(base, [(t, per_input[t].get(y)) for t in inputs]) for y in years}
+        wanted = {y: _sha(base, _inputs_of_year(per_input, y, model.lookback)) for y in years}
 
         stored = dict(self.conn.execute(
             f"SELECT year, input_fp FROM {STATE} WHERE table_name = ? AND year IS NOT NULL", [model.table]).fetchall())

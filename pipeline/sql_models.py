@@ -9,6 +9,8 @@ Leading ``--`` comment lines are its description, except directives:
     -- assert <name>: <SELECT returning offending rows>      (blocking; may join other tables)
     -- partition: year                            rebuilt per year, only the years whose inputs
                                                    changed (see pipeline/incremental.py)
+    -- partition: year, lookback 1                the same for a table whose year reads the year(s)
+                                                   before it too (a 12-month window ending in a year)
 
 Upstream tables are read from the SQL itself with sqlglot (CTE names and table
 functions such as ``read_parquet`` are not dependencies), so lineage never has
@@ -73,6 +75,7 @@ class SqlModel:
     grain: tuple[str, ...] = ()
     checks: tuple[Check, ...] = field(default=())
     partition: str | None = None  # 'year': built and rebuilt one year at a time
+    lookback: int = 0  # years before its own that a year's rows read (partitioned models only)
     grain_line: int = 0  # line of the grain directive in the file, for errors
 
     @property
@@ -88,6 +91,7 @@ _DIRECTIVE = re.compile(r"^--\s*(grain|partition|check|warn|assert)\b\s*(\w+)?\s
 _KEYWORDS = ("grain", "partition", "check", "warn", "assert")
 # a comment line's first word, and whether a colon follows it (or a name and a colon): '-- grains: a'
 _LOOKS_LIKE = re.compile(r"^--\s*([A-Za-z_]+)(\s*(?:\w+\s*)?:)?")
+_PARTITION = re.compile(r"^year(?:\s*,\s*lookback\s+([1-9][0-9]*))?$", re.IGNORECASE)
 _GETVARIABLE = re.compile(r"getvariable\s*\(\s*(?:'(\w+)'\s*\))?", re.IGNORECASE)
 
 
@@ -119,7 +123,7 @@ def _misspelt_directive(line: str) -> str | None:
 
 _FORMS = {
     "grain": "-- grain: col, col, ...",
-    "partition": "-- partition: year",
+    "partition": "-- partition: year[, lookback <years>]",
     "check": "-- check <name>: <predicate>",
     "warn": "-- warn <name>: <predicate>",
     "assert": "-- assert <name>: <SELECT returning offending rows>",
@@ -161,6 +165,7 @@ def parse_model(path: Path, root: Path, variables: Iterable[str] | None = None) 
     grain: tuple[str, ...] = ()
     grain_line = 0
     partition: str | None = None
+    lookback = 0
     checks: list[Check] = []
     sql_lines: list[tuple[int, str]] = []  # (line number, text) of every line that is SQL, directives included
     lines = text.splitlines()
@@ -200,9 +205,11 @@ def parse_model(path: Path, root: Path, variables: Iterable[str] | None = None) 
                 raise ModelError(f"{path}:{number}: grain columns are plain column names separated by commas, "
                                  f"not {directive.group(3).strip()!r}")
         elif kind == "partition":
-            partition = directive.group(3).strip().lower()
-            if directive.group(2) or partition != "year":
-                raise ModelError(f"{path}:{number}: only '-- partition: year' is supported, not {stripped!r}")
+            form = _PARTITION.match(directive.group(3).strip())
+            if directive.group(2) or form is None:
+                raise ModelError(f"{path}:{number}: only '-- partition: year' or '-- partition: year, lookback N' "
+                                 f"(N >= 1 years) is supported, not {stripped!r}")
+            partition, lookback = "year", int(form.group(1) or 0)
         else:
             if not directive.group(2):
                 raise ModelError(f"{path}:{number}: a {kind} needs a name: '{_FORMS[kind]}'")
@@ -232,6 +239,7 @@ def parse_model(path: Path, root: Path, variables: Iterable[str] | None = None) 
         grain=grain,
         checks=tuple(checks),
         partition=partition,
+        lookback=lookback,
         grain_line=grain_line,
     )
 

@@ -61,6 +61,14 @@ CONTRACT_COLUMNS: dict[str, list[str]] = {
     "supplier_loss_by_domain": [
         "value_at_risk", "products_at_risk", "single_points_of_failure", "products_as_top_supplier",
     ],
+    # methodology section 8, rolling 12 months (tests/oracle/rolling.py)
+    "ec_screen_rolling": [
+        "currency", "year", "period_start", "months_in_window", "window_complete", "m_extra", "m_intra", "x_extra",
+        "extra_eu_import_share", "import_export_ratio", "hhi_extra", "n_suppliers_extra", "top_supplier",
+        "top_supplier_share", "top_supplier_value", "c1_threshold", "c2_threshold", "c3_threshold",
+        "c1_concentration", "c2_importance", "c3_substitutability", "screened", "dependent", "bloc_members",
+        "bloc_months_min", "bloc_complete", "caveat", "release", "synthetic",
+    ],
 }
 
 # compared on their meaning, not their wording: CONTRACT.md fixes only how the sentence starts
