@@ -1,6 +1,6 @@
 """One measurement per process, so that each gets its own peak RSS (run by bench/run.py).
 
-    python bench/child.py <pipeline|stage|query|pandas|profile|ingest> --repo REPO --out RESULT.json ...
+    python bench/child.py <pipeline|stage|query|pandas|polars|profile|ingest> --repo REPO --out RESULT.json ...
 
 ``--repo`` is the checkout whose pipeline is measured; it goes first on sys.path, so its
 ``pipeline`` and ``assets`` packages are the ones imported (not an editable install's).
@@ -170,6 +170,24 @@ def cmd_pandas(args) -> dict:
             "pandas": pd.__version__, "string_dtype": str(result["reporter"].dtype)}
 
 
+def cmd_polars(args) -> dict:
+    """The polars-lazy baseline, timed like pandas: the whole query, from the Parquet to a DataFrame."""
+    import polars as pl
+
+    from bench.polars_baseline import import_concentration
+
+    times, result = [], None
+    for _ in range(args.repeats):
+        result = None
+        t = time.perf_counter()
+        result = import_concentration(args.parquet)
+        times.append(time.perf_counter() - t)
+    t = time.perf_counter()
+    result.write_parquet(args.result)
+    return {"times_s": times, "rows": result.height, "write_s": time.perf_counter() - t,
+            "polars": pl.__version__, "threads": pl.thread_pool_size()}
+
+
 # ---------------------------------------------------------------------------------- profiles
 
 def _operators(profile: dict, top: int = 6) -> list[dict]:
@@ -295,7 +313,7 @@ def cmd_ingest(args) -> dict:
 
 def main() -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("command", choices=["pipeline", "stage", "query", "pandas", "profile", "ingest"])
+    parser.add_argument("command", choices=["pipeline", "stage", "query", "pandas", "polars", "profile", "ingest"])
     parser.add_argument("--repo", required=True)
     parser.add_argument("--out", required=True)
     parser.add_argument("--data-dir")
@@ -315,7 +333,7 @@ def main() -> int:
     args = parser.parse_args()
     _setup_path(Path(args.repo).resolve())
     handler = {"pipeline": cmd_pipeline, "stage": cmd_stage, "query": cmd_query, "pandas": cmd_pandas,
-               "profile": cmd_profile, "ingest": cmd_ingest}[args.command]
+               "polars": cmd_polars, "profile": cmd_profile, "ingest": cmd_ingest}[args.command]
     payload = handler(args)
     _write(Path(args.out), payload)
     return 0 if payload.get("success", True) else 1
