@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from pipeline.report import changes, charts, indirect, queries
+from pipeline.report import changes, charts, indirect, queries, rolling
 from pipeline.report.formatting import domain_label, reporter_label, source_label
 from pipeline.report.supplier_shares import product_key, supplier_shares
 
@@ -31,6 +31,8 @@ def collect(conn, manifest: dict | None = None) -> tuple[dict, dict]:
     shares = supplier_shares(conn, hhi, names)
     products = _products(deps, history, shares.products)
     heatmaps = _heatmaps(conn, headline_years, currencies, figures)
+    rolling_page, rolling_payload, rolling_figure = rolling.rolling_section(conn)
+    figures.update(rolling_figure)
 
     page = {
         "publication": pub,
@@ -52,12 +54,14 @@ def collect(conn, manifest: dict | None = None) -> tuple[dict, dict]:
         "dictionary": queries.dictionary(conn),
         "hidden": indirect.hidden_dependencies(conn),
         "loss": indirect.supplier_loss(conn),
+        "rolling": rolling_page,
     }
     payload = {
         "figures": figures,
         "templates": charts.product_chart_templates(),
         "products": products,
         "currencies": currencies,
+        "rolling": rolling_payload,
         "initial_product": product_key(deps[0]["source"], deps[0]["reporter"], deps[0]["product_code"])
         if deps else None,
     }

@@ -35,6 +35,17 @@
     });
   }
 
+  /* rolling 12 months: the picker redraws the chart with the chosen product's figure */
+  var rollingPicker = document.getElementById("rolling-select");
+  if (rollingPicker) {
+    rollingPicker.addEventListener("change", function () {
+      var p = DATA.rolling.products[rollingPicker.value];
+      var layout = copy(DATA.rolling.layout);
+      layout.title = { text: p.title, x: 0, xanchor: "left" };
+      Plotly.react("rolling-comext", copy(p.data), layout, CONFIG);
+    });
+  }
+
   /* dependency table: filter and sort */
   var table = document.getElementById("dependency-table");
   var tbody = table.tBodies[0];
