@@ -134,17 +134,23 @@ def _elsewhere(scales: dict, show) -> str:
 def sf30_estimate(scales: dict) -> dict | None:
     """A linear extrapolation of the end-to-end wall time to SF30 from the scales that completed.
 
-    Two or more scale factors: the least-squares line wall = fixed + per_sf * SF (the fixed part
-    is start-up and work that does not grow with the data). One: proportional to it, which scales
-    the fixed part too. None when no end-to-end run succeeded.
+    Only SF >= 1 when the run has any: below that, start-up and fixed work dominate. Two or more
+    scale factors: the least-squares line wall = fixed + per_sf * SF (the fixed part is start-up
+    and work that does not grow with the data). One: proportional to it, which scales the fixed
+    part too. None when no end-to-end run succeeded.
     """
     points = sorted((s["sf"], s["e2e"]["wall_s"]) for s in scales.values() if (s.get("e2e") or {}).get("success"))
     if not points:
         return None
+    caveat = ""
+    if any(sf >= 1 for sf, _ in points):
+        points = [(sf, wall) for sf, wall in points if sf >= 1]
+    else:
+        caveat = "; only scales below SF1, where fixed costs dominate: far off"
     sfs = {sf for sf, _ in points}
     if len(sfs) == 1:
         sf, wall = points[0]
-        return {"sf30_s": wall * 30 / sf, "from": [sf], "method": f"proportional to SF{sf:g}"}
+        return {"sf30_s": wall * 30 / sf, "from": [sf], "method": f"proportional to SF{sf:g}{caveat}"}
     n = len(points)
     mean_x = sum(x for x, _ in points) / n
     mean_y = sum(y for _, y in points) / n
@@ -152,7 +158,7 @@ def sf30_estimate(scales: dict) -> dict | None:
               / sum((x - mean_x) ** 2 for x, _ in points))
     fixed = mean_y - per_sf * mean_x
     return {"sf30_s": fixed + per_sf * 30, "from": sorted(sfs), "fixed_s": fixed, "per_sf_s": per_sf,
-            "method": f"least-squares line {fixed:.1f} s + {per_sf:.1f} s per SF"}
+            "method": f"least-squares line {fixed:.1f} s + {per_sf:.1f} s per SF{caveat}"}
 
 
 def verdicts(report: dict) -> list[dict]:

@@ -210,12 +210,18 @@ def test_report_gives_every_target_its_verdict():
     assert sf10 == ["not measured: SF10 ran with memory_limit 4GB"] * 3
     assert got["`make run` on the embedded default (fresh data folder) <= 15 s"] == "met"
     assert got["pandas baseline on the same rows: reported beside the mart and the floor"].startswith("no target")
-    # least squares through (0.1, 20), (1, 75), (10, 600) s, by numpy.polyfit: 15.28 s + 58.48 s per SF
-    assert sf30_estimate(report["scales"])["sf30_s"] == pytest.approx(1769.78, abs=0.01)
     # a scale that failed its rows check gets no pass on its ratio
     report["scales"]["1"]["checks"]["same_rows"]["floor_vs_mart_columns"] = False
     got = {v["target"]: v["verdict"] for v in verdicts(report)}
     assert got["import_concentration like for like <= 1.5x the floor at SF1"].startswith("**missed**: the rows differ")
+    # SF0.1 is left out (fixed costs dominate there): the line through (1, 75 s) and (10, 600 s)
+    # is 58.33 s per SF, so SF30 = 75 + 29 * 58.33 = 1766.67 s
+    estimate = sf30_estimate(report["scales"])
+    assert estimate["from"] == [1, 10]
+    assert estimate["sf30_s"] == pytest.approx(1766.67, abs=0.01)
+    del report["scales"]["1"], report["scales"]["10"]
+    assert sf30_estimate(report["scales"])["sf30_s"] == pytest.approx(6000)  # 20 s at SF0.1, proportional
+    assert "far off" in sf30_estimate(report["scales"])["method"]
 
 
 def test_restriction_refuses_a_mart_that_no_longer_reads_annual_flows():
