@@ -407,3 +407,122 @@ def test_the_incremental_table_is_the_full_builds(new_month):
     with runner.published() as con:
         published = con.execute(content.format(TABLE)).fetchall()
     assert incremental == full == published and full[0][0] > 10_000 and full[0][2] > 0
+
+
+# ------------------------------------------------------------------------------------------ the report
+
+def _payload(html: str) -> dict:
+    import json
+    import re
+
+    return json.loads(re.search(r'<script type="application/json" id="report-data">(.*?)</script>', html, re.S).group(1))
+
+
+def test_the_report_draws_the_rolling_hhi_beside_the_annual_points(new_month, tmp_path):
+    from pipeline.report import write_report
+
+    runner, _, _ = new_month
+    html = write_report(runner.paths.published_db, tmp_path / "index.html").path.read_text(encoding="utf-8")
+    payload = _payload(html)
+    rolling = payload["rolling"]
+    with runner.published() as con:
+        offered = {f"{r}|{p}" for r, p in con.execute(
+            f"SELECT reporter, product_code FROM {TABLE} WHERE reporter IN ('EU27', 'NLD') AND dependent UNION "
+            "SELECT reporter, product_code FROM monitor.ec_screen WHERE source = 'comext' "
+            "AND reporter IN ('EU27', 'NLD') AND dependent").fetchall()}
+        only_windows = con.execute(
+            f"SELECT DISTINCT reporter, product_code FROM {TABLE} AS r WHERE reporter IN ('EU27', 'NLD') AND dependent "
+            "AND NOT EXISTS (SELECT 1 FROM monitor.ec_screen AS e WHERE e.source = 'comext' AND e.dependent "
+            "AND e.reporter = r.reporter AND e.product_code = r.product_code)").fetchall()
+        reporter, product = rolling["initial"].split("|")
+        windows = con.execute(f"SELECT period_end, hhi_extra, dependent FROM {TABLE} WHERE reporter = ? "
+                              "AND product_code = ? AND hhi_extra IS NOT NULL ORDER BY 1", [reporter, product]).fetchall()
+        years = con.execute("SELECT year, hhi_extra FROM monitor.ec_screen WHERE source = 'comext' AND reporter = ? "
+                            "AND product_code = ? AND hhi_extra IS NOT NULL ORDER BY 1", [reporter, product]).fetchall()
+    assert set(rolling["products"]) == offered and len(offered) > 3
+    section = html[html.index('<section id="rolling">'):html.index('<section id="depends-on">')]
+    assert section.count("<option") == len(offered) and f'value="{rolling["initial"]}" selected' in section
+    for r, p in only_windows:
+        assert f"<code>{p}</code>" in section
+    # the first product drawn: the line is its windows' HHI, the diamonds its calendar years' at their December
+    figure = payload["figures"]["rolling-comext"]
+    assert "Eurostat Comext (EUR)" in figure["layout"]["title"]["text"]
+    threshold, line, annual = figure["data"]
+    assert line["x"] == [e for e, _, _ in windows] and line["y"] == pytest.approx([h for _, h, _ in windows], abs=1e-5)
+    assert line["marker"]["color"].count("#b3261e") == sum(1 for *_, d in windows if d)
+    assert annual["x"] == [f"{y}-12" for y, _ in years] and annual["y"] == pytest.approx([h for _, h in years], abs=1e-5)
+    assert threshold["y"] == [0.4, 0.4]
+    # where the year is all months, its December window is the calendar year: the diamond sits on the line
+    december = {e: h for e, h, _ in windows if e.endswith("-12")}
+    assert december and all(december[f"{y}-12"] == pytest.approx(h, abs=1e-12) for y, h in years if f"{y}-12" in december)
+
+
+def test_the_browser_draws_the_rolling_chart_and_redraws_it_for_another_product(new_month, tmp_path):
+    from test_report import BROWSER_FLAGS, CHROMIUM, NO_CHROMIUM, DevTools
+
+    if not CHROMIUM:
+        pytest.skip(NO_CHROMIUM)
+    runner, _, _ = new_month
+    page = runner.paths.root / "report" / "index.html"
+    payload = _payload(page.read_text(encoding="utf-8"))
+    url = page.resolve().as_uri()
+    tools = DevTools(CHROMIUM, tmp_path / "profile", BROWSER_FLAGS, tmp_path / "chromium.log")
+    try:
+        target = tools.send("Target.createTarget", {"url": "about:blank"})["targetId"]
+        session = tools.send("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
+        problems, requests = [], []
+
+        def watch(event):
+            if event.get("sessionId") != session:
+                return
+            method, params = event["method"], event.get("params", {})
+            if method == "Network.requestWillBeSent":
+                requests.append(params["request"]["url"])
+            elif method == "Runtime.consoleAPICalled" and params["type"] in ("error", "assert", "warning"):
+                problems.append(f"console.{params['type']}: {params['args']}")
+            elif method == "Runtime.exceptionThrown":
+                problems.append(f"exception: {params['exceptionDetails']}")
+            elif method == "Log.entryAdded" and params["entry"]["level"] in ("error", "warning"):
+                problems.append(f"log: {params['entry']['text']}")
+
+        tools.on_event(watch)
+        for domain in ("Runtime", "Log", "Network", "Page"):
+            tools.send(f"{domain}.enable", {}, session)
+        tools.send("Page.navigate", {"url": url}, session)
+
+        def evaluate(expression):
+            result = tools.send("Runtime.evaluate", {"expression": expression, "returnByValue": True,
+                                                     "awaitPromise": True}, session)
+            assert "exceptionDetails" not in result, result["exceptionDetails"]
+            return result["result"].get("value")
+
+        def wait_for(expression, timeout=30.0):
+            import time
+
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                if evaluate(expression):
+                    return
+                time.sleep(0.2)
+            raise AssertionError(f"timed out waiting for {expression}")
+
+        wait_for("['true', 'error'].includes(document.documentElement && document.documentElement.dataset.reportReady)")
+        drawn = """JSON.stringify({ready: document.documentElement.dataset.reportReady,
+            title: (document.querySelector('#rolling-comext .gtitle') || {}).textContent || '',
+            points: document.querySelectorAll('#rolling-comext .scatterlayer .point').length})"""
+        import json
+
+        first = json.loads(evaluate(drawn))
+        initial = payload["rolling"]["products"][payload["rolling"]["initial"]]
+        points = lambda p: len(p["data"][1]["x"]) + len(p["data"][2]["x"])  # noqa: E731 - line and diamonds
+        assert first["ready"] == "true" and first["title"] == initial["title"] and first["points"] == points(initial)
+        other = sorted(k for k in payload["rolling"]["products"] if k != payload["rolling"]["initial"])[-1]
+        evaluate(f"""(() => {{ const s = document.getElementById('rolling-select'); s.value = '{other}';
+            s.dispatchEvent(new Event('change')); return true; }})()""")
+        wanted = payload["rolling"]["products"][other]
+        wait_for(f"(document.querySelector('#rolling-comext .gtitle') || {{}}).textContent === {json.dumps(wanted['title'])}")
+        assert json.loads(evaluate(drawn))["points"] == points(wanted)
+        assert [u for u in requests if u != url and not u.startswith(("data:", "blob:"))] == []
+        assert problems == [], problems
+    finally:
+        tools.close()
