@@ -1,8 +1,13 @@
-"""Shared test helpers: run the real Dagster job on a temporary data folder."""
+"""Shared test helpers: run the real Dagster job on a temporary data folder, and build what several test
+modules read (the embedded default world) once per test session, across pytest-xdist workers."""
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
 from pathlib import Path
+from typing import Callable
 
 import duckdb
 import pytest
@@ -52,6 +57,88 @@ class Runner:
 @pytest.fixture
 def runner(tmp_path, monkeypatch) -> Runner:
     return Runner(tmp_path / "data", monkeypatch)
+
+
+def built_once(tmp_path_factory, name: str, build: Callable[[Path], None]) -> Path:
+    """A folder that ``build(folder)`` fills, built once per test session however many pytest-xdist workers
+    ask for it: the first to take the lock builds, the others wait and reuse (pytest-xdist's documented
+    pattern). Readers must not write to it; a test that changes data works on ``copy_data``'s copy. A failed
+    build is recorded, so the other workers fail with its message at once instead of building again."""
+    from filelock import FileLock
+
+    base = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):  # a worker's basetemp is popen-gwN inside the session's
+        base = base.parent
+    folder, done, failed = base / name, base / f"{name}.built", base / f"{name}.failed"
+    with FileLock(str(base / f"{name}.lock")):
+        if failed.exists():
+            pytest.fail(f"building the shared {name} failed in another worker:\n{failed.read_text()}")
+        if not done.exists():
+            shutil.rmtree(folder, ignore_errors=True)
+            try:
+                build(folder)
+            except BaseException as exc:
+                failed.write_text(str(exc) or repr(exc))
+                raise
+            done.write_text("ok")
+    return folder
+
+
+def copy_data(root: Path, target: Path, monkeypatch: pytest.MonkeyPatch) -> Runner:
+    """A Runner on a private copy of a built data folder, for tests that run the job again or change files."""
+    shutil.copytree(root, target, symlinks=True)
+    return Runner(target, monkeypatch)
+
+
+class BuiltWorld(Runner):
+    """A Runner on a data folder the refresh job has already published, shared by every test module of the
+    session (see ``built_once``): ``published()`` and ``warehouse()`` read it; ``materializations`` holds the
+    build's asset materialization metadata by op name (the Dagster result does not cross processes), and
+    ``settings`` the run's, for a rerun on a copy. ``run`` is refused: a test that reruns the job does it on ``copy_data(world.paths.root, ...)``."""
+
+    def __init__(self, root: Path, monkeypatch: pytest.MonkeyPatch):
+        super().__init__(root, monkeypatch)
+        build = json.loads((root.parent / "build.json").read_text())
+        self.settings, self.materializations = build["settings"], build["materializations"]
+
+    def run(self, *args, **kwargs):
+        raise AssertionError("the shared world is read-only: run the job on copy_data(world.paths.root, ...)")
+
+
+def _plain(value):
+    """A metadata value as JSON: numbers, strings, lists and dicts as they are, anything else (a TableSchema,
+    a path) as its text."""
+    if value is None or type(value) in (bool, int, float, str):
+        return value
+    if type(value) is dict:
+        return {str(k): _plain(v) for k, v in value.items()}
+    if type(value) is list:
+        return [_plain(v) for v in value]
+    return str(value)
+
+
+def _build_default_world(folder: Path) -> None:
+    from pipeline.resources import InputSettings
+
+    # `geomon run`'s defaults: its sources (sample, demo, landing, api; the new folder has nothing in
+    # landing/ or raw/, so the real sample extracts and the synthetic demo world) and its demo scale
+    settings = {"sources": list(InputSettings().sources)}
+    with pytest.MonkeyPatch.context() as mp:
+        result = Runner(folder / "data", mp).run(**settings)
+        assert result.success, "the embedded default world failed to build:\n" + failure_messages(result)
+    metadata: dict[str, list[dict]] = {}
+    for event in result.get_asset_materialization_events():
+        values = {k: _plain(v.value) for k, v in event.event_specific_data.materialization.metadata.items()}
+        metadata.setdefault(event.node_handle.name, []).append(values)
+    (folder / "build.json").write_text(json.dumps({"settings": settings, "materializations": metadata}))
+
+
+@pytest.fixture(scope="module")
+def default_world(tmp_path_factory) -> BuiltWorld:
+    """The embedded default as `geomon run` publishes it, built once per session; read-only."""
+    root = built_once(tmp_path_factory, "default_world", _build_default_world) / "data"
+    with pytest.MonkeyPatch.context() as mp:
+        yield BuiltWorld(root, mp)
 
 
 RAW_ASSETS = (("raw", "comext_sdmx"), ("raw", "comext_bulk"), ("raw", "comtrade_records"))

@@ -6,10 +6,6 @@ answer with rows and the columns it names; the views give names, not codes.
 
 import pytest
 
-from conftest import Runner, failure_messages
-
-SCALE = 0.004
-
 QUESTIONS = {
     # 1. EU27 products dependent on China, by strategic domain, 2024 (EC 2021 screen, Comext, EUR)
     "eu_dependent_on_china_by_domain": """
@@ -49,15 +45,11 @@ QUESTIONS = {
 
 
 @pytest.fixture(scope="module")
-def published(tmp_path_factory):
-    mp = pytest.MonkeyPatch()
-    runner = Runner(tmp_path_factory.mktemp("analyst") / "data", mp)
-    result = runner.run(sources=["sample", "demo"], demo_scale=SCALE)
-    assert result.success, failure_messages(result)
-    con = runner.published()
+def published(default_world):
+    """The embedded default's published file (conftest.default_world, built once per session), read-only."""
+    con = default_world.published()
     yield con
     con.close()
-    mp.undo()
 
 
 @pytest.mark.parametrize("name", QUESTIONS)

@@ -1,6 +1,7 @@
 """The embedded default (real sample + synthetic demo world), end to end, as `make run` does it.
 
-One run is shared by the tests of this module; each test only reads what it published.
+One run, shared by the session (conftest.default_world), is read by the tests of this module; the rerun
+runs on a copy of its data folder.
 """
 
 import json
@@ -10,23 +11,16 @@ import sys
 import duckdb
 import pytest
 
-from conftest import REPO, Runner, failure_messages
+from conftest import REPO, copy_data, failure_messages
 from pipeline.publish import verify_snapshot
-
-SCALE = 0.004  # small, but every strategic domain and every planted dependency is in it
 
 
 @pytest.fixture(scope="module")
-def default_run(tmp_path_factory):
-    mp = pytest.MonkeyPatch()
-    runner = Runner(tmp_path_factory.mktemp("e2e") / "data", mp)
-    result = runner.run(sources=["sample", "demo", "landing"], demo_scale=SCALE)
-    assert result.success, failure_messages(result)
-    yield runner
-    mp.undo()
+def default_run(default_world):
+    return default_world
 
 
-MONITOR_TABLES = ["dependence_on_eu", "dependence_on_nl", "domain_summary", "ec_screen", "eu_dependencies",
+MONITOR_TABLES = ["dependence_on_eu", "dependence_on_nl", "domain_summary", "ec_screen", "ec_screen_rolling", "eu_dependencies",
                   "import_concentration", "indirect_dependencies", "look_through_shares", "nl_dependencies",
                   "supplier_dependence", "supplier_loss", "supplier_loss_by_domain", "supplier_shares", "trends",
                   "world_supply_screen"]
@@ -153,10 +147,11 @@ def test_snapshot_ids_cannot_escape_the_snapshots_folder(default_run, bad_id):
         snapshot_dir(default_run.paths, bad_id)
 
 
-def test_rerun_on_same_inputs_gives_identical_tables_and_checksums(default_run):
-    paths = default_run.paths
+def test_rerun_on_same_inputs_gives_identical_tables_and_checksums(default_run, tmp_path, monkeypatch):
+    rerun = copy_data(default_run.paths.root, tmp_path / "data", monkeypatch)
+    paths = rerun.paths
     first = json.loads((paths.snapshots / paths.latest_pointer.read_text().strip() / "manifest.json").read_text())
-    result = default_run.run(sources=["sample", "demo", "landing"], demo_scale=SCALE)
+    result = rerun.run(**default_run.settings)
     assert result.success, failure_messages(result)
     second = json.loads((paths.snapshots / paths.latest_pointer.read_text().strip() / "manifest.json").read_text())
     assert second["snapshot_id"] != first["snapshot_id"]

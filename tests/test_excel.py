@@ -9,23 +9,16 @@ import polars as pl
 import pyarrow.parquet as pq
 import pytest
 
-from conftest import Runner, failure_messages
 from pipeline import glossary
 from pipeline.publish import verify_snapshot
 from pipeline.publish.excel import SHEETS, workbook_name
 
-SCALE = 0.004
-
 
 @pytest.fixture(scope="module")
-def snapshot(tmp_path_factory):
-    mp = pytest.MonkeyPatch()
-    runner = Runner(tmp_path_factory.mktemp("excel") / "data", mp)
-    result = runner.run(sources=["sample", "demo"], demo_scale=SCALE)
-    assert result.success, failure_messages(result)
-    folder = runner.paths.snapshots / runner.paths.latest_pointer.read_text().strip()
-    yield runner, folder, json.loads((folder / "manifest.json").read_text())
-    mp.undo()
+def snapshot(default_world):
+    """The embedded default's latest snapshot (conftest.default_world, built once per session; read-only)."""
+    folder = default_world.paths.snapshots / default_world.paths.latest_pointer.read_text().strip()
+    return default_world, folder, json.loads((folder / "manifest.json").read_text())
 
 
 def test_workbook_sheets_match_the_parquet_tables(snapshot):
@@ -40,7 +33,8 @@ def test_workbook_sheets_match_the_parquet_tables(snapshot):
         ws = book[sheet]
         assert ws.max_row - 1 == parquet_rows == listed["sheets"][sheet]["rows"], sheet
         if sheet in ("EU27 dependencies", "Domain summary"):  # polars reads it too (openpyxl engine)
-            frame = pl.read_excel(path, sheet_name=sheet, engine="openpyxl")
+            # read_only: openpyxl streams the one sheet instead of loading every sheet of the workbook
+            frame = pl.read_excel(path, sheet_name=sheet, engine="openpyxl", engine_options={"read_only": True})
             assert frame.height == parquet_rows, sheet
     book.close()
     assert verify_snapshot(runner.paths) == []

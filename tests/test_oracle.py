@@ -407,6 +407,13 @@ def test_compare_names_every_kind_of_difference():
 
 # --------------------------------------------------------------------------------------------- full runs
 
+def _oracle_and_sql(runner: Runner) -> tuple[dict, dict]:
+    with runner.warehouse() as con:
+        oracle = compute_all(con)
+        sql = {t: con.sql(f"SELECT * FROM monitor.{t}").pl() for t in TABLES}
+    return oracle, sql
+
+
 def _build(root: Path, sources, prepare=None) -> tuple[dict, dict]:
     with pytest.MonkeyPatch.context() as mp:
         runner = Runner(root, mp)
@@ -414,20 +421,13 @@ def _build(root: Path, sources, prepare=None) -> tuple[dict, dict]:
             prepare(runner.paths.root)
         result = runner.run(sources=sources)
         assert result.success, "pipeline run failed:\n" + failure_messages(result)
-        with runner.warehouse() as con:
-            oracle = compute_all(con)
-            sql = {t: con.sql(f"SELECT * FROM monitor.{t}").pl() for t in TABLES}
-    return oracle, sql
+        return _oracle_and_sql(runner)
 
 
 @pytest.fixture(scope="module")
-def default_world(tmp_path_factory):
-    from pipeline.resources import InputSettings
-
-    # the same default as `geomon run` (pipeline/cli.py SOURCES = InputSettings.sources): sample, demo,
-    # landing, api; the temporary data folder has nothing in landing/ or raw/, so sample and demo it is
-    sources = tuple(InputSettings().sources)
-    return _build(tmp_path_factory.mktemp("oracle_default") / "data", sources)
+def default_tables(default_world):
+    """The embedded default as `geomon run` builds it (conftest.default_world, shared by the session)."""
+    return _oracle_and_sql(default_world)
 
 
 @pytest.fixture(scope="module")
@@ -447,8 +447,8 @@ def _check(world, table: str) -> None:
 
 
 @pytest.mark.parametrize("table", TABLES)
-def test_default_world_matches_oracle(default_world, table):
-    _check(default_world, table)
+def test_default_world_matches_oracle(default_tables, table):
+    _check(default_tables, table)
 
 
 @pytest.mark.parametrize("table", TABLES)

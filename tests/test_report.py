@@ -16,11 +16,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from conftest import REPO, Runner, failure_messages, sdmx_rows
+from conftest import REPO, Runner, copy_data, failure_messages, sdmx_rows
 from pipeline.report import write_report
 from pipeline.report.render import json_for_script
-
-DEMO_SCALE = 0.004
 
 
 # ---------------------------------------------------------------- reading a rendered page
@@ -199,12 +197,12 @@ def test_json_in_the_page_cannot_close_its_script():
 # ---------------------------------------------------------------- the default (partly synthetic) world
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory):
+def demo(default_world, tmp_path_factory):
+    """A copy of the embedded default (conftest.default_world, built once per session): these tests write
+    the report into the data folder and change a byte of the snapshot."""
     mp = pytest.MonkeyPatch()
-    runner = Runner(tmp_path_factory.mktemp("report-demo") / "data", mp)
-    result = runner.run(sources=["sample", "demo", "landing"], demo_scale=DEMO_SCALE)
-    assert result.success, failure_messages(result)
-    runner.result = result
+    runner = copy_data(default_world.paths.root, tmp_path_factory.mktemp("report-demo") / "data", mp)
+    runner.materializations = default_world.materializations
     yield runner
     mp.undo()
 
@@ -276,8 +274,8 @@ def test_refresh_publishes_the_report_inside_the_snapshot(demo):
     listed = manifest["files"]["report/index.html"]
     copy = snapshot / "report" / "index.html"
     assert copy.stat().st_size == listed["bytes"] and verify_snapshot(demo.paths) == []
-    events = demo.result.asset_materializations_for_node("publish__monitor_report")
-    assert len(events) == 1 and events[0].metadata["matches_snapshot_copy"].value is True
+    events = demo.materializations["publish__monitor_report"]
+    assert len(events) == 1 and events[0]["matches_snapshot_copy"] is True
     assert (demo.paths.root / "report" / "index.html").read_bytes() == copy.read_bytes()
     _, page = read_page(copy)
     assert page.banner and manifest["synthetic"] is True
