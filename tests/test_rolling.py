@@ -317,11 +317,10 @@ def test_adversarial_world_matches_the_oracle(tmp_path_factory):
     assert rows > 0
 
 
-def test_default_world_matches_the_oracle(tmp_path_factory):
-    from pipeline.resources import InputSettings
-
-    h = _ingested(tmp_path_factory, "rolling_default", tuple(InputSettings().sources))
-    rows, dependent = _compare(h.con)
+def test_default_world_matches_the_oracle(default_world):
+    """The embedded default as `geomon run` builds it (year by year, conftest.default_world) against the oracle."""
+    with default_world.warehouse() as con:
+        rows, dependent = _compare(con)
     assert rows > 50_000 and dependent > 100
 
 
