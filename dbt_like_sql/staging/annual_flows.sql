@@ -52,37 +52,44 @@
 -- check non_negative_value: value IS NULL OR value >= 0
 -- check split_part: (converted_split OR value_from_split = 0) AND (value_from_split IS NULL OR value_from_split BETWEEN 0 AND value)
 -- warn on_target_axis: partner_role = 'leftover' OR hs_edition IS NULL OR hs_edition IN ('mixed', 'H' || getvariable('hs_target_edition')) OR product_code IS NULL OR EXISTS (SELECT 1 FROM staging.hs_conversion AS c WHERE c.hs_edition = annual_flows.hs_edition AND c.product_code = annual_flows.product_code AND c.product_code_target = annual_flows.product_code_target)
-WITH by_frequency AS (
-    -- annual and monthly rows summed side by side in one pass over the flows
+WITH detail AS (
+    -- only the columns used: this is materialized once for its two readers
+    SELECT source, currency, reporter, year, flow, partner, partner_kind, product_code_native, product_code,
+           hs4, hs2, hs_edition, freq, release, value, synthetic
+    FROM staging.trade_flows
+    WHERE flow IN ('import', 'export') AND is_detail AND reporter_kind IS DISTINCT FROM 'aggregate'
+),
+annual_keys AS (
+    SELECT DISTINCT source, reporter, year, flow, product_code_native FROM detail WHERE freq = 'A'
+),
+monthly_by_release AS (
+    -- the months of keys without annual rows, one row per release first: a DISTINCT list
+    -- aggregate keeps a set per group, which took minutes at one world year (SF1)
     SELECT
         d.source, d.currency, d.reporter, d.year, d.flow, d.partner, d.partner_kind,
-        d.product_code_native, d.product_code, d.hs4, d.hs2, d.hs_edition,
-        sum(d.value) FILTER (WHERE d.freq = 'A') AS value_annual,
-        count(*) FILTER (WHERE d.freq = 'A') AS n_annual,
-        list_sort(list(DISTINCT d.release) FILTER (WHERE d.freq = 'A')) AS releases_annual,
-        bool_or(d.synthetic) FILTER (WHERE d.freq = 'A') AS synthetic_annual,
-        sum(d.value) FILTER (WHERE d.freq = 'M') AS value_monthly,
-        list_sort(list(DISTINCT d.release) FILTER (WHERE d.freq = 'M')) AS releases_monthly,
-        bool_or(d.synthetic) FILTER (WHERE d.freq = 'M') AS synthetic_monthly
-    FROM staging.trade_flows AS d
-    WHERE d.flow IN ('import', 'export') AND d.is_detail AND d.reporter_kind IS DISTINCT FROM 'aggregate'
+        d.product_code_native, d.product_code, d.hs4, d.hs2, d.hs_edition, d.release,
+        sum(d.value) AS value, bool_or(d.synthetic) AS synthetic
+    FROM detail AS d
+    ANTI JOIN annual_keys AS k USING (source, reporter, year, flow, product_code_native)
+    WHERE d.freq = 'M'
     GROUP BY ALL
 ),
 annual_reported AS (
-    -- per reporter-year-flow-product: its annual rows where it has any (over all partners), else
-    -- its months
+    -- per reporter-year-flow-product: its annual rows where it has any (one row per partner: the
+    -- grain of staging.trade_flows), else the sum of its months
     SELECT
-        b.* EXCLUDE (value_annual, n_annual, releases_annual, synthetic_annual, value_monthly,
-                     releases_monthly, synthetic_monthly, key_has_annual),
-        CASE WHEN b.key_has_annual THEN b.value_annual ELSE b.value_monthly END AS value,
-        CASE WHEN b.key_has_annual THEN b.releases_annual ELSE b.releases_monthly END AS releases,
-        CASE WHEN b.key_has_annual THEN b.synthetic_annual ELSE b.synthetic_monthly END AS synthetic
-    FROM (
-        SELECT *, bool_or(n_annual > 0) OVER (PARTITION BY source, reporter, year, flow, product_code_native)
-                  AS key_has_annual
-        FROM by_frequency
-    ) AS b
-    WHERE NOT b.key_has_annual OR b.n_annual > 0
+        source, currency, reporter, year, flow, partner, partner_kind,
+        product_code_native, product_code, hs4, hs2, hs_edition,
+        value, [release] AS releases, synthetic
+    FROM detail
+    WHERE freq = 'A'
+    UNION ALL
+    SELECT
+        source, currency, reporter, year, flow, partner, partner_kind,
+        product_code_native, product_code, hs4, hs2, hs_edition,
+        sum(value) AS value, list_sort(list(release)) AS releases, bool_or(synthetic) AS synthetic
+    FROM monthly_by_release
+    GROUP BY ALL
 ),
 annual AS (
     -- on the target axis: an exact mapping (at most one row of hs_conversion once splits are
