@@ -6,18 +6,22 @@ import urllib.request
 import polars as pl
 import pytest
 
-from conftest import failure_messages, sdmx_rows
+from conftest import Runner, copy_data, failure_messages, sdmx_rows
 from pipeline.publish import SnapshotError, apply_retention, export_snapshot, list_snapshots, set_pinned
 from pipeline.serve import make_server
 
 
-@pytest.fixture
-def published(runner):
+@pytest.fixture(scope="module")
+def published(tmp_path_factory):
+    """One publication read by the module's tests; the retention test runs the job again on a copy."""
+    mp = pytest.MonkeyPatch()
+    runner = Runner(tmp_path_factory.mktemp("snapshots") / "data", mp)
     runner.write("landing/comext/a.csv", sdmx_rows([("FR", "CN", "85051100", 1, "2024", 500),
                                                     ("FR", "US", "85051100", 1, "2024", 100)]))
     result = runner.run()
     assert result.success, failure_messages(result)
-    return runner
+    yield runner
+    mp.undo()
 
 
 def test_polars_reads_a_table_straight_from_the_served_url(published):
@@ -53,7 +57,8 @@ def test_export_copies_and_verifies(published, tmp_path):
         export_snapshot(published.paths, None, tmp_path / "downloads")
 
 
-def test_retention_keeps_the_newest_and_the_pinned(published):
+def test_retention_keeps_the_newest_and_the_pinned(published, tmp_path, monkeypatch):
+    published = copy_data(published.paths.root, tmp_path / "data", monkeypatch)
     paths = published.paths
     first = paths.latest_pointer.read_text().strip()
     set_pinned(paths, first, True)
