@@ -57,6 +57,25 @@ def test_an_intermediary_that_exports_more_keeps_a_part(harness):
     assert nl["USA"]["look_through_share"] == pytest.approx(0.04)
 
 
+def test_a_third_country_is_looked_through_only_where_it_depends_on_nl(harness):
+    h = harness.reset()
+    # BEL buys 850511 from NL 60, CN 40: NL share 0.6 >= 0.5, BEL depends on NL -> looked through;
+    # NL buys it from CN only and exports it (pass_NL = 100 / max(100, 100) = 1): BEL's NL 0.6 is CHN's
+    # BEL buys 850519 from NL 30, CN 70: NL share 0.3 and NL is not top -> not looked through
+    h.add_sdmx([("BE", "NL", "85051100", 1, "2024", 60), ("BE", "CN", "85051100", 1, "2024", 40),
+                ("NL", "CN", "85051100", 1, "2024", 100), ("NL", "BE", "85051100", 2, "2024", 60),
+                ("BE", "NL", "85051900", 1, "2024", 30), ("BE", "CN", "85051900", 1, "2024", 70)])
+    h.build("monitor.indirect_dependencies")
+    rows = h.rows("SELECT importer, product_code, ultimate_supplier, look_through_share "
+                  "FROM monitor.look_through_shares ORDER BY ALL")
+    be = {r["ultimate_supplier"]: r["look_through_share"] for r in rows
+          if r["importer"] == "BEL" and r["product_code"] == "850511"}
+    assert be == {"CHN": pytest.approx(1.0), "NLD": pytest.approx(0.0)}
+    assert not [r for r in rows if r["importer"] == "BEL" and r["product_code"] == "850519"]
+    # NLD and the bloc are looked through on every product they import
+    assert {(r["importer"], r["product_code"]) for r in rows} >= {("NLD", "850511"), ("BEL", "850511")}
+
+
 def test_a_dependency_hidden_behind_two_intermediaries(harness):
     h = harness.reset()
     # NL buys 30 from BEL, 30 from DEU, 40 from the US: direct HHI 0.09 + 0.09 + 0.16 = 0.34

@@ -245,6 +245,10 @@ def _shares_of(beyond, source, importer, year, code) -> dict[str, dict]:
     return out
 
 
+def _looked_through_importers(beyond) -> set[str]:
+    return set(beyond["look_through_shares"]["importer"].to_list())
+
+
 def _lt(shares: dict[str, dict]) -> dict[str, float]:
     return {u: pytest.approx(r["look_through_share"], abs=1e-12) for u, r in shares.items()}
 
@@ -257,8 +261,8 @@ def test_hand_look_through_bel_passes_everything(beyond):
     assert nl["BEL"]["direct_share"] == pytest.approx(0.8) and nl["BEL"]["hidden_share"] == pytest.approx(-0.8)
     assert nl["CHN"]["hidden_share"] == pytest.approx(0.72) and nl["USA"]["direct_share"] == 0.0
     assert nl["CHN"]["release"] == "CE release" and nl["CHN"]["synthetic"] is True and nl["CHN"]["currency"] == "EUR"
-    # BEL's own suppliers report nothing: its look-through shares are its direct ones
-    assert _lt(_shares_of(beyond, "comext", "BEL", 2024, "850511")) == {"CHN": 0.9, "USA": 0.1}
+    # BEL is an intermediary here, and no importer looked through: it does not depend on NL for the product
+    assert _looked_through_importers(beyond) == {"NLD", "EU27"}
     # the bloc (NLD + BEL): extra-EU suppliers only, CHN 20 + 90, USA 10; BEL is internal
     assert _lt(_shares_of(beyond, "comext", "EU27", 2024, "850511")) == {"CHN": 110 / 120, "USA": 10 / 120}
     row = _row(beyond["indirect_dependencies"], source="comext", importer="NLD", year=2024, product_code="850511")
@@ -314,10 +318,8 @@ def test_hand_look_through_bloc_and_members_behind_it(beyond):
     eu = _shares_of(beyond, "comtrade", "EU27", 2024, "850440")
     assert _lt(eu) == {"EU27": 0.75, "CHN": 0.25, "CHE": 0.0}
     assert eu["CHE"]["direct_share"] == 1.0 and eu["EU27"]["direct_share"] == 0.0
-    # DEU itself: its own goods come back, DEU 0.5, FRA 0.25, CHN 0.25
-    assert _lt(_shares_of(beyond, "comtrade", "DEU", 2024, "850440")) == {"DEU": 0.5, "FRA": 0.25, "CHN": 0.25, "CHE": 0.0}
-    # CHE as importer: DEU 0.5 passes everything (M 100 from CHE, no exports): CHE 0.5 (back), FRA, CHN 0.25
-    assert _lt(_shares_of(beyond, "comtrade", "CHE", 2024, "850440")) == {"CHE": 0.5, "DEU": 0.0, "FRA": 0.25, "CHN": 0.25}
+    # DEU and CHE are no importers looked through: neither depends on NL for the product (methodology section 8)
+    assert _looked_through_importers(beyond) == {"NLD", "EU27"}
 
 
 def test_hand_supplier_loss(beyond):

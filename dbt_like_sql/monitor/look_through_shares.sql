@@ -1,7 +1,11 @@
 -- Look-through (one hop) supplier shares (methodology section 8): where an importer's goods come
--- from once each direct supplier's own imports are looked through. Per source, importer (every
--- country reporter, with all its country partners; the EU27 bloc with its extra-EU partners),
--- year, HS6 product and ultimate supplier.
+-- from once each direct supplier's own imports are looked through. Per source, importer, year, HS6
+-- product and ultimate supplier, for the Netherlands (all its country partners) and the EU27 bloc
+-- (its extra-EU partners) on every product, and for a third country on the products it depends on
+-- the Netherlands for (monitor.supplier_dependence, partner view): is it NL it depends on, or
+-- whoever stands behind NL? Every country reporter can be an intermediary. (All importers on all
+-- products would be about 50 rows per importer and product: 441k rows on the embedded default,
+-- hundreds of millions of intermediate rows at one world year.)
 -- Each direct supplier k passes on pass_k = M_k / max(X_k, M_k) of what it supplies (its imports
 -- against its exports of the product, from k's own reports in the same source: World totals, else
 -- the sum of its partner rows; 0 when k reports no imports from a country), spread over k's own
@@ -44,6 +48,15 @@ direct AS (
     SELECT *, (value / sum(value) OVER (PARTITION BY source, importer, year, product_code))::DECIMAL(38, 18) AS share
     FROM supplied
 ),
+scope AS (
+    -- the importers and products looked through (every country stays an intermediary k)
+    SELECT DISTINCT source, importer, year, product_code FROM supplied WHERE importer IN ('NLD', 'EU27')
+    UNION
+    SELECT source, importer, year, product_code FROM monitor.supplier_dependence WHERE supplier = 'NLD' AND depends
+),
+looked AS (
+    SELECT d.* FROM direct AS d SEMI JOIN scope USING (source, importer, year, product_code)
+),
 totals AS (
     -- each country's own imports and exports of the product: World totals, else its partner rows
     SELECT source, reporter AS country, year, product_code_target AS product_code,
@@ -78,7 +91,7 @@ own AS (
            -- the supplier's own reports count only where they pass something on
            list_concat(d.releases, CASE WHEN p.pass > 0 THEN p.releases ELSE [] END) AS releases,
            d.synthetic OR (p.pass > 0 AND p.synthetic) IS TRUE AS synthetic
-    FROM direct AS d
+    FROM looked AS d
     LEFT JOIN passing AS p
         ON p.source = d.source AND p.country = d.supplier AND p.year = d.year AND p.product_code = d.product_code
 ),
@@ -92,7 +105,7 @@ passed AS (
            d.supplier AS via_country,
            list_concat(k.releases, p.releases) AS releases,
            k.synthetic OR p.synthetic AS synthetic
-    FROM direct AS d
+    FROM looked AS d
     JOIN passing AS p
         ON p.source = d.source AND p.country = d.supplier AND p.year = d.year AND p.product_code = d.product_code
     JOIN direct AS k

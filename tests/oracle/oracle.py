@@ -796,10 +796,15 @@ def _own_totals(p: Prepared, flow: str) -> pl.DataFrame:
     )
 
 
-def _look_through_shares(p: Prepared) -> pl.DataFrame:
+def _look_through_shares(p: Prepared, dependence_on_nl: pl.DataFrame) -> pl.DataFrame:
     k = ["source", "importer", "year", "product_code"]
     sup = _supplier_rows(p)
     direct = _shares(sup)
+    # the importers looked through: NLD and EU27 on every product, a third country where it depends on NL
+    scope = pl.concat([
+        direct.filter(pl.col("importer").is_in(["NLD", EU27])).select(k),
+        dependence_on_nl.filter(pl.col("depends_on_nl").fill_null(False)).select(k),
+    ]).unique()
 
     # every country reporter as a possible intermediary k: M_k, X_k, its own supplier shares, pass_k
     m = _own_totals(p, "import").rename({"reporter": "k", "total_k": "m_k", "rbit": "m_rbit", "syn": "m_syn"})
@@ -828,7 +833,8 @@ def _look_through_shares(p: Prepared) -> pl.DataFrame:
         .select(*kk, "pass_k", "k_rbit", "k_syn")
     )
 
-    d = direct.join(inter, left_on=["source", "partner", "year", "product_code"], right_on=kk, how="left").with_columns(
+    d = direct.join(scope, on=k, how="semi")
+    d = d.join(inter, left_on=["source", "partner", "year", "product_code"], right_on=kk, how="left").with_columns(
         pass_k=pl.col("pass_k").fill_null(0.0)
     )
     # each term carries the rows behind it: what u keeps, the importer's rows from u and (when u passes
@@ -1016,7 +1022,7 @@ def compute_all(con: duckdb.DuckDBPyConnection, settings=None) -> dict[str, pl.D
         "world_supply_screen": _world_supply_screen(p, ic_full),
         "trends": _trends(p, ec),
     }
-    lt = _look_through_shares(p)
+    lt = _look_through_shares(p, out["dependence_on_nl"])
     out["look_through_shares"] = lt
     out["indirect_dependencies"] = _indirect_dependencies(p, lt)
     loss = _supplier_loss(p)
