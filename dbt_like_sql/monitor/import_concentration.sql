@@ -69,7 +69,6 @@ by_partner AS (
            bool_or(converted_split) AS any_split,
            min(bloc_basis) AS bloc_basis_min,
            max(bloc_basis) AS bloc_basis_max,
-           list_distinct(flatten(list(releases))) AS releases,
            bool_or(synthetic) AS synthetic,
            sum(leftover_above_world) AS above_world,
            sum(world_missing) AS world_missing
@@ -108,9 +107,34 @@ aggregated AS (
         bool_or(any_split) AS converted_split,
         CASE WHEN min(bloc_basis_min) = max(bloc_basis_max) THEN min(bloc_basis_min)
              WHEN max(bloc_basis_max) IS NOT NULL THEN 'mixed' END AS bloc_basis,
-        array_to_string(list_sort(list_distinct(flatten(list(releases)))), '; ') AS release,
         bool_or(synthetic) AS synthetic
     FROM scoped
+    GROUP BY ALL
+),
+release_pairs AS (
+    -- the releases of a group's flows, as (group, release) pairs rather than a list per partner row:
+    -- list states in the aggregations above ran a world year out of a 2 GB memory limit
+    SELECT DISTINCT source, reporter, year, product_code, hs4, hs2, unnest(releases) AS release FROM flows
+),
+release_levels AS (
+    SELECT DISTINCT source, reporter, year, product_level, group_code, release
+    FROM (
+        SELECT r.*, 'HS6' AS product_level, r.product_code AS group_code FROM release_pairs AS r
+        WHERE r.product_code IS NOT NULL
+        UNION ALL
+        SELECT r.*, 'HS4', r.hs4 FROM release_pairs AS r WHERE r.hs4 IS NOT NULL
+        UNION ALL
+        SELECT r.*, 'HS2', r.hs2 FROM release_pairs AS r WHERE r.hs2 IS NOT NULL
+        UNION ALL
+        SELECT r.*, 'domain', pd.domain
+        FROM release_pairs AS r JOIN staging.product_domains AS pd ON pd.code = coalesce(r.product_code, r.hs4, r.hs2)
+    )
+    WHERE release IS NOT NULL
+),
+releases AS (
+    SELECT source, reporter, year, product_level, group_code AS product_code,
+           string_agg(release, '; ' ORDER BY release) AS release
+    FROM release_levels
     GROUP BY ALL
 )
 SELECT
@@ -138,7 +162,7 @@ SELECT
     y.bloc_months_min,
     y.bloc_complete,
     a.bloc_basis,
-    a.release,
+    coalesce(r.release, '') AS release,
     a.synthetic,
     CASE WHEN a.source = 'comext' AND a.reporter = 'NLD'
          THEN 'quasi-transit: Comext counts goods cleared in Dutch ports for other member states as Dutch '
@@ -148,3 +172,4 @@ SELECT
     CASE WHEN a.allocated_value > 0 THEN a.allocated_from_split / a.allocated_value END AS value_share_from_split
 FROM aggregated AS a
 JOIN staging.reporter_years AS y USING (source, reporter, year)
+LEFT JOIN releases AS r USING (source, reporter, year, product_level, product_code)
