@@ -4,6 +4,7 @@
 from pathlib import Path
 from typing import Callable
 
+import duckdb
 from dagster import (
     AssetCheckResult,
     AssetCheckSeverity,
@@ -14,9 +15,9 @@ from dagster import (
     MetadataValue,
 )
 
-from pipeline.metadata import table_metadata
-from pipeline.readers.inputs import discover
-from pipeline.readers.raw_store import sync_raw_table
+from pipeline.metadata import table_schema
+from pipeline.readers.inputs import InputFile, discover
+from pipeline.readers.raw_store import LEDGER, SyncReport
 from pipeline.resources import DataFolder, InputSettings, Warehouse
 
 
@@ -35,26 +36,32 @@ def ingest(
     *,
     source: str,
     table: str,
-    columns: dict[str, str],
     detect: Callable[[Path], str | None],
-    select_for,
-    validate,
-    row_rule: str | None = None,
-    year_of_row: str | None = None,
+    sync: Callable[[duckdb.DuckDBPyConnection, list[InputFile]], SyncReport],
+    releases_from_ledger: bool = False,
 ) -> MaterializeResult:
+    """``sync(conn, files)`` brings ``table`` in line with the files found (raw_store.sync_raw_table for a
+    DuckDB table, comtrade_view.sync_comtrade_view for the Parquet-backed Comtrade view)."""
     files = discover(settings.input_dirs(data.paths(), source), detect)
     with warehouse.get_connection() as conn:
-        report = sync_raw_table(conn, table, columns, files, select_for, validate, row_rule, year_of_row)
+        report = sync(conn, files)
         context.log.info(
             f"{table}: {len(report.added)} file(s) read ({report.rows_added:,} rows), "
             f"{len(report.removed)} removed, {report.unchanged} unchanged, {len(report.quarantined)} quarantined"
         )
         for label, reason in report.quarantined.items():
             context.log.error(f"quarantined {label}: {reason}")
-        metadata = table_metadata(conn, table)
-        releases = conn.execute(
-            f"SELECT release, synthetic, count(*) FROM {table} GROUP BY ALL ORDER BY release"
-        ).fetchall()
+        for label, rows in report.superseded.items():
+            context.log.info(f"{label}: {rows:,} rows left out, a bulk file holds the same reporter-years and flows")
+        if releases_from_ledger:
+            # a view over Parquet files: the ledger's rows per file add up to the view's, no scan needed
+            releases = conn.execute(
+                f"SELECT release, synthetic, sum(rows)::BIGINT FROM {LEDGER} WHERE table_name = ? GROUP BY ALL "
+                "ORDER BY release", [table]).fetchall()
+        else:  # a reader may set the release per row (Comext SDMX: the file's LAST UPDATE)
+            releases = conn.execute(
+                f"SELECT release, synthetic, count(*) FROM {table} GROUP BY ALL ORDER BY release").fetchall()
+        schema = table_schema(conn, table)
     accepted = settings.accept_quarantined_input
     contract = AssetCheckResult(
         check_name="input_contract",
@@ -64,16 +71,28 @@ def ingest(
         metadata={"quarantined_files": len(report.quarantined),
                   "quarantine": MetadataValue.json(report.quarantined)},
     )
+    extra = {}
+    if report.conversions:
+        seconds = sum(c["seconds"] for c in report.conversions if not c["cached"])
+        converted = sum(c["rows"] for c in report.conversions if not c["cached"])
+        extra["parquet_conversions"] = MetadataValue.json({
+            "files": len(report.conversions), "cached": sum(c["cached"] for c in report.conversions),
+            "rows_converted": converted, "seconds_summed_over_files": round(seconds, 3)})
+    if report.superseded:
+        extra["rows_superseded_by_bulk"] = MetadataValue.json(report.superseded)
     return MaterializeResult(
         check_results=[contract],
         metadata={
-            **metadata,
+            "dagster/row_count": report.total_rows,
+            "dagster/column_schema": schema,
+            "dagster/table_name": table,
             "files": len(files),
             "files_read": MetadataValue.json(report.added),
             "files_removed": MetadataValue.json(report.removed),
             "rows_added": report.rows_added,
             "quarantined": MetadataValue.json(report.quarantined),
-            "synthetic_rows": sum(n for _, synthetic, n in releases if synthetic),
+            "synthetic_rows": sum(n or 0 for _, synthetic, n in releases if synthetic),
             "releases": MetadataValue.json({release: n for release, _, n in releases}),
+            **extra,
         }
     )

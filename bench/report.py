@@ -100,6 +100,9 @@ def markdown(report: dict) -> str:
         for k in keys],
         f"SF1 <= {targets['e2e_sf1_s']:.0f} s, < {targets['e2e_sf1_rss_gb']:g} GB; SF10 with "
         f"{targets['sf10_memory_limit']} < {targets['sf10_e2e_min']:g} min, < {targets['sf10_rss_gb']:g} GB")
+    row("Comtrade files -> typed Parquet (raw.comtrade_records, fresh cache; then all cached)", [
+        _cell(get(k, "ingest_profile"), "sync_s") + f"; cached {_f(get(k, 'ingest_profile', 'sync_cached_s'), '{:.2f}')} s"
+        for k in keys])
     lines += ["", *step_table(report)]
     return "\n".join(lines) + "\n"
 

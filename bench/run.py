@@ -261,8 +261,11 @@ class Bench:
     def table_rows(self, db: Path) -> dict[str, int]:
         con = duckdb.connect(str(db), read_only=True)
         try:
+            # raw.comtrade_records is a view over Parquet files
             names = con.execute("SELECT schema_name || '.' || table_name FROM duckdb_tables() "
-                                "WHERE schema_name IN ('raw', 'staging', 'monitor')").fetchall()
+                                "WHERE schema_name IN ('raw', 'staging', 'monitor') UNION ALL "
+                                "SELECT schema_name || '.' || view_name FROM duckdb_views() "
+                                "WHERE schema_name = 'raw' AND NOT internal").fetchall()
             return {n: con.execute(f"SELECT count(*) FROM {n}").fetchall()[0][0] for (n,) in names}
         finally:
             con.close()

@@ -6,6 +6,7 @@ from dagster import AssetExecutionContext, AssetKey, MaterializeResult, asset
 from assets.ingest import ingest, input_contract_spec
 from pipeline.readers import comext
 from pipeline.readers.comext_bulk import bulk_selector
+from pipeline.readers.raw_store import sync_raw_table
 from pipeline.freshness import COMEXT_FRESHNESS
 from pipeline.resources import DUCKDB_POOL, DataFolder, InputSettings, Warehouse
 
@@ -31,10 +32,10 @@ def comext_sdmx(context: AssetExecutionContext, settings: InputSettings, warehou
     """Observations of Comext SDMX-CSV files (dataset DS-045409): one row per key, period and indicator,
     released as stated in the file's LAST UPDATE column."""
     return ingest(
-        context, settings, warehouse, data,
-        source="comext", table=comext.SDMX_TABLE, columns=comext.SDMX_COLUMNS,
-        detect=_only("sdmx_csv"), select_for=comext.select_sdmx, validate=comext.validate,
-        row_rule=comext.SDMX_ROW_RULE, year_of_row=comext.SDMX_YEAR_OF_ROW,
+        context, settings, warehouse, data, source="comext", table=comext.SDMX_TABLE, detect=_only("sdmx_csv"),
+        sync=lambda conn, files: sync_raw_table(
+            conn, comext.SDMX_TABLE, comext.SDMX_COLUMNS, files, comext.select_sdmx, comext.validate,
+            comext.SDMX_ROW_RULE, comext.SDMX_YEAR_OF_ROW),
     )
 
 
@@ -43,7 +44,7 @@ def comext_sdmx(context: AssetExecutionContext, settings: InputSettings, warehou
     check_specs=[input_contract_spec(AssetKey(["raw", "comext_bulk"]))],
     group_name="comext",
     freshness_policy=COMEXT_FRESHNESS,
-    deps=[AssetKey(["raw", "demo_world"]), AssetKey(["raw", "comext_bulk_files"]), AssetKey(["raw", "comext_bulk_months"])],
+    deps=[AssetKey(["raw", "demo_world"]), AssetKey(["raw", "comext_bulk_months"])],
     pool=DUCKDB_POOL,
     kinds={"duckdb"},
 )
@@ -51,9 +52,11 @@ def comext_bulk(context: AssetExecutionContext, settings: InputSettings, warehou
                 data: DataFolder) -> MaterializeResult:
     """Rows of Comext bulk product files (full_v2 and the older DECLARANT layout), one row per file line,
     statistical procedures still separate; confidential codes and pseudo-partners kept as they are."""
+    select = bulk_selector(data.paths().comext_parquet)
     return ingest(
-        context, settings, warehouse, data,
-        source="comext", table=comext.BULK_TABLE, columns=comext.BULK_COLUMNS,
-        detect=_only("full_v2", "legacy"), select_for=bulk_selector(data.paths().comext_parquet), validate=comext.validate,
-        row_rule=comext.BULK_ROW_RULE, year_of_row=comext.BULK_YEAR_OF_ROW,
+        context, settings, warehouse, data, source="comext", table=comext.BULK_TABLE,
+        detect=_only("full_v2", "legacy"),
+        sync=lambda conn, files: sync_raw_table(
+            conn, comext.BULK_TABLE, comext.BULK_COLUMNS, files, select, comext.validate,
+            comext.BULK_ROW_RULE, comext.BULK_YEAR_OF_ROW),
     )

@@ -1,30 +1,36 @@
-"""UN Comtrade ingestion: API pages and bulk files from the input folders into ``raw.comtrade_records``."""
+"""UN Comtrade ingestion: API pages and bulk files from the input folders, as ``raw.comtrade_records``."""
 
 
 from dagster import AssetExecutionContext, AssetKey, MaterializeResult, asset
 
 from assets.ingest import ingest, input_contract_spec
-from pipeline.readers import comtrade
 from pipeline.freshness import COMTRADE_FRESHNESS
+from pipeline.readers import comtrade
+from pipeline.readers.comtrade_parquet import cache_dir
+from pipeline.readers.comtrade_view import sync_comtrade_view
 from pipeline.resources import DUCKDB_POOL, DataFolder, InputSettings, Warehouse
+
+RECORDS_KEY = AssetKey(["raw", "comtrade_records"])
 
 
 @asset(
-    key=AssetKey(["raw", "comtrade_records"]),
-    check_specs=[input_contract_spec(AssetKey(["raw", "comtrade_records"]))],
+    key=RECORDS_KEY,
+    check_specs=[input_contract_spec(RECORDS_KEY)],
     group_name="comtrade",
     freshness_policy=COMTRADE_FRESHNESS,
-    deps=[AssetKey(["raw", "demo_world"]), AssetKey(["raw", "comtrade_api_pages"]), AssetKey(["raw", "comtrade_bulk_files"])],
+    deps=[AssetKey(["raw", "demo_world"]), AssetKey(["raw", "comtrade_api_pages"]),
+          AssetKey(["raw", "comtrade_bulk_files"])],
     pool=DUCKDB_POOL,
-    kinds={"duckdb"},
+    kinds={"duckdb", "parquet"},
 )
 def comtrade_records(context: AssetExecutionContext, settings: InputSettings, warehouse: Warehouse,
                      data: DataFolder) -> MaterializeResult:
     """Every UN Comtrade record of the input folders (v1 API JSON pages or bulk TSV), typed, one row per
-    record, with the file, record position and release it came from. Re-reads only new or changed files."""
+    record, with the file, record position and release it came from: a view over one typed Parquet file per
+    input file (work/comtrade_parquet), each converted once per content. Where a bulk file and API pages hold
+    the same frequency, reporter, year and flow, the bulk file's rows are the ones kept."""
+    folder = cache_dir(data.paths())
     return ingest(
-        context, settings, warehouse, data,
-        source="comtrade", table=comtrade.TABLE, columns=comtrade.COLUMNS,
-        detect=comtrade.detect, select_for=comtrade.select_for, validate=comtrade.validate,
-        row_rule=comtrade.ROW_RULE, year_of_row=comtrade.YEAR_OF_ROW,
+        context, settings, warehouse, data, source="comtrade", table=comtrade.TABLE, detect=comtrade.detect,
+        sync=lambda conn, files: sync_comtrade_view(conn, files, folder), releases_from_ledger=True,
     )

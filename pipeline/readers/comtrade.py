@@ -1,10 +1,16 @@
-"""UN Comtrade files -> ``raw.comtrade_records``.
+"""UN Comtrade files: what they hold and how DuckDB reads them, typed.
 
 Two real layouts carry the same 47 fields (sources.md 1.5 and 1.7):
 
 * v1 API JSON pages: ``{"elapsedTime", "count", "data": [records], "error"}``
   (plain or gzip; SDK wrappers that add keys around the envelope are fine);
-* bulk files: gzip tab-separated text with a header of the same field names.
+* bulk files: gzip tab-separated text with a header of the same field names
+  (one per reporter-year from the premium bulk API, or dropped in a landing folder).
+
+Every file becomes one typed Parquet file (:mod:`pipeline.readers.comtrade_parquet`), and
+``raw.comtrade_records`` is a view over those files (:mod:`pipeline.readers.raw_parquet`).
+Where a bulk file and API pages hold the same frequency, reporter, year and flow, the bulk
+file's rows are kept and the pages' rows for that key are left out (:data:`SUPERSEDING_FORMAT`).
 """
 
 from __future__ import annotations
@@ -37,6 +43,12 @@ COLUMNS: dict[str, str] = {
     "isAggregate": "BOOLEAN",
 }
 
+# What a file covers, for the precedence between layouts: a bulk file supersedes API pages for the
+# same frequency, reporter, year and flow (it is the reporter-year as published, where pages are
+# what one plan asked for); the pages' other keys stay.
+COVERAGE_KEY = ["freqCode", "reporterCode", "refYear", "flowCode"]
+SUPERSEDING_FORMAT = "bulk_tsv"
+
 _RECORD_STRUCT = "STRUCT(" + ", ".join(f'"{k}" {v}' for k, v in COLUMNS.items()) + ")"
 _ENVELOPE = "{'count': 'BIGINT', 'error': 'VARCHAR', 'data': '" + _RECORD_STRUCT.replace("'", "''") + "[]'}"
 
@@ -56,30 +68,39 @@ def detect(path: Path) -> str | None:
 MAX_PAGE_BYTES = 256 * 2**20
 
 
-def _json_source(f: InputFile) -> str:
-    return (f"read_json({sql_string(f.path)}, columns={_ENVELOPE}, format='auto', "
+def _json_source(path: Path) -> str:
+    return (f"read_json({sql_string(path)}, columns={_ENVELOPE}, format='auto', "
             f"maximum_object_size={MAX_PAGE_BYTES})")
 
 
+def bulk_header(f: InputFile) -> list[str]:
+    """The bulk file's column names in file order, checked against the 47 fields (InputError on line 1)."""
+    header = first_line(f.path).split("\t")
+    missing = [c for c in COLUMNS if c not in header]
+    if missing:
+        raise InputError(
+            f"{f.path}: line 1: not a Comtrade bulk header (tab-separated); missing columns {missing[:5]}"
+            + (" ..." if len(missing) > 5 else "")
+        )
+    unexpected = [c for c in header if c not in COLUMNS]
+    if unexpected:
+        raise InputError(f"{f.path}: line 1: unexpected column(s) {unexpected[:5]} (schema drift): the reader "
+                         "must learn them before such files are read")
+    if len(set(header)) != len(header):
+        raise InputError(f"{f.path}: line 1: a column name appears twice in the header")
+    return header
+
+
 def validate(conn: duckdb.DuckDBPyConnection, f: InputFile) -> None:
-    """Refuse pages the API marked as failed or that hold fewer records than announced."""
+    """Refuse empty files, bulk headers that are not the 47 fields, pages the API marked as failed and
+    pages that hold fewer records than announced."""
     if f.size == 0:
         raise InputError(f"{f.path}: empty file (0 bytes), expected {f.fmt}")
     if f.fmt == "bulk_tsv":
-        header = first_line(f.path).split("\t")
-        missing = [c for c in COLUMNS if c not in header]
-        if missing:
-            raise InputError(
-                f"{f.path}: line 1: not a Comtrade bulk header (tab-separated); missing columns {missing[:5]}"
-                + (" ..." if len(missing) > 5 else "")
-            )
-        unexpected = [c for c in header if c not in COLUMNS]
-        if unexpected:
-            raise InputError(f"{f.path}: line 1: unexpected column(s) {unexpected[:5]} (schema drift): the reader "
-                             "must learn them before such files are read")
+        bulk_header(f)
         return
     try:
-        rows = conn.execute(f"SELECT count, error, len(data) FROM {_json_source(f)}").fetchall()
+        rows = conn.execute(f"SELECT count, error, len(data) FROM {_json_source(f.path)}").fetchall()
     except duckdb.Error as exc:
         raise InputError(f"{f.path}: not a Comtrade v1 JSON response ({exc})") from exc
     for count, error, n in rows:
@@ -89,8 +110,8 @@ def validate(conn: duckdb.DuckDBPyConnection, f: InputFile) -> None:
             raise InputError(f"{f.path}: page holds {n} records but the API announced {count} (truncated page)")
 
 
-# A reason for a bad record, else NULL (see raw_store.sync_raw_table): period is YYYY or YYYYMM and
-# agrees with refYear, or the record would land in another year.
+# A reason for a bad record, else NULL: period is YYYY or YYYYMM and agrees with refYear, or the
+# record would land in another year.
 ROW_RULE = (
     "CASE WHEN NOT coalesce(regexp_full_match(period, '[0-9]{4}(0[1-9]|1[0-2])?') "
     "AND left(period, 4)::INTEGER = refYear, false) "
@@ -99,18 +120,21 @@ ROW_RULE = (
 )
 
 
-def select_for(f: InputFile) -> str:
-    """A SELECT yielding the 47 typed fields, ``_line`` and ``release``."""
-    release = sql_string(f.release)
-    if f.fmt == "api_json":
-        # _line is the record's position in the page's data array (1-based).
-        return (
-            f"SELECT unnest(rec), _line, {release} AS release FROM ("
-            f"  SELECT unnest(data) AS rec, unnest(range(1, len(data) + 1)) AS _line FROM {_json_source(f)})"
-        )
-    types = "{" + ", ".join(f"'{k}': '{v}'" for k, v in COLUMNS.items()) + "}"
+def typed_select(f: InputFile) -> str:
+    """A SELECT yielding the 47 typed fields (in :data:`COLUMNS` order) and ``_line``, the record's line in
+    a bulk file (the header is line 1) or its position in a page's data array (1-based)."""
     cols = ", ".join(f'"{k}"' for k in COLUMNS)
+    if f.fmt == "api_json":
+        return (
+            f"SELECT {cols}, _line FROM (SELECT unnest(rec), _line FROM ("
+            f"  SELECT unnest(data) AS rec, unnest(range(1, len(data) + 1)) AS _line FROM {_json_source(f.path)}))"
+        )
+    # every column named, in file order, with its type: no sniffing, so a short or long row, or a value
+    # that does not parse, is an error naming its line
+    header = bulk_header(f)
+    columns = "{" + ", ".join(f"{sql_string(c)}: '{COLUMNS[c]}'" for c in header) + "}"
     return (
-        f"SELECT {cols}, row_number() OVER () + 1 AS _line, {release} AS release "
-        f"FROM read_csv({sql_string(f.path)}, header=true, delim='\\t', quote='', types={types})"
+        f"SELECT {cols}, row_number() OVER () + 1 AS _line "
+        f"FROM read_csv({sql_string(f.path)}, header=true, delim='\\t', quote='', escape='', "
+        f"auto_detect=false, columns={columns})"
     )

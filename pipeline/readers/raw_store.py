@@ -53,6 +53,8 @@ class SyncReport:
     rows_added: int = 0
     total_rows: int = 0
     files: int = 0
+    conversions: list[dict] = field(default_factory=list)  # per converted file: rows, seconds, rows/s, bytes
+    superseded: dict[str, int] = field(default_factory=dict)  # file -> rows left out for another file's
 
 
 def _reason(exc: BaseException, f: InputFile) -> str:
