@@ -209,18 +209,23 @@ def _api(fake: FakeComext, **extra):
     return ComextApi(**{**fake.api_settings(), **extra})
 
 
-def _fetch(api, root: Path, **ops):
-    from assets.comext.api import BULK_OP, SDMX_OP, comext_bulk_files, comext_sdmx_files
+def _fetch(api, root: Path, *, months=(), sdmx=None):
+    """The month partitions of raw/comext_bulk_months, one run each as a backfill runs them, then the SDMX
+    queries; the runs' results."""
+    from assets.comext.api import SDMX_OP, comext_bulk_months, comext_sdmx_files
 
-    names = {"bulk": BULK_OP, "sdmx": SDMX_OP}
-    run_config = {"ops": {names[k]: {"config": v} for k, v in ops.items()}} if ops else None
-    return materialize([comext_bulk_files, comext_sdmx_files], resources={"comext_api": api, "data": DataFolder(root=str(root))}, run_config=run_config,
-                       raise_on_error=False)
+    resources = {"comext_api": api, "data": DataFolder(root=str(root))}
+    results = [materialize([comext_bulk_months], resources=resources, partition_key=m, raise_on_error=False)
+               for m in months]
+    if sdmx is not None:
+        results.append(materialize([comext_sdmx_files], resources=resources, raise_on_error=False,
+                                   run_config={"ops": {SDMX_OP: {"config": sdmx}}}))
+    return results
 
 
-def test_the_default_config_fetches_nothing_and_succeeds(runner):
+def test_the_default_sdmx_config_fetches_nothing_and_succeeds(runner):
     with FakeComext() as fake:
-        result = _fetch(_api(fake), runner.paths.root)
+        [result] = _fetch(_api(fake), runner.paths.root, sdmx={})
         assert result.success and fake.requests() == []
     assert not (runner.paths.root / "raw").exists()
 
@@ -230,7 +235,7 @@ QUERY = {"reporter": EU27, "product": ["39201081"], "flow": ["1", "2"], "start_p
 
 
 def test_both_paths_ingest_and_a_revised_month_is_refetched_alone(runner, tmp_path):
-    from assets.comext.api import BULK_OP, SDMX_OP, comext_revisions
+    from assets.comext.api import SDMX_OP, comext_month_job, comext_revisions
 
     gen = tmp_path / "gen"
     raw = runner.paths.root / "raw" / "comext"
@@ -239,10 +244,11 @@ def test_both_paths_ingest_and_a_revised_month_is_refetched_alone(runner, tmp_pa
             archive = month_archive(gen, period, 1500, seed=i)
             fake.put(archive.name, archive.read_bytes(), f"2024-0{i + 3}-15T11:00:00")
         api = _api(fake, chunk_mb=0.02)
-        result = _fetch(api, runner.paths.root, bulk={"months": ["2024-01", "2024-02", "2024-03"]}, sdmx={"queries": [QUERY]})
-        assert result.success, failure_messages(result)
-        meta = result.asset_materializations_for_node(BULK_OP)[0].metadata
-        assert meta["rows"].value == 4500
+        results = _fetch(api, runner.paths.root, months=["2024-01", "2024-02", "2024-03"], sdmx={"queries": [QUERY]})
+        assert all(r.success for r in results), [failure_messages(r) for r in results]
+        records = [r.asset_materializations_for_node("raw__comext_bulk_months")[0].metadata["records"].value
+                   for r in results[:3]]
+        assert records == [1500, 1500, 1500]
         con = duckdb.connect(str(tmp_path / "w.duckdb"))
         assert _sync(runner, con, raw).rows_added == 4500
         assert _sync(runner, con, raw, table="sdmx").rows_added == 10950
@@ -261,12 +267,13 @@ def test_both_paths_ingest_and_a_revised_month_is_refetched_alone(runner, tmp_pa
         fake.put(revised.name, revised.read_bytes(), "2026-03-20T11:00:00")
         fake.revise("2024-02", 1.5, "20/03/26 11:00:00")
         tick = comext_revisions(build_sensor_context(cursor=tick.cursor, resources={"comext_api": api, "data": DataFolder(root=str(runner.paths.root))}))
+        # one run of the revised month's partition, with everything built from Comext, and the SDMX periods
         [request] = tick.run_requests
-        assert request.run_config["ops"][BULK_OP] == {"config": {"months": ["2024-02"]}}
+        assert (request.job_name, request.partition_key) == (comext_month_job.name, "2024-02")
         assert [q["only_periods"] for q in request.run_config["ops"][SDMX_OP]["config"]["queries"]] == [["2024-02"]]
 
         fake.clear_log()
-        result = materialize_request(api, request.run_config, runner.paths.root)
+        result = materialize_request(api, request, runner.paths.root)
         assert result.success, failure_messages(result)
         assert {r["name"] for r in fake.requests("download")} == {"full_v2_202402.7z"}
         assert {(r["start"], r["end"]) for r in fake.requests("sdmx")} == {("2024-02", "2024-02")}
@@ -288,11 +295,12 @@ def test_both_paths_ingest_and_a_revised_month_is_refetched_alone(runner, tmp_pa
         assert not tick.run_requests
 
 
-def materialize_request(api, run_config, root: Path):
-    from assets.comext.api import comext_bulk_files, comext_sdmx_files
+def materialize_request(api, request, root: Path):
+    """The fetch steps of the sensor's run request (its partition, its run config)."""
+    from assets.comext.api import comext_bulk_months, comext_sdmx_files
 
-    return materialize([comext_bulk_files, comext_sdmx_files], resources={"comext_api": api, "data": DataFolder(root=str(root))}, run_config=run_config,
-                       raise_on_error=False)
+    return materialize([comext_bulk_months, comext_sdmx_files], resources={"comext_api": api, "data": DataFolder(root=str(root))},
+                       run_config=request.run_config, partition_key=request.partition_key, raise_on_error=False)
 
 
 def test_the_sensor_stops_asking_after_three_runs_without_effect(runner, tmp_path):
@@ -302,7 +310,7 @@ def test_the_sensor_stops_asking_after_three_runs_without_effect(runner, tmp_pat
         archive = month_archive(tmp_path, 202401, 100)
         fake.put(archive.name, archive.read_bytes(), "2024-03-15T11:00:00")
         api = _api(fake)
-        assert _fetch(api, runner.paths.root, bulk={"months": ["2024-01"]}).success
+        assert _fetch(api, runner.paths.root, months=["2024-01"])[0].success
         fake.put(archive.name, archive.read_bytes(), "2024-04-01T11:00:00")  # restamped upstream
         cursor, keys = None, []
         for _ in range(3):
@@ -314,18 +322,19 @@ def test_the_sensor_stops_asking_after_three_runs_without_effect(runner, tmp_pat
         assert not tick.run_requests and "after 3 requested runs" in str(tick.skip_reason)
 
 
-def test_a_failing_month_fails_the_run_with_its_reason_and_keeps_the_others(runner, tmp_path):
+def test_a_failing_month_fails_its_partition_with_the_reason(runner, tmp_path):
     with FakeComext() as fake:
         for period in (202401, 202402):
             archive = month_archive(tmp_path, period, 100)
             fake.put(archive.name, archive.read_bytes(), "2024-03-15T11:00:00")
         fake.faults.listing_size_delta = 3
-        result = _fetch(_api(fake), runner.paths.root, bulk={"months": ["2024-01", "2024-02"]})
-        assert not result.success
-        message = failure_messages(result)
-        assert "2 of 2 Comext bulk file(s) failed" in message and "the listing said" in message
-        result = _fetch(_api(fake), runner.paths.root, bulk={"months": ["2031-01"]})
-        assert "months ['2031-01'] have no file in the listing" in failure_messages(result)
+        results = _fetch(_api(fake), runner.paths.root, months=["2024-01", "2024-02"])
+        assert not any(r.success for r in results)
+        for month, result in zip(("2024-01", "2024-02"), results):
+            message = failure_messages(result)
+            assert f"Comext bulk {month}:" in message and "the listing said" in message
+        [result] = _fetch(_api(fake), runner.paths.root, months=["2024-05"])
+        assert "month(s) ['2024-05'] have no full_v2 file in the listing" in failure_messages(result)
 
 
 def test_no_sensor_call_before_anything_was_fetched(runner):

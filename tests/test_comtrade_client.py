@@ -27,7 +27,7 @@ from pipeline.clients.comtrade.sync import release_marks, sync_plan
 from pipeline.resources import ComtradeClient, ComtradeKey, DataFolder
 from pipeline.readers import comtrade as reader
 from pipeline.readers.inputs import discover
-from pipeline.readers.raw_store import sync_raw_table
+from pipeline.readers.comtrade_view import sync_comtrade_view
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "data" / "sample" / "comtrade"
@@ -55,7 +55,8 @@ def read_raw(folder: Path) -> tuple[list[tuple], list[tuple]]:
     """The stored pages through the project's own raw reader: (record keys, (release, synthetic) pairs)."""
     conn = duckdb.connect()
     files = discover([("api", folder)], reader.detect)
-    sync_raw_table(conn, reader.TABLE, reader.COLUMNS, files, reader.select_for, reader.validate)
+    report = sync_comtrade_view(conn, files, folder.parent / "parquet")
+    assert not report.quarantined, report.quarantined
     keys = conn.execute(f"SELECT reporterCode, period, flowCode, cmdCode, partnerCode FROM {reader.TABLE}").fetchall()
     releases = conn.execute(f"SELECT DISTINCT release, synthetic FROM {reader.TABLE}").fetchall()
     conn.close()
@@ -382,7 +383,7 @@ def test_quota_exhausted_mid_plan_then_resume_without_duplicates_or_gaps(tmp_pat
 
 def test_daily_call_budget_is_kept_across_runs(tmp_path, monkeypatch):
     records = world(reporters=(528, 842, 251), years=(2023,), n=(5, 10))
-    config = {"reporters": [528, 842, 251], "years": [2023], "revision_check_hours": -1}
+    config = {"reporters": [528, 842, 251], "revision_check_hours": -1}
     with FakeComtrade(records, key=KEY) as fake:
         first = _materialize(client(fake, daily_call_limit=2), config, tmp_path)
         assert not first.success and len(data_calls(fake)) == 2
@@ -390,9 +391,9 @@ def test_daily_call_budget_is_kept_across_runs(tmp_path, monkeypatch):
         second = _materialize(client(fake, daily_call_limit=2), {**config, "allow_partial": True}, tmp_path)
         assert second.success and len(data_calls(fake)) == 2  # today's budget is spent: no call
         meta = _metadata(second)
-        assert meta["complete"] is False and meta["calls"] == 0
+        assert meta["loaded"] is False and meta["calls"] == 0 and meta["failed"].startswith("call_budget")
         third = _materialize(client(fake, daily_call_limit=10), config, tmp_path)
-        assert third.success and len(data_calls(fake)) == 3 and _metadata(third)["records_in_plan"] == len(records)
+        assert third.success and len(data_calls(fake)) == 3 and _metadata(third)["records"] == len(records)
     ledger = json.loads((tmp_path / "raw" / "comtrade" / "_calls.json").read_text())
     assert list(ledger.values()) == [3]
 
@@ -448,11 +449,12 @@ def test_release_marks_from_getda_rows():
 # --------------------------------------------------------------------------- the Dagster asset and sensor
 
 
-def _materialize(resource: ComtradeClient, config: dict, root: Path):
+def _materialize(resource: ComtradeClient, config: dict, root: Path, year: int = 2023):
+    """One year partition of the pages asset; ``config`` without years (the partition is the year)."""
     from assets.comtrade.api import OP_NAME, comtrade_api_pages
 
     return materialize([comtrade_api_pages], resources={"comtrade": resource, "data": DataFolder(root=str(root))},
-                       run_config={"ops": {OP_NAME: {"config": config}}},
+                       run_config={"ops": {OP_NAME: {"config": config}}}, partition_key=str(year),
                        instance=DagsterInstance.ephemeral(), raise_on_error=False)
 
 
@@ -465,7 +467,7 @@ def _failure_text(result) -> str:
     return "\n".join(e.step_failure_data.error.to_string() for e in result.all_events if e.is_step_failure)
 
 
-def test_empty_default_plan_makes_no_call_and_writes_nothing(tmp_path, monkeypatch):
+def test_a_run_without_partition_makes_no_call_and_a_year_without_plan_says_how_to_give_one(tmp_path, monkeypatch):
     from assets.comtrade.api import comtrade_api_pages
 
     # port 9 (discard) on 127.0.0.1: any call would fail the run
@@ -473,10 +475,14 @@ def test_empty_default_plan_makes_no_call_and_writes_nothing(tmp_path, monkeypat
                          instance=DagsterInstance.ephemeral(), raise_on_error=False)
     assert result.success and _metadata(result)["calls"] == 0
     assert not (tmp_path / "raw").exists()
+    result = _materialize(client(None), {}, tmp_path)
+    assert not result.success and "no Comtrade plan" in _failure_text(result) and "geomon fetch comtrade" in \
+        _failure_text(result)
+    assert not (tmp_path / "raw").exists()
 
 
 def test_invalid_plan_fails_with_the_problems_named(tmp_path, monkeypatch):
-    result = _materialize(client(None), {"reporters": [528, 9999], "years": [2023], "flows": ["Q"]}, tmp_path)
+    result = _materialize(client(None), {"reporters": [528, 9999], "flows": ["Q"]}, tmp_path)
     text = _failure_text(result)
     assert not result.success and "9999" in text and "'Q'" in text
 
@@ -484,7 +490,7 @@ def test_invalid_plan_fails_with_the_problems_named(tmp_path, monkeypatch):
 def test_the_key_never_appears_in_logs_files_metadata_or_errors(tmp_path, monkeypatch, caplog, capsys):
     caplog.set_level(logging.DEBUG)
     records = world(reporters=(528, 842), years=(2023,), n=(60, 60))
-    config = {"reporters": [528, 842], "years": [2023], "revision_check_hours": 0}
+    config = {"reporters": [528, 842], "revision_check_hours": 0}
     with FakeComtrade(records, key=KEY, timeout_sleep=0.4) as fake:
         # getDa, then: a timeout, a 500, the key echoed in an error body (fails 528 for good), a full page for 842
         fake.script(None, "timeout", "500", "echo_key")
@@ -493,7 +499,7 @@ def test_the_key_never_appears_in_logs_files_metadata_or_errors(tmp_path, monkey
         assert all(c["key_header"] == KEY for c in fake.log if c["endpoint"] in ("data", "count", "getDa"))
         assert not any(c["key_in_url"] for c in fake.log)
     assert not failed.success and "subscription key *** is not valid" in _failure_text(failed)
-    assert ok.success and _metadata(ok)["complete"] is True
+    assert ok.success and _metadata(ok)["loaded"] is True
     texts = [caplog.text, capsys.readouterr().err, _failure_text(failed)]
     for result in (failed, ok):
         for event in result.all_events:
@@ -517,14 +523,17 @@ def test_sensor_requests_a_run_only_for_new_releases(tmp_path, monkeypatch):
         resources = {"comtrade": client(fake), "data": DataFolder(root=str(tmp_path))}
         with build_sensor_context(resources=resources) as ctx:
             assert "no Comtrade API plan" in comtrade_revision_sensor(ctx).skip_message
-        config = {"reporters": [528, 842], "years": [2023], "revision_check_hours": 0}
+        config = {"reporters": [528, 842], "revision_check_hours": 0}
         assert _materialize(client(fake), config, tmp_path).success
         with build_sensor_context(resources=resources) as ctx:
             assert "no new release" in comtrade_revision_sensor(ctx).skip_message
         fake.revise(528, 2023, "2025-03-01T00:00:00", lambda recs: recs[:-1])
         with build_sensor_context(resources=resources) as ctx:
-            request = comtrade_revision_sensor(ctx)
+            requests = comtrade_revision_sensor(ctx)
             cursor = ctx.cursor
+        # one run, of the year partition holding the revised reporter-year
+        assert [r.partition_key for r in requests] == ["2023"]
+        request = requests[0]
         assert request.run_key.startswith("comtrade-releases-")
         run_config = request.run_config["ops"][OP_NAME]["config"]
         assert run_config["reporters"] == [528, 842] and run_config["revision_check_hours"] == 0

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import json
 
+import duckdb
 import pytest
-from dagster import DagsterInstance, build_sensor_context, materialize
+from dagster import AssetRecordsFilter, DagsterInstance, build_sensor_context, materialize
 
 from fake_comext import FakeComext, month_archive
 from fake_comtrade import FakeComtrade, hs_codes, make_records, partner_codes
@@ -142,3 +144,76 @@ def test_comext_sensor_skips_on_fetch_error(tmp_path):
                     track_from="2024-01")
     tick = comext_revisions(build_sensor_context(resources={"comext_api": api, "data": DataFolder(root=str(tmp_path))}))
     assert "could not be read" in (tick.skip_reason if hasattr(tick, "skip_reason") else tick.skip_message)
+
+
+def test_backfill_of_comtrade_years_materializes_each_partition(tmp_path):
+    """A backfill of 2021..2023 as Dagster runs it, one run a partition: the first year configured (as
+    `geomon fetch comtrade` does), the others launched without configuration (as the UI launches a backfill),
+    reading the standing plan the first left; metadata per partition from the fake's own records and releases."""
+    from assets.comtrade.api import ASSET_KEY, OP_NAME, comtrade_api_pages
+    from pipeline.resources import ComtradeClient, ComtradeKey, DataFolder
+
+    recs = make_records([528, 276], [2021, 2022, 2023], ["M", "X"], hs_codes(6)[:80], partner_codes()[:10],
+                        sizes=lambda rng: rng.randint(10, 40), seed=5)
+    with FakeComtrade(recs, key=KEY) as fake:
+        fake.releases[(528, "2022")] = "2025-01-15T00:00:00"
+        resources = {"comtrade": ComtradeClient(key=ComtradeKey(value=KEY), base_url=fake.url, requests_per_second=0),
+                     "data": DataFolder(root=str(tmp_path))}
+        instance = DagsterInstance.ephemeral()
+        plan = {"reporters": [528, 276], "flows": ["M", "X"], "level": "AG6"}
+        assert materialize([comtrade_api_pages], resources=resources, partition_key="2021", instance=instance,
+                           run_config={"ops": {OP_NAME: {"config": plan}}}).success
+        for year in ("2022", "2023"):
+            assert materialize([comtrade_api_pages], resources=resources, partition_key=year, instance=instance).success
+        done = instance.get_materialized_partitions(ASSET_KEY)
+        assert done == {"2021", "2022", "2023"}
+        calls = len(fake.calls("data"))
+        assert materialize([comtrade_api_pages], resources=resources, partition_key="2022", instance=instance).success
+        assert len(fake.calls("data")) == calls                      # a finished year makes no data call
+        # forced, a year's rerun replaces exactly its own pages: the other years' stay as they were
+        pages = tmp_path / "raw" / "comtrade"
+        before = {p.name: p.stat().st_mtime_ns for p in pages.glob("*.json.gz")}
+        assert materialize([comtrade_api_pages], resources=resources, partition_key="2022", instance=instance,
+                           run_config={"ops": {OP_NAME: {"config": {"force": True}}}}).success
+        after = {p.name: p.stat().st_mtime_ns for p in pages.glob("*.json.gz")}
+        changed = {name for name in after if before.get(name) != after[name]}
+        assert changed and all("2022" in name for name in changed) and set(before) == set(after)
+        assert all("2022" in p.name for p in (tmp_path / "raw" / "comtrade_archive").rglob("*.json.gz"))
+    for year in (2021, 2022, 2023):
+        [record] = instance.fetch_materializations(
+            AssetRecordsFilter(asset_key=ASSET_KEY, asset_partitions=[str(year)]), limit=1
+        ).records
+        meta = {k: v.value for k, v in record.asset_materialization.metadata.items()}
+        assert meta["loaded"] is True and meta["failed"] == "no"
+        assert meta["records"] == sum(r["period"] == str(year) for r in recs)
+        assert meta["release_date"] == ("2025-01-15T00:00:00" if year == 2022 else "2024-06-01T00:00:00")
+    assert json.loads((tmp_path / "raw" / "comtrade" / "_plan.json").read_text())["years"] == [2021, 2022, 2023]
+
+
+def test_comtrade_bulk_years_are_converted_to_parquet_when_fetched(comtrade, tmp_path):
+    from assets.comtrade.bulk import BULK_KEY, BULK_OP, comtrade_bulk_files
+    from pipeline.readers import comtrade as reader
+    from pipeline.readers.comtrade_view import sync_comtrade_view
+    from pipeline.readers.inputs import discover
+    from pipeline.resources import ComtradeClient, ComtradeKey, DataFolder
+
+    fake, recs = comtrade
+    fake.fault_rate = 0.0
+    for r in (528, 276):
+        for y in (2022, 2023):
+            _bulk_entry(fake, r, y, recs, f"{y + 1}-06-01T00:00:00Z")
+    resources = {"comtrade": ComtradeClient(key=ComtradeKey(value=KEY), base_url=fake.url, requests_per_second=0),
+                 "data": DataFolder(root=str(tmp_path))}
+    instance = DagsterInstance.ephemeral()
+    assert materialize([comtrade_bulk_files], resources=resources, partition_key="2022", instance=instance,
+                       run_config={"ops": {BULK_OP: {"config": {"reporters": [528, 276]}}}}).success
+    assert materialize([comtrade_bulk_files], resources=resources, partition_key="2023", instance=instance).success
+    assert instance.get_materialized_partitions(BULK_KEY) == {"2022", "2023"}
+    meta = instance.get_latest_materialization_event(BULK_KEY).asset_materialization.metadata
+    assert meta["records"].value == sum(r["period"] == "2023" for r in recs)
+    assert meta["release_date"].value == "2024-06-01T00:00:00Z" and meta["failed"].value == "no"
+    # the raw asset finds every conversion made: nothing left to convert
+    files = discover([("api", tmp_path / "raw" / "comtrade")], reader.detect)
+    report = sync_comtrade_view(duckdb.connect(), files, tmp_path / "work" / "comtrade_parquet")
+    assert len(report.conversions) == 4 and all(c["cached"] for c in report.conversions)
+    assert report.total_rows == len(recs)

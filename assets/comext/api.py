@@ -1,14 +1,16 @@
-"""Fetching Eurostat Comext: monthly bulk files and targeted SDMX queries, and a daily revision sensor.
+"""Fetching Eurostat Comext: monthly bulk files (one partition a month), targeted SDMX queries, and a daily
+revision sensor.
 
-Both assets do nothing with their default (empty) configuration: no listing,
-no request, success in an instant, so a full offline refresh runs them
-harmlessly. What they fetch lands in ``<data dir>/raw/comext`` with a
-``_release.json`` sidecar; the ingestion assets read that folder like any
+``raw/comext_bulk_months`` fetches one month's ``full_v2_YYYYMM.7z`` per partition (a backfill of a range
+from the UI, ``dagster asset backfill`` or ``geomon fetch comext``); the SDMX asset does nothing with its
+default (empty) configuration, so a full offline refresh runs it harmlessly. What they fetch lands in
+``<data dir>/raw/comext`` with a ``_release.json`` sidecar; the ingestion assets read that folder like any
 other input folder. A replaced version moves to ``<data dir>/raw/comext_archive``.
 
-The sensor never opens the working DuckDB file: it compares the file
-service's listing with the sidecar (a small JSON file) and keeps the
-listing's dates and its retry counts in its cursor.
+The sensor never opens the working DuckDB file: it compares the file service's listing with the sidecar (a
+small JSON file) and keeps the listing's dates and its retry counts in its cursor. For a revised month it
+requests a run of that month's partition together with everything built from Comext, so the revision is
+fetched and published in one run.
 """
 
 import hashlib
@@ -19,6 +21,7 @@ from dataclasses import dataclass, field
 from dagster import (
     AssetExecutionContext,
     AssetKey,
+    AssetSelection,
     Config,
     DefaultSensorStatus,
     Failure,
@@ -30,6 +33,7 @@ from dagster import (
     SensorResult,
     SkipReason,
     asset,
+    define_asset_job,
     sensor,
 )
 from pydantic import Field
@@ -45,76 +49,16 @@ from pipeline.readers.inputs import InputError
 from pipeline.resources import ComextApi, DataFolder
 from pipeline.schedules import comext_job
 
-BULK_FILES_KEY = AssetKey(["raw", "comext_bulk_files"])
 SDMX_FILES_KEY = AssetKey(["raw", "comext_sdmx_files"])
-# the ops Dagster names after the asset keys; the sensor's run config goes under them
-BULK_OP = BULK_FILES_KEY.to_python_identifier()
+# the op Dagster names after the asset key; the sensor's run config goes under it
 SDMX_OP = SDMX_FILES_KEY.to_python_identifier()
 SENSOR_MAX_ATTEMPTS = 3
 # Eurostat asks for one extraction at a time: both fetch assets share a pool (default_limit 1 in
 # pipeline/dagster.yaml). They never open the working DuckDB file, so they stay out of its writer pool.
 EUROSTAT_POOL = "eurostat_api"
-_MONTH = re.compile(r"^\d{4}(-(0[1-9]|1[0-2]))?$")
 
 
 # --------------------------------------------------------------------------- bulk files
-
-
-class BulkFetchConfig(Config):
-    months: list[str] = Field(
-        default=[], description="Months to fetch, YYYY-MM (full_v2_YYYYMM.7z), or YYYY for the annual "
-        "full_v2_YYYY52.7z. Empty with latest=0: nothing is fetched."
-    )
-    latest: int = Field(default=0, description="Also fetch the N most recent monthly files in the listing.")
-    force: bool = Field(default=False, description="Download again even when the held copy is current.")
-    convert: bool = Field(
-        default=True, description="Convert each downloaded file to typed Parquet right away (and report its rows)."
-    )
-
-
-def _check_months(months: list[str]) -> None:
-    bad = [m for m in months if not _MONTH.match(m)]
-    if bad:
-        raise Failure(f"months {bad}: use YYYY-MM (monthly file) or YYYY (annual file)")
-
-
-@asset(
-    key=BULK_FILES_KEY,
-    group_name="comext",
-    pool=EUROSTAT_POOL,
-    kinds={"python", "parquet"},
-    description="Eurostat Comext monthly bulk files (full_v2_YYYYMM.7z, every reporter, partner and CN8 "
-    "product) downloaded into <data dir>/raw/comext/bulk with a _release.json sidecar, each converted to a typed "
-    "Parquet file. Default config fetches nothing.",
-)
-def comext_bulk_files(context: AssetExecutionContext, config: BulkFetchConfig, comext_api: ComextApi,
-                      data: DataFolder) -> MaterializeResult:
-    if not config.months and config.latest <= 0:
-        context.log.info("comext_bulk_files: no months requested; nothing fetched")
-        return MaterializeResult(metadata={"requested": 0, "fetched": MetadataValue.json([])})
-    _check_months(config.months)
-    store = ComextRawStore.at(data.paths().root)
-    with comext_api.client(log=context.log) as client:
-        listing = monthly_files(client.list_files(), annual=True)
-        wanted = list(dict.fromkeys(config.months))
-        if config.latest > 0:
-            wanted += [m for m in latest_months(listing, config.latest) if m not in wanted]
-        absent = [m for m in wanted if m not in listing]
-        if absent:
-            raise Failure(f"months {absent} have no file in the listing of {comext_api.products_dir}")
-        outcome = fetch_months(client, store, listing, wanted, data, force=config.force, convert=config.convert,
-                               log=context.log)
-        stats = client.fetcher.stats.as_dict()
-    fetched, skipped, errors, conversions = outcome.fetched, outcome.skipped, outcome.errors, outcome.conversions
-    metadata = {
-        "requested": len(wanted), "fetched": MetadataValue.json(fetched), "up_to_date": MetadataValue.json(skipped),
-        "conversions": MetadataValue.json(conversions), "http": MetadataValue.json(stats),
-        "rows": sum(c["rows"] for c in conversions.values()),
-    }
-    if errors:
-        raise Failure(f"{len(errors)} of {len(wanted)} Comext bulk file(s) failed: " + " | ".join(errors),
-                      metadata=metadata)
-    return MaterializeResult(metadata=metadata)
 
 
 def latest_months(listing: dict, n: int) -> list[str]:
@@ -132,8 +76,8 @@ class MonthsOutcome:
 
 def fetch_months(client, store: ComextRawStore, listing: dict, wanted: list[str], data: DataFolder, *,
                  force: bool = False, convert: bool = True, log=None) -> MonthsOutcome:
-    """Download (and convert) the listed files of ``wanted`` months that are missing, revised or forced;
-    the one code path of the bulk assets (monthly partitions and the configured plan) and ``geomon fetch``."""
+    """Download (and convert) the listed files of ``wanted`` months that are missing, revised or forced: the
+    body of the monthly partitions (``geomon fetch comext`` runs them)."""
     say = (lambda level, msg: getattr(log, level)(msg)) if log is not None else (lambda level, msg: None)
     progress = current_progress()
     progress.plan(len(wanted), what="files")
@@ -352,13 +296,24 @@ def revision_plan(meta: dict, listing: dict, track_from: str = "") -> dict:
     return {"bulk": bulk, "sdmx": sdmx}
 
 
+# a revised month and everything built from Comext, in one run of that month's partition; the sensor's job
+comext_month_job = define_asset_job(
+    name="comext_month_refresh",
+    selection=(AssetSelection.assets(BULK_MONTHS_KEY) | AssetSelection.groups("comext").downstream()
+               | AssetSelection.groups("reference")),
+    description="One Comext month fetched (its partition of raw/comext_bulk_months) and everything built from "
+    "Comext rebuilt and published; what the comext_revisions sensor requests for a revised month.",
+)
+
+
 @sensor(
     name="comext_revisions",
-    job_name=comext_job.name,
+    jobs=[comext_month_job, comext_job],
     minimum_interval_seconds=24 * 3600,
     default_status=DefaultSensorStatus.STOPPED,
-    description="Daily: reads the Comext file listing and requests a refresh that fetches only the months "
-    "whose bulk file changed (and the periods of stored SDMX queries the listing shows as revised).",
+    description="Daily: reads the Comext file listing and requests, per month whose bulk file changed, a run "
+    "of its partition with everything built from Comext (and a refresh for the periods of stored SDMX queries "
+    "the listing shows as revised).",
 )
 def comext_revisions(context: SensorEvaluationContext, comext_api: ComextApi, data: DataFolder):
     store = ComextRawStore.at(data.paths().root)
@@ -367,7 +322,7 @@ def comext_revisions(context: SensorEvaluationContext, comext_api: ComextApi, da
         return SkipReason("nothing fetched yet and no track_from set: no month to watch")
     try:
         with comext_api.client(log=context.log) as client:
-            listing = monthly_files(client.list_files(), annual=True)
+            listing = monthly_files(client.list_files())
     except (FetchError, ComextError) as exc:
         # like the Comtrade sensor: a listing that cannot be read is a skipped tick that says why, not an error
         return SkipReason(f"Comext file listing could not be read, nothing requested: {exc}")
@@ -389,21 +344,31 @@ def comext_revisions(context: SensorEvaluationContext, comext_api: ComextApi, da
             skip_reason=f"months {sorted(plan['bulk'])} still differ after {SENSOR_MAX_ATTEMPTS} requested runs; "
             "look at the failed runs of the refresh job", cursor=json.dumps(new_cursor))
     new_cursor["attempts"] = {signature: attempt}
-    run_config = {"ops": {}}
-    if plan["bulk"]:
-        run_config["ops"][BULK_OP] = {"config": {"months": sorted(plan["bulk"])}}
-    if plan["sdmx"]:
-        run_config["ops"][SDMX_OP] = {"config": {"queries": plan["sdmx"]}}
+    sdmx = {"ops": {SDMX_OP: {"config": {"queries": plan["sdmx"]}}}} if plan["sdmx"] else {}
+    tags = {"geomonitor/trigger": "comext_revisions", "geomonitor/comext_months": ",".join(sorted(plan["bulk"]))}
+    months = sorted(m for m in plan["bulk"] if m in _partition_keys(context))
+    if len(months) < len(plan["bulk"]):
+        context.log.warning(f"months {sorted(set(plan['bulk']) - set(months))} are not partitions of "
+                            f"{BULK_MONTHS_KEY.to_user_string()}; not requested")
+    # one run per month (its partition; the SDMX periods ride along with the first); without a revised month,
+    # one refresh for the SDMX periods alone
+    requests = [RunRequest(run_key=f"comext-{signature}-{attempt}-{month}", job_name=comext_month_job.name,
+                           partition_key=month, run_config=sdmx if i == 0 else {}, tags=tags)
+                for i, month in enumerate(months)]
+    if not months:
+        requests = [RunRequest(run_key=f"comext-{signature}-{attempt}", job_name=comext_job.name, run_config=sdmx,
+                               tags=tags)]
     context.log.info(f"Comext revisions: bulk {plan['bulk']}, SDMX periods "
                      f"{[q['only_periods'] for q in plan['sdmx']]}")
-    return SensorResult(
-        run_requests=[RunRequest(
-            run_key=f"comext-{signature}-{attempt}", run_config=run_config,
-            tags={"geomonitor/trigger": "comext_revisions", "geomonitor/comext_months": ",".join(sorted(plan["bulk"]))},
-        )],
-        cursor=json.dumps(new_cursor),
-    )
+    return SensorResult(run_requests=requests, cursor=json.dumps(new_cursor))
 
 
-comext_fetch_assets = [comext_bulk_files, comext_sdmx_files]
+def _partition_keys(context: SensorEvaluationContext) -> set[str]:
+    """The month partitions of the definitions the sensor runs in (the first month is configurable)."""
+    repo = context.repository_def
+    partitions = repo.get_job(comext_month_job.name).partitions_def if repo is not None else None
+    return set((partitions or bulk_month_partitions()).get_partition_keys())
+
+
+comext_fetch_assets = [comext_sdmx_files]
 comext_sensors = [comext_revisions]

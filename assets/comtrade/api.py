@@ -1,14 +1,18 @@
-"""UN Comtrade v1 API: fetch a configured plan of calls into ``<data dir>/raw/comtrade/``, and watch for revisions.
+"""UN Comtrade v1 API: fetch one year of a plan per partition into ``<data dir>/raw/comtrade/``, and watch for
+revisions.
 
-The asset stores one gzip JSON page per finished call; ``raw/comtrade_records``
-reads them like any other Comtrade page. A rerun resumes where the last one
-stopped, a finished plan makes no calls, and with the default (empty) plan the
-asset makes no call at all, so offline runs stay offline.
+The asset is partitioned by year: a partition stores one gzip JSON page per finished call of the plan's
+reporters x flows x product level for that year; ``raw/comtrade_records`` reads them like any other Comtrade
+page. Why by year and not by year x reporter: the models downstream are rebuilt per year, a year is the unit
+Comtrade's reporters are released and revised in as far as a plan is concerned, the reporter list is a
+setting that may grow (a partition per reporter would tie the partition set to it), and a 30-year backfill is
+30 runs instead of about 6,000. A rerun of a year resumes where the last one stopped, a finished year makes
+no call, and ``force`` archives the year's pages and fetches them again.
 
-The sensor asks ``getDa`` which reporter-years of the last plan have a new
-release and, if any, requests a run that archives their pages and refetches
-them. It reads and writes only small JSON files next to the pages (never the
-DuckDB warehouse).
+What to fetch comes from the run's configuration or, when it gives no reporter (a backfill launched from the
+UI), from the standing plan the last configured run left in ``_plan.json``. The sensor asks ``getDa`` which
+reporter-years of that plan have a new release and requests a run of each year concerned. Both read and write
+only files next to the pages (never the DuckDB warehouse).
 """
 
 import hashlib
@@ -25,6 +29,7 @@ from dagster import (
     RunRequest,
     SensorEvaluationContext,
     SkipReason,
+    TimeWindowPartitionsDefinition,
     asset,
     sensor,
 )
@@ -36,6 +41,7 @@ from pipeline.clients.comtrade.sync import (
     changed_releases,
     last_plan,
     last_releases,
+    release_dates,
     release_marks,
     revision_check_due,
     sync_plan,
@@ -46,8 +52,18 @@ from pipeline.resources import ComtradeClient, DataFolder
 ASSET_KEY = AssetKey(["raw", "comtrade_api_pages"])
 # Comtrade's HTTP steps share one pool (their rate is the API's, not the DuckDB writer's); they write files only
 COMTRADE_POOL = "comtrade_api"
+# the fetch assets partitioned by year: materialized per partition, outside the unpartitioned refresh jobs
+FETCH_GROUP = "comtrade_fetch"
 # the op Dagster names after the asset key; run config for the asset's plan goes under it
 OP_NAME = ASSET_KEY.to_python_identifier()
+# the first year of the HS classification (1988): Comtrade's HS data starts there
+DEFAULT_START_YEAR = "1988"
+
+
+def year_partitions(start: str = DEFAULT_START_YEAR) -> TimeWindowPartitionsDefinition:
+    """Yearly partitions ``YYYY`` from ``start`` to the last complete year (annual data of the current year
+    does not exist yet)."""
+    return TimeWindowPartitionsDefinition(cron_schedule="0 0 1 1 *", start=start, fmt="%Y")
 
 
 def page_store(data: DataFolder) -> PageStore:
@@ -55,87 +71,122 @@ def page_store(data: DataFolder) -> PageStore:
     return PageStore(data.paths().comtrade_pages)
 
 
-class ComtradeApiPlan(Config):
-    """What to fetch. Empty reporters and years = nothing to do (no call)."""
+class ComtradeYearPlan(Config):
+    """What to fetch for the partition's year. No reporter: the standing plan (the last configured run's)."""
 
-    reporters: list[int] = Field(default=[], description="Comtrade reporter codes, e.g. [528, 842] (NL, USA).")
-    years: list[int] = Field(default=[], description="Years (annual data), e.g. [2019, 2020, 2021, 2022, 2023, 2024].")
-    flows: list[str] = Field(default=["M"], description="Flow codes: M imports, X exports, RM, RX.")
-    level: str = Field(default="AG6", description="Product level: TOTAL, AG2, AG4 or AG6 (all HS codes of that level).")
+    reporters: list[int] = Field(default=[], description="Comtrade reporter codes, e.g. [528, 842] (NL, USA); "
+                                 "empty = the standing plan in raw/comtrade/_plan.json.")
+    flows: list[str] = Field(default=[], description="Flow codes: M imports, X exports, RM, RX (empty: the "
+                             "standing plan's, else M).")
+    level: str = Field(default="", description="Product level: TOTAL, AG2, AG4 or AG6 (empty: the standing "
+                       "plan's, else AG6).")
     partners: list[int] = Field(default=[], description="Partner codes; empty = every partner (World 0 included).")
     revision_check_hours: float = Field(default=24.0, description="Ask getDa for new releases when the last check "
                                         "is older than this; 0 = every run, negative = never.")
     max_calls: int = Field(default=0, description="Most HTTP calls this run may make; 0 = what is left of the "
                            "resource's daily_call_limit.")
+    force: bool = Field(default=False, description="Archive the year's stored pages of the plan and fetch them "
+                        "again (a rerun otherwise resumes and makes no call for what is stored).")
     allow_partial: bool = Field(default=False, description="Succeed even when the run stops before the plan is "
                                 "complete (quota, failures); by default such a run fails after keeping its pages.")
 
 
-@asset(key=ASSET_KEY, group_name="comtrade", pool=COMTRADE_POOL, kinds={"python"})
-def comtrade_api_pages(context: AssetExecutionContext, config: ComtradeApiPlan, comtrade: ComtradeClient,
-                       data: DataFolder) -> MaterializeResult:
-    """UN Comtrade v1 API pages of the configured plan (reporters x years x flows x product level), stored as gzip
-    JSON in <data dir>/raw/comtrade/ (one file per finished call, with URL without key, retrieval time and count).
-    Resumes after any failure; a finished plan makes no calls; full pages are split, never truncated; reporter-years
-    re-released upstream are archived and refetched. The default empty plan does nothing."""
-    if not config.reporters and not config.years:
-        context.log.info("Comtrade API plan is empty: no call made")
-        return MaterializeResult(metadata={"calls": 0, "plan": "empty (set reporters and years to fetch)"})
-    try:
-        spec = PlanSpec.build(reporters=config.reporters, years=config.years, flows=config.flows,
-                              level=config.level, partners=config.partners or None)
-    except PlanError as exc:
-        raise Failure(description=str(exc)) from None
-    store = page_store(data)
-    budget = store.call_budget(comtrade.daily_call_limit, config.max_calls)
-    check = revision_check_due(store, spec, config.revision_check_hours)
-    with comtrade.open_session(log=context.log, call_budget=budget) as api:
-        result = sync_plan(api, spec, store, check_revisions=check, log=context.log)
-        endpoint = api.data_base(spec.type_code, spec.freq, spec.cl)
-    metadata = {
-        "plan": MetadataValue.json(spec.as_dict()),
-        "endpoint": endpoint,
-        "keyed": comtrade.has_key,
-        "record_cap": comtrade.record_cap(),
-        "complete": result.complete,
-        "stopped": result.stopped or "no",
-        "calls": result.http_calls,
-        "call_budget": -1 if budget is None else budget,
-        "planned_calls": result.planned,
-        "pages_stored": result.pages_stored,
-        "pages_already_present": result.pages_present,
-        "splits": result.splits,
-        "records_fetched": result.records_fetched,
-        "records_in_plan": result.records_total,
-        "revision_check": check,
-        "revision_check_failed": result.revision_check_failed or "no",
-        "revised_reporter_years": MetadataValue.json(result.revised),
-        "archived_files": result.archived_files,
-        "retries": MetadataValue.json(result.retries),
-        "failures": MetadataValue.json(result.failures[:20]),
-        "elapsed_s": result.elapsed_s,
-        "folder": str(store.dir),
-    }
-    if not result.complete:
-        message = (f"Comtrade plan incomplete: {result.stopped}. {result.pages_stored} page(s) stored this run are "
-                   f"kept; a rerun resumes ({result.http_calls} calls made).")
-        if result.failures:
-            message += " First failure(s): " + " | ".join(result.failures[:3])
-        if not config.allow_partial:
-            raise Failure(description=message, metadata=metadata)
-        context.log.warning(message)
-    return MaterializeResult(metadata=metadata)
+def plan_for_year(config: ComtradeYearPlan, store: PageStore, year: int) -> PlanSpec:
+    """The run's plan for one year: its configuration, or the standing plan where it gives none."""
+    standing = store.load("_plan.json", {}) or {}
+    reporters = config.reporters or standing.get("reporters") or []
+    if not reporters:
+        raise PlanError("no Comtrade plan: give reporters in the run configuration, or run `geomon fetch comtrade "
+                        "--reporters ... --years ...` once; a backfill then reuses that plan")
+    from_standing = not config.reporters
+    return PlanSpec.build(
+        reporters=reporters, years=[year],
+        flows=config.flows or (standing.get("flows") if from_standing else None) or ["M"],
+        level=config.level or (standing.get("level") if from_standing else None) or "AG6",
+        partners=config.partners or ((standing.get("partners") or None) if from_standing else None))
+
+
+def comtrade_api_pages_asset(start: str = DEFAULT_START_YEAR):
+    """The year-partitioned pages asset (built per definitions, so the first year is configurable)."""
+
+    @asset(key=ASSET_KEY, group_name=FETCH_GROUP, pool=COMTRADE_POOL, kinds={"python"},
+           partitions_def=year_partitions(start))
+    def comtrade_api_pages(context: AssetExecutionContext, config: ComtradeYearPlan, comtrade: ComtradeClient,
+                           data: DataFolder) -> MaterializeResult:
+        """UN Comtrade v1 API pages of one year (a partition) of the plan (reporters x flows x product level),
+        stored as gzip JSON in <data dir>/raw/comtrade/ (one file per finished call, with URL without key,
+        retrieval time and count). Resumes after any failure; a finished year makes no calls; full pages are
+        split, never truncated; reporter-years re-released upstream are archived and refetched. Metadata per
+        partition: loaded, release_date (getDa), records, failed."""
+        if not context.has_partition_key:
+            context.log.info("comtrade_api_pages is fetched one year partition at a time (geomon fetch comtrade, "
+                             "a backfill); a run without a partition fetches nothing")
+            return MaterializeResult(metadata={"calls": 0, "plan": "no partition: nothing fetched"})
+        year = int(context.partition_key)
+        store = page_store(data)
+        try:
+            spec = plan_for_year(config, store, year)
+        except PlanError as exc:
+            raise Failure(description=str(exc)) from None
+        budget = store.call_budget(comtrade.daily_call_limit, config.max_calls)
+        check = revision_check_due(store, spec, config.revision_check_hours)
+        with comtrade.open_session(log=context.log, call_budget=budget) as api:
+            result = sync_plan(api, spec, store, check_revisions=check, refetch=config.force, log=context.log)
+            endpoint = api.data_base(spec.type_code, spec.freq, spec.cl)
+        releases = release_dates(store, spec.reporters, year)
+        failed = result.stopped or "; ".join(result.failures[:3])
+        metadata = {
+            "loaded": result.complete,
+            "release_date": max(releases.values()) or "not checked",
+            "records": result.records_total,
+            "failed": failed or "no",
+            "releases": MetadataValue.json({str(r): d or "not checked" for r, d in releases.items()}),
+            "plan": MetadataValue.json(spec.as_dict()),
+            "endpoint": endpoint,
+            "keyed": comtrade.has_key,
+            "record_cap": comtrade.record_cap(),
+            "calls": result.http_calls,
+            "call_budget": -1 if budget is None else budget,
+            "planned_calls": result.planned,
+            "pages_stored": result.pages_stored,
+            "pages_already_present": result.pages_present,
+            "splits": result.splits,
+            "records_fetched": result.records_fetched,
+            "revision_check": check,
+            "revision_check_failed": result.revision_check_failed or "no",
+            "revised_reporter_years": MetadataValue.json(result.revised),
+            "archived_files": result.archived_files,
+            "retries": MetadataValue.json(result.retries),
+            "failures": MetadataValue.json(result.failures[:20]),
+            "elapsed_s": result.elapsed_s,
+            "folder": str(store.dir),
+        }
+        if not result.complete:
+            message = (f"Comtrade {year} incomplete: {result.stopped}. {result.pages_stored} page(s) stored this run "
+                       f"are kept; a rerun resumes ({result.http_calls} calls made).")
+            if result.failures:
+                message += " First failure(s): " + " | ".join(result.failures[:3])
+            if not config.allow_partial:
+                raise Failure(description=message, metadata=metadata)
+            context.log.warning(message)
+        return MaterializeResult(metadata=metadata)
+
+    return comtrade_api_pages
+
+
+comtrade_api_pages = comtrade_api_pages_asset()
 
 
 def _plan_config(plan: dict) -> dict:
-    return {"reporters": plan["reporters"], "years": plan["years"], "flows": plan["flows"], "level": plan["level"],
+    return {"reporters": plan["reporters"], "flows": plan["flows"], "level": plan["level"],
             "partners": plan.get("partners") or [], "revision_check_hours": 0}
 
 
 @sensor(name="comtrade_revision_sensor", target=[ASSET_KEY], minimum_interval_seconds=6 * 3600,
         default_status=DefaultSensorStatus.STOPPED)
 def comtrade_revision_sensor(context: SensorEvaluationContext, comtrade: ComtradeClient, data: DataFolder):
-    """Requests a Comtrade page run when getDa shows a new release for a reporter-year of the last plan."""
+    """Requests a run of each year partition in which getDa shows a new release for a reporter of the standing
+    plan."""
     store = page_store(data)
     plan = last_plan(store.dir)
     if not plan:
@@ -164,7 +215,12 @@ def comtrade_revision_sensor(context: SensorEvaluationContext, comtrade: Comtrad
     if context.cursor == digest:
         return SkipReason(f"a run was already requested for these releases ({len(changed)} reporter-years)")
     context.update_cursor(digest)
-    context.log.info(f"new Comtrade releases for {len(changed)} reporter-year(s): {changed[:20]}")
-    return RunRequest(run_key=f"comtrade-releases-{digest[:16]}",
-                      run_config={"ops": {OP_NAME: {"config": _plan_config(plan)}}},
-                      tags={"geomonitor/trigger": "comtrade-revision", "geomonitor/reporter_years": str(len(changed))})
+    years = sorted({k.split(":")[1] for k in changed})
+    context.log.info(f"new Comtrade releases for {len(changed)} reporter-year(s): {changed[:20]}; "
+                     f"requesting year partition(s) {years}")
+    # one run per year partition concerned; the run's getDa check archives and refetches the revised ones
+    return [RunRequest(run_key=f"comtrade-releases-{digest[:16]}-{year}", partition_key=year,
+                       run_config={"ops": {OP_NAME: {"config": _plan_config(plan)}}},
+                       tags={"geomonitor/trigger": "comtrade-revision",
+                             "geomonitor/reporter_years": str(sum(k.endswith(f":{year}") for k in changed))})
+            for year in years]

@@ -8,127 +8,23 @@ rerun resumes), 2 for invalid options, 130 after Ctrl-C (stored files are kept; 
 
 from __future__ import annotations
 
-import argparse
-import csv
 import os
-import re
 import sys
 import time
 
-from pipeline.paths import REFERENCE_DIR, DataPaths
-
-FLOWS = ("M", "X", "RM", "RX")
-LEVELS = ("TOTAL", "AG2", "AG4", "AG6")
-
-
-# --------------------------------------------------------------------------- option parsing
-
-
-def _this_year() -> int:
-    from pipeline.clients.http import utc_now
-
-    return utc_now().year
-
-
-def _years(text: str) -> list[int]:
-    years: list[int] = []
-    for part in text.split(","):
-        part = part.strip()
-        m = re.fullmatch(r"(\d{4})(?:-(\d{4}))?", part)
-        if not m:
-            raise argparse.ArgumentTypeError(f"{part!r} is not a year or a range like 2019-2024")
-        lo, hi = int(m.group(1)), int(m.group(2) or m.group(1))
-        if lo > hi:
-            raise argparse.ArgumentTypeError(f"{part}: the range runs backwards")
-        years += range(lo, hi + 1)
-    this_year = _this_year()
-    late = [y for y in years if y > this_year]
-    if late:
-        raise argparse.ArgumentTypeError(f"{late[0]} is after the current year {this_year}: no data can exist yet")
-    early = [y for y in years if y < 1962]
-    if early:
-        raise argparse.ArgumentTypeError(f"{early[0]} is before 1962, the first year Comtrade holds")
-    return sorted(set(years))
-
-
-def comtrade_codes() -> dict[int, str]:
-    """Comtrade area codes the project knows (data/reference/area_codes.csv): code -> name."""
-    with open(REFERENCE_DIR / "area_codes.csv", encoding="utf-8") as fh:
-        return {int(r["code"]): r["name"] for r in csv.DictReader(fh) if r["source"] == "comtrade" and r["code"].isdigit()}
-
-
-def _code_list(what: str, allow_world: bool):
-    def parse(text: str) -> list[int]:
-        known = comtrade_codes()
-        codes, bad = [], []
-        for part in (p.strip() for p in text.split(",")):
-            if not part.isdigit():
-                raise argparse.ArgumentTypeError(f"{what} {part!r} is not a numeric Comtrade code (e.g. 528 for the "
-                                                 "Netherlands, 842 for the USA)")
-            code = int(part)
-            if code == 0 and not allow_world:
-                raise argparse.ArgumentTypeError(f"{what} 0 is World, not a {what}")
-            if code not in known and code != 0:
-                bad.append(part)
-            codes.append(code)
-        if bad:
-            raise argparse.ArgumentTypeError(f"unknown {what} code(s) {','.join(bad)} (not in "
-                                             "data/reference/area_codes.csv; e.g. 528 Netherlands, 276 Germany)")
-        return sorted(set(codes))
-    return parse
-
-
-def _choices(allowed: tuple[str, ...], what: str):
-    def parse(text: str) -> list[str]:
-        values = [v.strip().upper() for v in text.split(",") if v.strip()]
-        bad = [v for v in values if v not in allowed]
-        if bad or not values:
-            raise argparse.ArgumentTypeError(f"{what} {','.join(bad) or text!r}: choose from {','.join(allowed)}")
-        return sorted(set(values))
-    return parse
-
-
-_MONTH = re.compile(r"(\d{4})-(\d{2})")
-
-
-def _month(text: str) -> str:
-    m = _MONTH.fullmatch(text.strip())
-    if not m or not 1 <= int(m.group(2)) <= 12:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a month YYYY-MM (01..12)")
-    return text.strip()
-
-
-def _months(text: str) -> list[str]:
-    out: list[str] = []
-    for part in (p.strip() for p in text.split(",") if p.strip()):
-        if ".." in part:
-            lo, hi = (_month(x) for x in part.split("..", 1))
-            if lo > hi:
-                raise argparse.ArgumentTypeError(f"{part}: the range runs backwards")
-            y, m = int(lo[:4]), int(lo[5:])
-            while f"{y:04d}-{m:02d}" <= hi:
-                out.append(f"{y:04d}-{m:02d}")
-                y, m = (y + 1, 1) if m == 12 else (y, m + 1)
-        else:
-            out.append(_month(part))
-    return sorted(set(out))
-
-
-def _positive(text: str) -> int:
-    if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a positive whole number")
-    return int(text)
-
-
-def _rate(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of calls per second") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError("the rate must be >= 0 (0 = no throttle)")
-    return value
-
+from pipeline.cli.fetch_options import (
+    FLOWS,
+    LEVELS,
+    _choices,
+    _code_list,
+    _month,
+    _months,
+    _positive,
+    _rate,
+    _years,
+)
+from pipeline.cli.progress_bar import TerminalProgress, _size
+from pipeline.paths import DataPaths
 
 def add_commands(sub) -> None:
     fetch = sub.add_parser("fetch", help="fetch from UN Comtrade or Eurostat Comext into the data folder "
@@ -142,6 +38,9 @@ def add_commands(sub) -> None:
         p.add_argument("--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"],
                        help="Dagster log level shown (default WARNING)")
         p.add_argument("--no-progress", action="store_true", help="plain log lines even on a terminal")
+        p.add_argument("--config", metavar="FILE", type=_resource_settings,
+                       help="a run config (YAML or JSON, as for geomon run) whose resources section sets the "
+                       "client (timeouts, retries, base URL, rate); the flags above override it")
 
     ct = kinds.add_parser("comtrade", help="UN Comtrade v1 API pages (reporters x years x flows x level)")
     ct.add_argument("--reporters", required=True, type=_code_list("reporter", False), help="e.g. 528,276")
@@ -179,99 +78,6 @@ def add_commands(sub) -> None:
     sd.set_defaults(func=_comext_sdmx)
 
 
-# --------------------------------------------------------------------------- progress
-
-
-class TerminalProgress:
-    """A rich progress bar (calls done / planned, records, bytes, ETA) on a TTY; plain lines otherwise."""
-
-    def __init__(self, label: str, tty: bool, stream=None):
-        self.label, self.tty = label, tty
-        self.stream = stream or sys.stderr
-        self.total = 0
-        self.done = self.skipped = self.records = self.nbytes = 0
-        self.what = "calls"
-        self.locked = False
-        self._bar = self._task = None
-        self._last_line = 0.0
-        self._started = time.monotonic()
-
-    # context
-    def __enter__(self):
-        if self.tty:
-            from rich.console import Console
-            from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-
-            self._bar = Progress(
-                TextColumn("[bold]{task.description}"), BarColumn(),
-                TextColumn("{task.completed:,.0f}/{task.total:,.0f} {task.fields[what]}"),
-                TextColumn("{task.fields[records]:,} records"), TextColumn("{task.fields[mb]}"),
-                TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
-                console=Console(file=self.stream), transient=False, refresh_per_second=4,
-            )
-            self._bar.start()
-            self._task = self._bar.add_task(self.label, total=max(self.total, 1), what=self.what, records=0, mb="0 B")
-        return self
-
-    def __exit__(self, *exc):
-        if self._bar is not None:
-            self._refresh()
-            self._bar.stop()
-        else:
-            self._line(force=True)
-
-    # the reporter interface
-    def plan(self, total: int, *, what: str = "calls") -> None:
-        if self.locked:
-            return
-        self.total, self.what = total, what
-        self._refresh()
-
-    def grow(self, n: int) -> None:
-        if not self.locked:
-            self.total += n
-        self._refresh()
-
-    def advance(self, n: int = 1, *, records: int = 0, nbytes: int = 0, skipped: bool = False) -> None:
-        self.done += n
-        self.skipped += n if skipped else 0
-        self.records += records
-        self.nbytes += nbytes
-        self._refresh()
-
-    def note(self, message: str) -> None:
-        if self._bar is not None:
-            self._bar.console.print(f"  {message}", markup=False, highlight=False)
-        else:
-            print(f"{self.label}: {message}", file=self.stream, flush=True)
-
-    # drawing
-    def _refresh(self) -> None:
-        if self._bar is not None:
-            self._bar.update(self._task, total=max(self.total, self.done, 1), completed=self.done, what=self.what,
-                             records=self.records, mb=_size(self.nbytes))
-        else:
-            self._line()
-
-    def _line(self, force: bool = False) -> None:
-        now = time.monotonic()
-        if not force and now - self._last_line < 2.0 and self.done < self.total:
-            return
-        self._last_line = now
-        rate = (self.done - self.skipped) / max(now - self._started, 1e-9)
-        left = max(self.total - self.done, 0)
-        eta = f"{left / rate:.0f} s" if rate > 0 and left else ("0 s" if not left else "?")
-        print(f"{self.label}: {self.done:,}/{self.total:,} {self.what} ({self.skipped:,} already on disk), "
-              f"{self.records:,} records, {_size(self.nbytes)}, ETA {eta}", file=self.stream, flush=True)
-
-
-def _size(n: int) -> str:
-    for unit, scale in (("GB", 1 << 30), ("MB", 1 << 20), ("kB", 1 << 10)):
-        if n >= scale:
-            return f"{n / scale:.1f} {unit}"
-    return f"{n} B"
-
-
 # --------------------------------------------------------------------------- running an asset
 
 
@@ -283,9 +89,10 @@ def _key_value():
     return EnvVar(KEY_ENV) if KEY_ENV in os.environ else ""
 
 
-def _execute(args, paths: DataPaths, key, *, run_config: dict, resources: dict | None = None,
+def _execute(args, paths: DataPaths, key, *, run_config, resources: dict | None = None,
              partitions: list[str] | None = None, label: str, total: int | None = None, what: str = "calls") -> int:
-    """Materialize asset ``key`` (each of ``partitions``) in-process with a progress reporter; exit status."""
+    """Materialize asset ``key`` (each of ``partitions``) in-process with a progress reporter; exit status.
+    ``run_config`` is a dict, or a function of the partition giving its dict (or, to skip it, why)."""
     from dagster import materialize
 
     from pipeline.cli.instance import instance_for, run_tags
@@ -295,7 +102,8 @@ def _execute(args, paths: DataPaths, key, *, run_config: dict, resources: dict |
     defs = definitions(data_dir=str(paths.root), comtrade_key=_key_value())
     merged = {**defs.resources, **(resources or {})}
     asset_def = defs.get_assets_def(key)
-    run_config = {**run_config, "loggers": {"console": {"config": {"log_level": args.log_level}}}}
+    config_for = run_config if callable(run_config) else (lambda _partition: run_config)
+    loggers = {"console": {"config": {"log_level": args.log_level}}}
     instance = instance_for(paths)
     tty = sys.stderr.isatty() and not args.no_progress
     bar = TerminalProgress(label, tty)
@@ -306,8 +114,12 @@ def _execute(args, paths: DataPaths, key, *, run_config: dict, resources: dict |
     try:
         with bar, reporting(bar):
             for partition in partitions or [None]:
-                result = materialize([asset_def], resources=merged, run_config=run_config, instance=instance,
-                                     partition_key=partition, raise_on_error=False,
+                config = config_for(partition)
+                if isinstance(config, str):
+                    failures.append(f"{partition}: {config}")
+                    continue
+                result = materialize([asset_def], resources=merged, run_config={**config, "loggers": loggers},
+                                     instance=instance, partition_key=partition, raise_on_error=False,
                                      tags={"geomonitor/trigger": "geomon fetch", **run_tags()})
                 if not result.success:
                     failures += [f"{partition + ': ' if partition else ''}{reason}" for reason in _reasons(result)]
@@ -342,17 +154,47 @@ def _reasons(result) -> list[str]:
 # --------------------------------------------------------------------------- the commands
 
 
+def _resource_settings(path: str) -> dict:
+    """``{resource name: config}`` of a run config file's resources section."""
+    import argparse
+
+    from pipeline.cli.run import _load_config
+
+    try:
+        resources = _load_config(path).get("resources") or {}
+    except (OSError, ValueError) as exc:
+        raise argparse.ArgumentTypeError(f"{path}: {exc}") from None
+    if not isinstance(resources, dict):
+        raise argparse.ArgumentTypeError(f"{path}: resources must be a mapping")
+    return {name: (entry or {}).get("config") or {} for name, entry in resources.items()}
+
+
 def _comtrade_resource(args):
     from pipeline.clients.comtrade.session import KEY_ENV
     from pipeline.resources import ComtradeClient, ComtradeKey
 
-    overrides = {}
+    # the key stays the environment's: a config file never carries it
+    overrides = {k: v for k, v in (args.config or {}).get("comtrade", {}).items() if k not in ("key", "api_key")}
     if args.base_url:
         overrides["base_url"] = args.base_url.rstrip("/")
     if args.rate is not None:
         overrides["requests_per_second"] = args.rate
     key = _key_value()
     return ComtradeClient(key=ComtradeKey(value=key), **overrides), bool(key) and bool(os.environ.get(KEY_ENV, "").strip())
+
+
+def _year_partitions(years: list[int], command: str) -> list[str] | None:
+    """The years as partition keys of the Comtrade fetch assets, or None after saying which are not."""
+    from assets.comtrade.api import year_partitions
+
+    keys = year_partitions().get_partition_keys()
+    outside = [y for y in years if str(y) not in keys]
+    if outside:
+        print(f"geomon fetch {command}: year(s) {','.join(map(str, outside))} outside the year partitions "
+              f"{keys[0]}..{keys[-1]} (HS data starts in 1988; a year is a partition once it is over)",
+              file=sys.stderr)
+        return None
+    return [str(y) for y in years]
 
 
 def _comtrade(args, paths: DataPaths) -> int:
@@ -367,16 +209,23 @@ def _comtrade(args, paths: DataPaths) -> int:
     except PlanError as exc:
         print(f"geomon fetch comtrade: {exc}", file=sys.stderr)
         return 2
+    partitions = _year_partitions(list(spec.years), "comtrade")
+    if partitions is None:
+        return 2
     resource, keyed = _comtrade_resource(args)
+    cap = record_cap(keyed, resource.max_records_per_call)
+    kind = "data/v1/get" if keyed else "public/v1/preview"
+    base = f"{resource.base_url}/{kind}/{spec.type_code}/{spec.freq}/{spec.cl}"
+    # one partition a year: the first calls of each year's plan, as the partitions will make them
+    roots = [r for y in spec.years for r in plan_requests(
+        PlanSpec.build(reporters=spec.reporters, years=[y], flows=spec.flows, level=spec.level,
+                       partners=spec.partners), record_cap=cap, base_url=base, max_url=resource.max_url_length)]
+    store = page_store(DataFolder(root=str(paths.root)))
     if args.dry_run:
-        cap = record_cap(keyed, resource.max_records_per_call)
-        kind = "data/v1/get" if keyed else "public/v1/preview"
-        base = f"{resource.base_url}/{kind}/{spec.type_code}/{spec.freq}/{spec.cl}"
-        roots = plan_requests(spec, record_cap=cap, base_url=base, max_url=resource.max_url_length)
-        store = page_store(DataFolder(root=str(paths.root)))
         held = sum(store.has_page(r) for r in roots)
-        print(f"Comtrade plan: {len(spec.reporters)} reporter(s) x {len(spec.years)} year(s) x flows "
-              f"{','.join(spec.flows)} at {spec.level}, {'all partners' if spec.partners is None else f'{len(spec.partners)} partners'}; "
+        print(f"Comtrade plan: {len(spec.reporters)} reporter(s) x {len(spec.years)} year(s) (one partition each of "
+              f"raw/comtrade_api_pages) x flows {','.join(spec.flows)} at {spec.level}, "
+              f"{'all partners' if spec.partners is None else f'{len(spec.partners)} partners'}; "
               f"{'keyed' if keyed else 'keyless preview'}, {cap:,} records per call, endpoint {base}")
         print(f"  {len(roots)} first call(s), {held} already stored in {store.dir}; full pages are split at run time; "
               f"daily call limit {resource.daily_call_limit or 'none'}"
@@ -387,23 +236,38 @@ def _comtrade(args, paths: DataPaths) -> int:
             print(f"  ... {len(roots) - 20} more")
         print("dry run: no request made")
         return 0
-    config = {"reporters": list(spec.reporters), "years": list(spec.years), "flows": list(spec.flows),
-              "level": spec.level, "partners": list(spec.partners or []), "max_calls": args.max_calls}
-    return _execute(args, paths, ASSET_KEY, run_config={"ops": {OP_NAME: {"config": config}}},
-                    resources={"comtrade": resource}, label="comtrade")
+    base_config = {"reporters": list(spec.reporters), "flows": list(spec.flows), "level": spec.level,
+                   "partners": list(spec.partners or [])}
+    calls_before = sum(store.load("_calls.json", {}).values())
+
+    def config_for(partition):
+        # --max-calls is for the whole command: each year gets what the years before it left
+        left = 0
+        if args.max_calls:
+            left = args.max_calls - (sum(store.load("_calls.json", {}).values()) - calls_before)
+            if left <= 0:
+                return f"not fetched: the {args.max_calls} call(s) of --max-calls are spent"
+        return {"ops": {OP_NAME: {"config": {**base_config, "max_calls": left}}}}
+
+    return _execute(args, paths, ASSET_KEY, run_config=config_for, resources={"comtrade": resource},
+                    partitions=partitions, label="comtrade", total=len(roots), what="calls")
 
 
 def _comtrade_bulk(args, paths: DataPaths) -> int:
     from assets.comtrade.bulk import BULK_KEY, BULK_OP, bulk_store
     from pipeline.resources import DataFolder
 
+    partitions = _year_partitions(args.years, "comtrade-bulk")
+    if partitions is None:
+        return 2
     resource, keyed = _comtrade_resource(args)
     if args.dry_run:
         store = bulk_store(DataFolder(root=str(paths.root)))
         held = store.held()
-        print(f"Comtrade bulk plan: {len(args.reporters)} reporter(s) x {len(args.years)} year(s) = "
-              f"{len(args.reporters) * len(args.years)} listing call(s) at {resource.base_url}/bulk/v1/get/C/A/HS; "
-              f"{len(held)} file(s) held in {store.dir}; files whose publication is unchanged are not downloaded")
+        print(f"Comtrade bulk plan: {len(args.reporters)} reporter(s) x {len(args.years)} year(s) (one partition each "
+              f"of raw/comtrade_bulk_files) = {len(args.reporters) * len(args.years)} listing call(s) at "
+              f"{resource.base_url}/bulk/v1/get/C/A/HS; {len(held)} file(s) held in {store.dir}; files whose "
+              "publication is unchanged are not downloaded; each file is converted to typed Parquet once")
         if not keyed:
             print("  note: no COMTRADE_API_KEY set; bulk files need a premium key, the run would stop")
         print("dry run: no request made")
@@ -412,15 +276,16 @@ def _comtrade_bulk(args, paths: DataPaths) -> int:
         print("geomon fetch comtrade-bulk: bulk files need a premium COMTRADE_API_KEY in the environment; "
               "none is set", file=sys.stderr)
         return 2
-    config = {"reporters": args.reporters, "years": args.years}
-    return _execute(args, paths, BULK_KEY, run_config={"ops": {BULK_OP: {"config": config}}},
-                    resources={"comtrade": resource}, label="comtrade-bulk")
+    config = {"ops": {BULK_OP: {"config": {"reporters": args.reporters}}}}
+    return _execute(args, paths, BULK_KEY, run_config=config, resources={"comtrade": resource},
+                    partitions=partitions, label="comtrade-bulk", total=len(args.reporters) * len(args.years),
+                    what="reporter-years")
 
 
 def _comext_resource(args, **fields):
     from pipeline.resources import ComextApi
 
-    overrides = dict(fields)
+    overrides = {**(args.config or {}).get("comext_api", {}), **fields}
     if args.rate is not None:
         overrides["requests_per_second"] = args.rate
     return ComextApi(**overrides)

@@ -72,6 +72,7 @@ def sync_plan(
     store: PageStore,
     *,
     check_revisions: bool = True,
+    refetch: bool = False,
     codes: Codes | None = None,
     log: Any = None,
     max_consecutive_failures: int = 3,
@@ -81,15 +82,15 @@ def sync_plan(
 
     Order: archive stored pages that overlap the plan but are not part of it (a changed plan would otherwise
     duplicate records); with ``check_revisions``, ask getDa and archive the pages of reporter-years released
-    anew; then fetch every call of the plan that has no page yet, splitting full pages; finally check that
-    every split returned exactly the true count.
+    anew (or, with ``refetch``, every reporter-year of the plan); then fetch every call of the plan that has
+    no page yet, splitting full pages; finally check that every split returned exactly the true count.
     """
     started = clock()
     result = PlanResult()
     say = speaker(log, session.fetcher.secrets)
     store.dir.mkdir(parents=True, exist_ok=True)
     store.write_sidecar()
-    store.save("_plan.json", spec.as_dict())
+    record_plan(store, spec)
     roots = plan_requests(spec, record_cap=session.cap, base_url=session.data_base(spec.type_code, spec.freq, spec.cl),
                           max_url=session.max_url_length)
     result.planned = len(roots)
@@ -97,6 +98,9 @@ def sync_plan(
     calls_before = session.fetcher.stats.attempts
     try:
         result.archived_files += _archive_conflicts(store, roots, say)
+        if refetch:
+            result.archived_files += archive_reporter_years(
+                store, spec.reporter_years(), {"reason": "refetch asked for (force)"}, say)
         rows = None
         if check_revisions:
             try:
@@ -191,14 +195,42 @@ def _archive_conflicts(store: PageStore, roots: list[DataRequest], say) -> int:
     return len(stale)
 
 
-def _archive_revised(store: PageStore, changed: list[str], old: dict, new: dict, say) -> int:
-    wanted = [(int(k.split(":")[0]), k.split(":")[1]) for k in changed]
+def archive_reporter_years(store: PageStore, keys: list[str], reason: dict, say) -> int:
+    """Move every stored page and split marker holding a ``reporter:year`` of ``keys`` to the archive."""
+    wanted = [(int(k.split(":")[0]), k.split(":")[1]) for k in keys]
     files = [path for path, req in store.stored().values() if any(req.covers(r, p) for r, p in wanted)]
-    target = store.archive(files, {"reason": "new release in getDa", "reporter_years": changed,
-                                   "previous": {k: old.get(k) for k in changed}, "current": {k: new[k] for k in changed}})
-    say("info", f"new releases for {len(changed)} reporter-year(s) {changed[:10]}: {len(files)} file(s) archived "
-        f"to {target}; they are refetched")
+    if files:
+        target = store.archive(files, {**reason, "reporter_years": keys})
+        say("info", f"{reason['reason']}: {len(files)} file(s) of {len(keys)} reporter-year(s) archived to {target}; "
+            "they are fetched again")
     return len(files)
+
+
+def _archive_revised(store: PageStore, changed: list[str], old: dict, new: dict, say) -> int:
+    return archive_reporter_years(store, changed, {
+        "reason": "new release in getDa", "previous": {k: old.get(k) for k in changed},
+        "current": {k: new[k] for k in changed}}, say)
+
+
+def record_plan(store: PageStore, spec: PlanSpec) -> None:
+    """``_plan.json``: the standing plan (reporters, flows, level, partners) and every year run with it, so
+    that a year partition run without configuration, and the revision sensor, know what to ask for."""
+    new = spec.as_dict()
+    old = store.load("_plan.json", {}) or {}
+    same = all(old.get(k) == v for k, v in new.items() if k != "years")
+    years = sorted(set(old.get("years") or []) | set(new["years"])) if same else new["years"]
+    store.save("_plan.json", {**new, "years": years})
+
+
+def release_dates(store: PageStore, reporters: Iterable[int], year: int) -> dict[int, str]:
+    """``reporter -> lastReleased`` (getDa, as last seen) of the given reporters for ``year``; '' if none seen."""
+    marks = store.load("_availability.json", {}).get("releases", {})
+    out = {}
+    for r in reporters:
+        dates = [part.split("@", 1)[1].split("#", 1)[0] for part in marks.get(f"{r}:{year}", "").split("|")
+                 if "@" in part]
+        out[int(r)] = max(dates) if dates else ""
+    return out
 
 
 def _execute(session, store, roots, result, expected, codes, say, max_consecutive_failures) -> None:
