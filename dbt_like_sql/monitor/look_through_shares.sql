@@ -36,7 +36,6 @@ supplied AS (
     -- partners outside the EU for the bloc (the scope of the HHI, methodology sections 4-5)
     SELECT source, currency, reporter AS importer, year, product_code_target AS product_code, partner AS supplier,
            sum(value) AS value,
-           list_distinct(flatten(list(releases))) AS releases,
            bool_or(synthetic) AS synthetic
     FROM staging.annual_flows
     WHERE flow = 'import' AND partner_role = 'external' AND product_code_target IS NOT NULL
@@ -57,6 +56,34 @@ scope AS (
 looked AS (
     SELECT d.* FROM direct AS d SEMI JOIN scope USING (source, importer, year, product_code)
 ),
+needed AS (
+    -- the countries and products whose releases a row can rest on: the importers looked through and
+    -- their direct suppliers (release lists for every country and product ran a world year out of
+    -- DuckDB's 2 GB memory limit)
+    SELECT source, importer AS country, year, product_code FROM looked
+    UNION
+    SELECT source, supplier, year, product_code FROM looked
+),
+supplied_releases AS (
+    SELECT f.source, f.reporter AS importer, f.year, f.product_code_target AS product_code, f.partner AS supplier,
+           list_distinct(flatten(list(f.releases))) AS releases
+    FROM staging.annual_flows AS f
+    SEMI JOIN needed AS n
+        ON n.source = f.source AND n.country = f.reporter AND n.year = f.year AND n.product_code = f.product_code_target
+    WHERE f.flow = 'import' AND f.partner_role = 'external' AND f.product_code_target IS NOT NULL
+      AND (f.reporter <> 'EU27' OR NOT f.partner_in_eu)
+    GROUP BY ALL
+),
+totals_releases AS (
+    SELECT f.source, f.reporter AS country, f.year, f.product_code_target AS product_code,
+           list_distinct(flatten(list(f.releases))) AS releases
+    FROM staging.annual_flows AS f
+    SEMI JOIN needed AS n
+        ON n.source = f.source AND n.country = f.reporter AND n.year = f.year AND n.product_code = f.product_code_target
+    WHERE f.reporter <> 'EU27' AND f.product_code_target IS NOT NULL
+      AND f.partner_role IN ('world', 'external', 'self', 'unallocated')
+    GROUP BY ALL
+),
 totals AS (
     -- each country's own imports and exports of the product: World totals, else its partner rows
     SELECT source, reporter AS country, year, product_code_target AS product_code,
@@ -66,7 +93,6 @@ totals AS (
            coalesce(sum(value) FILTER (WHERE flow = 'export' AND partner_role = 'world'),
                     sum(value) FILTER (WHERE flow = 'export' AND partner_role IN ('external', 'self', 'unallocated')), 0)
                AS exports,
-           list_distinct(flatten(list(releases))) AS releases,
            bool_or(synthetic) AS synthetic
     FROM staging.annual_flows
     WHERE reporter <> 'EU27' AND product_code_target IS NOT NULL
@@ -75,7 +101,7 @@ totals AS (
 ),
 passing AS (
     -- the share of what k supplies that can be goods k imported itself; 0 without imports from a country
-    SELECT t.source, t.country, t.year, t.product_code, t.releases, t.synthetic,
+    SELECT t.source, t.country, t.year, t.product_code, t.synthetic,
            CASE WHEN t.imports > 0 AND EXISTS (
                     SELECT 1 FROM supplied AS s WHERE s.source = t.source AND s.importer = t.country
                        AND s.year = t.year AND s.product_code = t.product_code)
@@ -89,11 +115,17 @@ own AS (
            (d.share * (1 - coalesce(p.pass, 0)))::DECIMAL(38, 18) AS share_part,
            NULL::VARCHAR AS via_country,
            -- the supplier's own reports count only where they pass something on
-           list_concat(d.releases, CASE WHEN p.pass > 0 THEN p.releases ELSE [] END) AS releases,
+           list_concat(coalesce(sr.releases, []), CASE WHEN p.pass > 0 THEN coalesce(tr.releases, []) ELSE [] END)
+               AS releases,
            d.synthetic OR (p.pass > 0 AND p.synthetic) IS TRUE AS synthetic
     FROM looked AS d
     LEFT JOIN passing AS p
         ON p.source = d.source AND p.country = d.supplier AND p.year = d.year AND p.product_code = d.product_code
+    LEFT JOIN supplied_releases AS sr
+        ON sr.source = d.source AND sr.importer = d.importer AND sr.year = d.year AND sr.product_code = d.product_code
+       AND sr.supplier = d.supplier
+    LEFT JOIN totals_releases AS tr
+        ON tr.source = d.source AND tr.country = d.supplier AND tr.year = d.year AND tr.product_code = d.product_code
 ),
 passed AS (
     -- what each direct supplier k passes on to its own suppliers u
@@ -103,13 +135,18 @@ passed AS (
            0::DECIMAL(38, 18) AS direct_share,
            ((d.share * p.pass)::DECIMAL(38, 18) * k.share)::DECIMAL(38, 18) AS share_part,
            d.supplier AS via_country,
-           list_concat(k.releases, p.releases) AS releases,
+           list_concat(coalesce(kr.releases, []), coalesce(tr.releases, [])) AS releases,
            k.synthetic OR p.synthetic AS synthetic
     FROM looked AS d
     JOIN passing AS p
         ON p.source = d.source AND p.country = d.supplier AND p.year = d.year AND p.product_code = d.product_code
     JOIN direct AS k
         ON k.source = d.source AND k.importer = d.supplier AND k.year = d.year AND k.product_code = d.product_code
+    LEFT JOIN supplied_releases AS kr
+        ON kr.source = k.source AND kr.importer = k.importer AND kr.year = k.year AND kr.product_code = k.product_code
+       AND kr.supplier = k.supplier
+    LEFT JOIN totals_releases AS tr
+        ON tr.source = d.source AND tr.country = d.supplier AND tr.year = d.year AND tr.product_code = d.product_code
     WHERE p.pass > 0
 ),
 parts AS (
