@@ -131,15 +131,14 @@ def _plain(value):
     return str(value)
 
 
-def _build_default_world(folder: Path) -> None:
-    from pipeline.resources import InputSettings
-
-    # `geomon run`'s defaults: its sources (sample, demo, landing, api; the new folder has nothing in
-    # landing/ or raw/, so the real sample extracts and the synthetic demo world) and its demo scale
-    settings = {"sources": list(InputSettings().sources)}
+def _publish(folder: Path, settings: dict, files: dict[str, str] | None = None) -> None:
+    """A refresh run on ``folder/data`` (after writing ``files`` there) and its record for BuiltWorld."""
     with pytest.MonkeyPatch.context() as mp:
-        result = Runner(folder / "data", mp).run(**settings)
-        assert result.success, "the embedded default world failed to build:\n" + failure_messages(result)
+        runner = Runner(folder / "data", mp)
+        for relative, content in (files or {}).items():
+            runner.write(relative, content)
+        result = runner.run(**settings)
+        assert result.success, f"building {folder.name} failed:\n" + failure_messages(result)
     metadata: dict[str, list[dict]] = {}
     for event in result.get_asset_materialization_events():
         values = {k: _plain(v.value) for k, v in event.event_specific_data.materialization.metadata.items()}
@@ -147,10 +146,35 @@ def _build_default_world(folder: Path) -> None:
     (folder / "build.json").write_text(json.dumps({"settings": settings, "materializations": metadata}))
 
 
+def _build_default_world(folder: Path) -> None:
+    from pipeline.resources import InputSettings
+
+    # `geomon run`'s defaults: its sources (sample, demo, landing, api; the new folder has nothing in
+    # landing/ or raw/, so the real sample extracts and the synthetic demo world) and its demo scale
+    _publish(folder, {"sources": list(InputSettings().sources)})
+
+
 @pytest.fixture(scope="module")
 def default_world(tmp_path_factory) -> BuiltWorld:
     """The embedded default as `geomon run` publishes it, built once per session; read-only."""
     root = built_once(tmp_path_factory, "default_world", _build_default_world) / "data"
+    with pytest.MonkeyPatch.context() as mp:
+        yield BuiltWorld(root, mp)
+
+
+# France imports 85051100 (permanent magnets) from China and the US in 2024
+SMALL_COMEXT = [("FR", "CN", "85051100", 1, "2024", 500), ("FR", "US", "85051100", 1, "2024", 100)]
+
+
+def _build_small_publication(folder: Path) -> None:
+    _publish(folder, {"sources": ["landing"]}, {"landing/comext/good.csv": sdmx_rows(SMALL_COMEXT)})
+
+
+@pytest.fixture(scope="module")
+def small_publication(tmp_path_factory) -> BuiltWorld:
+    """One Comext file (SMALL_COMEXT, landing/comext/good.csv) published, built once per session; read-only:
+    the snapshot, access and bad-input tests read it or start from a copy."""
+    root = built_once(tmp_path_factory, "small_publication", _build_small_publication) / "data"
     with pytest.MonkeyPatch.context() as mp:
         yield BuiltWorld(root, mp)
 

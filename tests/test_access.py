@@ -10,7 +10,7 @@ import urllib.request
 
 import pytest
 
-from conftest import Runner, failure_messages, sdmx_rows
+from conftest import Runner, sdmx_rows
 from pipeline.publish import export_snapshot, verify_folder
 from pipeline.publish.access import DEFAULT_RESTRICTED, PUBLIC, RESTRICTED, file_classes
 from pipeline.publish.snapshots import SnapshotError, snapshot_dir
@@ -20,15 +20,9 @@ TOKEN = "t0ken-for-tests"
 
 
 @pytest.fixture(scope="module")
-def published(tmp_path_factory):
-    mp = pytest.MonkeyPatch()
-    runner = Runner(tmp_path_factory.mktemp("access") / "data", mp)
-    runner.write("landing/comext/a.csv", sdmx_rows([("FR", "CN", "85051100", 1, "2024", 500),
-                                                    ("FR", "US", "85051100", 1, "2024", 100)]))
-    result = runner.run()
-    assert result.success, failure_messages(result)
-    yield runner
-    mp.undo()
+def published(small_publication):
+    """The session's small publication (conftest: one Comext file), read-only."""
+    return small_publication
 
 
 def _manifest(paths):

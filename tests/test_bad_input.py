@@ -13,9 +13,9 @@ import shutil
 
 import pytest
 
-from conftest import REPO, Runner, failure_messages, sdmx_rows
+from conftest import REPO, SMALL_COMEXT, Runner, failure_messages, sdmx_rows
 
-GOOD = sdmx_rows([("FR", "CN", "85051100", 1, "2024", 500), ("FR", "US", "85051100", 1, "2024", 100)])
+GOOD = sdmx_rows(SMALL_COMEXT)  # FR imports 85051100 from CN (500) and US (100), 2024
 
 
 def _digest(paths):
@@ -24,15 +24,11 @@ def _digest(paths):
 
 
 @pytest.fixture(scope="module")
-def published_once(tmp_path_factory):
-    """One good publication for the module; each test starts from a copy of its data folder."""
-    mp = pytest.MonkeyPatch()
-    runner = Runner(tmp_path_factory.mktemp("published") / "data", mp)
-    runner.write("landing/comext/good.csv", GOOD)
-    result = runner.run()
-    assert result.success, failure_messages(result)
-    yield runner.paths.root
-    mp.undo()
+def published_once(small_publication):
+    """One good publication (the session's small one: GOOD as landing/comext/good.csv); each test starts from
+    a copy of its data folder."""
+    assert (small_publication.paths.root / "landing/comext/good.csv").read_text() == GOOD
+    return small_publication.paths.root
 
 
 def _copy(source, tmp_path, monkeypatch) -> Runner:

@@ -6,22 +6,15 @@ import urllib.request
 import polars as pl
 import pytest
 
-from conftest import Runner, copy_data, failure_messages, sdmx_rows
+from conftest import copy_data
 from pipeline.publish import SnapshotError, apply_retention, export_snapshot, list_snapshots, set_pinned
 from pipeline.serve import make_server
 
 
 @pytest.fixture(scope="module")
-def published(tmp_path_factory):
-    """One publication read by the module's tests; the retention test runs the job again on a copy."""
-    mp = pytest.MonkeyPatch()
-    runner = Runner(tmp_path_factory.mktemp("snapshots") / "data", mp)
-    runner.write("landing/comext/a.csv", sdmx_rows([("FR", "CN", "85051100", 1, "2024", 500),
-                                                    ("FR", "US", "85051100", 1, "2024", 100)]))
-    result = runner.run()
-    assert result.success, failure_messages(result)
-    yield runner
-    mp.undo()
+def published(small_publication):
+    """The session's small publication (conftest), read here; the retention test runs the job on a copy."""
+    return small_publication
 
 
 def test_polars_reads_a_table_straight_from_the_served_url(published):
