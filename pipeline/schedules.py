@@ -12,14 +12,14 @@ the automation sensor is on. Every writer shares the ``duckdb_writer`` pool.
 
 from dagster import AssetSelection, DefaultScheduleStatus, ScheduleDefinition, define_asset_job
 
-# Partitioned fetch assets (one file set per month) are not in the unpartitioned jobs: they are materialized
-# per partition (`geomon fetch`, a backfill in the UI or `dagster asset backfill`), and the models read the
-# files they left.
-FETCH_PARTITIONS_GROUP = "comext_fetch"
+# Partitioned fetch assets (one file set per Comext month or Comtrade year) are not in the unpartitioned jobs:
+# they are materialized per partition (`geomon fetch`, a backfill in the UI or `dagster asset backfill`, the
+# revision sensors), and the models read the files they left.
+FETCH_PARTITIONS_GROUPS = ("comext_fetch", "comtrade_fetch")
 
 refresh_job = define_asset_job(
     name="refresh",
-    selection=AssetSelection.all() - AssetSelection.groups(FETCH_PARTITIONS_GROUP),
+    selection=AssetSelection.all() - AssetSelection.groups(*FETCH_PARTITIONS_GROUPS),
     description="Everything: read inputs, rebuild staging and marts, check, publish.",
 )
 

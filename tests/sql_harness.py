@@ -75,8 +75,9 @@ class Harness:
         """Fill the raw tables from a warehouse file the ingestion assets wrote (the real readers' rows)."""
         self.con.execute(f"ATTACH '{warehouse}' AS wh (READ_ONLY)")
         try:
+            # tables and views (raw.comtrade_records is a view over Parquet files)
             have = {f"{s}.{t}" for s, t in self.con.execute(
-                "SELECT schema_name, table_name FROM duckdb_tables() WHERE database_name = 'wh'").fetchall()}
+                "SELECT table_schema, table_name FROM information_schema.tables WHERE table_catalog = 'wh'").fetchall()}
             for table in RAW:
                 if table in have:
                     self.con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM wh.{table}")

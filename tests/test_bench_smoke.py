@@ -49,9 +49,9 @@ def bench_world(tmp_path_factory):
         mp.setenv(DATA_DIR_ENV, str(paths.root))
         mp.setenv("COMTRADE_API_KEY", "")  # the job's Comtrade client resource needs it to exist (no call is made)
         # the mart and what it is built from; the other marts and the publication are not needed here
-        # (the partitioned fetch of Comext months is upstream too, but fetches nothing without a partition)
+        # (the partitioned fetches of Comext months and Comtrade years are upstream too, outside this job)
         selection = (AssetSelection.assets(AssetKey(["monitor", "import_concentration"])).upstream()
-                     - AssetSelection.assets(AssetKey(["raw", "comext_bulk_months"])))
+                     - AssetSelection.groups("comext_fetch", "comtrade_fetch"))
         result = defs.resolve_job_def("refresh").execute_in_process(
             run_config={"resources": {"settings": {"config": {"sources": ["landing"]}}},
                         "loggers": {"console": {"config": {"log_level": "ERROR"}}}},

@@ -28,7 +28,7 @@ def add_commands(sub) -> None:
     run.add_argument("--demo-years", type=int, nargs="+", default=None, help="demo-world years")
     run.add_argument("--config", metavar="FILE",
                      help="Dagster run config (YAML or JSON) merged into the defaults, e.g. an API fetch plan: "
-                     "ops: {raw__comtrade_api_pages: {config: {reporters: [528], years: [2023]}}}")
+                     "ops: {raw__comext_sdmx_files: {config: {queries: [...]}}}")
     run.add_argument("--full-rebuild", action="store_true",
                      help="rebuild every SQL model and year instead of only what changed inputs need")
     run.add_argument("--accept-quarantined-input", action="store_true",
