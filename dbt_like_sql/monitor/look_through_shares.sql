@@ -167,15 +167,32 @@ via AS (
                                        ORDER BY part DESC, via_country) AS rn
           FROM via_ranked)
     GROUP BY ALL
+),
+shares AS (
+    SELECT source, any_value(currency) AS currency, importer, year, product_code, ultimate_supplier,
+           sum(direct_share) AS direct_share, sum(share_part) AS share_part, bool_or(synthetic) AS synthetic
+    FROM parts
+    GROUP BY source, importer, year, product_code, ultimate_supplier
+),
+release_pairs AS (
+    -- (row, release) pairs rather than a list state per row: at one world year the lists of every
+    -- part ran DuckDB out of its 2 GB memory limit
+    SELECT DISTINCT source, importer, year, product_code, ultimate_supplier, unnest(releases) AS release FROM parts
+),
+release_text AS (
+    SELECT source, importer, year, product_code, ultimate_supplier, string_agg(release, '; ' ORDER BY release) AS release
+    FROM release_pairs
+    WHERE release IS NOT NULL
+    GROUP BY ALL
 )
 SELECT
-    p.source, any_value(p.currency) AS currency, p.importer, p.year, p.product_code, p.ultimate_supplier,
-    sum(p.direct_share)::DOUBLE AS direct_share,
-    sum(p.share_part)::DOUBLE AS look_through_share,
-    (sum(p.share_part) - sum(p.direct_share))::DOUBLE AS hidden_share,
-    any_value(v.via) AS via,
-    array_to_string(list_sort(list_distinct(flatten(list(p.releases)))), '; ') AS release,
-    bool_or(p.synthetic) AS synthetic
-FROM parts AS p
+    s.source, s.currency, s.importer, s.year, s.product_code, s.ultimate_supplier,
+    s.direct_share::DOUBLE AS direct_share,
+    s.share_part::DOUBLE AS look_through_share,
+    (s.share_part - s.direct_share)::DOUBLE AS hidden_share,
+    v.via,
+    coalesce(r.release, '') AS release,
+    s.synthetic
+FROM shares AS s
 LEFT JOIN via AS v USING (source, importer, year, product_code, ultimate_supplier)
-GROUP BY p.source, p.importer, p.year, p.product_code, p.ultimate_supplier
+LEFT JOIN release_text AS r USING (source, importer, year, product_code, ultimate_supplier)
