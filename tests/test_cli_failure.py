@@ -1,6 +1,7 @@
 """A failed `geomon run` ends with its answer: the file, line and reason, that the publication did not
 change, and what to do next, without Dagster's own noise (issue 15, item 7)."""
 
+import shutil
 import subprocess
 import sys
 
@@ -12,14 +13,13 @@ def _geomon(data_dir, *args):
                           capture_output=True, text=True, timeout=600)
 
 
-def test_a_malformed_file_is_named_with_its_line_and_the_next_step(tmp_path):
-    good = sdmx_rows([("NL", "CN", "85051100", 1, "2024", 100)])
+def test_a_malformed_file_is_named_with_its_line_and_the_next_step(small_publication, tmp_path):
+    # a good publication to keep (the session's small one: landing/comext/good.csv), then a malformed file
+    shutil.copytree(small_publication.paths.root, tmp_path / "data")
     folder = tmp_path / "data" / "landing" / "comext"
-    folder.mkdir(parents=True)
-    (folder / "good.csv").write_text(good)
-    assert _geomon(tmp_path / "data", "run", "--sources", "landing").returncode == 0
     latest = (tmp_path / "data" / "snapshots" / "LATEST").read_text().strip()
 
+    good = sdmx_rows([("NL", "CN", "85051100", 1, "2024", 100)])
     (folder / "bad.csv").write_text(good.replace(",2024,100", ",20x4,abc"))
     failed = _geomon(tmp_path / "data", "run", "--sources", "landing")
     assert failed.returncode == 1
