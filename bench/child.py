@@ -153,17 +153,23 @@ def cmd_stage(args) -> dict:
     return {"rows": rows, "stage_s": time.perf_counter() - t, "bytes": Path(args.parquet).stat().st_size}
 
 
+def _best_of(compute, args) -> tuple[list[float], object]:
+    """``compute(parquet)`` run ``args.repeats`` times: the wall times and the last result."""
+    times, result = [], None
+    for _ in range(args.repeats):
+        result = None  # the previous result is freed before the next run is timed
+        t = time.perf_counter()
+        result = compute(args.parquet)
+        times.append(time.perf_counter() - t)
+    return times, result
+
+
 def cmd_pandas(args) -> dict:
     from bench.pandas_baseline import import_concentration
 
     import pandas as pd
 
-    times, result = [], None
-    for _ in range(args.repeats):
-        result = None
-        t = time.perf_counter()
-        result = import_concentration(args.parquet)
-        times.append(time.perf_counter() - t)
+    times, result = _best_of(import_concentration, args)
     t = time.perf_counter()
     result.to_parquet(args.result, index=False)
     return {"times_s": times, "rows": len(result), "write_s": time.perf_counter() - t,
@@ -176,12 +182,7 @@ def cmd_polars(args) -> dict:
 
     from bench.polars_baseline import import_concentration
 
-    times, result = [], None
-    for _ in range(args.repeats):
-        result = None
-        t = time.perf_counter()
-        result = import_concentration(args.parquet)
-        times.append(time.perf_counter() - t)
+    times, result = _best_of(import_concentration, args)
     t = time.perf_counter()
     result.write_parquet(args.result)
     return {"times_s": times, "rows": result.height, "write_s": time.perf_counter() - t,
