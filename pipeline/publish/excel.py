@@ -26,6 +26,10 @@ from pipeline import glossary
 from pipeline.analyst_views import COUNTRY_COLUMNS
 
 EXCEL_MAX_ROWS = 1_048_575  # rows below the header
+# A sheet holds the latest years of its table (the years the screens' persistence reads): the workbook is
+# for reading, and xlsxwriter writes every cell in Python, so ten years of history took minutes to write.
+# Every year is in the Parquet snapshot and geomonitor.duckdb.
+WORKBOOK_YEARS = 3
 # sheet name -> the mart it shows (through views.<mart>)
 SHEETS: dict[str, str] = {
     "EU27 dependencies": "monitor.eu_dependencies",
@@ -57,9 +61,12 @@ def workbook_name(snapshot_id: str) -> str:
 
 
 def sheet_frame(con: duckdb.DuckDBPyConnection, mart: str) -> pl.DataFrame:
-    """The mart through its named view, country codes and domain slugs replaced by their names."""
+    """The mart's latest WORKBOOK_YEARS years through its named view, country codes and domain slugs replaced by
+    their names."""
     view = mart.replace("monitor.", "views.")
-    frame = con.sql(f"SELECT * FROM {view} ORDER BY ALL").pl()
+    latest = (f" WHERE year > (SELECT max(year) FROM {view}) - {WORKBOOK_YEARS}"
+              if "year" in con.sql(f"SELECT * FROM {view} LIMIT 0").columns else "")
+    frame = con.sql(f"SELECT * FROM {view}{latest} ORDER BY ALL").pl()
     # thresholds are the same on every row: the README sheet lists them once
     drop = [c for c in frame.columns if (c in COUNTRY_COLUMNS and f"{c}_name" in frame.columns)
             or (c == "domain" and "domain_label" in frame.columns) or c.endswith("_threshold")]
@@ -117,6 +124,8 @@ def write_workbook(database: Path, path: Path, manifest: dict, access: str = "re
                 autofilter=True, autofit=False, float_precision=6,
             )
             sheets[name] = {"table": SHEETS[name], "rows": rows, "truncated": frame.height > rows}
+            if "year" in frame.columns:  # which years of the table the sheet holds (verify counts them)
+                sheets[name]["years"] = sorted(frame["year"].unique().to_list())
     return {"sheets": sheets, "seconds": round(time.perf_counter() - started, 2)}
 
 
@@ -186,6 +195,8 @@ def _readme_sheet(book: xlsxwriter.Workbook, manifest: dict, frames: dict, compl
     items += [("Caveat", c) for c in CAVEATS]
     items += [("Sheet " + name, f"{SHEETS[name]} (views.{SHEETS[name].split('.')[1]}): {frame.height:,} rows")
               for name, frame in frames.items()]
+    items += [("Years", f"each sheet holds the latest {WORKBOOK_YEARS} years of its table; every year is in the "
+               "snapshot's Parquet files and in geomonitor.duckdb")]
     items += [("Column dictionary", "sheet 'Columns'; the snapshot's DICTIONARY.md has every table")]
     for key, value in items:
         sheet.write_string(row, 0, key, bold)
