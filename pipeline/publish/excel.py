@@ -100,6 +100,7 @@ def write_workbook(database: Path, path: Path, manifest: dict, access: str = "re
     """Write the workbook; returns its sheets (sheet -> {table, rows}) and the seconds it took."""
     started = time.perf_counter()
     con = duckdb.connect(str(database), read_only=True)
+    con.execute("SET enable_progress_bar = false")
     sheets: dict[str, dict] = {}
     try:
         present = {f"monitor.{t}" for (t,) in con.execute(
@@ -137,32 +138,36 @@ class WorkbookProcess:
 
     def __init__(self, database: Path, path: Path, manifest: dict, access: str):
         self.path, self.access = path, access
-        # stderr to a file: a pipe the parent does not read while the child fills it would deadlock
+        # the answer comes back in a file, not on stdout (a library may draw on the child's stdout), and
+        # stderr goes to a file too: a pipe the parent does not read while the child fills it would deadlock
         self._errors = tempfile.TemporaryFile(mode="w+")
+        answer = tempfile.NamedTemporaryFile(prefix="workbook-", suffix=".json", delete=False)
+        answer.close()
+        self._answer = Path(answer.name)
         self._process = subprocess.Popen(
             [sys.executable, "-m", "pipeline.publish.workbook_child"],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._errors, text=True,
+            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=self._errors, text=True,
         )
-        job = {"database": str(database), "path": str(path), "manifest": manifest, "access": access}
+        job = {"database": str(database), "path": str(path), "manifest": manifest, "access": access,
+               "answer": str(self._answer)}
         # the child reads this before anything else; a large manifest waits only for its imports
         self._process.stdin.write(json.dumps(job, default=str))
         self._process.stdin.close()
 
     def result(self) -> dict:
-        out = self._process.stdout.read()
         if self._process.wait() != 0:
             self._errors.seek(0)
             reason = (self._errors.read().strip().splitlines() or ["no message"])[-1]
             raise RuntimeError(f"writing the workbook {self.path.name} failed: {reason}")
-        return json.loads(out)
+        return json.loads(self._answer.read_text())
 
     def stop(self) -> None:
         """End the child if it still runs (the publication failed first) and release its files."""
         if self._process.poll() is None:
             self._process.kill()
         self._process.wait()
-        self._process.stdout.close()
         self._errors.close()
+        self._answer.unlink(missing_ok=True)
 
 
 def _readme_sheet(book: xlsxwriter.Workbook, manifest: dict, frames: dict, complete_years: list, access: str) -> None:

@@ -43,4 +43,6 @@ class Warehouse(ConfigurableResource):
         if self.threads:
             config["threads"] = self.threads
         with DuckDBResource(database=str(paths.warehouse), connection_config=config).get_connection() as conn:
+            # no progress bar: DuckDB draws it on the process's stdout, into geomon's output and the logs
+            conn.execute("SET enable_progress_bar = false")
             yield conn
