@@ -2,7 +2,7 @@
 
 Every table of a snapshot is ``public`` or ``restricted``; the manifest marks each table and
 each other file (``access``). The NL and EU vulnerability findings are not for open
-publication: by default the EC screen and its EU27/NL cuts, the supplier-loss stress tests,
+publication: by default the EC screen (annual and rolling 12 months) and its EU27/NL cuts, the supplier-loss stress tests,
 and the two tables that carry the same flags row by row (``trends``: the screen year over
 year; ``changes``: newly dependent products) are restricted. A file built from several tables
 (the workbook, the report) takes the strictest class of what it shows. ``geomon serve`` sends
@@ -15,7 +15,7 @@ PUBLIC, RESTRICTED = "public", "restricted"
 CLASSES = (PUBLIC, RESTRICTED)
 
 DEFAULT_RESTRICTED: tuple[str, ...] = (
-    "monitor.eu_dependencies", "monitor.nl_dependencies", "monitor.ec_screen",
+    "monitor.eu_dependencies", "monitor.nl_dependencies", "monitor.ec_screen", "monitor.ec_screen_rolling",
     "monitor.supplier_loss", "monitor.supplier_loss_by_domain",
     "monitor.trends", "monitor.changes",
 )

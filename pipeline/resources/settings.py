@@ -9,6 +9,7 @@ from dagster import ConfigurableResource
 from pydantic import Field
 
 from pipeline.paths import INPUT_FOLDERS, DataPaths
+from pipeline.publish.access import DEFAULT_RESTRICTED
 
 
 class DataFolder(ConfigurableResource):
@@ -18,8 +19,7 @@ class DataFolder(ConfigurableResource):
                       "--data-dir (default <repo>/data).")
     keep_snapshots: int = Field(default=10, description="Snapshots kept by retention, besides pinned ones and LATEST.")
     restricted_tables: list[str] = Field(
-        default=["monitor.eu_dependencies", "monitor.nl_dependencies", "monitor.ec_screen", "monitor.supplier_loss",
-                 "monitor.supplier_loss_by_domain", "monitor.trends", "monitor.changes"],
+        default=list(DEFAULT_RESTRICTED),
         description="Published tables of access class 'restricted' (every other one is public): geomon serve sends "
         "them only with the bearer token (GEOMON_SERVE_TOKEN), geomon export --public leaves them out.",
     )
