@@ -233,6 +233,15 @@ def sql_runner(tmp_path, monkeypatch) -> SqlRunner:
     return SqlRunner(tmp_path / "data", monkeypatch)
 
 
+def materializations(result) -> dict[str, dict]:
+    """A run's materialization metadata per asset key ('layer/name'), as plain values."""
+    out = {}
+    for event in result.get_asset_materialization_events():
+        mat = event.event_specific_data.materialization
+        out["/".join(mat.asset_key.path)] = {k: v.value for k, v in mat.metadata.items()}
+    return out
+
+
 def failure_messages(result) -> str:
     """Step errors and failed checks of a run, as one string to assert on."""
     if isinstance(result, SqlResult):

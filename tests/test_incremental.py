@@ -10,7 +10,7 @@ import pytest
 
 from pipeline import demo_world
 from pipeline.incremental import substitute_tables
-from tests.conftest import Runner, failure_messages
+from tests.conftest import Runner, failure_messages, materializations
 
 YEARS = (2021, 2022, 2023)
 CHANGED = 2023
@@ -27,14 +27,6 @@ def test_substitute_tables_keeps_aliases_strings_and_columns():
     assert out == ("SELECT annual_flows.x, 'staging.annual_flows' AS s -- staging.annual_flows\n"
                    "FROM (SELECT 1) AS annual_flows JOIN (SELECT 1) AS b ON true "
                    "JOIN (SELECT 1) c USING (k) JOIN staging.other AS o ON staging.annual_flows.y = 1")
-
-
-def _materializations(result) -> dict[str, dict]:
-    out = {}
-    for event in result.get_asset_materialization_events():
-        mat = event.event_specific_data.materialization
-        out["/".join(mat.asset_key.path)] = {k: v.value for k, v in mat.metadata.items()}
-    return out
 
 
 def _manifest_checksums(runner: Runner) -> dict[str, tuple[int, str]]:
@@ -63,7 +55,7 @@ def built(tmp_path_factory):
     assert first.success, failure_messages(first)
     again = runner.run()
     assert again.success, failure_messages(again)
-    yield runner.paths.root, _materializations(again)
+    yield runner.paths.root, materializations(again)
     mp.undo()
 
 
@@ -88,7 +80,7 @@ def test_one_changed_year_rebuilds_only_that_year_and_equals_a_full_build(built,
     assert _replace_year(landing, alt, CHANGED) > 0
     refreshed = incremental.run()
     assert refreshed.success, failure_messages(refreshed)
-    builds = _materializations(refreshed)
+    builds = materializations(refreshed)
     for key in PARTITIONED:
         assert builds[key]["build"] == f"changed years rebuilt: [{CHANGED}]", (key, builds[key]["build"])
     writes = builds["publish/publication"]["database_writes"]
@@ -143,7 +135,7 @@ def test_a_year_whose_files_disappear_is_dropped(built, tmp_path, monkeypatch):
         old.unlink()
     result = runner.run()
     assert result.success, failure_messages(result)
-    builds = _materializations(result)
+    builds = materializations(result)
     assert builds["staging/trade_flows"]["build"] == "changed years rebuilt: none; years dropped: [2022]"
     with runner.warehouse() as con:
         for table in ("staging.trade_flows", "staging.annual_flows", "monitor.import_concentration"):
@@ -157,9 +149,9 @@ def test_changed_sql_rebuilds_every_year(built, tmp_path, monkeypatch, model):
     with duckdb.connect(str(runner.paths.warehouse)) as con:
         con.execute("UPDATE meta.model_builds SET code_version = 'older' WHERE table_name = ?",
                     [model.replace("/", ".")])
-    builds = _materializations(runner.run())
+    builds = materializations(runner.run())
     assert builds[model]["build"] == "every year rebuilt: [2021, 2022, 2023]"
     # and --full-rebuild rebuilds everything, whatever the fingerprints say
-    builds = _materializations(runner.run(full_rebuild=True))
+    builds = materializations(runner.run(full_rebuild=True))
     assert builds["staging/trade_flows"]["build"] == "every year rebuilt: [2021, 2022, 2023]"
     assert builds["staging/hs_split_weights"]["build"] == "rebuilt in full"

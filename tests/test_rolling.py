@@ -18,7 +18,7 @@ import duckdb
 import polars as pl
 import pytest
 
-from conftest import Runner, SqlRunner, failure_messages
+from conftest import Runner, SqlRunner, failure_messages, materializations
 from oracle.compare import compare
 from oracle.rolling import KEYS, ec_screen_rolling
 from pipeline import demo_world
@@ -330,14 +330,6 @@ SCALE = 0.003
 NEW_MONTH = "202407"
 
 
-def _materializations(result) -> dict[str, dict]:
-    out = {}
-    for event in result.get_asset_materialization_events():
-        mat = event.event_specific_data.materialization
-        out["/".join(mat.asset_key.path)] = {k: v.value for k, v in mat.metadata.items()}
-    return out
-
-
 def _by_year(con) -> dict[int, tuple]:
     """Per year: rows, content hash and the build record of the rolling table."""
     content = dict((y, (n, h)) for y, n, h in con.execute(
@@ -368,7 +360,7 @@ def new_month(tmp_path_factory):
     shutil.copy2(generated / "comext" / f"SYNTHETIC_full_v2_{NEW_MONTH}.csv", landing / "comext")
     second = runner.run()
     assert second.success, failure_messages(second)
-    yield runner, before, _materializations(second)
+    yield runner, before, materializations(second)
     mp.undo()
 
 
