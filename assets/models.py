@@ -27,6 +27,7 @@ from pipeline.incremental import BuildOutcome, Incremental, substitute_tables
 from pipeline.metadata import markdown_preview, screen_metadata, table_metadata
 from pipeline.paths import SQL_DIR
 from pipeline.resources import DUCKDB_POOL, InputSettings, Thresholds, Warehouse
+from pipeline.sql_macros import prepare_session
 from pipeline.sql_models import SqlModel, load_models
 
 
@@ -103,8 +104,7 @@ def model_asset(model: SqlModel, partitioned: set[str]) -> AssetsDefinition:
                warehouse: Warehouse) -> MaterializeResult:
         variables = thresholds.sql_variables()
         with warehouse.get_connection() as conn:
-            for name, value in variables.items():
-                conn.execute(f"SET VARIABLE {name} = ?", [value])
+            prepare_session(conn, variables)
             conn.execute(f"CREATE SCHEMA IF NOT EXISTS {model.layer}")
             builds = Incremental(conn, partitioned, variables, full_rebuild=settings.full_rebuild)
             outcome = builds.build(model)

@@ -32,10 +32,12 @@ def _write(out: Path, payload: dict) -> None:
     tmp.replace(out)
 
 
-def _settings_variables() -> dict:
+def _prepare(con) -> None:
+    """The settings as variables and the shared SQL macros, as the model assets prepare their connection."""
     from pipeline.resources import Thresholds
+    from pipeline.sql_macros import prepare_session
 
-    return Thresholds().sql_variables()
+    prepare_session(con, Thresholds().sql_variables())
 
 
 # ---------------------------------------------------------------------------------- pipeline
@@ -116,7 +118,7 @@ def cmd_query(args) -> dict:
     repo = Path(args.repo)
     con = queries.connect(args.db, memory_limit=args.memory_limit, threads=args.threads,
                           temp_directory=args.temp_dir)
-    queries.set_variables(con, _settings_variables())
+    _prepare(con)
     con.execute("CREATE SCHEMA IF NOT EXISTS bench")
     mart = queries.model_sql(repo, "monitor.import_concentration")
     sql = {
@@ -224,7 +226,7 @@ def cmd_profile(args) -> dict:
     plans.mkdir(parents=True, exist_ok=True)
     con = queries.connect(args.db, memory_limit=args.memory_limit, threads=args.threads,
                           temp_directory=args.temp_dir)
-    queries.set_variables(con, _settings_variables())
+    _prepare(con)
     existing = {f"{s}.{t}" for s, t in con.execute(  # raw.comtrade_records is a view over Parquet files
         "SELECT schema_name, table_name FROM duckdb_tables() UNION ALL "
         "SELECT schema_name, view_name FROM duckdb_views() WHERE NOT internal").fetchall()}

@@ -120,11 +120,6 @@ def restricted_mart_sql(mart_sql: str, columns: tuple[str, ...] | None = None) -
             "WHERE product_level = 'HS6' AND partner_scope = 'all'")
 
 
-def set_variables(con: duckdb.DuckDBPyConnection, variables: dict[str, object]) -> None:
-    for name, value in variables.items():
-        con.execute(f"SET VARIABLE {name} = ?", [value])
-
-
 # --------------------------------------------------------------------------- comparison
 
 def compare(con: duckdb.DuckDBPyConnection, left: str, right: str) -> dict:

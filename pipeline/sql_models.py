@@ -12,6 +12,9 @@ Leading ``--`` comment lines are its description, except directives:
     -- partition: year, lookback 1                the same for a table whose year reads the year(s)
                                                    before it too (a 12-month window ending in a year)
 
+Rules shared by several models are DuckDB macros in ``dbt_like_sql/macros/`` (pipeline/sql_macros.py);
+a model's code version includes the macros it calls.
+
 Upstream tables are read from the SQL itself with sqlglot (CTE names and table
 functions such as ``read_parquet`` are not dependencies), so lineage never has
 to be written by hand. Unknown tables and cycles are errors at load time that
@@ -35,13 +38,15 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from graphlib import CycleError, TopologicalSorter
 from collections.abc import Iterable
 from pathlib import Path
 
 import sqlglot
 from sqlglot import exp
+
+from pipeline.sql_macros import MACRO_FOLDER, load_macros, macros_called
 
 
 class ModelError(Exception):
@@ -77,6 +82,7 @@ class SqlModel:
     partition: str | None = None  # 'year': built and rebuilt one year at a time
     lookback: int = 0  # years before its own that a year's rows read (partitioned models only)
     grain_line: int = 0  # line of the grain directive in the file, for errors
+    macro_sql: str = ""  # the shared macros it calls (pipeline/sql_macros.py), part of its code version
 
     @property
     def table(self) -> str:
@@ -84,7 +90,7 @@ class SqlModel:
 
     @property
     def code_version(self) -> str:
-        return hashlib.sha256(self.sql.encode()).hexdigest()[:16]
+        return hashlib.sha256((self.sql + self.macro_sql).encode()).hexdigest()[:16]
 
 
 _DIRECTIVE = re.compile(r"^--\s*(grain|partition|check|warn|assert)\b\s*(\w+)?\s*:\s*(.+)$", re.IGNORECASE)
@@ -323,7 +329,14 @@ def load_models(root: Path, external_tables: set[str], variables: Iterable[str] 
     """Every model under ``root``, in dependency order, validated against known tables, the settings
     ``getvariable()`` may read (``variables``; default: ``settings_names()``) and its own columns."""
     variables = settings_names() if variables is None else set(variables)
-    models = [parse_model(p, root, variables) for p in sorted(root.glob("*/*.sql"))]
+    macros = load_macros(root)
+    models = []
+    for path in sorted(root.glob("*/*.sql")):
+        if path.parent.name == MACRO_FOLDER:
+            continue
+        model = parse_model(path, root, variables)
+        called = macros_called(sqlglot.parse_one(model.sql, read="duckdb"), macros)
+        models.append(replace(model, macro_sql="".join(m.sql for m in called)) if called else model)
     by_table = {m.table: m for m in models}
     for model in models:
         unknown = sorted(d for d in model.deps if d not in by_table and d not in external_tables)

@@ -19,6 +19,7 @@ from pipeline.paths import SQL_DIR
 from pipeline.readers import comext, comtrade
 from pipeline.readers.raw_store import META_COLUMNS
 from pipeline.resources import Thresholds
+from pipeline.sql_macros import prepare_session
 from pipeline.sql_models import SqlModel, load_models
 
 RAW = {comtrade.TABLE: comtrade.COLUMNS, comext.SDMX_TABLE: comext.SDMX_COLUMNS, comext.BULK_TABLE: comext.BULK_COLUMNS}
@@ -56,8 +57,7 @@ class Harness:
             ddl = ", ".join(f'"{c}" {t}' for c, t in {**columns, **META_COLUMNS}.items())
             self.con.execute(f"CREATE TABLE {table} ({ddl})")
         self.variables = Thresholds(**settings).sql_variables()
-        for name, value in self.variables.items():
-            self.con.execute(f"SET VARIABLE {name} = ?", [value])
+        prepare_session(self.con, self.variables)
         self.models = {m.table: m for m in project_models()}
         # models on reference data alone (staging.hs_conversion) are the same for every example: kept by reset()
         self._per_example = {t for t, m in self.models.items() if _reads_raw(m, self.models)}

@@ -61,8 +61,9 @@ def bench_world(tmp_path_factory):
     assert result.success
     con = queries.connect(paths.warehouse)
     from pipeline.resources import Thresholds
+    from pipeline.sql_macros import prepare_session
 
-    queries.set_variables(con, Thresholds().sql_variables())
+    prepare_session(con, Thresholds().sql_variables())
     con.execute("CREATE SCHEMA IF NOT EXISTS bench")
     mart = queries.model_sql(REPO_ROOT, "monitor.import_concentration")
     con.execute(f"CREATE TABLE bench.mart_hs6 AS {queries.restricted_mart_sql(mart)}").fetchall()

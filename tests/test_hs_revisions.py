@@ -131,6 +131,7 @@ class Models:
         from pipeline.io import sql_string
         from pipeline.readers.raw_store import META_COLUMNS
         from pipeline.resources import Thresholds
+        from pipeline.sql_macros import prepare_session
         from pipeline.sql_models import load_models
 
         self.con = con = duckdb.connect()
@@ -151,8 +152,7 @@ class Models:
         for table, columns in raw.items():
             con.execute(f"CREATE TABLE {table} ("
                         + ", ".join(f'"{c}" {t}' for c, t in {**columns, **META_COLUMNS}.items()) + ")")
-        for name, value in Thresholds(**settings).sql_variables().items():
-            con.execute(f"SET VARIABLE {name} = ?", [value])
+        prepare_session(con, Thresholds(**settings).sql_variables())
         self.models = load_models(SQL_DIR, set(raw) | {f"reference.{n}" for n in REFERENCE_TABLES})
 
     def comext(self, rows):

@@ -383,14 +383,14 @@ def test_the_incremental_table_is_the_full_builds(new_month):
     """The table built year by year over two runs is what the model's SQL gives on all the data at once, and the
     published copy is the same."""
     from pipeline.resources import Thresholds
+    from pipeline.sql_macros import prepare_session
     from sql_harness import project_models
 
     runner, _, _ = new_month
     model = next(m for m in project_models() if m.table == TABLE)
     content = "SELECT count(*), sum(hash(t))::VARCHAR, count(*) FILTER (WHERE dependent) FROM {} AS t"
     with runner.warehouse() as con:
-        for name, value in Thresholds().sql_variables().items():
-            con.execute(f"SET VARIABLE {name} = ?", [value])
+        prepare_session(con, Thresholds().sql_variables())
         full = con.execute(content.format(f"({model.sql})")).fetchall()
         incremental = con.execute(content.format(TABLE)).fetchall()
         columns = con.execute(f"SELECT column_name, column_type FROM (DESCRIBE ({model.sql}))").fetchall()

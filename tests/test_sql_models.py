@@ -68,6 +68,55 @@ def test_code_version_changes_with_the_sql(tmp_path):
     assert load_models(tmp_path, set())[0].code_version != before
 
 
+def test_a_shared_macro_is_not_a_model_and_its_text_versions_the_models_that_call_it(tmp_path):
+    import duckdb
+
+    from pipeline.sql_macros import prepare_session
+
+    macro = _write(tmp_path, "macros/twice.sql", "-- twice a value\nCREATE MACRO twice(v) AS v * 2")
+    _write(tmp_path, "staging/s.sql", "-- calls it\nSELECT twice(21) AS x")
+    _write(tmp_path, "staging/t.sql", "-- does not\nSELECT 1 AS y")
+    before = {m.table: m.code_version for m in load_models(tmp_path, set())}
+    assert sorted(before) == ["staging.s", "staging.t"]
+    macro.write_text("-- three times a value, under the old name\nCREATE MACRO twice(v) AS v * 3")
+    after = {m.table: m.code_version for m in load_models(tmp_path, set())}
+    assert after["staging.s"] != before["staging.s"] and after["staging.t"] == before["staging.t"]
+    con = duckdb.connect()
+    prepare_session(con, {}, tmp_path)
+    model = next(m for m in load_models(tmp_path, set()) if m.table == "staging.s")
+    assert con.execute(model.sql).fetchall() == [(63,)]
+    # a TEMP macro: nothing of it is stored in the database the models are built in
+    assert con.execute("SELECT count(*) FROM duckdb_functions() WHERE function_name = 'twice' "
+                       "AND database_name <> 'temp'").fetchone() == (0,)
+
+
+@pytest.mark.parametrize("text, error", [
+    ("CREATE MACRO twice(v) AS v * 2", "start the macro with a comment"),
+    ("-- twice\nCREATE MACRO double_it(v) AS v * 2", r"twice\.sql:2: the macro is named 'double_it'"),
+    ("-- twice\nSELECT 2", r"twice\.sql:2: a macro file holds one 'CREATE MACRO"),
+    ("-- twice\nCREATE MACRO twice(v) AS v * getvariable('ec_c1_hhi')", "a macro reads its arguments only"),
+])
+def test_a_bad_macro_file_is_an_error_naming_it(tmp_path, text, error):
+    from pipeline.sql_macros import MacroError
+
+    _write(tmp_path, "macros/twice.sql", text)
+    _write(tmp_path, "staging/s.sql", "-- staged\nSELECT 1 AS x")
+    with pytest.raises(MacroError, match=error):
+        load_models(tmp_path, set())
+
+
+def test_the_project_macros_are_called_by_the_models_that_share_their_rule():
+    """Each project macro exists because more than one model applies its rule."""
+    from assets.reference import EXTERNAL_TABLES
+    from pipeline.definitions import RAW_TABLES
+    from pipeline.sql_macros import load_macros
+
+    models = load_models(SQL_DIR, EXTERNAL_TABLES | RAW_TABLES)
+    for name, macro in load_macros(SQL_DIR).items():
+        callers = [m.table for m in models if macro.sql in m.macro_sql]
+        assert len(callers) >= 2, (name, callers)
+
+
 def test_project_models_load():
     from assets.reference import EXTERNAL_TABLES
     from pipeline.definitions import RAW_TABLES

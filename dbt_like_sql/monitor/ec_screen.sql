@@ -81,17 +81,13 @@ flagged AS (
         NOT (m_extra = 0 AND x_extra = 0) AS screened,
         coalesce(hhi_extra > c1_threshold, false) AS c1_concentration,
         coalesce(extra_eu_import_share > c2_threshold, false) AS c2_importance,
-        -- no extra-EU exports at all: nothing could substitute, so C3 holds; nothing traded
-        -- outside the EU either way: nothing to screen
-        CASE WHEN m_extra = 0 AND x_extra = 0 THEN NULL
-             ELSE m_extra > 0 AND (x_extra = 0 OR import_export_ratio > c3_threshold) END AS c3_substitutability
+        ec_c3_substitutability(m_extra, x_extra, import_export_ratio, c3_threshold) AS c3_substitutability
     FROM criteria
 ),
 judged AS (
     SELECT
         *,
-        coalesce(c1_concentration AND c2_importance AND c3_substitutability, false)
-            AND coalesce(bloc_complete, true) AS dependent
+        ec_dependent(c1_concentration, c2_importance, c3_substitutability, bloc_complete) AS dependent
     FROM flagged
 )
 SELECT

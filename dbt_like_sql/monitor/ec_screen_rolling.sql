@@ -59,12 +59,7 @@ on_target AS (
         m.reporter, m.month_index, m.flow, m.partner, m.partner_kind, m.product_code_native, m.release, m.synthetic,
         coalesce(c.product_code_target, w.product_code_target, m.product_code) AS product_code,
         coalesce(w.n_parts > 1, false) AS converted_split,
-        CASE WHEN w.product_code_target IS NULL THEN m.value
-             ELSE CASE WHEN w.cum_weight >= 1 THEN m.value
-                       ELSE round(m.value * w.cum_weight, 3)::DECIMAL(38, 3) END
-                  - CASE WHEN w.cum_weight_before <= 0 THEN 0::DECIMAL(38, 3)
-                         ELSE round(m.value * w.cum_weight_before, 3)::DECIMAL(38, 3) END
-        END AS value
+        hs_split_part(m.value, w.product_code_target, w.cum_weight_before, w.cum_weight) AS value
     FROM monthly AS m
     LEFT JOIN staging.hs_conversion AS c
         ON c.hs_edition = m.hs_edition AND c.product_code = m.product_code AND NOT c.converted_split
@@ -216,15 +211,14 @@ flagged AS (
         NOT (m_extra = 0 AND x_extra = 0) AS screened,
         coalesce(hhi_extra > c1_threshold, false) AS c1_concentration,
         coalesce(extra_eu_import_share > c2_threshold, false) AS c2_importance,
-        CASE WHEN m_extra = 0 AND x_extra = 0 THEN NULL
-             ELSE m_extra > 0 AND (x_extra = 0 OR import_export_ratio > c3_threshold) END AS c3_substitutability,
+        ec_c3_substitutability(m_extra, x_extra, import_export_ratio, c3_threshold) AS c3_substitutability,
         months_in_window = 12 AS window_complete
     FROM criteria
 )
 SELECT
     *,
-    coalesce(c1_concentration AND c2_importance AND c3_substitutability, false) AND window_complete
-        AND coalesce(bloc_complete, true) AS dependent,
-    coalesce(c1_concentration AND c2_importance AND c3_substitutability, false) AND window_complete
-        AND coalesce(bloc_complete, true) AND converted_split AS split_dependent
+    ec_dependent(c1_concentration, c2_importance, c3_substitutability, bloc_complete) AND window_complete
+        AS dependent,
+    ec_dependent(c1_concentration, c2_importance, c3_substitutability, bloc_complete) AND window_complete
+        AND converted_split AS split_dependent
 FROM flagged

@@ -100,12 +100,7 @@ annual AS (
         coalesce(c.product_code_target, w.product_code_target, a.product_code) AS product_code_target,
         coalesce(w.n_parts > 1, false) AS converted_split,
         -- the part between the cut points, each rounded to 0.001: the parts telescope to the value
-        CASE WHEN w.product_code_target IS NULL THEN a.value
-             ELSE CASE WHEN w.cum_weight >= 1 THEN a.value
-                       ELSE round(a.value * w.cum_weight, 3)::DECIMAL(38, 3) END
-                  - CASE WHEN w.cum_weight_before <= 0 THEN 0::DECIMAL(38, 3)
-                         ELSE round(a.value * w.cum_weight_before, 3)::DECIMAL(38, 3) END
-        END AS value
+        hs_split_part(a.value, w.product_code_target, w.cum_weight_before, w.cum_weight) AS value
     FROM annual_reported AS a
     LEFT JOIN staging.hs_conversion AS c
         ON c.hs_edition = a.hs_edition AND c.product_code = a.product_code AND NOT c.converted_split

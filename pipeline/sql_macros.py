@@ -1,0 +1,88 @@
+"""Rules several SQL models share, written once as DuckDB scalar macros: ``dbt_like_sql/macros/<name>.sql``.
+
+A macro file is a comment saying what the rule is, then one ``CREATE MACRO <name>(<args>) AS <expression>``
+whose name is the file's stem. Every connection that runs models (the model assets, the in-memory SQL
+harness, the benchmark) calls ``prepare_session``: the settings as DuckDB variables, then the macros as
+TEMP macros, so they never land in the warehouse or the published file (DuckDB expands a macro where it is
+called; a built table holds only values).
+
+A macro reads only its arguments: a threshold is passed in by the model (``getvariable`` stays in the
+model's own SQL), so the incremental build's fingerprint of a model's settings still sees every setting it
+uses. A model that calls a macro hashes the macro's text into its code version (``load_models``), so
+changing a rule rebuilds exactly the models that use it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import sqlglot
+from sqlglot import exp
+
+MACRO_FOLDER = "macros"  # under dbt_like_sql/: not a layer of models
+
+_CREATE = re.compile(r"^CREATE\s+MACRO\s+(\w+)\s*\(", re.IGNORECASE)
+
+
+class MacroError(Exception):
+    """A macro file that cannot be used."""
+
+
+@dataclass(frozen=True)
+class Macro:
+    name: str
+    path: Path
+    sql: str  # the file's CREATE MACRO statement, without its comment header
+
+    @property
+    def temp_sql(self) -> str:
+        """The statement that defines the macro for one connection only."""
+        return "CREATE OR REPLACE TEMP MACRO " + self.sql[_CREATE.match(self.sql).start(1):]
+
+
+def parse_macro(path: Path) -> Macro:
+    lines = path.read_text(encoding="utf-8").splitlines()
+    body_from = next((i for i, line in enumerate(lines) if line.strip() and not line.strip().startswith("--")),
+                     len(lines))
+    if not any(line.strip().startswith("--") for line in lines[:body_from]):
+        raise MacroError(f"{path}: start the macro with a comment that says what rule it is")
+    sql = "\n".join(lines[body_from:]).strip().rstrip(";").strip()
+    found = _CREATE.match(sql)
+    if found is None:
+        raise MacroError(f"{path}:{body_from + 1}: a macro file holds one 'CREATE MACRO <name>(<args>) AS ...'")
+    if found.group(1).lower() != path.stem.lower():
+        raise MacroError(f"{path}:{body_from + 1}: the macro is named {found.group(1)!r}; name it as its file, "
+                         f"{path.stem!r}")
+    try:
+        tree = sqlglot.parse_one(sql, read="duckdb")
+    except sqlglot.errors.ParseError as exc:
+        raise MacroError(f"{path}: SQL does not parse: {exc}") from exc
+    if not isinstance(tree, exp.Create) or str(tree.args.get("kind", "")).upper() != "MACRO":
+        raise MacroError(f"{path}: a macro file holds exactly one CREATE MACRO statement")
+    if re.search(r"\bgetvariable\s*\(", sql, re.IGNORECASE):
+        raise MacroError(f"{path}: a macro reads its arguments only; pass the setting in from the model "
+                         "(getvariable in a macro would hide it from the model's fingerprint)")
+    return Macro(found.group(1).lower(), path, sql)
+
+
+def load_macros(sql_root: Path) -> dict[str, Macro]:
+    """Every macro under ``sql_root/macros``, by name."""
+    return {m.name: m for m in (parse_macro(p) for p in sorted((sql_root / MACRO_FOLDER).glob("*.sql")))}
+
+
+def macros_called(tree: exp.Expression, macros: dict[str, Macro]) -> list[Macro]:
+    """The macros a parsed query calls (sqlglot reads an unknown function as Anonymous), by name."""
+    names = {f.name.lower() for f in tree.find_all(exp.Anonymous)}
+    return [macros[n] for n in sorted(names & macros.keys())]
+
+
+def prepare_session(conn, variables: dict[str, object], sql_root: Path | None = None) -> None:
+    """What a connection needs before it runs a model: the settings and the shared macros."""
+    from pipeline.paths import SQL_DIR
+
+    for name, value in variables.items():
+        conn.execute(f"SET VARIABLE {name} = ?", [value])
+    for macro in load_macros(sql_root or SQL_DIR).values():
+        conn.execute(macro.temp_sql)
