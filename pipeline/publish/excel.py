@@ -40,6 +40,14 @@ SHEETS: dict[str, str] = {
     "World supply screen": "monitor.world_supply_screen",
     "Changes": "monitor.changes",
 }
+# The sheets of the every-importer screens hold their flagged rows only (this boolean column true): the rows
+# policy staff read. In full, at one world year, they were 940,000 rows and 137 of the 165 s of publication
+# (SF1, 2026-11-30); every row stays in the Parquet snapshot and geomonitor.duckdb.
+SHEET_FILTERS: dict[str, str] = {
+    "Dependence on NL": "depends_on_nl",
+    "Dependence on EU": "depends_on_eu",
+    "World supply screen": "flagged",
+}
 CAVEATS = [
     "Candidate dependencies are evidence for analysts, not verdicts (methodology section 6).",
     "Values are in the row's currency: USD for UN Comtrade, EUR for Eurostat Comext; never added across sources.",
@@ -60,13 +68,14 @@ def workbook_name(snapshot_id: str) -> str:
     return f"geomonitor_{snapshot_id}.xlsx"
 
 
-def sheet_frame(con: duckdb.DuckDBPyConnection, mart: str) -> pl.DataFrame:
-    """The mart's latest WORKBOOK_YEARS years through its named view, country codes and domain slugs replaced by
-    their names."""
+def sheet_frame(con: duckdb.DuckDBPyConnection, mart: str, only: str | None = None) -> pl.DataFrame:
+    """The mart's latest WORKBOOK_YEARS years through its named view (its rows where the boolean column ``only``
+    is true, if given), country codes and domain slugs replaced by their names."""
     view = mart.replace("monitor.", "views.")
-    latest = (f" WHERE year > (SELECT max(year) FROM {view}) - {WORKBOOK_YEARS}"
-              if "year" in con.sql(f"SELECT * FROM {view} LIMIT 0").columns else "")
-    frame = con.sql(f"SELECT * FROM {view}{latest} ORDER BY ALL").pl()
+    where = [f"year > (SELECT max(year) FROM {view}) - {WORKBOOK_YEARS}"] \
+        if "year" in con.sql(f"SELECT * FROM {view} LIMIT 0").columns else []
+    where += [f'"{only}"'] if only else []
+    frame = con.sql(f"SELECT * FROM {view}{' WHERE ' + ' AND '.join(where) if where else ''} ORDER BY ALL").pl()
     # thresholds are the same on every row: the README sheet lists them once
     drop = [c for c in frame.columns if (c in COUNTRY_COLUMNS and f"{c}_name" in frame.columns)
             or (c == "domain" and "domain_label" in frame.columns) or c.endswith("_threshold")]
@@ -105,7 +114,8 @@ def write_workbook(database: Path, path: Path, manifest: dict, access: str = "re
     try:
         present = {f"monitor.{t}" for (t,) in con.execute(
             "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'monitor'").fetchall()}
-        frames = {name: sheet_frame(con, mart) for name, mart in SHEETS.items() if mart in present}
+        frames = {name: sheet_frame(con, mart, SHEET_FILTERS.get(name)) for name, mart in SHEETS.items()
+                  if mart in present}
         complete_years = con.execute("SELECT source, latest_complete_year FROM meta.latest_complete_year "
                                      "ORDER BY source").fetchall() if con.execute(
             "SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'meta' AND table_name = 'latest_complete_year'"
@@ -127,6 +137,8 @@ def write_workbook(database: Path, path: Path, manifest: dict, access: str = "re
             sheets[name] = {"table": SHEETS[name], "rows": rows, "truncated": frame.height > rows}
             if "year" in frame.columns:  # which years of the table the sheet holds (verify counts them)
                 sheets[name]["years"] = sorted(frame["year"].unique().to_list())
+            if name in SHEET_FILTERS:  # and which of their rows
+                sheets[name]["where"] = SHEET_FILTERS[name]
     return {"sheets": sheets, "seconds": round(time.perf_counter() - started, 2)}
 
 
@@ -198,7 +210,8 @@ def _readme_sheet(book: xlsxwriter.Workbook, manifest: dict, frames: dict, compl
     items += [(f"Threshold {k}", str(v)) for k, v in sorted(manifest.get("parameters", {}).items())]
     items += [("Attribution", manifest.get("attribution", ""))]
     items += [("Caveat", c) for c in CAVEATS]
-    items += [("Sheet " + name, f"{SHEETS[name]} (views.{SHEETS[name].split('.')[1]}): {frame.height:,} rows")
+    items += [("Sheet " + name, f"{SHEETS[name]} (views.{SHEETS[name].split('.')[1]}): {frame.height:,} rows"
+               + (f", those where {SHEET_FILTERS[name]} is true" if name in SHEET_FILTERS else ""))
               for name, frame in frames.items()]
     items += [("Years", f"each sheet holds the latest {WORKBOOK_YEARS} years of its table; every year is in the "
                "snapshot's Parquet files and in geomonitor.duckdb")]

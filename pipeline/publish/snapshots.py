@@ -204,11 +204,18 @@ def verify_folder(folder: Path) -> list[str]:
             if table is None or listed_sheet.get("truncated"):
                 continue
             expected = table["rows"]
-            if "years" in listed_sheet and (folder / table["file"]).is_file():
-                # a sheet holds the latest years of its table: the table's rows in those years
-                years = pq.read_table(folder / table["file"], columns=["year"]).column("year")
-                shown = pa.array(listed_sheet["years"], type=years.type)
-                expected = pc.sum(pc.is_in(years, value_set=shown)).as_py() or 0
+            if ("years" in listed_sheet or "where" in listed_sheet) and (folder / table["file"]).is_file():
+                # a sheet holds the latest years of its table, and maybe only the rows where a flag is true
+                columns = (["year"] if "years" in listed_sheet else []) + (
+                    [listed_sheet["where"]] if "where" in listed_sheet else [])
+                data = pq.read_table(folder / table["file"], columns=columns)
+                shown = pa.array([True] * data.num_rows, type=pa.bool_())
+                if "years" in listed_sheet:
+                    shown = pc.is_in(data.column("year"), value_set=pa.array(listed_sheet["years"],
+                                                                             type=data.column("year").type))
+                if "where" in listed_sheet:
+                    shown = pc.and_(shown, pc.fill_null(data.column(listed_sheet["where"]), False))
+                expected = pc.sum(shown).as_py() or 0
             if expected != listed_sheet["rows"]:
                 problems.append(f"{path}: sheet {sheet!r} has {listed_sheet['rows']} rows, "
                                 f"{listed_sheet['table']} {expected} in the years it shows")
