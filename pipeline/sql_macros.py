@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import sqlglot
@@ -69,7 +70,14 @@ def parse_macro(path: Path) -> Macro:
 
 def load_macros(sql_root: Path) -> dict[str, Macro]:
     """Every macro under ``sql_root/macros``, by name."""
-    return {m.name: m for m in (parse_macro(p) for p in sorted((sql_root / MACRO_FOLDER).glob("*.sql")))}
+    files = sorted((sql_root / MACRO_FOLDER).glob("*.sql"))
+    return {m.name: m for m in (_parsed(p, p.stat().st_mtime_ns, p.stat().st_size) for p in files)}
+
+
+@lru_cache(maxsize=256)
+def _parsed(path: Path, mtime_ns: int, size: int) -> Macro:
+    # every model asset prepares its connection: parse a file once per process, again only when it changed
+    return parse_macro(path)
 
 
 def macros_called(tree: exp.Expression, macros: dict[str, Macro]) -> list[Macro]:

@@ -39,6 +39,7 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from graphlib import CycleError, TopologicalSorter
 from collections.abc import Iterable
 from pathlib import Path
@@ -136,10 +137,17 @@ _FORMS = {
 }
 
 
+@lru_cache(maxsize=128)
+def parsed(sql: str) -> exp.Expression:
+    """A model's SQL parsed once per process: its tables, columns and macros are all read from one tree
+    (parsing every model three times cost a quarter second at every start). Read it; never change it."""
+    return sqlglot.parse_one(sql, read="duckdb")
+
+
 def table_references(sql: str, origin: str = "<sql>") -> frozenset[str]:
     """Schema-qualified tables a query reads, without its CTEs and table functions."""
     try:
-        tree = sqlglot.parse_one(sql, read="duckdb")
+        tree = parsed(sql)
     except sqlglot.errors.ParseError as exc:
         raise ModelError(f"{origin}: SQL does not parse: {exc}") from exc
     ctes = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
@@ -335,7 +343,7 @@ def load_models(root: Path, external_tables: set[str], variables: Iterable[str] 
         if path.parent.name == MACRO_FOLDER:
             continue
         model = parse_model(path, root, variables)
-        called = macros_called(sqlglot.parse_one(model.sql, read="duckdb"), macros)
+        called = macros_called(parsed(model.sql), macros)
         models.append(replace(model, macro_sql="".join(m.sql for m in called)) if called else model)
     by_table = {m.table: m for m in models}
     for model in models:
@@ -353,7 +361,7 @@ def load_models(root: Path, external_tables: set[str], variables: Iterable[str] 
     ordered = [by_table[t] for t in order]
     columns: dict[str, set[str] | None] = {}
     for model in ordered:
-        columns[model.table] = output_columns(sqlglot.parse_one(model.sql, read="duckdb"), columns)
+        columns[model.table] = output_columns(parsed(model.sql), columns)
         if not model.grain or columns[model.table] is None:
             continue  # a star over a raw table or COLUMNS(...): tests/test_sql_models.py checks every project model
         missing = [c for c in model.grain if c.lower() not in columns[model.table]]

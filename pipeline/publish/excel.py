@@ -11,10 +11,6 @@ DuckDB file about to be published, so the workbook shows exactly what analysts q
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -140,46 +136,6 @@ def write_workbook(database: Path, path: Path, manifest: dict, access: str = "re
             if name in SHEET_FILTERS:  # and which of their rows
                 sheets[name]["where"] = SHEET_FILTERS[name]
     return {"sheets": sheets, "seconds": round(time.perf_counter() - started, 2)}
-
-
-class WorkbookProcess:
-    """``write_workbook`` in a child process (pipeline.publish.workbook_child), started as soon as the
-    database it reads is complete, so that its pure-Python cell writing overlaps the rest of the
-    publication instead of following it. ``result()`` waits for it and raises with the child's own
-    error; ``stop()`` ends it when the publication fails first."""
-
-    def __init__(self, database: Path, path: Path, manifest: dict, access: str):
-        self.path, self.access = path, access
-        # the answer comes back in a file, not on stdout (a library may draw on the child's stdout), and
-        # stderr goes to a file too: a pipe the parent does not read while the child fills it would deadlock
-        self._errors = tempfile.TemporaryFile(mode="w+")
-        answer = tempfile.NamedTemporaryFile(prefix="workbook-", suffix=".json", delete=False)
-        answer.close()
-        self._answer = Path(answer.name)
-        self._process = subprocess.Popen(
-            [sys.executable, "-m", "pipeline.publish.workbook_child"],
-            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=self._errors, text=True,
-        )
-        job = {"database": str(database), "path": str(path), "manifest": manifest, "access": access,
-               "answer": str(self._answer)}
-        # the child reads this before anything else; a large manifest waits only for its imports
-        self._process.stdin.write(json.dumps(job, default=str))
-        self._process.stdin.close()
-
-    def result(self) -> dict:
-        if self._process.wait() != 0:
-            self._errors.seek(0)
-            reason = (self._errors.read().strip().splitlines() or ["no message"])[-1]
-            raise RuntimeError(f"writing the workbook {self.path.name} failed: {reason}")
-        return json.loads(self._answer.read_text())
-
-    def stop(self) -> None:
-        """End the child if it still runs (the publication failed first) and release its files."""
-        if self._process.poll() is None:
-            self._process.kill()
-        self._process.wait()
-        self._errors.close()
-        self._answer.unlink(missing_ok=True)
 
 
 def _readme_sheet(book: xlsxwriter.Workbook, manifest: dict, frames: dict, complete_years: list, access: str) -> None:

@@ -34,7 +34,7 @@ from pipeline.publish.database import (DERIVED_DESCRIPTIONS, DERIVED_TABLES, STO
                                        latest_complete_years, record_published_years, reusable_years, write_database)
 from pipeline.publish.dictionary import DICTIONARY_FILE, dictionary_markdown
 from pipeline.publish.excel import SHEETS as WORKBOOK_SHEETS
-from pipeline.publish.excel import WorkbookProcess, workbook_name
+from pipeline.publish.excel import workbook_name, write_workbook
 from pipeline.publish.report_files import write_snapshot_report
 from pipeline.publish.snapshots import PINNED_FILE, apply_retention
 
@@ -156,21 +156,16 @@ def publish(
         describe_database(tmp_db, database_tables, descriptions)
         tmp_snap.mkdir()
         access = {table: table_class(table, restricted_tables) for table in snapshot_tables}
-        # the workbook reads the finished database in a child process while this one writes the rest
-        workbook = _start_workbook(tmp_db, tmp_snap, manifest, access)
-        try:
-            tables_meta = _write_snapshot(conn, tmp_snap, snapshot_tables, descriptions)
-            for table, meta in tables_meta.items():
-                meta["access"] = access[table]
-            manifest["tables"] = tables_meta
-            # the report reads the database about to be published; the manifest lists it like a table
-            shown = strictest(access.values())
-            manifest["files"] = {name: {**meta, "access": shown}
-                                 for name, meta in write_snapshot_report(tmp_db, tmp_snap).items()}
-            manifest["files"].update(_dictionary_file(tmp_snap, manifest))
-            manifest["files"].update(_workbook_file(workbook))
-        finally:
-            workbook.stop()
+        tables_meta = _write_snapshot(conn, tmp_snap, snapshot_tables, descriptions)
+        for table, meta in tables_meta.items():
+            meta["access"] = access[table]
+        manifest["tables"] = tables_meta
+        # the report and the workbook read the database about to be published; the manifest lists them
+        shown = strictest(access.values())
+        manifest["files"] = {name: {**meta, "access": shown}
+                             for name, meta in write_snapshot_report(tmp_db, tmp_snap).items()}
+        manifest["files"].update(_dictionary_file(tmp_snap, manifest))
+        manifest["files"].update(_workbook_file(tmp_db, tmp_snap, manifest, access))
         (tmp_snap / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
         # the swap: from here on, each step is a single atomic rename
         os.replace(tmp_db, paths.published_db)
@@ -187,18 +182,13 @@ def publish(
     return Publication(snapshot_id, paths.published_db, final_snap, manifest, writes, changes)
 
 
-def _start_workbook(database: Path, folder: Path, manifest: dict, access: dict[str, str]) -> WorkbookProcess:
-    """The workbook of the sheets' tables, in the strictest class of those tables."""
+def _workbook_file(database: Path, folder: Path, manifest: dict, access: dict[str, str]) -> dict:
+    """The workbook of the sheets' tables, in the strictest class of those tables, and its manifest entry."""
     shown = [access[t] for t in WORKBOOK_SHEETS.values() if t in access]
-    return WorkbookProcess(database, folder / workbook_name(manifest["snapshot_id"]), manifest,
-                           strictest(shown) if shown else PUBLIC)
-
-
-def _workbook_file(workbook: WorkbookProcess) -> dict:
-    """The manifest's entry for the finished workbook (waits for its process)."""
-    written = workbook.result()
-    path = workbook.path
-    return {path.name: {"bytes": path.stat().st_size, "sha256": sha256_of(path), "access": workbook.access,
+    shown_class = strictest(shown) if shown else PUBLIC
+    path = folder / workbook_name(manifest["snapshot_id"])
+    written = write_workbook(database, path, manifest, shown_class)
+    return {path.name: {"bytes": path.stat().st_size, "sha256": sha256_of(path), "access": shown_class,
                         "sheets": written["sheets"], "seconds": written["seconds"]}}
 
 
