@@ -60,6 +60,7 @@ class Runner:
 # fault drill 46 and more in waits, rolling 46, CLI failure 19, bad input 19, changes 15, snapshots 13).
 # Started last, any of them would leave one worker running it alone at the end; the rest keep their order.
 FIRST = ("test_oracle.py", "test_refresh_safety.py", "test_incremental.py", "test_fault_drill.py", "test_rolling.py",
+         "test_dev_instance.py",
          "test_cli_failure.py", "test_bad_input.py", "test_changes.py", "test_snapshots.py")
 
 
