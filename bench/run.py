@@ -373,9 +373,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scales", type=float, nargs="+", default=[0.1],
                         help="scale factors (SF1 = one year, ~9M Comtrade rows; SF5 = five such years)")
     parser.add_argument("--repeats", type=int, default=3, help="runs of each query / baseline (best is used)")
-    parser.add_argument("--memory-limit", nargs="*", default=["5=2GB", "10=2GB"],
+    # 2 GB everywhere by default: the pipeline's own default (pipeline.resources.Warehouse), so the queries and
+    # the profile run as the pipeline does; without it the SF1 profile took DuckDB's 80% of RAM and was killed
+    parser.add_argument("--memory-limit", nargs="*", default=["2GB"],
                         help="DuckDB memory_limit for the pipeline and the queries: LIMIT for every scale or "
-                             "SF=LIMIT for one (default: 5=2GB 10=2GB; SF10 under 2 GB is a target)")
+                             "SF=LIMIT for one (default: 2GB, the pipeline's own; SF10 under 2 GB is a target)")
     parser.add_argument("--threads", type=int, default=0, help="DuckDB threads (default: one per core)")
     parser.add_argument("--repo", default=str(REPO_DEFAULT), help="checkout whose pipeline is measured")
     parser.add_argument("--python", help="interpreter for the children (default: this one)")

@@ -18,6 +18,14 @@ REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "data" / "sample"
 
 
+# The in-process runs' config: Dagster's console quiet, and DuckDB on one thread. The suite runs one pytest worker
+# per core, so DuckDB's thread per core doubled the threads on every core: one thread gives the same results
+# with less CPU. The runs through the CLI (refresh safety, fault drill, CLI failure, the published file's
+# byte-for-byte reruns there) keep DuckDB's default, so results that depend on threads are still caught.
+IN_PROCESS_RUN = {"loggers": {"console": {"config": {"log_level": "ERROR"}}},
+                  "resources": {"warehouse": {"config": {"threads": 1}}}}
+
+
 class Runner:
     def __init__(self, root: Path, monkeypatch: pytest.MonkeyPatch):
         self.paths = DataPaths(root)
@@ -42,7 +50,7 @@ class Runner:
 
         defs = definitions(data_dir=str(self.paths.root), comtrade_key="", sources=list(sources), **settings)
         return defs.resolve_job_def("refresh").execute_in_process(
-            run_config={"loggers": {"console": {"config": {"log_level": "ERROR"}}}},
+            run_config=IN_PROCESS_RUN,
             instance=DagsterInstance.ephemeral(),
             raise_on_error=False,
         )
@@ -180,6 +188,27 @@ def small_publication(tmp_path_factory) -> BuiltWorld:
         yield BuiltWorld(root, mp)
 
 
+def _build_cli_publication(folder: Path) -> None:
+    import subprocess
+    import sys
+
+    root = folder / "data"
+    (root / "landing" / "comext").mkdir(parents=True)
+    (root / "landing" / "comext" / "a.csv").write_text(sdmx_rows([("FR", "CN", "85051100", 1, "2024", 500)]))
+    env = {**os.environ, "COMTRADE_API_KEY": ""}
+    env.pop("DAGSTER_HOME", None)  # the data folder's own instance (<data>/dagster_home), as on a user's machine
+    run = subprocess.run([sys.executable, "-m", "pipeline.cli", "--data-dir", str(root), "run", "--sources", "landing"],
+                         cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+
+
+@pytest.fixture(scope="module")
+def cli_publication(tmp_path_factory) -> Path:
+    """The data folder of one `geomon run` (the CLI, in its own process) on one Comext file, with the Dagster
+    instance that run recorded in; built once per session, read-only: tests start from a copy."""
+    return built_once(tmp_path_factory, "cli_publication", _build_cli_publication) / "data"
+
+
 RAW_ASSETS = (("raw", "comext_sdmx"), ("raw", "comext_bulk"), ("raw", "comtrade_records"))
 
 
@@ -206,7 +235,7 @@ class SqlRunner(Runner):
         defs = definitions(data_dir=str(self.paths.root), comtrade_key="", sources=list(sources), **settings)
         keys = [AssetKey(list(k)) for k in RAW_ASSETS] + ([AssetKey(["raw", "demo_world"])] if "demo" in sources else [])
         return defs.resolve_implicit_global_asset_job_def().execute_in_process(
-            run_config={"loggers": {"console": {"config": {"log_level": "ERROR"}}}},
+            run_config=IN_PROCESS_RUN,
             instance=DagsterInstance.ephemeral(), raise_on_error=False, asset_selection=keys,
         )
 

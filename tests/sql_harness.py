@@ -46,7 +46,7 @@ def _reads_raw(model: SqlModel, models: dict[str, SqlModel]) -> bool:
 
 class Harness:
     def __init__(self, **settings):
-        self.con = duckdb.connect()
+        self.con = duckdb.connect(config={"threads": 1})  # one thread, as conftest.IN_PROCESS_RUN says why
         for schema in ("raw", "reference", "staging", "monitor"):
             self.con.execute(f"CREATE SCHEMA {schema}")
         for name, data in _reference_data().items():

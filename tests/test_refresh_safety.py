@@ -62,20 +62,10 @@ def _fingerprint(runner):
         con.close()
 
 
-@pytest.fixture(scope="module")
-def first_publication(tmp_path_factory):
-    """One file published by the CLI, shared: each test starts from a copy of the data folder."""
-    root = tmp_path_factory.mktemp("first") / "data"
-    (root / "landing" / "comext").mkdir(parents=True)
-    (root / "landing" / "comext" / "a.csv").write_text(sdmx_rows([("FR", "CN", "85051100", 1, "2024", 500)]))
-    first = _cli(root, "run", "--sources", "landing")
-    assert first.returncode == 0, first.stderr[-2000:]
-    return root
-
-
 @pytest.fixture
-def published(first_publication, runner):
-    shutil.copytree(first_publication, runner.paths.root)
+def published(cli_publication, runner):
+    """A copy of conftest's cli_publication (one file published by the CLI): each test starts from its own."""
+    shutil.copytree(cli_publication, runner.paths.root)
     return runner
 
 
