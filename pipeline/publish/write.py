@@ -33,8 +33,6 @@ from pipeline.publish.access import DEFAULT_RESTRICTED, PUBLIC, strictest, table
 from pipeline.publish.database import (DERIVED_DESCRIPTIONS, DERIVED_TABLES, STORAGE_VERSION, describe_database,
                                        latest_complete_years, record_published_years, reusable_years, write_database)
 from pipeline.publish.dictionary import DICTIONARY_FILE, dictionary_markdown
-from pipeline.publish.excel import SHEETS as WORKBOOK_SHEETS
-from pipeline.publish.excel import workbook_name, write_workbook
 from pipeline.publish.report_files import write_snapshot_report
 from pipeline.publish.snapshots import PINNED_FILE, apply_retention
 
@@ -184,7 +182,10 @@ def publish(
 
 def _workbook_file(database: Path, folder: Path, manifest: dict, access: dict[str, str]) -> dict:
     """The workbook of the sheets' tables, in the strictest class of those tables, and its manifest entry."""
-    shown = [access[t] for t in WORKBOOK_SHEETS.values() if t in access]
+    # polars and xlsxwriter are imported when a workbook is written, not by every `geomon` command
+    from pipeline.publish.excel import SHEETS, workbook_name, write_workbook
+
+    shown = [access[t] for t in SHEETS.values() if t in access]
     shown_class = strictest(shown) if shown else PUBLIC
     path = folder / workbook_name(manifest["snapshot_id"])
     written = write_workbook(database, path, manifest, shown_class)
