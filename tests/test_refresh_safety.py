@@ -33,7 +33,7 @@ while not os.path.exists(stop_file):
     results.append([mode, snap, rows, total])
     if held is None:
         con.close()
-    time.sleep(0.02)
+    time.sleep(0.1)  # a read every 0.1 s: some 80 per reader across a refresh, each one old or new
 json.dump(results, open(out, "w"))
 """
 

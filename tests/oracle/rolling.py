@@ -92,7 +92,10 @@ def _ec_screen_rolling(p: Prepared) -> pl.DataFrame:
         import_row=(imp & ((kind != "aggregate") | (partner == WORLD))).fill_null(False),
     ).filter(pl.col("supplier") | pl.col("intra") | pl.col("extra_export") | pl.col("import_row"))
 
-    spread = _to_window_ends(units.drop("product_code").rename({"hs6": "product_code"})).join(
+    # only the columns the windows read are spread over them (every row is repeated 12 times)
+    spread = _to_window_ends(units.select(
+        "reporter", "mi", pl.col("hs6").alias("product_code"), "partner", "value_k", "rbit", "synthetic",
+        "supplier", "intra", "extra_export", "import_row")).join(
         windows.select("reporter", "end"), on=["reporter", "end"], how="semi")
     k = ["reporter", "end", "product_code"]
     zero = pl.lit(0, pl.Int128)
