@@ -90,6 +90,26 @@ def _f(expr: pl.Expr) -> pl.Expr:
     return expr.cast(pl.Float64)
 
 
+def ec_criteria(hhi: str, x_extra: pl.Expr, s: dict) -> dict[str, pl.Expr]:
+    """The EC screen's C1-C3 (contract section 6) on the columns screened, extra_eu_import_share and
+    import_export_ratio: concentration, importance, and no substitution by exports (none at all: holds)."""
+    return {
+        "c1_concentration": (pl.col(hhi) > s["ec_c1_hhi"]).fill_null(False),
+        "c2_importance": (pl.col("extra_eu_import_share") > s["ec_c2_extra_share"]).fill_null(False),
+        "c3_substitutability": pl.when(~pl.col("screened")).then(None).when(x_extra == 0).then(pl.lit(True))
+        .otherwise(pl.col("import_export_ratio") > s["ec_c3_import_export_ratio"]),
+    }
+
+
+def ec_dependent(*also: pl.Expr) -> pl.Expr:
+    """Dependent: screened, C1, C2 and C3, a complete bloc where the row is one, and ``also``."""
+    verdict = (pl.col("c1_concentration") & pl.col("c2_importance") & pl.col("c3_substitutability")
+               & pl.col("bloc_complete").fill_null(True))
+    for condition in also:
+        verdict = verdict & condition
+    return pl.when(~pl.col("screened")).then(pl.lit(False)).otherwise(verdict)
+
+
 def _div(num: pl.Expr, den: pl.Expr) -> pl.Expr:
     """num / den as Float64; null when den is 0 or null."""
     return pl.when(den.is_not_null() & (den != 0)).then(_f(num) / _f(den)).otherwise(None)
@@ -462,18 +482,7 @@ def _ec_screen(p: Prepared, ic: pl.DataFrame) -> pl.DataFrame:
         extra_eu_import_share=_div(m, m + mi),
         import_export_ratio=_div(m, xx),
         screened=screened,
-    ).with_columns(
-        c1_concentration=(pl.col("hhi") > s["ec_c1_hhi"]).fill_null(False),
-        c2_importance=(pl.col("extra_eu_import_share") > s["ec_c2_extra_share"]).fill_null(False),
-        c3_substitutability=pl.when(~pl.col("screened")).then(None)
-        .when(xx == 0).then(pl.lit(True))
-        .otherwise(pl.col("import_export_ratio") > s["ec_c3_import_export_ratio"]),
-    ).with_columns(
-        dependent=pl.when(~pl.col("screened")).then(pl.lit(False)).otherwise(
-            pl.col("c1_concentration") & pl.col("c2_importance") & pl.col("c3_substitutability")
-            & pl.col("bloc_complete").fill_null(True)
-        )
-    )
+    ).with_columns(**ec_criteria("hhi", xx, s)).with_columns(dependent=ec_dependent())
     per = ["source", "reporter", "product_code"]
     out = out.with_columns(
         years_flagged=pl.col("dependent").fill_null(False).cast(pl.Int64).sum().over(per),

@@ -11,7 +11,7 @@ import duckdb
 import polars as pl
 
 from oracle.oracle import EU27, INTRA_EU_CODES, NLD_CAVEAT, UNALLOCATED_KINDS, WORLD, Prepared, _dec, _div, \
-    _release_text, prepare
+    _release_text, ec_criteria, ec_dependent, prepare
 
 KEYS = ["source", "reporter", "period_end", "product_code"]
 WINDOW = 12
@@ -136,17 +136,7 @@ def _ec_screen_rolling(p: Prepared) -> pl.DataFrame:
         bloc_months_min=pl.when(is_bloc).then(pl.col("months_in_window")),
         bloc_complete=pl.when(is_bloc).then((pl.col("bloc_members") == 27) & (pl.col("months_in_window") == 12)),
         window_complete=pl.col("months_in_window") == 12,
-    ).with_columns(
-        c1_concentration=(pl.col("hhi_extra") > s["ec_c1_hhi"]).fill_null(False),
-        c2_importance=(pl.col("extra_eu_import_share") > s["ec_c2_extra_share"]).fill_null(False),
-        c3_substitutability=pl.when(~pl.col("screened")).then(None)
-        .when(xx == 0).then(pl.lit(True))
-        .otherwise(pl.col("import_export_ratio") > s["ec_c3_import_export_ratio"]),
-    ).with_columns(
-        dependent=pl.when(~pl.col("screened")).then(pl.lit(False)).otherwise(
-            pl.col("c1_concentration") & pl.col("c2_importance") & pl.col("c3_substitutability")
-            & pl.col("window_complete") & pl.col("bloc_complete").fill_null(True)),
-    )
+    ).with_columns(**ec_criteria("hhi_extra", xx, s)).with_columns(dependent=ec_dependent(pl.col("window_complete")))
     out = _release_text(out, p.releases).with_columns(start=pl.col("end") - (WINDOW - 1)).with_columns(
         source=pl.lit("comext"), currency=pl.lit("EUR"),
         year=(pl.col("end") // 12).cast(pl.Int64),
