@@ -208,9 +208,9 @@ criteria AS (
 flagged AS (
     SELECT
         *,
-        NOT (m_extra = 0 AND x_extra = 0) AS screened,
-        coalesce(hhi_extra > c1_threshold, false) AS c1_concentration,
-        coalesce(extra_eu_import_share > c2_threshold, false) AS c2_importance,
+        ec_screened(m_extra, x_extra) AS screened,
+        ec_c1_concentration(hhi_extra, c1_threshold) AS c1_concentration,
+        ec_c2_importance(extra_eu_import_share, c2_threshold) AS c2_importance,
         ec_c3_substitutability(m_extra, x_extra, import_export_ratio, c3_threshold) AS c3_substitutability,
         months_in_window = 12 AS window_complete
     FROM criteria
