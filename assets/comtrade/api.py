@@ -66,6 +66,30 @@ def year_partitions(start: str = DEFAULT_START_YEAR) -> TimeWindowPartitionsDefi
     return TimeWindowPartitionsDefinition(cron_schedule="0 0 1 1 *", start=start, fmt="%Y")
 
 
+# what a fetch asset run without a partition (a job over every asset, "Materialize all") reports
+NOTHING_FETCHED = MaterializeResult(metadata={"calls": 0, "plan": "no partition: nothing fetched"})
+
+
+def partition_year(context: AssetExecutionContext, command: str) -> int | None:
+    """The run's year partition; None, after saying so, for a run without one (it fetches nothing)."""
+    if context.has_partition_key:
+        return int(context.partition_key)
+    context.log.info(f"{context.asset_key.to_user_string()} is fetched one year partition at a time ({command}, "
+                     "a backfill); a run without a partition fetches nothing")
+    return None
+
+
+def partition_result(context: AssetExecutionContext, metadata: dict, incomplete: str | None,
+                     allow_partial: bool) -> MaterializeResult:
+    """A year's materialization; an incomplete year fails the step (its files are kept, a rerun resumes)
+    unless the run allows partial years, which then only warn."""
+    if incomplete and not allow_partial:
+        raise Failure(description=incomplete, metadata=metadata)
+    if incomplete:
+        context.log.warning(incomplete)
+    return MaterializeResult(metadata=metadata)
+
+
 def page_store(data: DataFolder) -> PageStore:
     """``<data dir>/raw/comtrade`` (pages), with ``raw/comtrade_archive`` and ``raw/comtrade_reference`` beside it."""
     return PageStore(data.paths().comtrade_pages)
@@ -118,11 +142,9 @@ def comtrade_api_pages_asset(start: str = DEFAULT_START_YEAR):
         retrieval time and count). Resumes after any failure; a finished year makes no calls; full pages are
         split, never truncated; reporter-years re-released upstream are archived and refetched. Metadata per
         partition: loaded, release_date (getDa), records, failed."""
-        if not context.has_partition_key:
-            context.log.info("comtrade_api_pages is fetched one year partition at a time (geomon fetch comtrade, "
-                             "a backfill); a run without a partition fetches nothing")
-            return MaterializeResult(metadata={"calls": 0, "plan": "no partition: nothing fetched"})
-        year = int(context.partition_key)
+        year = partition_year(context, "geomon fetch comtrade")
+        if year is None:
+            return NOTHING_FETCHED
         store = page_store(data)
         try:
             spec = plan_for_year(config, store, year)
@@ -161,15 +183,13 @@ def comtrade_api_pages_asset(start: str = DEFAULT_START_YEAR):
             "elapsed_s": result.elapsed_s,
             "folder": str(store.dir),
         }
+        message = None
         if not result.complete:
             message = (f"Comtrade {year} incomplete: {result.stopped}. {result.pages_stored} page(s) stored this run "
                        f"are kept; a rerun resumes ({result.http_calls} calls made).")
             if result.failures:
                 message += " First failure(s): " + " | ".join(result.failures[:3])
-            if not config.allow_partial:
-                raise Failure(description=message, metadata=metadata)
-            context.log.warning(message)
-        return MaterializeResult(metadata=metadata)
+        return partition_result(context, metadata, message, config.allow_partial)
 
     return comtrade_api_pages
 

@@ -11,7 +11,8 @@ import duckdb
 from dagster import AssetExecutionContext, AssetKey, Config, Failure, MaterializeResult, MetadataValue, asset
 from pydantic import Field
 
-from assets.comtrade.api import COMTRADE_POOL, DEFAULT_START_YEAR, FETCH_GROUP, page_store, year_partitions
+from assets.comtrade.api import (COMTRADE_POOL, DEFAULT_START_YEAR, FETCH_GROUP, NOTHING_FETCHED, page_store,
+                                 partition_result, partition_year, year_partitions)
 from pipeline.clients.comtrade.bulk import BulkStore, sync_bulk
 from pipeline.clients.comtrade.plan import PlanError, PlanSpec
 from pipeline.clients.landing import read_json, write_json
@@ -80,11 +81,9 @@ def comtrade_bulk_files_asset(start: str = DEFAULT_START_YEAR):
         <data dir>/raw/comtrade/bulk/ (a new publication archives the file it replaces), then converted to
         typed Parquet by DuckDB. Needs a premium COMTRADE_API_KEY. Metadata per partition: loaded,
         release_date (publicationDate), records, failed."""
-        if not context.has_partition_key:
-            context.log.info("comtrade_bulk_files is fetched one year partition at a time (geomon fetch "
-                             "comtrade-bulk, a backfill); a run without a partition fetches nothing")
-            return MaterializeResult(metadata={"calls": 0, "plan": "no partition: nothing fetched"})
-        year = int(context.partition_key)
+        year = partition_year(context, "geomon fetch comtrade-bulk")
+        if year is None:
+            return NOTHING_FETCHED
         store = bulk_store(data)
         try:
             reporters = _reporters(config, store, year)
@@ -111,13 +110,10 @@ def comtrade_bulk_files_asset(start: str = DEFAULT_START_YEAR):
             "files": MetadataValue.json(result.downloaded[:50]), "conversions": MetadataValue.json(conversions),
             "http": MetadataValue.json(http), "folder": str(store.dir),
         }
-        if failures or result.stopped:
-            message = (f"Comtrade bulk {year} incomplete: {result.stopped or f'{len(failures)} file(s) failed'}; "
-                       "files stored are kept, a rerun resumes. " + " | ".join(failures[:3]))
-            if not config.allow_partial:
-                raise Failure(description=message, metadata=metadata)
-            context.log.warning(message)
-        return MaterializeResult(metadata=metadata)
+        message = (f"Comtrade bulk {year} incomplete: {result.stopped or f'{len(failures)} file(s) failed'}; "
+                   "files stored are kept, a rerun resumes. " + " | ".join(failures[:3])) \
+            if failures or result.stopped else None
+        return partition_result(context, metadata, message, config.allow_partial)
 
     return comtrade_bulk_files
 
