@@ -40,12 +40,22 @@
 WITH members AS (
     SELECT iso3 FROM reference.eu_members WHERE in_eu27_2020
 ),
+release_names AS (
+    -- each release text once, numbered in its sort order: rows carry the number (each month's
+    -- sums go to 12 windows, so the text would be copied 12 times), lists of numbers sort as the texts
+    SELECT release, row_number() OVER (ORDER BY release)::INTEGER AS release_id
+    FROM (SELECT DISTINCT release FROM staging.trade_flows WHERE source = 'comext' AND release IS NOT NULL)
+),
+release_list AS (
+    SELECT coalesce(list(release ORDER BY release_id), []) AS names FROM release_names
+),
 monthly AS (
     -- months counted from year 0, so a window is a range of 12 consecutive numbers across years
     SELECT
         t.reporter, t.year * 12 + t.month - 1 AS month_index, t.flow, t.partner, t.partner_kind,
-        t.product_code_native, t.product_code, t.hs_edition, t.value, t.release, t.synthetic
+        t.product_code_native, t.product_code, t.hs_edition, t.value, r.release_id AS release, t.synthetic
     FROM staging.trade_flows AS t
+    LEFT JOIN release_names AS r ON r.release = t.release
     WHERE t.source = 'comext' AND t.freq = 'M' AND t.is_detail AND t.flow IN ('import', 'export')
       AND (t.reporter = 'EU27' OR t.reporter IN (SELECT iso3 FROM members))
 ),
@@ -197,13 +207,14 @@ criteria AS (
              THEN 'quasi-transit: Comext counts goods cleared in Dutch ports for other member states as Dutch '
                   || 'extra-EU imports; NL import dependence is overstated'
         END AS caveat,
-        array_to_string(p.releases, '; ') AS release,
+        array_to_string(list_transform(p.releases, lambda i: n.names[i]), '; ') AS release,
         p.synthetic,
         p.converted_split
     FROM window_products AS p
     JOIN windows AS w USING (reporter, end_index)
     LEFT JOIN concentration AS c USING (reporter, end_index, product_code)
     LEFT JOIN staging.product_domains AS d ON d.code = p.product_code
+    CROSS JOIN release_list AS n
 ),
 flagged AS (
     SELECT

@@ -52,12 +52,22 @@
 -- check non_negative_value: value IS NULL OR value >= 0
 -- check split_part: (converted_split OR value_from_split = 0) AND (value_from_split IS NULL OR value_from_split BETWEEN 0 AND value)
 -- warn on_target_axis: partner_role = 'leftover' OR hs_edition IS NULL OR hs_edition IN ('mixed', 'H' || getvariable('hs_target_edition')) OR product_code IS NULL OR EXISTS (SELECT 1 FROM staging.hs_conversion AS c WHERE c.hs_edition = annual_flows.hs_edition AND c.product_code = annual_flows.product_code AND c.product_code_target = annual_flows.product_code_target)
-WITH detail AS (
-    -- only the columns used: this is materialized once for its two readers
-    SELECT source, currency, reporter, year, flow, partner, partner_kind, product_code_native, product_code,
-           hs4, hs2, hs_edition, freq, release, value, synthetic
-    FROM staging.trade_flows
-    WHERE flow IN ('import', 'export') AND is_detail AND reporter_kind IS DISTINCT FROM 'aggregate'
+WITH release_names AS (
+    -- each release text once, numbered in its sort order: the rows below carry the number, so the
+    -- long text is not held in every intermediate row, and lists of numbers sort as the texts do
+    SELECT release, row_number() OVER (ORDER BY release)::INTEGER AS release_id
+    FROM (SELECT DISTINCT release FROM staging.trade_flows WHERE release IS NOT NULL)
+),
+release_list AS (
+    SELECT coalesce(list(release ORDER BY release_id), []) AS names FROM release_names
+),
+detail AS NOT MATERIALIZED (
+    -- read again by each of its readers rather than held: at one world year it is 24M rows
+    SELECT t.source, t.currency, t.reporter, t.year, t.flow, t.partner, t.partner_kind, t.product_code_native,
+           t.product_code, t.hs4, t.hs2, t.hs_edition, t.freq, r.release_id AS release, t.value, t.synthetic
+    FROM staging.trade_flows AS t
+    LEFT JOIN release_names AS r ON r.release = t.release
+    WHERE t.flow IN ('import', 'export') AND t.is_detail AND t.reporter_kind IS DISTINCT FROM 'aggregate'
 ),
 annual_keys AS (
     SELECT DISTINCT source, reporter, year, flow, product_code_native FROM detail WHERE freq = 'A'
@@ -205,18 +215,20 @@ SELECT
     source, currency, reporter, year, flow, partner, partner_kind, partner_role, partner_in_eu,
     product_code_native, product_code, hs4, hs2, value, bloc_basis, hs_edition, product_code_target,
     converted_split, CASE WHEN converted_split THEN value ELSE 0 END AS value_from_split,
-    releases, synthetic, NULL::DECIMAL(38, 3) AS leftover_above_world, NULL::BIGINT AS world_missing
-FROM classified
+    list_transform(releases, lambda i: names[i]) AS releases, synthetic,
+    NULL::DECIMAL(38, 3) AS leftover_above_world, NULL::BIGINT AS world_missing
+FROM classified, release_list
 WHERE bloc_basis IS DISTINCT FROM 'members'
 UNION ALL
 SELECT
     source, currency, reporter, year, flow, partner, partner_kind, partner_role, partner_in_eu,
     product_code_native, product_code, hs4, hs2, value, bloc_basis, hs_edition, product_code_target,
-    converted_split, value_from_split, releases, synthetic, NULL, NULL
-FROM bloc_rows
+    converted_split, value_from_split, list_transform(releases, lambda i: names[i]), synthetic, NULL, NULL
+FROM bloc_rows, release_list
 UNION ALL
 SELECT
     source, currency, reporter, year, flow, partner, partner_kind, partner_role, partner_in_eu,
     product_code_native, product_code, hs4, hs2, value, bloc_basis, hs_edition, product_code_target,
-    converted_split, value_from_split, releases, synthetic, leftover_above_world, world_missing
-FROM leftovers
+    converted_split, value_from_split, list_transform(releases, lambda i: names[i]), synthetic,
+    leftover_above_world, world_missing
+FROM leftovers, release_list
