@@ -64,10 +64,20 @@ needed AS (
     UNION
     SELECT source, supplier, year, product_code FROM looked
 ),
+release_sets AS (
+    -- each distinct release list of the flows once, numbered: the parts below carry a few numbers
+    -- each rather than lists of long texts (release_text reads them back)
+    SELECT releases, row_number() OVER (ORDER BY releases)::INTEGER AS set_id
+    FROM (SELECT DISTINCT releases FROM staging.annual_flows)
+),
+release_set_list AS (
+    SELECT coalesce(list(releases ORDER BY set_id), []) AS sets FROM release_sets
+),
 supplied_releases AS (
     SELECT f.source, f.reporter AS importer, f.year, f.product_code_target AS product_code, f.partner AS supplier,
-           list_distinct(flatten(list(f.releases))) AS releases
+           list_distinct(list(r.set_id)) AS releases
     FROM staging.annual_flows AS f
+    JOIN release_sets AS r ON r.releases IS NOT DISTINCT FROM f.releases
     SEMI JOIN needed AS n
         ON n.source = f.source AND n.country = f.reporter AND n.year = f.year AND n.product_code = f.product_code_target
     WHERE f.flow = 'import' AND f.partner_role = 'external' AND f.product_code_target IS NOT NULL
@@ -76,8 +86,9 @@ supplied_releases AS (
 ),
 totals_releases AS (
     SELECT f.source, f.reporter AS country, f.year, f.product_code_target AS product_code,
-           list_distinct(flatten(list(f.releases))) AS releases
+           list_distinct(list(r.set_id)) AS releases
     FROM staging.annual_flows AS f
+    JOIN release_sets AS r ON r.releases IS NOT DISTINCT FROM f.releases
     SEMI JOIN needed AS n
         ON n.source = f.source AND n.country = f.reporter AND n.year = f.year AND n.product_code = f.product_code_target
     WHERE f.reporter <> 'EU27' AND f.product_code_target IS NOT NULL
@@ -175,15 +186,15 @@ shares AS (
     GROUP BY source, importer, year, product_code, ultimate_supplier
 ),
 release_pairs AS (
-    -- (row, release) pairs rather than a list state per row: at one world year the lists of every
+    -- (row, release list) pairs rather than a list state per row: at one world year the lists of every
     -- part ran DuckDB out of its 2 GB memory limit
-    SELECT DISTINCT source, importer, year, product_code, ultimate_supplier, unnest(releases) AS release FROM parts
+    SELECT DISTINCT source, importer, year, product_code, ultimate_supplier, unnest(releases) AS set_id FROM parts
 ),
-release_text AS (
-    SELECT source, importer, year, product_code, ultimate_supplier, string_agg(release, '; ' ORDER BY release) AS release
-    FROM release_pairs
-    WHERE release IS NOT NULL
-    GROUP BY ALL
+row_releases AS (
+    SELECT p.source, p.importer, p.year, p.product_code, p.ultimate_supplier, release_text(p.set_ids, n.sets) AS release
+    FROM (SELECT source, importer, year, product_code, ultimate_supplier, list(set_id) AS set_ids
+          FROM release_pairs GROUP BY ALL) AS p
+    CROSS JOIN release_set_list AS n
 )
 SELECT
     s.source, s.currency, s.importer, s.year, s.product_code, s.ultimate_supplier,
@@ -195,4 +206,4 @@ SELECT
     s.synthetic
 FROM shares AS s
 LEFT JOIN via AS v USING (source, importer, year, product_code, ultimate_supplier)
-LEFT JOIN release_text AS r USING (source, importer, year, product_code, ultimate_supplier)
+LEFT JOIN row_releases AS r USING (source, importer, year, product_code, ultimate_supplier)
