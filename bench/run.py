@@ -132,6 +132,15 @@ class Bench:
         return args
 
     def generate(self, landing: Path, scale: float, years: list[int], name: str, seed: int | None = None) -> dict:
+        planted = landing / "planted.json"
+        if self.args.reuse_landing and seed is None and planted.exists():
+            manifest = json.loads(planted.read_text())
+            if manifest.get("scale") == scale and manifest.get("years") == years:
+                # the same world (default seed) from an earlier --keep run: the generator is deterministic
+                log(f"{name}: reusing the demo world in {landing} (--reuse-landing)")
+                return {"reused": str(landing), "rows_comtrade": manifest["rows"]["comtrade"],
+                        "rows_comext": manifest["rows"]["comext"], "files": len(manifest["files"]),
+                        "bytes": dir_bytes(landing), "wall_s": 0.0}
         argv = [self.python, "-m", "pipeline.demo_world", str(landing), "--scale", str(scale),
                 "--years", *map(str, years), "--format", "bulk"]
         if seed is not None:
@@ -181,6 +190,10 @@ class Bench:
             free = shutil.disk_usage(self.work).free
             log(f"SF{key}: generating the demo world (scale {scale}, years {years}); {free / 2**30:.0f} GB free")
             out["generate"] = self.generate(landing, scale, years, f"sf{key}_generate")
+            if out["generate"].get("reused"):
+                for leftover in data.iterdir():  # the earlier run's warehouse and publication: build afresh
+                    if leftover.name != landing.name:
+                        shutil.rmtree(leftover) if leftover.is_dir() else leftover.unlink()
             log(f"SF{key}: {out['generate']['rows_comtrade']:,} Comtrade + {out['generate']['rows_comext']:,} "
                 f"Comext rows, {out['generate']['bytes'] / 2**20:.0f} MB in {out['generate']['wall_s']:.0f} s")
 
@@ -383,6 +396,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--python", help="interpreter for the children (default: this one)")
     parser.add_argument("--workdir", help="where demo files and databases go (default: a new temp folder)")
     parser.add_argument("--keep", action="store_true", help="keep the work folder")
+    parser.add_argument("--reuse-landing", action="store_true",
+                        help="with --workdir: use the demo files an earlier --keep run left there (same scale and "
+                             "years) instead of generating them again (SF10: 6 minutes, 16 GB)")
     parser.add_argument("--no-make-run", action="store_true", help="skip the `make run` measurement")
     parser.add_argument("--no-profile", action="store_true", help="skip the per-model and ingestion profiles")
     parser.add_argument("--skip-pandas", action="store_true")

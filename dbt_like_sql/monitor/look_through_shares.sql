@@ -64,20 +64,19 @@ needed AS (
     UNION
     SELECT source, supplier, year, product_code FROM looked
 ),
-release_sets AS (
-    -- each distinct release list of the flows once, numbered: the parts below carry a few numbers
-    -- each rather than lists of long texts (release_text reads them back)
-    SELECT releases, row_number() OVER (ORDER BY releases)::INTEGER AS set_id
-    FROM (SELECT DISTINCT releases FROM staging.annual_flows)
-),
-release_set_list AS (
-    SELECT coalesce(list(releases ORDER BY set_id), []) AS sets FROM release_sets
+release_hashes AS (
+    -- the parts below carry each release as its 64-bit hash (lists of numbers are far cheaper to gather
+    -- than lists of texts: 36 -> 29 s at one world year); two texts with one hash stop the build
+    SELECT release,
+           CASE WHEN count(*) OVER (PARTITION BY hash(release)) > 1
+                THEN error('look_through_shares: two release texts share a hash: ' || release)
+                ELSE hash(release) END AS release_hash
+    FROM (SELECT DISTINCT unnest(releases) AS release FROM staging.annual_flows)
 ),
 supplied_releases AS (
     SELECT f.source, f.reporter AS importer, f.year, f.product_code_target AS product_code, f.partner AS supplier,
-           list_distinct(list(r.set_id)) AS releases
+           list_distinct(flatten(list(list_transform(f.releases, lambda r: hash(r))))) AS releases
     FROM staging.annual_flows AS f
-    JOIN release_sets AS r ON r.releases IS NOT DISTINCT FROM f.releases
     SEMI JOIN needed AS n
         ON n.source = f.source AND n.country = f.reporter AND n.year = f.year AND n.product_code = f.product_code_target
     WHERE f.flow = 'import' AND f.partner_role = 'external' AND f.product_code_target IS NOT NULL
@@ -86,9 +85,8 @@ supplied_releases AS (
 ),
 totals_releases AS (
     SELECT f.source, f.reporter AS country, f.year, f.product_code_target AS product_code,
-           list_distinct(list(r.set_id)) AS releases
+           list_distinct(flatten(list(list_transform(f.releases, lambda r: hash(r))))) AS releases
     FROM staging.annual_flows AS f
-    JOIN release_sets AS r ON r.releases IS NOT DISTINCT FROM f.releases
     SEMI JOIN needed AS n
         ON n.source = f.source AND n.country = f.reporter AND n.year = f.year AND n.product_code = f.product_code_target
     WHERE f.reporter <> 'EU27' AND f.product_code_target IS NOT NULL
@@ -186,15 +184,16 @@ shares AS (
     GROUP BY source, importer, year, product_code, ultimate_supplier
 ),
 release_pairs AS (
-    -- (row, release list) pairs rather than a list state per row: at one world year the lists of every
+    -- (row, release) pairs rather than a list state per row: at one world year the lists of every
     -- part ran DuckDB out of its 2 GB memory limit
-    SELECT DISTINCT source, importer, year, product_code, ultimate_supplier, unnest(releases) AS set_id FROM parts
+    SELECT DISTINCT source, importer, year, product_code, ultimate_supplier, unnest(releases) AS release_hash FROM parts
 ),
-row_releases AS (
-    SELECT p.source, p.importer, p.year, p.product_code, p.ultimate_supplier, release_text(p.set_ids, n.sets) AS release
-    FROM (SELECT source, importer, year, product_code, ultimate_supplier, list(set_id) AS set_ids
-          FROM release_pairs GROUP BY ALL) AS p
-    CROSS JOIN release_set_list AS n
+release_text AS (
+    SELECT p.source, p.importer, p.year, p.product_code, p.ultimate_supplier,
+           string_agg(h.release, '; ' ORDER BY h.release) AS release
+    FROM release_pairs AS p
+    JOIN release_hashes AS h USING (release_hash)
+    GROUP BY ALL
 )
 SELECT
     s.source, s.currency, s.importer, s.year, s.product_code, s.ultimate_supplier,
@@ -206,4 +205,4 @@ SELECT
     s.synthetic
 FROM shares AS s
 LEFT JOIN via AS v USING (source, importer, year, product_code, ultimate_supplier)
-LEFT JOIN row_releases AS r USING (source, importer, year, product_code, ultimate_supplier)
+LEFT JOIN release_text AS r USING (source, importer, year, product_code, ultimate_supplier)

@@ -31,7 +31,7 @@ suppliers AS (
 ),
 release_sets AS (
     -- each distinct release list of the flows once, numbered: rows carry the number, so the sums
-    -- below hold a few numbers per row rather than lists of long texts (release_text reads them back)
+    -- below hold a few numbers per row rather than lists of long texts (both_views reads them back)
     SELECT releases, row_number() OVER (ORDER BY releases)::INTEGER AS set_id
     FROM (SELECT DISTINCT releases FROM staging.annual_flows)
 ),
@@ -132,7 +132,10 @@ both_views AS (
         coalesce(r.imports_split, false) OR coalesce(x.exports_split, false) AS converted_split,
         r.imports_from_split / nullif(r.importer_total_imports, 0) AS value_share_from_split,
         -- both sides: a mirror-only row rests on the supplier's report alone
-        release_text(list_concat(coalesce(r.import_sets, []), coalesce(x.export_sets, [])), n.sets) AS release,
+        -- the release lists' numbers back to their texts: the distinct releases, sorted
+        array_to_string(list_sort(list_distinct(flatten(list_transform(
+            list_concat(coalesce(r.import_sets, []), coalesce(x.export_sets, [])), lambda i: n.sets[i])))), '; ')
+            AS release,
         coalesce(r.import_synthetic, false) OR coalesce(x.export_synthetic, false) AS synthetic
     FROM ranked AS r
     FULL JOIN mirror AS x USING (supplier, source, importer, year, product_code)
