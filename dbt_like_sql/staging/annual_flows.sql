@@ -124,9 +124,11 @@ members AS (
 direct_bloc AS (
     SELECT DISTINCT source, year, flow, product_code_native FROM annual WHERE reporter = 'EU27'
 ),
-units AS (
-    -- every reporter as itself, and each member state once more as a unit of the EU27 bloc
-    -- (where Comext's own EU27 rows do not cover the flow and product)
+units AS NOT MATERIALIZED (
+    -- every reporter as itself (Comext's own EU27 rows included), and each member state once more as
+    -- a unit of the EU27 bloc where Comext's own EU27 rows do not cover the flow and product. Read again
+    -- by each reader below rather than held (holding it cost 13 s and 5.7 GB of spill at SF1): the
+    -- plain rows and the bloc sums each read one of the two parts, the leftovers both
     SELECT a.*, a.reporter AS unit, CASE WHEN a.reporter = 'EU27' THEN 'eu27_rows' END AS bloc_basis
     FROM annual AS a
     UNION ALL
@@ -135,7 +137,7 @@ units AS (
     JOIN members AS m ON a.reporter = m.iso3
     ANTI JOIN direct_bloc AS d USING (source, year, flow, product_code_native)
 ),
-classified AS (
+classified AS NOT MATERIALIZED (
     SELECT
         u.*,
         CASE
@@ -155,7 +157,7 @@ classified AS (
 bloc_rows AS (
     -- the member states summed per partner (a member's trade with itself stays apart, as 'self')
     SELECT
-        source, currency, reporter, year, flow, partner, partner_kind, partner_role, partner_in_eu,
+        source, currency, 'EU27' AS reporter, year, flow, partner, partner_kind, partner_role, partner_in_eu,
         product_code_native, product_code, hs4, hs2, product_code_target,
         -- Comtrade's member states may report a year in different editions
         CASE WHEN min(hs_edition) = max(hs_edition) THEN min(hs_edition)
@@ -168,7 +170,7 @@ bloc_rows AS (
         'members' AS bloc_basis
     FROM classified
     WHERE bloc_basis = 'members'
-    GROUP BY source, currency, reporter, year, flow, partner, partner_kind, partner_role, partner_in_eu,
+    GROUP BY source, currency, year, flow, partner, partner_kind, partner_role, partner_in_eu,
              product_code_native, product_code, hs4, hs2, product_code_target
 ),
 unit_leftovers AS (
