@@ -192,8 +192,10 @@ class Bench:
             out["generate"] = self.generate(landing, scale, years, f"sf{key}_generate")
             if out["generate"].get("reused"):
                 for leftover in data.iterdir():  # the earlier run's warehouse and publication: build afresh
-                    if leftover.name != landing.name:
-                        shutil.rmtree(leftover) if leftover.is_dir() else leftover.unlink()
+                    if leftover.is_dir() and leftover != landing:
+                        shutil.rmtree(leftover)
+                    elif leftover.is_file():
+                        leftover.unlink()
             log(f"SF{key}: {out['generate']['rows_comtrade']:,} Comtrade + {out['generate']['rows_comext']:,} "
                 f"Comext rows, {out['generate']['bytes'] / 2**20:.0f} MB in {out['generate']['wall_s']:.0f} s")
 
