@@ -29,22 +29,12 @@ WITH members AS (
 suppliers AS (
     SELECT * FROM (VALUES ('NLD'), ('EU27')) AS s(supplier)
 ),
-release_sets AS (
-    -- each distinct release list of the flows once, numbered: rows carry the number, so the sums
-    -- below hold a few numbers per row rather than lists of long texts (both_views reads them back)
-    SELECT releases, row_number() OVER (ORDER BY releases)::INTEGER AS set_id
-    FROM (SELECT DISTINCT releases FROM staging.annual_flows)
-),
-release_set_list AS (
-    SELECT coalesce(list(releases ORDER BY set_id), []) AS sets FROM release_sets
-),
 imports AS (
-    SELECT f.source, f.currency, f.reporter AS importer, f.year, f.product_code_target AS product_code, f.partner,
-           f.partner_role, f.partner_in_eu, f.value, f.value_from_split, f.converted_split, r.set_id, f.synthetic
-    FROM staging.annual_flows AS f
-    JOIN release_sets AS r ON r.releases IS NOT DISTINCT FROM f.releases
-    WHERE f.flow = 'import' AND f.product_code_target IS NOT NULL AND f.reporter <> 'EU27'
-      AND f.partner_role IN ('external', 'self', 'unallocated', 'world')
+    SELECT source, currency, reporter AS importer, year, product_code_target AS product_code, partner, partner_role,
+           partner_in_eu, value, value_from_split, converted_split, releases, synthetic
+    FROM staging.annual_flows
+    WHERE flow = 'import' AND product_code_target IS NOT NULL AND reporter <> 'EU27'
+      AND partner_role IN ('external', 'self', 'unallocated', 'world')
 ),
 merged AS (
     -- the importer's partners, with the supplier taken as one partner
@@ -57,7 +47,7 @@ merged AS (
         sum(i.value) AS v,
         sum(i.value_from_split) AS v_split,
         bool_or(i.converted_split) AS any_split,
-        list_distinct(list(i.set_id)) AS set_ids,
+        list_distinct(flatten(list(i.releases))) AS releases,
         bool_or(i.synthetic) AS synthetic
     FROM imports AS i
     CROSS JOIN suppliers AS s
@@ -75,7 +65,7 @@ partner_view AS (
              THEN sum(v_split) FILTER (WHERE partner_role = 'world')
              ELSE sum(v_split) FILTER (WHERE partner_role <> 'world') END AS imports_from_split,
         bool_or(any_split) AS imports_split,
-        list_distinct(flatten(list(set_ids))) AS import_sets,
+        list_distinct(flatten(list(releases))) AS import_releases,
         bool_or(synthetic) AS import_synthetic
     FROM merged
     GROUP BY ALL
@@ -96,16 +86,15 @@ ranked AS (
 ),
 mirror AS (
     SELECT
-        CASE WHEN f.reporter = 'EU27' THEN 'EU27' ELSE 'NLD' END AS supplier,
-        f.source, f.currency, f.partner AS importer, f.year, f.product_code_target AS product_code,
-        sum(f.value) AS supplier_exports,
-        bool_or(f.converted_split) AS exports_split,
-        list_distinct(list(r.set_id)) AS export_sets,
-        bool_or(f.synthetic) AS export_synthetic
-    FROM staging.annual_flows AS f
-    JOIN release_sets AS r ON r.releases IS NOT DISTINCT FROM f.releases
-    WHERE f.flow = 'export' AND f.product_code_target IS NOT NULL AND f.reporter IN ('NLD', 'EU27')
-      AND f.partner_role = 'external'
+        CASE WHEN reporter = 'EU27' THEN 'EU27' ELSE 'NLD' END AS supplier,
+        source, currency, partner AS importer, year, product_code_target AS product_code,
+        sum(value) AS supplier_exports,
+        bool_or(converted_split) AS exports_split,
+        list_distinct(flatten(list(releases))) AS export_releases,
+        bool_or(synthetic) AS export_synthetic
+    FROM staging.annual_flows
+    WHERE flow = 'export' AND product_code_target IS NOT NULL AND reporter IN ('NLD', 'EU27')
+      AND partner_role = 'external'
     GROUP BY ALL
 ),
 world_share AS (
@@ -132,14 +121,11 @@ both_views AS (
         coalesce(r.imports_split, false) OR coalesce(x.exports_split, false) AS converted_split,
         r.imports_from_split / nullif(r.importer_total_imports, 0) AS value_share_from_split,
         -- both sides: a mirror-only row rests on the supplier's report alone
-        -- the release lists' numbers back to their texts: the distinct releases, sorted
-        array_to_string(list_sort(list_distinct(flatten(list_transform(
-            list_concat(coalesce(r.import_sets, []), coalesce(x.export_sets, [])), lambda i: n.sets[i])))), '; ')
-            AS release,
+        array_to_string(list_sort(list_distinct(list_concat(coalesce(r.import_releases, []),
+                                                            coalesce(x.export_releases, [])))), '; ') AS release,
         coalesce(r.import_synthetic, false) OR coalesce(x.export_synthetic, false) AS synthetic
     FROM ranked AS r
     FULL JOIN mirror AS x USING (supplier, source, importer, year, product_code)
-    CROSS JOIN release_set_list AS n
 ),
 judged AS (
     SELECT
