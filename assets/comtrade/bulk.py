@@ -110,9 +110,10 @@ def comtrade_bulk_files_asset(start: str = DEFAULT_START_YEAR):
             "files": MetadataValue.json(result.downloaded[:50]), "conversions": MetadataValue.json(conversions),
             "http": MetadataValue.json(http), "folder": str(store.dir),
         }
-        message = (f"Comtrade bulk {year} incomplete: {result.stopped or f'{len(failures)} file(s) failed'}; "
-                   "files stored are kept, a rerun resumes. " + " | ".join(failures[:3])) \
-            if failures or result.stopped else None
+        message = None
+        if failures or result.stopped:
+            message = (f"Comtrade bulk {year} incomplete: {result.stopped or f'{len(failures)} file(s) failed'}; "
+                       "files stored are kept, a rerun resumes. " + " | ".join(failures[:3]))
         return partition_result(context, metadata, message, config.allow_partial)
 
     return comtrade_bulk_files
