@@ -136,6 +136,23 @@ def month_archive(folder: Path, period: int, rows: int, *, seed: int = 0, revisi
     return archive
 
 
+def corrupt_at(data: bytes) -> int:
+    """The byte :func:`corrupt_7z` damages: the middle of the packed stream (after the 32-byte signature header,
+    before the end header whose offset that header states)."""
+    next_header_offset = int.from_bytes(data[12:20], "little")
+    return 32 + max(1, next_header_offset // 2)
+
+
+def corrupt_7z(data: bytes) -> bytes:
+    """``data`` (a 7z archive) with its packed stream damaged and its headers intact: the archive opens and
+    lists its member, unpacking it fails (LZMA error or CRC mismatch). Same size, so the listing still fits."""
+    at = corrupt_at(data)
+    damaged = bytearray(data)
+    for i in range(at, min(at + 64, 32 + int.from_bytes(data[12:20], "little"))):
+        damaged[i] ^= 0x5A
+    return bytes(damaged)
+
+
 # --------------------------------------------------------------------------- the fake service
 
 
@@ -149,7 +166,13 @@ class ServedFile:
 class Faults:
     """Scripted misbehaviour; each counter is consumed by the requests it affects."""
 
-    drop_after_bytes: int | None = None  # first download answer stops after this many bytes
+    drop_after_bytes: int | None = None  # first download answer stops after this many bytes (connection cut)
+    short_206: list[str] = field(default_factory=list)  # next ranged answers end early, cleanly: "length" sends a
+    # Content-Length that matches the short body, "close" sends none and closes the connection after it
+    short_206_fraction: float = 0.3  # share of the asked range a short answer carries
+    stall_first: int = 0  # download answers that stall longer than any client timeout before the headers
+    stall_s: float = 1.0
+    corrupt: dict = field(default_factory=dict)  # file name -> times its packed stream is served damaged
     fail_downloads_after: int | None = None  # after this many download answers, every further one is a 503
     ignore_range: bool = False  # answer 200 with the whole file even when a range is asked
     status_first: list[int] = field(default_factory=list)  # statuses to answer before the real ones
@@ -200,7 +223,7 @@ class FakeComext:
     def api_settings(self) -> dict:
         """Settings pointing the Comext client at this fake, without throttle or real waiting."""
         return {"files_url": f"{self.base}/files", "sdmx_url": f"{self.base}/sdmx/2.1",
-                "async_url": f"{self.base}/async", "requests_per_second": 0.0, "backoff_base_s": 0.01,
+                "async_url": f"{self.base}/1.0/async", "requests_per_second": 0.0, "backoff_base_s": 0.01,
                 "max_attempts": 3, "async_poll_s": 0.0, "async_max_polls": 5}
 
     # -- content
@@ -293,9 +316,10 @@ def _handler(fake: FakeComext):
                     return self._file(query)
             if path.startswith("/sdmx/2.1/data/"):
                 return self._sdmx(path, query)
-            if path.startswith("/async/status/"):
+            # the real layout: <root>/sdmx/2.1 and <root>/1.0/async
+            if path.startswith("/1.0/async/status/"):
                 return self._async_status(path.rsplit("/", 1)[-1])
-            if path.startswith("/async/data/"):
+            if path.startswith("/1.0/async/data/"):
                 return self._async_data(path.rsplit("/", 1)[-1])
             self._send(404, b"not found")
 
@@ -326,13 +350,21 @@ def _handler(fake: FakeComext):
             if failing:
                 return self._send(503, b"service unavailable (scripted)")
             with fake._lock:
+                stall = fake.faults.stall_first > 0
+                fake.faults.stall_first -= 1 if stall else 0
+            if stall:
+                time.sleep(fake.faults.stall_s)
+            with fake._lock:
                 served = fake.files.get(name)
                 drop = fake.faults.drop_after_bytes
                 fake.faults.drop_after_bytes = None
                 ignore_range = fake.faults.ignore_range
+                corrupt = fake.faults.corrupt.get(name, 0) > 0
             if served is None:
                 return self._send(404, b"no such file")
             data, total = served.data, len(served.data)
+            if corrupt:
+                data = corrupt_7z(data)
             start, end, status = 0, total - 1, 200
             match = re.fullmatch(r"bytes=(\d+)-(\d*)", range_header or "")
             if match and not ignore_range:
@@ -342,9 +374,20 @@ def _handler(fake: FakeComext):
                     return self._send(416, b"range not satisfiable", headers={"Content-Range": f"bytes */{total}"})
                 status = 206
             body = data[start:end + 1]
+            if corrupt and start <= corrupt_at(served.data) <= end:
+                with fake._lock:  # one damaged pass: the range holding the damaged byte was served
+                    fake.faults.corrupt[name] -= 1
+            with fake._lock:
+                short = fake.faults.short_206.pop(0) if status == 206 and fake.faults.short_206 else None
+            if short is not None:
+                body = body[:max(1, int(len(body) * fake.faults.short_206_fraction))]
             self.send_response(status)
             self.send_header("Content-Type", "application/x-7z-compressed")
-            self.send_header("Content-Length", str(len(body)))
+            if short == "close":
+                self.send_header("Connection", "close")
+                self.close_connection = True
+            else:
+                self.send_header("Content-Length", str(len(body)))
             self.send_header("Accept-Ranges", "bytes")
             if status == 206:
                 self.send_header("Content-Range", f"bytes {start}-{end}/{total}")
