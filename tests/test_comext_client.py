@@ -268,7 +268,7 @@ def test_a_damaged_archive_never_replaces_the_held_copy_and_is_tried_again(fake,
         outcome = fetch_months(client, store, listing, ["2024-01"], data, convert=False)
         assert fake.requests("download"), f"fetch {attempt} made no download"
         [error] = outcome.errors
-        assert "2024-01" in error and "full_v2_202401.7z" in error and "CRC" in error or "LZMA" in error, error
+        assert "month 2024-01" in error and "full_v2_202401.7z" in error and ("CRC" in error or "LZMA" in error), error
         assert (store.root / "bulk" / "full_v2_202401.7z").read_bytes() == held
         assert store.sidecar.read_bytes() == sidecar
     quarantined = sorted(store.quarantine.glob("*full_v2_202401.7z"))

@@ -4,6 +4,11 @@ version moves to ``<data dir>/raw/comext_archive`` (outside the folder the reade
 month is never read twice). Downloads in progress sit in ``raw/comext_incoming`` (same disk, so the final
 rename is atomic).
 
+A downloaded bulk file becomes current only after a test pass over it (7z CRC, header line, row count,
+:func:`pipeline.sevenzip.verify_archive`). One that fails goes to ``raw/comext_quarantine`` as
+``<UTC stamp>-<name>`` with ``<that name>.reason.json`` beside it (month, listing entry, reason); the held
+copy stays current, ``_release.json`` is not touched, and the month is tried again by the next fetch.
+
 An SDMX answer is cut into one file per period by DuckDB (in memory, never the working database): it
 compares a period's content with what is stored without parsing rows in Python.
 """
@@ -22,13 +27,17 @@ from typing import Iterator
 
 import duckdb
 
-from pipeline.clients.comext import ComextError
+from pipeline.clients.comext import ComextError, DamagedFile
 from pipeline.clients.comext.client import ComextClient
 from pipeline.clients.comext.listing import ListedFile
 from pipeline.clients.comext.sdmx import SdmxAnswer, SdmxQuery
-from pipeline.clients.landing import archive_files, write_json
+from pipeline.clients.landing import archive_files, utc_stamp, write_json
 from pipeline.io import sha256_of, sql_string
 from pipeline.paths import SIDECAR
+from pipeline.sevenzip import ArchiveError, verify_archive
+
+# columns both bulk layouts (full_v2 and the legacy one) carry; the readers check the rest
+BULK_HEADER_NEEDS = ("PRODUCT_NC", "FLOW", "PERIOD")
 
 
 @dataclass
@@ -48,13 +57,19 @@ class ComextRawStore:
     archive_root: Path
     incoming: Path
     synthetic: bool = False
+    quarantine: Path | None = None  # default: beside ``incoming``
+
+    def __post_init__(self) -> None:
+        if self.quarantine is None:
+            self.quarantine = Path(self.incoming).parent / "comext_quarantine"
 
     @classmethod
     def at(cls, data_root: Path) -> "ComextRawStore":
         """The store of a data directory; downloads in progress sit in ``raw/comext_incoming`` (same disk,
-        so the final rename is atomic, and outside the folder the readers scan)."""
+        so the final rename is atomic, and outside the folder the readers scan), refused downloads in
+        ``raw/comext_quarantine``."""
         raw = Path(data_root) / "raw"
-        return cls(raw / "comext", raw / "comext_archive", raw / "comext_incoming")
+        return cls(raw / "comext", raw / "comext_archive", raw / "comext_incoming", quarantine=raw / "comext_quarantine")
 
     @property
     def sidecar(self) -> Path:
@@ -108,14 +123,29 @@ class ComextRawStore:
         return self.read().get("bulk", {})
 
     def fetch_bulk(self, client: ComextClient, listed: ListedFile, *, reason: str = "new") -> dict:
-        """Download ``listed``, archive the version it replaces, record it; returns its sidecar entry."""
+        """Download ``listed``, test it whole, archive the version it replaces, record it; returns its sidecar
+        entry. A file that fails the test is quarantined and :class:`DamagedFile` raised; nothing else moves."""
         rel = self.bulk_rel(listed.name)
         result = client.download(listed, self.incoming / listed.name)
+        try:
+            check = verify_archive(result.path)
+            missing = [c for c in BULK_HEADER_NEEDS if c not in [h.strip().strip('"') for h in check.header.split(",")]]
+            if missing:
+                raise ArchiveError(f"{result.path}: line 1: header lacks {missing} ({check.header[:200]!r})")
+            if check.rows == 0:
+                raise ArchiveError(f"{result.path}: {check.member} holds a header and no data rows")
+        except ArchiveError as exc:
+            kept = self.quarantine_file(result.path, listed, str(exc))
+            raise DamagedFile(
+                f"Comext month {listed.month}: {listed.name} (listed {listed.last_modified or 'without a date'}) failed "
+                f"its test and did not replace the held copy: {exc}. Kept as {kept}; the next fetch tries the "
+                "month again") from exc
         entry = {
             "file": rel, "month": listed.month, "last_modified": listed.last_modified, "size": result.size,
             "sha256": sha256_of(result.path), "url": client.file_url(listed.name),
             "fetched_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "requests": result.requests, "resumed_from": result.resumed_from, "seconds": result.seconds,
+            "rows": check.rows, "unpacked_bytes": check.unpacked_bytes, "member": check.member,
         }
         with self.editing() as meta:
             archived = self.archive(meta, rel, reason) if (self.root / rel).exists() else None
@@ -126,6 +156,20 @@ class ComextRawStore:
             meta["files"][rel] = (f"Eurostat Comext bulk {listed.name} (file service last modified "
                                   f"{listed.last_modified or 'not stated'})")
         return entry
+
+    def quarantine_file(self, path: Path, listed: ListedFile, reason: str, keep: int = 3) -> Path:
+        """Move a refused download to ``quarantine/<stamp>-<name>`` with ``.reason.json`` beside it; only the
+        ``keep`` newest refused copies of a name stay (a month that keeps failing does not fill the disk)."""
+        self.quarantine.mkdir(parents=True, exist_ok=True)
+        target = self.quarantine / f"{utc_stamp()}-{listed.name}"
+        shutil.move(str(path), str(target))
+        write_json(target.with_name(target.name + ".reason.json"), {
+            "file": listed.name, "month": listed.month, "last_modified": listed.last_modified, "size": listed.size,
+            "reason": reason, "quarantined_at": datetime.now(timezone.utc).isoformat(timespec="seconds")})
+        for old in sorted(self.quarantine.glob(f"*-{listed.name}"))[:-keep]:
+            old.unlink(missing_ok=True)
+            old.with_name(old.name + ".reason.json").unlink(missing_ok=True)
+        return target
 
     # -- SDMX
     def sdmx_rel(self, query: SdmxQuery, period: str) -> str:
