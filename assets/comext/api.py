@@ -223,6 +223,8 @@ class SdmxQueryConfig(Config):
 
 class SdmxFetchConfig(Config):
     queries: list[SdmxQueryConfig] = Field(default=[], description="Queries to fetch; empty: nothing is fetched.")
+    force: bool = Field(default=False, description="Ask again even when a query is held: the same full query "
+                        "answered before, its files unchanged (sha256). The revision sensor sets it.")
 
 
 @asset(
@@ -251,6 +253,15 @@ def comext_sdmx_files(context: AssetExecutionContext, config: SdmxFetchConfig, c
                     if outside:
                         raise ComextError(f"{query.describe()}: only_periods {outside} outside the query's range")
                     periods = sorted(spec.only_periods)
+                held = None if config.force else store.held_answer(query, periods)
+                if held is not None:
+                    # asked and answered before, every file still as stored: nothing to ask
+                    summary[query.query_id()] = {"query": query.describe(), "held": True,
+                                                 "answered_at": held["answered_at"], "files": len(held["files"])}
+                    current_progress().advance(skipped=True)
+                    context.log.info(f"{query.describe()}: held since {held['answered_at']} ({len(held['files'])} "
+                                     "file(s) unchanged); no request (force to ask again)")
+                    continue
                 runs = contiguous_runs(periods, query.freq) if periods else [None]
                 before = (client.sdmx_requests, client.splits)
                 answers = []
@@ -344,7 +355,8 @@ def comext_revisions(context: SensorEvaluationContext, comext_api: ComextApi, da
             skip_reason=f"months {sorted(plan['bulk'])} still differ after {SENSOR_MAX_ATTEMPTS} requested runs; "
             "look at the failed runs of the refresh job", cursor=json.dumps(new_cursor))
     new_cursor["attempts"] = {signature: attempt}
-    sdmx = {"ops": {SDMX_OP: {"config": {"queries": plan["sdmx"]}}}} if plan["sdmx"] else {}
+    # the listing shows these periods revised: ask even if the same query is held
+    sdmx = {"ops": {SDMX_OP: {"config": {"queries": plan["sdmx"], "force": True}}}} if plan["sdmx"] else {}
     tags = {"geomonitor/trigger": "comext_revisions", "geomonitor/comext_months": ",".join(sorted(plan["bulk"]))}
     months = sorted(m for m in plan["bulk"] if m in _partition_keys(context))
     if len(months) < len(plan["bulk"]):

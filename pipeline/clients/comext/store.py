@@ -16,6 +16,7 @@ compares a period's content with what is stored without parsing rows in Python.
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import shutil
 import tempfile
@@ -263,7 +264,37 @@ class ComextRawStore:
             for period, outcome in outcomes.items():
                 if outcome.status == "unchanged":
                     entry["periods"][period]["checked_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+            # this exact query is now held: the files its answer left, with their hashes (see held_answer)
+            answers = entry.setdefault("answers", {})
+            answers.pop(self.answer_key(query, periods), None)
+            answers[self.answer_key(query, periods)] = {
+                "query": query.to_dict(), "periods": list(periods),
+                "answered_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                "files": {o.path: sha256_of(self.root / o.path) for o in outcomes.values()
+                          if o.status != "absent" and o.path},
+            }
+            for stale in list(answers)[:-50]:  # insertion order: the oldest go first
+                answers.pop(stale)
         return [outcomes[p] for p in sorted(outcomes)]
+
+    @staticmethod
+    def answer_key(query: SdmxQuery, periods: list[str]) -> str:
+        """The full query (every dimension, span and the periods asked) as a short stable key."""
+        spec = json.dumps({**query.to_dict(), "periods": sorted(periods)}, sort_keys=True)
+        return hashlib.sha1(spec.encode()).hexdigest()[:16]
+
+    def held_answer(self, query: SdmxQuery, periods: list[str]) -> dict | None:
+        """The stored answer of exactly this query when every file it left is still there with the same
+        sha256 (a file replaced by another query's answer, edited or removed makes it not held); else None."""
+        entry = self.read().get("sdmx", {}).get(query.query_id(), {})
+        held = entry.get("answers", {}).get(self.answer_key(query, periods))
+        if held is None:
+            return None
+        for rel, digest in held["files"].items():
+            path = self.root / rel
+            if not path.is_file() or sha256_of(path) != digest:
+                return None
+        return held
 
 
 def _widest(stored: dict | None, query: SdmxQuery) -> dict:
