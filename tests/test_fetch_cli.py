@@ -270,3 +270,36 @@ def test_base_url_moves_the_asynchronous_delivery_urls_too(tmp_path):
                 "--config", str(config)]
         assert main(args) == 0
         assert fake.requests("async_status") and len(fake.requests("async_data")) == 1
+
+
+def test_a_damaged_comtrade_bulk_file_is_quarantined_and_the_held_one_stays(comtrade, tmp_path):
+    fake, recs = comtrade
+    fake.fault_rate = 0.0
+    _bulk_entry(fake, 528, 2023, recs, "2024-06-01T00:00:00Z")
+    args = ["--data-dir", str(tmp_path), "fetch", "comtrade-bulk", "--reporters", "528", "--years", "2023",
+            "--base-url", fake.url, "--rate", "0"]
+    assert main(args) == 0
+    bulk = tmp_path / "raw" / "comtrade" / "bulk"
+    [held] = bulk.glob("*.gz")
+    held_bytes, state = held.read_bytes(), (bulk / "_bulk.json").read_bytes()
+    rows = sum(1 for r in recs if r["reporterCode"] == 528 and r["period"] == "2023")
+    assert json.loads(state)["528:2023:H6"]["rows"] == rows
+
+    # a new publication arrives damaged (same size, gzip stream corrupt in the middle)
+    fake.bulk_entries.clear()
+    _bulk_entry(fake, 528, 2023, recs, "2024-09-01T00:00:00Z")
+    digest = fake.bulk_entries[0]["fileUrl"]
+    blob = bytearray(fake.bulk_blobs[digest])
+    for i in range(len(blob) // 2, len(blob) // 2 + 32):
+        blob[i] ^= 0x5A
+    fake.bulk_blobs[digest] = bytes(blob)
+    for _ in range(2):  # the next fetch tries again
+        downloads = len([c for c in fake.log if "/bulk/v1/file/" in c["path"]])
+        assert main(args) == 1
+        assert len([c for c in fake.log if "/bulk/v1/file/" in c["path"]]) > downloads
+        assert [p.read_bytes() for p in bulk.glob("*.gz")] == [held_bytes]
+        assert (bulk / "_bulk.json").read_bytes() == state
+    quarantined = sorted((tmp_path / "raw" / "comtrade_quarantine").glob("*.gz"))
+    assert len(quarantined) == 2 and all("2024-09-01" in q.name for q in quarantined)
+    reason = json.loads(quarantined[0].with_name(quarantined[0].name + ".reason.json").read_text())
+    assert reason["publicationDate"] == "2024-09-01T00:00:00Z" and "gzip" in reason["reason"]
