@@ -184,13 +184,25 @@ class Faults:
     async_final_status: str = "AVAILABLE"
 
 
+# what the fault drill injects into the file service's downloads, in turn (see FakeComext.fault_every)
+DRILL_FAULTS = ("429", "short_length", "503", "cut", "500", "timeout", "short_close", "502")
+
+
 class FakeComext:
-    """A local Eurostat file service + Comext SDMX endpoint; use as a context manager."""
+    """A local Eurostat file service + Comext SDMX endpoint; use as a context manager.
+
+    ``fault_every=n`` gives every n-th download request the next fault of ``fault_kinds`` (429 with
+    Retry-After 0, 500/502/503, a stall past the client's timeout, a cut connection, a 206 that ends early
+    with a matching Content-Length or on a close-delimited body); ``faults_injected`` counts them by kind."""
 
     def __init__(self, *, sdmx_rows: list[dict] | None = None, max_rows: int = 1_000_000,
-                 last_update: str = "13/02/26 11:00:00"):
+                 last_update: str = "13/02/26 11:00:00", fault_every: int = 0,
+                 fault_kinds: tuple[str, ...] = DRILL_FAULTS):
         self.files: dict[str, ServedFile] = {}
         self.faults = Faults()
+        self.fault_every, self.fault_kinds = fault_every, fault_kinds
+        self.faults_injected: dict[str, int] = {}
+        self._download_requests = 0
         self.max_rows = max_rows
         self.sdmx_rows = sdmx_rows if sdmx_rows is not None else load_sdmx_fixture()
         self.last_update = last_update
@@ -337,10 +349,30 @@ def _handler(fake: FakeComext):
                 lines.append(f"{name},7z,{len(served.data) + delta},{served.last_modified}")
             self._send(200, ("\n".join(lines) + "\n").encode(), "text/csv")
 
+        def _drill_fault(self) -> str | None:
+            with fake._lock:
+                fake._download_requests += 1
+                if not fake.fault_every or fake._download_requests % fake.fault_every:
+                    return None
+                n = sum(fake.faults_injected.values())
+                kind = fake.fault_kinds[n % len(fake.fault_kinds)]
+                fake.faults_injected[kind] = fake.faults_injected.get(kind, 0) + 1
+                if kind == "cut":
+                    fake.faults.drop_after_bytes = 1 + n * 97  # somewhere inside the range
+                elif kind.startswith("short_"):
+                    fake.faults.short_206.insert(0, kind[len("short_"):])
+                elif kind == "timeout":
+                    fake.faults.stall_first += 1
+            return kind
+
         def _file(self, query: dict) -> None:
             name = query["file"].rsplit("/", 1)[-1]
             range_header = self.headers.get("Range")
-            fake._record(kind="download", name=name, range=range_header, query=query)
+            kind = self._drill_fault()
+            fake._record(kind="download", name=name, range=range_header, query=query, fault=kind)
+            if kind in ("429", "500", "502", "503"):
+                headers = {"Retry-After": "0"} if kind == "429" else {}
+                return self._send(int(kind), f"scripted {kind}".encode(), headers=headers)
             if self._scripted_status():
                 return
             with fake._lock:
@@ -352,8 +384,10 @@ def _handler(fake: FakeComext):
             with fake._lock:
                 stall = fake.faults.stall_first > 0
                 fake.faults.stall_first -= 1 if stall else 0
-            if stall:
+            if stall:  # the client has given up by now: close without an answer
                 time.sleep(fake.faults.stall_s)
+                self.close_connection = True
+                return
             with fake._lock:
                 served = fake.files.get(name)
                 drop = fake.faults.drop_after_bytes
@@ -374,13 +408,14 @@ def _handler(fake: FakeComext):
                     return self._send(416, b"range not satisfiable", headers={"Content-Range": f"bytes */{total}"})
                 status = 206
             body = data[start:end + 1]
-            if corrupt and start <= corrupt_at(served.data) <= end:
-                with fake._lock:  # one damaged pass: the range holding the damaged byte was served
-                    fake.faults.corrupt[name] -= 1
             with fake._lock:
                 short = fake.faults.short_206.pop(0) if status == 206 and fake.faults.short_206 else None
             if short is not None:
                 body = body[:max(1, int(len(body) * fake.faults.short_206_fraction))]
+            sent = min(len(body), drop) if drop is not None else len(body)
+            if corrupt and start <= corrupt_at(served.data) < start + sent:
+                with fake._lock:  # one damaged pass: the damaged byte went out
+                    fake.faults.corrupt[name] -= 1
             self.send_response(status)
             self.send_header("Content-Type", "application/x-7z-compressed")
             if short == "close":

@@ -38,7 +38,7 @@ from dagster import (
 )
 from pydantic import Field
 
-from pipeline.clients.comext import ComextError
+from pipeline.clients.comext import ComextError, DamagedFile
 from pipeline.clients.comext.listing import changed_months, monthly_files
 from pipeline.clients.comext.sdmx import SdmxQuery, contiguous_runs, stale_sdmx_periods
 from pipeline.clients.comext.store import ComextRawStore
@@ -110,7 +110,7 @@ def fetch_months(client, store: ComextRawStore, listing: dict, wanted: list[str]
                     f"partner kinds {report.partner_kinds}")
             progress.advance(records=rows)
         except (ComextError, FetchError, InputError, OSError) as exc:
-            out.errors.append(f"{month}: {exc}")
+            out.errors.append(str(exc) if isinstance(exc, DamagedFile) else f"{month}: {exc}")  # it names the month
             say("error", f"{listed.name}: {exc}")
             progress.note(f"{listed.name}: {exc}")
             progress.advance()

@@ -9,6 +9,7 @@ rerun resumes), 2 for invalid options, 130 after Ctrl-C (stored files are kept; 
 from __future__ import annotations
 
 import os
+import re
 import sys
 import time
 
@@ -152,7 +153,8 @@ def _reasons(result) -> list[str]:
     for event in result.all_events:
         if event.is_step_failure:
             error = event.step_failure_data.error
-            out.append(((error.cause or error).message or "").strip().splitlines()[0][:500])
+            message = ((error.cause or error).message or "").strip().splitlines()[0]
+            out.append(re.sub(r"^dagster\._core\.definitions\.events\.Failure: ", "", message)[:500])
     return out or ["the run failed (see geomon status or the Dagster UI)"]
 
 

@@ -136,11 +136,12 @@ class ComextRawStore:
             if check.rows == 0:
                 raise ArchiveError(f"{result.path}: {check.member} holds a header and no data rows")
         except ArchiveError as exc:
-            kept = self.quarantine_file(result.path, listed, str(exc))
+            reason = str(exc).replace(f"{result.path}: ", "")  # the incoming path says nothing; the name does
+            kept = self.quarantine_file(result.path, listed, reason)
             raise DamagedFile(
                 f"Comext month {listed.month}: {listed.name} (listed {listed.last_modified or 'without a date'}) failed "
-                f"its test and did not replace the held copy: {exc}. Kept as {kept}; the next fetch tries the "
-                "month again") from exc
+                f"its test: {reason}. The held copy stays current; the download is kept as "
+                f"{kept.parent.name}/{kept.name}; the next fetch tries the month again") from exc
         entry = {
             "file": rel, "month": listed.month, "last_modified": listed.last_modified, "size": result.size,
             "sha256": sha256_of(result.path), "url": client.file_url(listed.name),
