@@ -388,7 +388,7 @@ class Fetcher:
             expected, mode, pos = (int(length) if length.isdigit() else None), "wb", 0
             state["total"] = expected
         state["status"], got = status, 0
-        pieces = response.iter_raw()
+        pieces = response.iter_bytes()  # identity was asked: the bytes as sent
         try:
             first = next(pieces, b"")
             if pos == 0 and _looks_html_start(response, first):
