@@ -283,6 +283,35 @@ def test_a_damaged_archive_never_replaces_the_held_copy_and_is_tried_again(fake,
     assert store.held_bulk()["full_v2_202401.7z"]["rows"] == 4000
 
 
+def test_a_damaged_copy_made_current_by_an_older_version_is_fetched_again(fake, archive_bytes, tmp_path):
+    """What ca99318 left behind: a damaged archive recorded as current, with the listing unchanged."""
+    from assets.comext.api import fetch_months
+    from fake_comext import corrupt_7z
+    from pipeline.resources import DataFolder
+
+    store = ComextRawStore.at(tmp_path)
+    fake.put("full_v2_202401.7z", archive_bytes, "2024-03-15T11:00:00")
+    fake.put("full_v2_202402.7z", archive_bytes, "2024-04-15T11:00:00")
+    client = client_for(fake)
+    listing = monthly_files(client.list_files())
+    months = ["2024-01", "2024-02"]
+    assert fetch_months(client, store, listing, months, DataFolder(root=str(tmp_path)), convert=False).errors == []
+    with store.editing() as meta:  # as the old fetch recorded them: no test, no row count
+        for entry in meta["bulk"].values():
+            for key in ("rows", "unpacked_bytes", "member"):
+                entry.pop(key, None)
+    (store.root / "bulk" / "full_v2_202401.7z").write_bytes(corrupt_7z(archive_bytes))
+    fake.clear_log()
+    outcome = fetch_months(client, store, listing, months, DataFolder(root=str(tmp_path)), convert=False)
+    assert [(f["month"], f["reason"]) for f in outcome.fetched] == [("2024-01", "damaged")]
+    assert outcome.skipped == ["2024-02"] and {r["name"] for r in fake.requests("download")} == {"full_v2_202401.7z"}
+    assert (store.root / "bulk" / "full_v2_202401.7z").read_bytes() == archive_bytes
+    assert store.held_bulk()["full_v2_202402.7z"]["rows"] == 4000  # tested once, recorded
+    fake.clear_log()
+    assert fetch_months(client, store, listing, months, DataFolder(root=str(tmp_path)), convert=False).skipped == months
+    assert fake.requests("download") == []
+
+
 def test_unpacking_a_damaged_archive_names_the_file(archive_bytes, tmp_path):
     from fake_comext import corrupt_7z
     from pipeline.sevenzip import ArchiveError, archive_member, extract_member

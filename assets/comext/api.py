@@ -88,6 +88,11 @@ def fetch_months(client, store: ComextRawStore, listing: dict, wanted: list[str]
         listed = listing[month]
         on_disk = (store.root / store.bulk_rel(listed.name)).exists()
         reason = reasons.get(month) or ("missing" if not on_disk else ("forced" if force else None))
+        if reason is None and store.untested_or_damaged(listed.name):
+            # held from before downloads were tested (no row count recorded): tested once now, and fetched
+            # again if damaged, so a broken copy made current by an older version does not stick
+            reason = "damaged"
+            say("warning", f"{listed.name}: the held copy fails its test; fetching the month again")
         if reason is None:
             out.skipped.append(month)
             progress.advance(skipped=True)

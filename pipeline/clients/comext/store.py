@@ -159,6 +159,20 @@ class ComextRawStore:
                                   f"{listed.last_modified or 'not stated'})")
         return entry
 
+    def untested_or_damaged(self, name: str) -> bool:
+        """For a held bulk file without a recorded test (fetched before downloads were tested): test it now;
+        True if it fails (fetch it again), else its row count is recorded and it is not tested again."""
+        entry = self.held_bulk().get(name)
+        if entry is None or "rows" in entry:
+            return False
+        try:
+            check = verify_archive(self.root / entry["file"])
+        except ArchiveError:
+            return True
+        with self.editing() as meta:
+            meta["bulk"][name].update(rows=check.rows, unpacked_bytes=check.unpacked_bytes, member=check.member)
+        return False
+
     def quarantine_file(self, path: Path, listed: ListedFile, reason: str, keep: int = 3) -> Path:
         """Move a refused download to ``quarantine/<stamp>-<name>`` with ``.reason.json`` beside it; only the
         ``keep`` newest refused copies of a name stay (a month that keeps failing does not fill the disk)."""
