@@ -48,6 +48,7 @@ from pipeline.readers.comext_bulk import cached_bulk_parquet
 from pipeline.readers.inputs import InputError
 from pipeline.resources import ComextApi, DataFolder
 from pipeline.schedules import comext_job
+from pipeline.sevenzip import ArchiveCheck, ArchiveError
 
 SDMX_FILES_KEY = AssetKey(["raw", "comext_sdmx_files"])
 # the op Dagster names after the asset key; the sensor's run config goes under it
@@ -76,8 +77,10 @@ class MonthsOutcome:
 
 def fetch_months(client, store: ComextRawStore, listing: dict, wanted: list[str], data: DataFolder, *,
                  force: bool = False, convert: bool = True, log=None) -> MonthsOutcome:
-    """Download (and convert) the listed files of ``wanted`` months that are missing, revised or forced: the
-    body of the monthly partitions (``geomon fetch comext`` runs them)."""
+    """Download (and convert) the listed files of ``wanted`` months that are missing, revised, forced or held
+    damaged: the body of the monthly partitions (``geomon fetch comext`` runs them). A download becomes current
+    only after its test (the conversion, or a 7z test pass without ``convert``); one that fails is an error
+    naming the month, the file and the reason, and leaves the held copy and ``_release.json`` as they were."""
     say = (lambda level, msg: getattr(log, level)(msg)) if log is not None else (lambda level, msg: None)
     progress = current_progress()
     progress.plan(len(wanted), what="files")
@@ -98,13 +101,15 @@ def fetch_months(client, store: ComextRawStore, listing: dict, wanted: list[str]
             progress.advance(skipped=True)
             continue
         try:
-            entry = store.fetch_bulk(client, listed, reason=reason)
+            entry = store.fetch_bulk(client, listed, reason=reason,
+                                     test=_conversion_test(data, out, month) if convert else None)
             out.fetched.append({"month": month, "reason": reason, **{k: entry[k] for k in
                                 ("file", "size", "last_modified", "requests", "resumed_from", "seconds")}})
             say("info", f"{listed.name}: {reason}, {entry['size']:,} bytes in {entry['requests']} request(s)"
                 + (f", resumed at byte {entry['resumed_from']:,}" if entry["resumed_from"] else ""))
             rows = 0
             if convert:
+                # converted by the test before the file became current: the cached report, no second unpack
                 report = cached_bulk_parquet(store.root / entry["file"], entry["sha256"], data.paths().comext_parquet)
                 out.conversions[month] = report.as_metadata()
                 rows = report.rows
@@ -120,6 +125,21 @@ def fetch_months(client, store: ComextRawStore, listing: dict, wanted: list[str]
             progress.note(f"{listed.name}: {exc}")
             progress.advance()
     return out
+
+
+def _conversion_test(data: DataFolder, out: MonthsOutcome, month: str):
+    """The download test of a month that is converted anyway: the Parquet conversion unpacks the whole file
+    (py7zr checks its CRC) and checks its header, periods and rows, so a month is unpacked once, before it
+    replaces the held copy. A conversion that fails refuses the file (ArchiveError, named by the store)."""
+
+    def test(path, sha256: str) -> ArchiveCheck:
+        try:
+            report = cached_bulk_parquet(path, sha256, data.paths().comext_parquet)
+        except InputError as exc:
+            raise ArchiveError(str(exc)) from exc
+        return ArchiveCheck(report.member, "", report.rows, report.unpacked_bytes, report.seconds)
+
+    return test
 
 
 # --------------------------------------------------------------------------- bulk files, one partition a month
@@ -151,8 +171,11 @@ def comext_bulk_months_asset(start: str = DEFAULT_BULK_START):
         kinds={"python", "parquet"},
         partitions_def=bulk_month_partitions(start),
         description="One Eurostat Comext monthly bulk file (full_v2_YYYYMM.7z) per partition, downloaded into "
-        "<data dir>/raw/comext/bulk (older version archived) and converted to typed Parquet. Writes files only; "
-        "the DuckDB models read what the partitions left. A partition that is current makes no download.",
+        "<data dir>/raw/comext/bulk (older version archived) and converted to typed Parquet. The conversion is "
+        "the download's test: only a file that unpacks whole (CRC), with a known header and its rows, replaces "
+        "the held copy; a damaged one goes to raw/comext_quarantine with its reason, the partition fails naming "
+        "month, file and reason, and the next run tries again. Writes files only; the DuckDB models read what "
+        "the partitions left. A partition that is current makes no download.",
     )
     def comext_bulk_months(context: AssetExecutionContext, config: BulkMonthConfig, comext_api: ComextApi,
                            data: DataFolder) -> MaterializeResult:

@@ -24,7 +24,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import duckdb
 
@@ -35,7 +35,7 @@ from pipeline.clients.comext.sdmx import SdmxAnswer, SdmxQuery
 from pipeline.clients.landing import archive_files, utc_stamp, write_json
 from pipeline.io import sha256_of, sql_string
 from pipeline.paths import SIDECAR
-from pipeline.sevenzip import ArchiveError, verify_archive
+from pipeline.sevenzip import ArchiveCheck, ArchiveError, verify_archive
 
 # columns both bulk layouts (full_v2 and the legacy one) carry; the readers check the rest
 BULK_HEADER_NEEDS = ("PRODUCT_NC", "FLOW", "PERIOD")
@@ -123,20 +123,28 @@ class ComextRawStore:
     def held_bulk(self) -> dict[str, dict]:
         return self.read().get("bulk", {})
 
-    def fetch_bulk(self, client: ComextClient, listed: ListedFile, *, reason: str = "new") -> dict:
+    def fetch_bulk(self, client: ComextClient, listed: ListedFile, *, reason: str = "new",
+                   test: Callable[[Path, str], ArchiveCheck] | None = None) -> dict:
         """Download ``listed``, test it whole, archive the version it replaces, record it; returns its sidecar
-        entry. A file that fails the test is quarantined and :class:`DamagedFile` raised; nothing else moves."""
+        entry. A file that fails the test is quarantined and :class:`DamagedFile` raised; nothing else moves.
+
+        ``test(path, sha256)`` replaces the default test pass (:func:`verify_archive`): the fetch asset passes
+        the Parquet conversion, which unpacks the file anyway, so a month is unpacked once; it raises
+        ArchiveError for a file that fails and may leave ``header`` empty (it checked the header itself)."""
         rel = self.bulk_rel(listed.name)
         result = client.download(listed, self.incoming / listed.name)
+        sha256 = sha256_of(result.path)
         try:
-            check = verify_archive(result.path)
-            missing = [c for c in BULK_HEADER_NEEDS if c not in [h.strip().strip('"') for h in check.header.split(",")]]
+            check = test(result.path, sha256) if test is not None else verify_archive(result.path)
+            columns = [h.strip().strip('"') for h in check.header.split(",")]
+            missing = [c for c in BULK_HEADER_NEEDS if c not in columns] if check.header else []
             if missing:
                 raise ArchiveError(f"{result.path}: line 1: header lacks {missing} ({check.header[:200]!r})")
             if check.rows == 0:
                 raise ArchiveError(f"{result.path}: {check.member} holds a header and no data rows")
         except ArchiveError as exc:
-            reason = str(exc).replace(f"{result.path}: ", "")  # the incoming path says nothing; the name does
+            # the incoming folder says nothing; the file's name does
+            reason = str(exc).replace(f"{result.path}: ", "").replace(str(result.path), result.path.name)
             kept = self.quarantine_file(result.path, listed, reason)
             raise DamagedFile(
                 f"Comext month {listed.month}: {listed.name} (listed {listed.last_modified or 'without a date'}) failed "
@@ -144,7 +152,7 @@ class ComextRawStore:
                 f"{kept.parent.name}/{kept.name}; the next fetch tries the month again") from exc
         entry = {
             "file": rel, "month": listed.month, "last_modified": listed.last_modified, "size": result.size,
-            "sha256": sha256_of(result.path), "url": client.file_url(listed.name),
+            "sha256": sha256, "url": client.file_url(listed.name),
             "fetched_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "requests": result.requests, "resumed_from": result.resumed_from, "seconds": result.seconds,
             "rows": check.rows, "unpacked_bytes": check.unpacked_bytes, "member": check.member,
