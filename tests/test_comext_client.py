@@ -369,6 +369,19 @@ def test_an_asynchronous_answer_is_polled_until_available(fake):
     assert sleeps.calls.count(0.5) == 3  # the bounded poll interval
 
 
+def test_a_moved_sdmx_endpoint_takes_the_asynchronous_delivery_along(fake):
+    from pipeline.clients.comext.sdmx import ASYNC_URL, SDMX_URL, async_url_for
+
+    assert async_url_for(SDMX_URL) == ASYNC_URL
+    fetcher = Fetcher(FetchPolicy(requests_per_second=0, max_attempts=2, backoff_base_s=0.01))
+    moved = ComextClient(fetcher, sdmx_url=f"{fake.base}/sdmx/2.1", async_poll_s=0.0)
+    assert moved.async_url == f"{fake.base}/1.0/async"
+    fake.faults.sdmx_async = True
+    assert moved.fetch_sdmx(FIXTURE_QUERY)[0].asynchronous and fake.requests("async_data")
+    assert ComextClient(fetcher, sdmx_url=f"{fake.base}/sdmx/2.1", async_url="http://127.0.0.1:9/a").async_url == \
+        "http://127.0.0.1:9/a"  # an explicit setting stays
+
+
 def test_an_expired_or_never_ready_asynchronous_answer_fails_clearly(fake):
     fake.faults.sdmx_async = True
     fake.faults.async_final_status = "EXPIRED"

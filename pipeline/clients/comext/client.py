@@ -23,6 +23,7 @@ from pipeline.clients.comext.sdmx import (
     SDMX_URL,
     SdmxAnswer,
     SdmxQuery,
+    async_url_for,
     check_sdmx_header,
     xml_value,
     classify_sdmx_body,
@@ -67,6 +68,9 @@ class ComextClient:
         self.fetcher = fetcher
         self.files_url, self.products_dir = files_url.rstrip("/"), products_dir.strip("/")
         self.sdmx_url, self.async_url = sdmx_url.rstrip("/"), async_url.rstrip("/")
+        if async_url == ASYNC_URL and self.sdmx_url != SDMX_URL:
+            # an SDMX endpoint moved elsewhere (a mirror, a local fake) takes its asynchronous delivery along
+            self.async_url = async_url_for(self.sdmx_url)
         self.chunk_bytes = chunk_bytes
         self.async_poll_s, self.async_max_polls = async_poll_s, async_max_polls
         self._sleep, self._say = sleep, speaker(log)
