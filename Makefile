@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 DATA   ?= $(or $(GEOMON_DATA_DIR),$(CURDIR)/data)
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test dev bench bench-comtrade clean
+.PHONY: run test dev bench bench-comtrade bench-comext clean
 
 # The venv is rebuilt when pyproject.toml changes.
 $(STAMP): pyproject.toml
@@ -44,6 +44,10 @@ bench: $(STAMP)
 # The UN Comtrade client against a local fake API that injects 10% faults (500+ calls).
 bench-comtrade: $(STAMP)
 	$(BIN)/python bench/comtrade_fault_drill.py
+
+# The Comext file-service fault drill (issue 25): every fault kind, damaged archives, five fetches.
+bench-comext: $(STAMP)
+	$(BIN)/python bench/comext_fault_drill.py
 
 clean:
 	rm -rf $(DATA)/work $(DATA)/demo $(DATA)/snapshots $(DATA)/geomonitor.duckdb $(DATA)/dagster_home

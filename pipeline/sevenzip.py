@@ -1,16 +1,28 @@
 """Comext ``.7z`` archives with py7zr: the one data file inside, its header line (unpacking only the first
-block), and unpacking it whole into a folder. Shared by the bulk reader and the download check.
+block), a whole test pass (CRC, header, row count) and unpacking it whole into a folder. Shared by the bulk
+reader and the download check. Every failure is an :class:`ArchiveError` naming the file and the reason
+(a damaged packed stream surfaces from py7zr as an LZMA error or a CRC mismatch).
 """
 
 from __future__ import annotations
 
+import lzma
 import shutil
 import time
+import zlib
+from dataclasses import dataclass
 from pathlib import Path
 
 
 class ArchiveError(Exception):
     """An archive that cannot be opened or unpacked as a Comext bulk file; the message names it."""
+
+
+def _unpack_errors() -> tuple[type[BaseException], ...]:
+    """What py7zr lets through for a damaged archive: its own errors, the codecs' (LZMA, deflate), I/O."""
+    import py7zr
+
+    return (py7zr.exceptions.ArchiveError, lzma.LZMAError, zlib.error, OSError, EOFError, ValueError)
 
 
 class _Enough(Exception):
@@ -78,7 +90,7 @@ def archive_first_line(path: Path, limit: int = 1 << 16) -> str:
             archive.extract(targets=[member], factory=factory)
     except _Enough:
         pass
-    except (py7zr.exceptions.ArchiveError, OSError, EOFError, ValueError) as exc:
+    except _unpack_errors() as exc:
         raise ArchiveError(f"{path}: cannot unpack {member} ({type(exc).__name__}: {exc})") from exc
     return bytes(factory.head.data).split(b"\n", 1)[0].decode("utf-8-sig", errors="replace").strip()
 
@@ -107,8 +119,85 @@ def extract_member(path: Path, dest_dir: Path) -> Path:
         target = dest_dir / Path(member).name
         unpacked.replace(target)
         return target
-    except (py7zr.exceptions.ArchiveError, OSError, EOFError, ValueError) as exc:
+    except ArchiveError:
+        raise
+    except _unpack_errors() as exc:
         raise ArchiveError(f"{path}: cannot unpack {member} ({type(exc).__name__}: {exc})") from exc
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 
+
+
+@dataclass
+class ArchiveCheck:
+    """What one test pass over an archive found: its member, header line, data rows and unpacked size."""
+
+    member: str
+    header: str
+    rows: int
+    unpacked_bytes: int
+    seconds: float
+
+
+def _counting_factory():
+    from py7zr.io import Py7zIO, WriterFactory
+
+    class Counter(Py7zIO):
+        """Keeps the first line and counts line ends (bytes.count, no loop over rows); stores nothing else."""
+
+        def __init__(self) -> None:
+            self.head, self.lines, self.bytes, self.last = bytearray(), 0, 0, b""
+
+        def write(self, s) -> int:
+            if len(self.head) < 1 << 16 and b"\n" not in self.head:
+                self.head += bytes(s[: (1 << 16) - len(self.head)])
+            self.lines += s.count(b"\n")
+            self.bytes += len(s)
+            if len(s):
+                self.last = bytes(s[-1:])
+            return len(s)
+
+        def read(self, size=None) -> bytes:
+            return b""
+
+        def seek(self, offset: int, whence: int = 0) -> int:
+            return 0
+
+        def flush(self) -> None:
+            pass
+
+        def size(self) -> int:
+            return self.bytes
+
+    class Factory(WriterFactory):
+        def __init__(self) -> None:
+            self.counter = Counter()
+
+        def create(self, filename: str):
+            return self.counter
+
+    return Factory()
+
+
+def verify_archive(path: Path) -> ArchiveCheck:
+    """Unpack the archive's data file once without writing it anywhere: py7zr checks its CRC; the header
+    line and the data rows (line ends after the header; a last line without one counts) are read and the
+    unpacked size is compared with the archive's. Raises :class:`ArchiveError` naming the file and why."""
+    import py7zr
+
+    started = time.perf_counter()
+    member, expected = archive_member(path)
+    factory = _counting_factory()
+    try:
+        with py7zr.SevenZipFile(path, mode="r") as archive:
+            archive.extract(targets=[member], factory=factory)
+    except _unpack_errors() as exc:
+        raise ArchiveError(f"{path}: cannot unpack {member} ({type(exc).__name__}: {exc})") from exc
+    counter = factory.counter
+    if counter.bytes != expected:
+        raise ArchiveError(f"{path}: {member} unpacked to {counter.bytes} bytes, the archive states {expected}")
+    header = bytes(counter.head).split(b"\n", 1)[0].decode("utf-8-sig", errors="replace").strip()
+    if not header:
+        raise ArchiveError(f"{path}: {member} has no header line")
+    lines = counter.lines + (1 if counter.last not in (b"\n", b"") else 0)
+    return ArchiveCheck(member, header, max(0, lines - 1), counter.bytes, round(time.perf_counter() - started, 3))

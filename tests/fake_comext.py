@@ -136,6 +136,23 @@ def month_archive(folder: Path, period: int, rows: int, *, seed: int = 0, revisi
     return archive
 
 
+def corrupt_at(data: bytes) -> int:
+    """The byte :func:`corrupt_7z` damages: the middle of the packed stream (after the 32-byte signature header,
+    before the end header whose offset that header states)."""
+    next_header_offset = int.from_bytes(data[12:20], "little")
+    return 32 + max(1, next_header_offset // 2)
+
+
+def corrupt_7z(data: bytes) -> bytes:
+    """``data`` (a 7z archive) with its packed stream damaged and its headers intact: the archive opens and
+    lists its member, unpacking it fails (LZMA error or CRC mismatch). Same size, so the listing still fits."""
+    at = corrupt_at(data)
+    damaged = bytearray(data)
+    for i in range(at, min(at + 64, 32 + int.from_bytes(data[12:20], "little"))):
+        damaged[i] ^= 0x5A
+    return bytes(damaged)
+
+
 # --------------------------------------------------------------------------- the fake service
 
 
@@ -149,7 +166,13 @@ class ServedFile:
 class Faults:
     """Scripted misbehaviour; each counter is consumed by the requests it affects."""
 
-    drop_after_bytes: int | None = None  # first download answer stops after this many bytes
+    drop_after_bytes: int | None = None  # first download answer stops after this many bytes (connection cut)
+    short_206: list[str] = field(default_factory=list)  # next ranged answers end early, cleanly: "length" sends a
+    # Content-Length that matches the short body, "close" sends none and closes the connection after it
+    short_206_fraction: float = 0.3  # share of the asked range a short answer carries
+    stall_first: int = 0  # download answers that stall longer than any client timeout before the headers
+    stall_s: float = 1.0
+    corrupt: dict = field(default_factory=dict)  # file name -> times its packed stream is served damaged
     fail_downloads_after: int | None = None  # after this many download answers, every further one is a 503
     ignore_range: bool = False  # answer 200 with the whole file even when a range is asked
     status_first: list[int] = field(default_factory=list)  # statuses to answer before the real ones
@@ -161,13 +184,25 @@ class Faults:
     async_final_status: str = "AVAILABLE"
 
 
+# what the fault drill injects into the file service's downloads, in turn (see FakeComext.fault_every)
+DRILL_FAULTS = ("429", "short_length", "503", "cut", "500", "timeout", "short_close", "502")
+
+
 class FakeComext:
-    """A local Eurostat file service + Comext SDMX endpoint; use as a context manager."""
+    """A local Eurostat file service + Comext SDMX endpoint; use as a context manager.
+
+    ``fault_every=n`` gives every n-th download request the next fault of ``fault_kinds`` (429 with
+    Retry-After 0, 500/502/503, a stall past the client's timeout, a cut connection, a 206 that ends early
+    with a matching Content-Length or on a close-delimited body); ``faults_injected`` counts them by kind."""
 
     def __init__(self, *, sdmx_rows: list[dict] | None = None, max_rows: int = 1_000_000,
-                 last_update: str = "13/02/26 11:00:00"):
+                 last_update: str = "13/02/26 11:00:00", fault_every: int = 0,
+                 fault_kinds: tuple[str, ...] = DRILL_FAULTS):
         self.files: dict[str, ServedFile] = {}
         self.faults = Faults()
+        self.fault_every, self.fault_kinds = fault_every, fault_kinds
+        self.faults_injected: dict[str, int] = {}
+        self._download_requests = 0
         self.max_rows = max_rows
         self.sdmx_rows = sdmx_rows if sdmx_rows is not None else load_sdmx_fixture()
         self.last_update = last_update
@@ -200,7 +235,7 @@ class FakeComext:
     def api_settings(self) -> dict:
         """Settings pointing the Comext client at this fake, without throttle or real waiting."""
         return {"files_url": f"{self.base}/files", "sdmx_url": f"{self.base}/sdmx/2.1",
-                "async_url": f"{self.base}/async", "requests_per_second": 0.0, "backoff_base_s": 0.01,
+                "async_url": f"{self.base}/1.0/async", "requests_per_second": 0.0, "backoff_base_s": 0.01,
                 "max_attempts": 3, "async_poll_s": 0.0, "async_max_polls": 5}
 
     # -- content
@@ -293,9 +328,10 @@ def _handler(fake: FakeComext):
                     return self._file(query)
             if path.startswith("/sdmx/2.1/data/"):
                 return self._sdmx(path, query)
-            if path.startswith("/async/status/"):
+            # the real layout: <root>/sdmx/2.1 and <root>/1.0/async
+            if path.startswith("/1.0/async/status/"):
                 return self._async_status(path.rsplit("/", 1)[-1])
-            if path.startswith("/async/data/"):
+            if path.startswith("/1.0/async/data/"):
                 return self._async_data(path.rsplit("/", 1)[-1])
             self._send(404, b"not found")
 
@@ -313,10 +349,30 @@ def _handler(fake: FakeComext):
                 lines.append(f"{name},7z,{len(served.data) + delta},{served.last_modified}")
             self._send(200, ("\n".join(lines) + "\n").encode(), "text/csv")
 
+        def _drill_fault(self) -> str | None:
+            with fake._lock:
+                fake._download_requests += 1
+                if not fake.fault_every or fake._download_requests % fake.fault_every:
+                    return None
+                n = sum(fake.faults_injected.values())
+                kind = fake.fault_kinds[n % len(fake.fault_kinds)]
+                fake.faults_injected[kind] = fake.faults_injected.get(kind, 0) + 1
+                if kind == "cut":
+                    fake.faults.drop_after_bytes = 1 + n * 97  # somewhere inside the range
+                elif kind.startswith("short_"):
+                    fake.faults.short_206.insert(0, kind[len("short_"):])
+                elif kind == "timeout":
+                    fake.faults.stall_first += 1
+            return kind
+
         def _file(self, query: dict) -> None:
             name = query["file"].rsplit("/", 1)[-1]
             range_header = self.headers.get("Range")
-            fake._record(kind="download", name=name, range=range_header, query=query)
+            kind = self._drill_fault()
+            fake._record(kind="download", name=name, range=range_header, query=query, fault=kind)
+            if kind in ("429", "500", "502", "503"):
+                headers = {"Retry-After": "0"} if kind == "429" else {}
+                return self._send(int(kind), f"scripted {kind}".encode(), headers=headers)
             if self._scripted_status():
                 return
             with fake._lock:
@@ -326,13 +382,23 @@ def _handler(fake: FakeComext):
             if failing:
                 return self._send(503, b"service unavailable (scripted)")
             with fake._lock:
+                stall = fake.faults.stall_first > 0
+                fake.faults.stall_first -= 1 if stall else 0
+            if stall:  # the client has given up by now: close without an answer
+                time.sleep(fake.faults.stall_s)
+                self.close_connection = True
+                return
+            with fake._lock:
                 served = fake.files.get(name)
                 drop = fake.faults.drop_after_bytes
                 fake.faults.drop_after_bytes = None
                 ignore_range = fake.faults.ignore_range
+                corrupt = fake.faults.corrupt.get(name, 0) > 0
             if served is None:
                 return self._send(404, b"no such file")
             data, total = served.data, len(served.data)
+            if corrupt:
+                data = corrupt_7z(data)
             start, end, status = 0, total - 1, 200
             match = re.fullmatch(r"bytes=(\d+)-(\d*)", range_header or "")
             if match and not ignore_range:
@@ -342,9 +408,21 @@ def _handler(fake: FakeComext):
                     return self._send(416, b"range not satisfiable", headers={"Content-Range": f"bytes */{total}"})
                 status = 206
             body = data[start:end + 1]
+            with fake._lock:
+                short = fake.faults.short_206.pop(0) if status == 206 and fake.faults.short_206 else None
+            if short is not None:
+                body = body[:max(1, int(len(body) * fake.faults.short_206_fraction))]
+            sent = min(len(body), drop) if drop is not None else len(body)
+            if corrupt and start <= corrupt_at(served.data) < start + sent:
+                with fake._lock:  # one damaged pass: the damaged byte went out
+                    fake.faults.corrupt[name] -= 1
             self.send_response(status)
             self.send_header("Content-Type", "application/x-7z-compressed")
-            self.send_header("Content-Length", str(len(body)))
+            if short == "close":
+                self.send_header("Connection", "close")
+                self.close_connection = True
+            else:
+                self.send_header("Content-Length", str(len(body)))
             self.send_header("Accept-Ranges", "bytes")
             if status == 206:
                 self.send_header("Content-Range", f"bytes {start}-{end}/{total}")

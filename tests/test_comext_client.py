@@ -51,7 +51,7 @@ def client_for(fake: FakeComext, *, chunk_bytes: int = 1 << 20, max_attempts: in
     fetcher = Fetcher(FetchPolicy(requests_per_second=0, max_attempts=max_attempts, backoff_base_s=0.01, jitter=0),
                       sleep=sleep)
     return ComextClient(fetcher, files_url=f"{fake.base}/files", sdmx_url=f"{fake.base}/sdmx/2.1",
-                        async_url=f"{fake.base}/async", chunk_bytes=chunk_bytes, async_poll_s=0.5,
+                        async_url=f"{fake.base}/1.0/async", chunk_bytes=chunk_bytes, async_poll_s=0.5,
                         async_max_polls=4, sleep=sleep)
 
 
@@ -205,6 +205,124 @@ def test_an_html_page_instead_of_an_archive_is_refused(fake, tmp_path):
     assert not (tmp_path / "f.7z").exists()
 
 
+@pytest.mark.parametrize("mode", ["length", "close"])
+def test_a_206_that_ends_early_and_closes_cleanly_is_resumed_from_the_byte_it_reached(fake, archive_bytes, tmp_path,
+                                                                                       mode):
+    fake.put("full_v2_202401.7z", archive_bytes, "2024-03-15T11:00:00")
+    listed = ListedFile("full_v2_202401.7z", len(archive_bytes), "2024-03-15T11:00:00")
+    fake.faults.short_206 = [mode, mode]  # the first two ranged answers carry 30 % of their range, then close
+    client_for(fake, chunk_bytes=32768, max_attempts=4).download(listed, tmp_path / listed.name)
+    assert (tmp_path / listed.name).read_bytes() == archive_bytes
+    ranges = [r["range"] for r in fake.requests("download")]
+    short = int(32768 * 0.3)
+    # the retry asks from the byte the short answer reached, to the end of the same range
+    assert ranges[:3] == ["bytes=0-32767", f"bytes={short}-32767", f"bytes={short + int((32768 - short) * 0.3)}-32767"]
+    assert ranges[3] == "bytes=32768-65535"
+
+
+def test_a_cut_connection_resumes_from_the_bytes_received_not_from_the_range_start(fake, archive_bytes, tmp_path):
+    fake.put("full_v2_202401.7z", archive_bytes, "2024-03-15T11:00:00")
+    listed = ListedFile("full_v2_202401.7z", len(archive_bytes), "2024-03-15T11:00:00")
+    fake.faults.drop_after_bytes = 20_000
+    client_for(fake, chunk_bytes=1 << 20).download(listed, tmp_path / listed.name)
+    assert (tmp_path / listed.name).read_bytes() == archive_bytes
+    assert [r["range"] for r in fake.requests("download")] == [f"bytes=0-{len(archive_bytes) - 1}",
+                                                              f"bytes=20000-{len(archive_bytes) - 1}"]
+
+
+def test_short_answers_past_the_retry_budget_fail_the_download_and_keep_the_bytes_for_a_rerun(fake, archive_bytes,
+                                                                                             tmp_path):
+    fake.put("full_v2_202401.7z", archive_bytes, "2024-03-15T11:00:00")
+    listed = ListedFile("full_v2_202401.7z", len(archive_bytes), "2024-03-15T11:00:00")
+    fake.faults.short_206 = ["length"] * 3
+    with pytest.raises(FetchError, match=r"full_v2_202401.7z bytes 0-32767: truncated"):
+        client_for(fake, chunk_bytes=32768, max_attempts=3).download(listed, tmp_path / listed.name)
+    kept = (tmp_path / "full_v2_202401.7z.part").stat().st_size
+    assert 0 < kept < 32768
+    fake.clear_log()
+    client_for(fake, chunk_bytes=32768).download(listed, tmp_path / listed.name)
+    assert (tmp_path / listed.name).read_bytes() == archive_bytes
+    assert fake.requests("download")[0]["range"] == f"bytes={kept}-{kept + 32767}"
+
+
+def test_a_damaged_archive_never_replaces_the_held_copy_and_is_tried_again(fake, archive_bytes, tmp_path):
+    from assets.comext.api import fetch_months
+    from fake_comext import corrupt_7z
+    from pipeline.resources import DataFolder
+
+    store = ComextRawStore.at(tmp_path)
+    data = DataFolder(root=str(tmp_path))
+    fake.put("full_v2_202401.7z", archive_bytes, "2024-03-15T11:00:00")
+    client = client_for(fake, chunk_bytes=1 << 20)
+    listing = monthly_files(client.list_files())
+    assert fetch_months(client, store, listing, ["2024-01"], data, convert=False).errors == []
+    held = (store.root / "bulk" / "full_v2_202401.7z").read_bytes()
+    sidecar = store.sidecar.read_bytes()
+
+    # Eurostat publishes a new version; what arrives has intact headers and a damaged packed stream
+    fake.put("full_v2_202401.7z", archive_bytes, "2024-05-15T11:00:00")
+    fake.faults.corrupt = {"full_v2_202401.7z": 2}
+    for attempt in (1, 2):  # the second fetch tries the month again (it is not "already on disk")
+        fake.clear_log()
+        listing = monthly_files(client.list_files())
+        outcome = fetch_months(client, store, listing, ["2024-01"], data, convert=False)
+        assert fake.requests("download"), f"fetch {attempt} made no download"
+        [error] = outcome.errors
+        assert "month 2024-01" in error and "full_v2_202401.7z" in error and ("CRC" in error or "LZMA" in error), error
+        assert (store.root / "bulk" / "full_v2_202401.7z").read_bytes() == held
+        assert store.sidecar.read_bytes() == sidecar
+    quarantined = sorted(store.quarantine.glob("*full_v2_202401.7z"))
+    assert len(quarantined) == 2 and quarantined[0].read_bytes() == corrupt_7z(archive_bytes)
+    reason = json.loads(quarantined[0].with_name(quarantined[0].name + ".reason.json").read_text())
+    assert reason["month"] == "2024-01" and reason["last_modified"] == "2024-05-15T11:00:00" and reason["reason"]
+
+    # the service heals: the next fetch replaces the held copy with the new version
+    outcome = fetch_months(client, store, monthly_files(client.list_files()), ["2024-01"], data, convert=False)
+    assert outcome.errors == [] and outcome.fetched[0]["reason"] == "revised"
+    assert store.held_bulk()["full_v2_202401.7z"]["last_modified"] == "2024-05-15T11:00:00"
+    assert store.held_bulk()["full_v2_202401.7z"]["rows"] == 4000
+
+
+def test_a_damaged_copy_made_current_by_an_older_version_is_fetched_again(fake, archive_bytes, tmp_path):
+    """What ca99318 left behind: a damaged archive recorded as current, with the listing unchanged."""
+    from assets.comext.api import fetch_months
+    from fake_comext import corrupt_7z
+    from pipeline.resources import DataFolder
+
+    store = ComextRawStore.at(tmp_path)
+    fake.put("full_v2_202401.7z", archive_bytes, "2024-03-15T11:00:00")
+    fake.put("full_v2_202402.7z", archive_bytes, "2024-04-15T11:00:00")
+    client = client_for(fake)
+    listing = monthly_files(client.list_files())
+    months = ["2024-01", "2024-02"]
+    assert fetch_months(client, store, listing, months, DataFolder(root=str(tmp_path)), convert=False).errors == []
+    with store.editing() as meta:  # as the old fetch recorded them: no test, no row count
+        for entry in meta["bulk"].values():
+            for key in ("rows", "unpacked_bytes", "member"):
+                entry.pop(key, None)
+    (store.root / "bulk" / "full_v2_202401.7z").write_bytes(corrupt_7z(archive_bytes))
+    fake.clear_log()
+    outcome = fetch_months(client, store, listing, months, DataFolder(root=str(tmp_path)), convert=False)
+    assert [(f["month"], f["reason"]) for f in outcome.fetched] == [("2024-01", "damaged")]
+    assert outcome.skipped == ["2024-02"] and {r["name"] for r in fake.requests("download")} == {"full_v2_202401.7z"}
+    assert (store.root / "bulk" / "full_v2_202401.7z").read_bytes() == archive_bytes
+    assert store.held_bulk()["full_v2_202402.7z"]["rows"] == 4000  # tested once, recorded
+    fake.clear_log()
+    assert fetch_months(client, store, listing, months, DataFolder(root=str(tmp_path)), convert=False).skipped == months
+    assert fake.requests("download") == []
+
+
+def test_unpacking_a_damaged_archive_names_the_file(archive_bytes, tmp_path):
+    from fake_comext import corrupt_7z
+    from pipeline.sevenzip import ArchiveError, archive_member, extract_member
+
+    bad = tmp_path / "full_v2_202401.7z"
+    bad.write_bytes(corrupt_7z(archive_bytes))
+    assert archive_member(bad)[0] == "full_v2_202401.dat"  # the header opens
+    with pytest.raises(ArchiveError, match=r"full_v2_202401.7z: cannot unpack full_v2_202401.dat"):
+        extract_member(bad, tmp_path / "out")
+
+
 # --------------------------------------------------------------------------- SDMX
 
 
@@ -249,6 +367,19 @@ def test_an_asynchronous_answer_is_polled_until_available(fake):
     assert answers[0].asynchronous and answers[0].rows == 10950
     assert len(fake.requests("async_status")) == 3 and len(fake.requests("async_data")) == 1
     assert sleeps.calls.count(0.5) == 3  # the bounded poll interval
+
+
+def test_a_moved_sdmx_endpoint_takes_the_asynchronous_delivery_along(fake):
+    from pipeline.clients.comext.sdmx import ASYNC_URL, SDMX_URL, async_url_for
+
+    assert async_url_for(SDMX_URL) == ASYNC_URL
+    fetcher = Fetcher(FetchPolicy(requests_per_second=0, max_attempts=2, backoff_base_s=0.01))
+    moved = ComextClient(fetcher, sdmx_url=f"{fake.base}/sdmx/2.1", async_poll_s=0.0)
+    assert moved.async_url == f"{fake.base}/1.0/async"
+    fake.faults.sdmx_async = True
+    assert moved.fetch_sdmx(FIXTURE_QUERY)[0].asynchronous and fake.requests("async_data")
+    assert ComextClient(fetcher, sdmx_url=f"{fake.base}/sdmx/2.1", async_url="http://127.0.0.1:9/a").async_url == \
+        "http://127.0.0.1:9/a"  # an explicit setting stays
 
 
 def test_an_expired_or_never_ready_asynchronous_answer_fails_clearly(fake):

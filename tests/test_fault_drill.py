@@ -1,7 +1,11 @@
-"""The fault drill (issue 9): a full refresh against local fake UN Comtrade and Eurostat services that
+"""The fault drills. Issue 9: a full refresh against local fake UN Comtrade and Eurostat services that
 misbehave (429s, 5xx, HTML error pages, timeouts, cut connections, truncated bodies), killed once midway
 and rerun, publishes exactly what a fault-free refresh publishes; and the Comtrade key, known to the test,
 appears in no log, event, file, table or snapshot afterwards.
+
+Issue 25: the Comext file service alone, with every fault kind in turn (429, 5xx, timeouts, cut connections,
+206 answers that end early on a cleanly closed stream) and a damaged archive twice, through ``geomon fetch
+comext`` (bench/comext_fault_drill.py, also ``make bench-comext`` at a larger size).
 
 Everything runs on 127.0.0.1 with bounded request counts; the CLI runs in a child process so it can be killed.
 """
@@ -159,3 +163,17 @@ def test_faults_and_a_kill_change_nothing_that_is_published_and_the_key_never_le
             if path.is_file() and needle in path.read_bytes():
                 leaks.append(str(path))
     assert leaks == []
+
+
+def test_comext_file_service_drill_every_fault_kind_and_damaged_archives(tmp_path):
+    sys.path.insert(0, str(REPO))
+    from bench.comext_fault_drill import DRILL_FAULTS, run_drill
+
+    figures = run_drill(tmp_path, months=3, rows=3000, fault_every=2, chunk_kb=32, timeout_s=0.3)
+    assert set(figures["faults_injected"]) == set(DRILL_FAULTS), figures["faults_injected"]
+    assert [s["exit"] for s in figures["steps"]] == [1, 0, 1, 0, 0], figures["steps"]
+    failed = [check for check, ok in figures["checks"].items() if not ok]
+    assert failed == [], figures
+    # the failing fetch says which month, which file and why
+    [reason] = [line for line in figures["steps"][0]["said"] if "full_v2_202402.7z" in line]
+    assert "month 2024-02" in reason and "LZMAError: Corrupt input data" in reason and "tries the month again" in reason

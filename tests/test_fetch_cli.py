@@ -217,3 +217,89 @@ def test_comtrade_bulk_years_are_converted_to_parquet_when_fetched(comtrade, tmp
     report = sync_comtrade_view(duckdb.connect(), files, tmp_path / "work" / "comtrade_parquet")
     assert len(report.conversions) == 4 and all(c["cached"] for c in report.conversions)
     assert report.total_rows == len(recs)
+
+
+def test_check_revisions_asks_getda_now_despite_a_check_within_24_hours(comtrade, tmp_path, capsys):
+    fake, _ = comtrade
+    fake.fault_rate = 0.0
+    args = ["--data-dir", str(tmp_path), "fetch", "comtrade", "--reporters", "528", "--years", "2023",
+            "--flows", "M", "--level", "AG6", "--base-url", fake.url, "--rate", "0"]
+    assert main(args) == 0
+    asked = len(fake.calls("getDa"))
+    assert asked >= 1
+    assert main(args) == 0
+    assert len(fake.calls("getDa")) == asked                    # checked minutes ago: the 24 h gate holds
+    assert main(args + ["--check-revisions"]) == 0
+    assert len(fake.calls("getDa")) == asked + 1                # asked now
+    assert main(args + ["--check-revisions", "--dry-run"]) == 0
+    assert "getDa is asked now" in capsys.readouterr().out
+
+
+SDMX_ARGS = ["fetch", "comext-sdmx", "--reporter", "NL,DE", "--product", "39201081", "--start", "2024-01",
+             "--end", "2024-03", "--rate", "0"]
+
+
+def test_a_held_sdmx_query_is_answered_without_a_request_unless_forced(tmp_path):
+    with FakeComext() as fake:
+        args = ["--data-dir", str(tmp_path), *SDMX_ARGS, "--base-url", f"{fake.base}/sdmx/2.1"]
+        assert main(args) == 0
+        assert len(fake.requests("sdmx")) == 1
+        stored = sorted((tmp_path / "raw" / "comext" / "sdmx").rglob("*.csv.gz"))
+        assert [p.name for p in stored] == ["2024-01.csv.gz", "2024-02.csv.gz", "2024-03.csv.gz"]
+        assert main(args) == 0
+        assert len(fake.requests("sdmx")) == 1                    # the same query, held: no request
+        assert main(args + ["--force"]) == 0
+        assert len(fake.requests("sdmx")) == 2
+        other = [a if a != "2024-03" else "2024-02" for a in args]   # another span of the same key: asked
+        assert main(other) == 0
+        assert len(fake.requests("sdmx")) == 3
+        stored[0].write_bytes(gzip.compress(b"edited by hand\n"))  # the held file's hash no longer matches
+        assert main(args) == 0
+        assert len(fake.requests("sdmx")) == 4
+
+
+def test_base_url_moves_the_asynchronous_delivery_urls_too(tmp_path):
+    with FakeComext() as fake:
+        fake.faults.sdmx_async = True
+        # a config whose async_url points at a closed local port: --base-url must override it as well
+        config = tmp_path / "c.json"
+        config.write_text(json.dumps({"resources": {"comext_api": {"config": {
+            "async_url": "http://127.0.0.1:9/1.0/async", "async_poll_s": 0.0, "max_attempts": 2,
+            "backoff_base_s": 0.01}}}}))
+        args = ["--data-dir", str(tmp_path), *SDMX_ARGS, "--base-url", f"{fake.base}/sdmx/2.1",
+                "--config", str(config)]
+        assert main(args) == 0
+        assert fake.requests("async_status") and len(fake.requests("async_data")) == 1
+
+
+def test_a_damaged_comtrade_bulk_file_is_quarantined_and_the_held_one_stays(comtrade, tmp_path):
+    fake, recs = comtrade
+    fake.fault_rate = 0.0
+    _bulk_entry(fake, 528, 2023, recs, "2024-06-01T00:00:00Z")
+    args = ["--data-dir", str(tmp_path), "fetch", "comtrade-bulk", "--reporters", "528", "--years", "2023",
+            "--base-url", fake.url, "--rate", "0"]
+    assert main(args) == 0
+    bulk = tmp_path / "raw" / "comtrade" / "bulk"
+    [held] = bulk.glob("*.gz")
+    held_bytes, state = held.read_bytes(), (bulk / "_bulk.json").read_bytes()
+    rows = sum(1 for r in recs if r["reporterCode"] == 528 and r["period"] == "2023")
+    assert json.loads(state)["528:2023:H6"]["rows"] == rows
+
+    # a new publication arrives damaged (same size, gzip stream corrupt in the middle)
+    fake.bulk_entries.clear()
+    _bulk_entry(fake, 528, 2023, recs, "2024-09-01T00:00:00Z")
+    digest = fake.bulk_entries[0]["fileUrl"]
+    blob = bytearray(fake.bulk_blobs[digest])
+    for i in range(len(blob) // 2, len(blob) // 2 + 32):
+        blob[i] ^= 0x5A
+    fake.bulk_blobs[digest] = bytes(blob)
+    for _ in range(2):  # the next fetch tries again
+        downloads = len([c for c in fake.log if "/bulk/v1/file/" in c["path"]])
+        assert main(args) == 1
+        assert len([c for c in fake.log if "/bulk/v1/file/" in c["path"]]) > downloads
+        assert [p.read_bytes() for p in bulk.glob("*.gz")] == [held_bytes]
+        assert (bulk / "_bulk.json").read_bytes() == state
+    quarantined = sorted((tmp_path / "raw" / "comtrade_quarantine").glob("*.gz"))
+    assert len(quarantined) == 2 and all("2024-09-01" in q.name for q in quarantined)
+    reason = json.loads(quarantined[0].with_name(quarantined[0].name + ".reason.json").read_text())
+    assert reason["publicationDate"] == "2024-09-01T00:00:00Z" and "gzip" in reason["reason"]

@@ -315,3 +315,55 @@ def test_post_json_retries_like_a_get_and_takes_an_empty_2xx():
     with pytest.raises(RequestFailed):
         fetcher(transport, fake).post_json(URL, {}, name="webhook")
     assert len(seen) == 1
+
+
+# --------------------------------------------------------------------------- ranged downloads
+
+BLOB = bytes(range(256)) * 40  # 10,240 bytes
+
+
+def _part(status, first, last, body, total=len(BLOB), **headers):
+    return httpx.Response(status, content=body, headers={"Content-Range": f"bytes {first}-{last}/{total}", **headers})
+
+
+def test_a_short_206_is_resumed_from_the_byte_it_reached_within_the_budget(tmp_path):
+    fake = FakeTime()
+    path = tmp_path / "blob.part"
+    path.write_bytes(BLOB[:1000])
+    transport, seen = scripted(
+        _part(206, 1000, 5999, BLOB[1000:2500]),      # 1,500 of 5,000 bytes, stream closed cleanly
+        httpx.Response(503, text="busy"),
+        _part(206, 2500, 5999, BLOB[2500:6000]),
+    )
+    with fetcher(transport, fake) as f:
+        got = f.get_range(URL, path, name="blob bytes 1000-5999", start=1000, end=5999)
+    assert path.read_bytes() == BLOB[:6000]
+    assert [r.headers["Range"] for r in seen] == ["bytes=1000-5999", "bytes=2500-5999", "bytes=2500-5999"]
+    assert (got.status, got.end_pos, got.total, got.attempts, got.resumed) == (206, 6000, len(BLOB), 3, 2)
+    assert f.stats.retries == {"truncated": 1, "server_error": 1}
+
+
+def test_short_206_answers_past_the_budget_fail_and_keep_what_arrived(tmp_path):
+    fake = FakeTime()
+    path = tmp_path / "blob.part"
+    path.write_bytes(b"")
+    transport, _ = scripted(_part(206, 0, 999, BLOB[:100]), _part(206, 100, 999, BLOB[100:300]))
+    with fetcher(transport, fake, max_attempts=2) as f, pytest.raises(RetriesExhausted, match=(
+            r"blob: truncated \[HTTP 206\]: HTTP 206 body ended cleanly after 200 of 900 bytes; the retry resumes at "
+            r"byte 300 \(after 2 attempt")):
+        f.get_range(URL, path, name="blob", start=0, end=999)
+    assert path.read_bytes() == BLOB[:300]
+
+
+def test_a_range_answered_with_the_whole_file_or_a_changed_total(tmp_path):
+    fake = FakeTime()
+    path = tmp_path / "blob.part"
+    path.write_bytes(b"stale bytes")
+    transport, _ = scripted(httpx.Response(200, content=BLOB))
+    with fetcher(transport, fake) as f:
+        got = f.get_range(URL, path, name="blob", start=11, end=None)
+    assert (got.status, got.end_pos) == (200, len(BLOB)) and path.read_bytes() == BLOB
+    path.write_bytes(b"")
+    transport, _ = scripted(_part(206, 0, 999, BLOB[:10]), _part(206, 10, 999, BLOB[10:1000], total=99999))
+    with fetcher(transport, fake) as f, pytest.raises(RequestFailed, match="it was replaced meanwhile"):
+        f.get_range(URL, path, name="blob", start=0, end=999)

@@ -38,7 +38,7 @@ from dagster import (
 )
 from pydantic import Field
 
-from pipeline.clients.comext import ComextError
+from pipeline.clients.comext import ComextError, DamagedFile
 from pipeline.clients.comext.listing import changed_months, monthly_files
 from pipeline.clients.comext.sdmx import SdmxQuery, contiguous_runs, stale_sdmx_periods
 from pipeline.clients.comext.store import ComextRawStore
@@ -48,6 +48,7 @@ from pipeline.readers.comext_bulk import cached_bulk_parquet
 from pipeline.readers.inputs import InputError
 from pipeline.resources import ComextApi, DataFolder
 from pipeline.schedules import comext_job
+from pipeline.sevenzip import ArchiveCheck, ArchiveError
 
 SDMX_FILES_KEY = AssetKey(["raw", "comext_sdmx_files"])
 # the op Dagster names after the asset key; the sensor's run config goes under it
@@ -76,8 +77,10 @@ class MonthsOutcome:
 
 def fetch_months(client, store: ComextRawStore, listing: dict, wanted: list[str], data: DataFolder, *,
                  force: bool = False, convert: bool = True, log=None) -> MonthsOutcome:
-    """Download (and convert) the listed files of ``wanted`` months that are missing, revised or forced: the
-    body of the monthly partitions (``geomon fetch comext`` runs them)."""
+    """Download (and convert) the listed files of ``wanted`` months that are missing, revised, forced or held
+    damaged: the body of the monthly partitions (``geomon fetch comext`` runs them). A download becomes current
+    only after its test (the conversion, or a 7z test pass without ``convert``); one that fails is an error
+    naming the month, the file and the reason, and leaves the held copy and ``_release.json`` as they were."""
     say = (lambda level, msg: getattr(log, level)(msg)) if log is not None else (lambda level, msg: None)
     progress = current_progress()
     progress.plan(len(wanted), what="files")
@@ -88,18 +91,25 @@ def fetch_months(client, store: ComextRawStore, listing: dict, wanted: list[str]
         listed = listing[month]
         on_disk = (store.root / store.bulk_rel(listed.name)).exists()
         reason = reasons.get(month) or ("missing" if not on_disk else ("forced" if force else None))
+        if reason is None and store.untested_or_damaged(listed.name):
+            # held from before downloads were tested (no row count recorded): tested once now, and fetched
+            # again if damaged, so a broken copy made current by an older version does not stick
+            reason = "damaged"
+            say("warning", f"{listed.name}: the held copy fails its test; fetching the month again")
         if reason is None:
             out.skipped.append(month)
             progress.advance(skipped=True)
             continue
         try:
-            entry = store.fetch_bulk(client, listed, reason=reason)
+            entry = store.fetch_bulk(client, listed, reason=reason,
+                                     test=_conversion_test(data, out, month) if convert else None)
             out.fetched.append({"month": month, "reason": reason, **{k: entry[k] for k in
                                 ("file", "size", "last_modified", "requests", "resumed_from", "seconds")}})
             say("info", f"{listed.name}: {reason}, {entry['size']:,} bytes in {entry['requests']} request(s)"
                 + (f", resumed at byte {entry['resumed_from']:,}" if entry["resumed_from"] else ""))
             rows = 0
             if convert:
+                # converted by the test before the file became current: the cached report, no second unpack
                 report = cached_bulk_parquet(store.root / entry["file"], entry["sha256"], data.paths().comext_parquet)
                 out.conversions[month] = report.as_metadata()
                 rows = report.rows
@@ -110,11 +120,26 @@ def fetch_months(client, store: ComextRawStore, listing: dict, wanted: list[str]
                     f"partner kinds {report.partner_kinds}")
             progress.advance(records=rows)
         except (ComextError, FetchError, InputError, OSError) as exc:
-            out.errors.append(f"{month}: {exc}")
+            out.errors.append(str(exc) if isinstance(exc, DamagedFile) else f"{month}: {exc}")  # it names the month
             say("error", f"{listed.name}: {exc}")
             progress.note(f"{listed.name}: {exc}")
             progress.advance()
     return out
+
+
+def _conversion_test(data: DataFolder, out: MonthsOutcome, month: str):
+    """The download test of a month that is converted anyway: the Parquet conversion unpacks the whole file
+    (py7zr checks its CRC) and checks its header, periods and rows, so a month is unpacked once, before it
+    replaces the held copy. A conversion that fails refuses the file (ArchiveError, named by the store)."""
+
+    def test(path, sha256: str) -> ArchiveCheck:
+        try:
+            report = cached_bulk_parquet(path, sha256, data.paths().comext_parquet)
+        except InputError as exc:
+            raise ArchiveError(str(exc)) from exc
+        return ArchiveCheck(report.member, "", report.rows, report.unpacked_bytes, report.seconds)
+
+    return test
 
 
 # --------------------------------------------------------------------------- bulk files, one partition a month
@@ -146,8 +171,11 @@ def comext_bulk_months_asset(start: str = DEFAULT_BULK_START):
         kinds={"python", "parquet"},
         partitions_def=bulk_month_partitions(start),
         description="One Eurostat Comext monthly bulk file (full_v2_YYYYMM.7z) per partition, downloaded into "
-        "<data dir>/raw/comext/bulk (older version archived) and converted to typed Parquet. Writes files only; "
-        "the DuckDB models read what the partitions left. A partition that is current makes no download.",
+        "<data dir>/raw/comext/bulk (older version archived) and converted to typed Parquet. The conversion is "
+        "the download's test: only a file that unpacks whole (CRC), with a known header and its rows, replaces "
+        "the held copy; a damaged one goes to raw/comext_quarantine with its reason, the partition fails naming "
+        "month, file and reason, and the next run tries again. Writes files only; the DuckDB models read what "
+        "the partitions left. A partition that is current makes no download.",
     )
     def comext_bulk_months(context: AssetExecutionContext, config: BulkMonthConfig, comext_api: ComextApi,
                            data: DataFolder) -> MaterializeResult:
@@ -223,6 +251,8 @@ class SdmxQueryConfig(Config):
 
 class SdmxFetchConfig(Config):
     queries: list[SdmxQueryConfig] = Field(default=[], description="Queries to fetch; empty: nothing is fetched.")
+    force: bool = Field(default=False, description="Ask again even when a query is held: the same full query "
+                        "answered before, its files unchanged (sha256). The revision sensor sets it.")
 
 
 @asset(
@@ -251,6 +281,15 @@ def comext_sdmx_files(context: AssetExecutionContext, config: SdmxFetchConfig, c
                     if outside:
                         raise ComextError(f"{query.describe()}: only_periods {outside} outside the query's range")
                     periods = sorted(spec.only_periods)
+                held = None if config.force else store.held_answer(query, periods)
+                if held is not None:
+                    # asked and answered before, every file still as stored: nothing to ask
+                    summary[query.query_id()] = {"query": query.describe(), "held": True,
+                                                 "answered_at": held["answered_at"], "files": len(held["files"])}
+                    current_progress().advance(skipped=True)
+                    context.log.info(f"{query.describe()}: held since {held['answered_at']} ({len(held['files'])} "
+                                     "file(s) unchanged); no request (force to ask again)")
+                    continue
                 runs = contiguous_runs(periods, query.freq) if periods else [None]
                 before = (client.sdmx_requests, client.splits)
                 answers = []
@@ -344,7 +383,8 @@ def comext_revisions(context: SensorEvaluationContext, comext_api: ComextApi, da
             skip_reason=f"months {sorted(plan['bulk'])} still differ after {SENSOR_MAX_ATTEMPTS} requested runs; "
             "look at the failed runs of the refresh job", cursor=json.dumps(new_cursor))
     new_cursor["attempts"] = {signature: attempt}
-    sdmx = {"ops": {SDMX_OP: {"config": {"queries": plan["sdmx"]}}}} if plan["sdmx"] else {}
+    # the listing shows these periods revised: ask even if the same query is held
+    sdmx = {"ops": {SDMX_OP: {"config": {"queries": plan["sdmx"], "force": True}}}} if plan["sdmx"] else {}
     tags = {"geomonitor/trigger": "comext_revisions", "geomonitor/comext_months": ",".join(sorted(plan["bulk"]))}
     months = sorted(m for m in plan["bulk"] if m in _partition_keys(context))
     if len(months) < len(plan["bulk"]):

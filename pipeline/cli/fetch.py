@@ -9,6 +9,7 @@ rerun resumes), 2 for invalid options, 130 after Ctrl-C (stored files are kept; 
 from __future__ import annotations
 
 import os
+import re
 import sys
 import time
 
@@ -50,6 +51,8 @@ def add_commands(sub) -> None:
                     help="TOTAL, AG2, AG4 or AG6 (default)")
     ct.add_argument("--partners", type=_code_list("partner", True), default=[], help="default: every partner")
     ct.add_argument("--max-calls", type=_positive, default=0, help="most HTTP calls this run may make")
+    ct.add_argument("--check-revisions", action="store_true",
+                    help="ask getDa for new releases now (by default only when the last check is older than 24 h)")
     common(ct, "API host (default https://comtradeapi.un.org)")
     ct.set_defaults(func=_comtrade)
 
@@ -74,7 +77,10 @@ def add_commands(sub) -> None:
     sd.add_argument("--flow", default=[], type=_choices(("1", "2"), "flow"))
     sd.add_argument("--start", required=True, type=_month)
     sd.add_argument("--end", required=True, type=_month)
-    common(sd, "SDMX 2.1 base URL (default https://ec.europa.eu/eurostat/api/comext/dissemination/sdmx/2.1)")
+    sd.add_argument("--force", action="store_true",
+                    help="ask again even when this exact query is held unchanged (by default it makes no request)")
+    common(sd, "SDMX 2.1 base URL (default https://ec.europa.eu/eurostat/api/comext/dissemination/sdmx/2.1); "
+           "the asynchronous-delivery URL moves with it (<base>/../../1.0/async)")
     sd.set_defaults(func=_comext_sdmx)
 
 
@@ -147,7 +153,8 @@ def _reasons(result) -> list[str]:
     for event in result.all_events:
         if event.is_step_failure:
             error = event.step_failure_data.error
-            out.append(((error.cause or error).message or "").strip().splitlines()[0][:500])
+            message = ((error.cause or error).message or "").strip().splitlines()[0]
+            out.append(re.sub(r"^dagster\._core\.definitions\.events\.Failure: ", "", message)[:500])
     return out or ["the run failed (see geomon status or the Dagster UI)"]
 
 
@@ -228,6 +235,7 @@ def _comtrade(args, paths: DataPaths) -> int:
               f"{'all partners' if spec.partners is None else f'{len(spec.partners)} partners'}; "
               f"{'keyed' if keyed else 'keyless preview'}, {cap:,} records per call, endpoint {base}")
         print(f"  {len(roots)} first call(s), {held} already stored in {store.dir}; full pages are split at run time; "
+              f"{'getDa is asked now (--check-revisions); ' if args.check_revisions else ''}"
               f"daily call limit {resource.daily_call_limit or 'none'}"
               f"{f', at most {args.max_calls} call(s) this run' if args.max_calls else ''}")
         for req in roots[:20]:
@@ -237,7 +245,9 @@ def _comtrade(args, paths: DataPaths) -> int:
         print("dry run: no request made")
         return 0
     base_config = {"reporters": list(spec.reporters), "flows": list(spec.flows), "level": spec.level,
-                   "partners": list(spec.partners or [])}
+                   "partners": list(spec.partners or []),
+                   # 0 h: the revision check is due now, whatever the age of the last one
+                   **({"revision_check_hours": 0.0} if args.check_revisions else {})}
     calls_before = sum(store.load("_calls.json", {}).values())
 
     def config_for(partition):
@@ -337,20 +347,24 @@ def _comext(args, paths: DataPaths) -> int:
 
 def _comext_sdmx(args, paths: DataPaths) -> int:
     from assets.comext.api import SDMX_FILES_KEY, SDMX_OP
-    from pipeline.clients.comext.sdmx import SdmxQuery
+    from pipeline.clients.comext.sdmx import SdmxQuery, async_url_for
 
     if args.start > args.end:
         print(f"geomon fetch comext-sdmx: --start {args.start} is after --end {args.end}", file=sys.stderr)
         return 2
     query = {"reporter": args.reporter, "product": args.product, "partner": args.partner, "flow": args.flow,
              "start_period": args.start, "end_period": args.end}
-    api = _comext_resource(args, **({"sdmx_url": args.base_url.rstrip("/")} if args.base_url else {}))
+    # every URL of the source follows --base-url: the SDMX endpoint and the asynchronous delivery beside it
+    moved = {"sdmx_url": args.base_url.rstrip("/"), "async_url": async_url_for(args.base_url)} if args.base_url else {}
+    api = _comext_resource(args, **moved)
     if args.dry_run:
         q = SdmxQuery(reporter=tuple(args.reporter), product=tuple(args.product), partner=tuple(args.partner),
                       flow=tuple(args.flow), start_period=args.start, end_period=args.end)
-        print(f"Comext SDMX plan: {q.describe()} at {api.sdmx_url}; {len(q.periods())} period(s), split by reporter "
-              "then period if the API answers 413")
+        print(f"Comext SDMX plan: {q.describe()} at {api.sdmx_url} (asynchronous delivery {api.async_url}); "
+              f"{len(q.periods())} period(s), split by reporter then period if the API answers 413; "
+              f"{'asked again (--force)' if args.force else 'no request if this query is held unchanged'}")
         print("dry run: no request made")
         return 0
-    return _execute(args, paths, SDMX_FILES_KEY, run_config={"ops": {SDMX_OP: {"config": {"queries": [query]}}}},
+    config = {"queries": [query], "force": args.force}
+    return _execute(args, paths, SDMX_FILES_KEY, run_config={"ops": {SDMX_OP: {"config": config}}},
                     resources={"comext_api": api}, label="comext-sdmx", total=1, what="queries")

@@ -34,6 +34,13 @@ clock=time.monotonic, now=utc_now, rng=None, quota_detector=default_quota_detect
     attempts, retrieved_at`` (UTC ISO-8601), ``elapsed_s``, ``.json()``, ``.text``.
     ``fetcher.stats`` counts attempts, retries per kind and time spent waiting.
 
+``fetcher.get_range(url, path, *, name, start, end, params=None, headers=None, on_bytes=None) -> RangeFetched``
+    A resumable ranged download: bytes ``start..end`` streamed onto the end of ``path``. A body that ends
+    early - cut, timed out, or a 206 shorter than its Content-Range on a cleanly closed stream - is retried
+    from the first byte not received (``Range: bytes=<that byte>-end``) within ``max_attempts``; what
+    arrived stays in ``path``. ``RangeFetched`` has ``status`` (206, or 200 when the range was ignored and
+    the whole file sent), ``end_pos`` (the file's size after it), ``total``, ``attempts``, ``resumed``.
+
 Secrets are masked by ``pipeline.clients.secrets``; responses are stored by
 ``pipeline.clients.raw_files``.
 
@@ -45,7 +52,7 @@ attempts, detail, retryable``):
   unretryable :class:`PayloadProblem` (``kind`` says which: ``client_error``,
   ``auth``, ``too_large``, ``api_error``, ...);
 * :class:`RetriesExhausted` - a transient failure (``rate_limited``,
-  ``server_error``, ``timeout``, ``connection``, ``truncated``, ``malformed``,
+  ``server_error``, ``timeout``, ``connection``, ``truncated`` (a cut or short body), ``malformed``,
   ``html``, ``empty``) persisted through ``max_attempts``;
 * :class:`QuotaExhausted` - the service (or ``call_budget``) says stop for
   today, or asks to wait longer than ``max_retry_after_s``. Callers catch it,
@@ -60,7 +67,6 @@ honoured: the wait is never shorter than asked.
 
 from __future__ import annotations
 
-import email.utils
 import json
 import random
 import re
@@ -69,14 +75,27 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
 import httpx
 
+from pipeline.clients.http_rules import (  # noqa: F401 - part of this module's API
+    _TRY_AGAIN,
+    Throttle,
+    _body_text,
+    _chain,
+    _html_summary,
+    _looks_html,
+    _looks_html_start,
+    default_quota_detector,
+    json_error_message,
+    parse_retry_after,
+)
 from pipeline.clients.secrets import SecretFilter, redact, redact_url, speaker
 
 __all__ = [
-    "FetchPolicy", "Fetcher", "Fetched", "FetchStats", "Throttle",
+    "FetchPolicy", "Fetcher", "Fetched", "RangeFetched", "FetchStats", "Throttle",
     "FetchError", "RequestFailed", "RetriesExhausted", "QuotaExhausted", "PayloadProblem",
     "parse_retry_after", "default_quota_detector", "utc_now",
 ]
@@ -158,70 +177,6 @@ class _Transient(Exception):
         self.kind, self.detail, self.status, self.retry_after = kind, detail, status, retry_after
 
 
-# --------------------------------------------------------------------------- throttle, Retry-After
-
-
-class Throttle:
-    """Keeps at least ``1 / rate`` seconds between the starts of calls, across threads. ``rate`` 0 disables it.
-
-    The gap is measured from the moment the previous call was actually let go (after any oversleep), so no
-    window of one second ever holds more than ``rate`` starts; idle time is not banked for bursts."""
-
-    def __init__(self, rate: float, clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep):
-        self.interval = 1.0 / rate if rate > 0 else 0.0
-        self._clock, self._sleep = clock, sleep
-        self._next = None  # type: float | None
-        self._lock = threading.Lock()
-        self.releases: list[float] | None = None  # set to a list to note every release time (benchmarks)
-
-    def wait(self) -> float:
-        """Block until the next call may start; returns the seconds waited."""
-        if not self.interval:
-            return 0.0
-        with self._lock:  # held while sleeping: callers go one by one
-            now = self._clock()
-            waited = 0.0 if self._next is None else max(0.0, self._next - now)
-            if waited > 0:
-                self._sleep(waited)
-            released = self._clock()
-            self._next = released + self.interval
-            if self.releases is not None:
-                self.releases.append(released)
-        return waited
-
-
-_TRY_AGAIN = re.compile(r"try again in (\d+(?:\.\d+)?) ?(?:s\b|sec)", re.IGNORECASE)
-
-
-def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
-    """Seconds to wait from a Retry-After value: delta-seconds or an HTTP date; None if absent or unreadable."""
-    if value is None or not str(value).strip():
-        return None
-    value = str(value).strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when is None:
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return max(0.0, (when - (now or utc_now())).total_seconds())
-
-
-def default_quota_detector(response: httpx.Response) -> str | None:
-    """A message if the response says a call quota is used up (Azure API Management: 403/429 "Out of call
-    volume quota. Quota will be replenished in hh:mm:ss."), else None."""
-    if response.status_code not in (403, 429):
-        return None
-    text = _body_text(response.content, 400)
-    return text if re.search(r"quota", text, re.IGNORECASE) else None
-
-
 # --------------------------------------------------------------------------- fetcher
 
 
@@ -249,6 +204,22 @@ class Fetched:
 
 
 @dataclass
+class RangeFetched:
+    """What :meth:`Fetcher.get_range` appended: ``end_pos`` is the file's size after it (next byte to ask)."""
+
+    name: str
+    url: str  # redacted
+    status: int  # 206, or 200 when the service ignored the range and sent the whole file
+    start: int
+    end_pos: int
+    total: int | None  # the file's size from Content-Range (or a 200's Content-Length); None if not stated
+    attempts: int
+    resumed: int  # attempts that continued from a byte an earlier attempt of this range reached
+    retrieved_at: str
+    elapsed_s: float
+
+
+@dataclass
 class FetchStats:
     attempts: int = 0
     succeeded: int = 0
@@ -261,47 +232,6 @@ class FetchStats:
         return {"attempts": self.attempts, "succeeded": self.succeeded, "failed": self.failed,
                 "retries": dict(self.retries), "throttle_wait_s": round(self.throttle_wait_s, 3),
                 "backoff_wait_s": round(self.backoff_wait_s, 3)}
-
-
-def _body_text(content: bytes, limit: int = 300) -> str:
-    text = content[: limit * 4].decode("utf-8", errors="replace")
-    return re.sub(r"\s+", " ", text).strip()[:limit]
-
-
-def _looks_html(response: httpx.Response) -> bool:
-    ctype = response.headers.get("content-type", "").lower()
-    head = response.content[:512].lstrip().lower()
-    return "text/html" in ctype or head.startswith((b"<!doctype html", b"<html", b"<head", b"<body"))
-
-
-def _html_summary(content: bytes) -> str:
-    text = content[:20000].decode("utf-8", errors="replace")
-    title = re.search(r"<title[^>]*>(.*?)</title>", text, re.IGNORECASE | re.DOTALL)
-    heading = re.search(r"<h1[^>]*>(.*?)</h1>", text, re.IGNORECASE | re.DOTALL)
-    found = (title or heading)
-    words = re.sub(r"<[^>]+>", " ", found.group(1)) if found else re.sub(r"<[^>]+>", " ", text)
-    return "HTML page: " + re.sub(r"\s+", " ", words).strip()[:200]
-
-
-def json_error_message(payload: Any) -> str | None:
-    """The error a JSON body reports in one of the usual fields, or None if it reports none."""
-    if not isinstance(payload, dict):
-        return None
-    err = payload.get("error")
-    if isinstance(err, str) and err.strip():
-        return err.strip()
-    if isinstance(err, dict) and err:
-        return str(err.get("message") or err.get("label") or err.get("errorMessage") or err)[:300]
-    obj = payload.get("errorObject")
-    if isinstance(obj, dict) and (obj.get("errorMessage") or obj.get("message")):
-        return str(obj.get("errorMessage") or obj.get("message"))[:300]
-    errors = payload.get("errors")
-    if isinstance(errors, list) and errors:
-        return str(errors[0])[:300]
-    status = payload.get("statusCode")
-    if isinstance(status, int) and status >= 400:
-        return f"statusCode {status}: {payload.get('message', '')}"[:300]
-    return None
 
 
 class Fetcher:
@@ -387,6 +317,105 @@ class Fetcher:
         return self._request("POST", url, name=name, expect="status", content=content,
                              headers={"Content-Type": "application/json", **(headers or {})})
 
+    def get_range(self, url: str, path: Path, *, name: str, start: int, end: int | None,
+                  params: Mapping[str, Any] | None = None, headers: Mapping[str, str] | None = None,
+                  on_bytes: Callable[[int], None] | None = None) -> RangeFetched:
+        """Bytes ``start..end`` (inclusive; ``end`` None = to the end) of ``url`` appended to ``path``, which
+        holds bytes ``0..start-1``; the body is streamed to the file as it arrives (``on_bytes(n)`` per piece).
+
+        An answer that stops early - a cut connection, a timeout mid-body, or a 206 whose body is shorter
+        than its Content-Range although the stream closed cleanly - is a transient ``truncated`` failure: the
+        retry asks ``Range: bytes=<first byte not received>-end``, so nothing received is fetched twice, and
+        after ``max_attempts`` it is RetriesExhausted with what arrived kept in ``path`` for a later resume.
+        A 200 (the service ignored the range) rewrites ``path`` with the whole body. Statuses, throttle,
+        quota and HTML pages are handled as in :meth:`get`; a Content-Range total that changes between
+        attempts (the file was replaced) is a RequestFailed ``changed``."""
+        request_url = httpx.URL(url)
+        extra_params = {k: v for k, v in (params or {}).items() if v is not None}
+        if extra_params:
+            request_url = request_url.copy_merge_params(extra_params)
+        shown = redact_url(request_url, self.secrets)
+        state = {"pos": start, "total": None, "status": 0, "resumed": 0, "attempts": 0}
+        began = self._clock()
+
+        def once(attempt: int) -> None:
+            pos, state["attempts"] = state["pos"], attempt
+            state["resumed"] += pos > start
+            self._begin("GET", shown, name, attempt)
+            asked = f"bytes={pos}-{'' if end is None else end}"
+            try:
+                response = self._send("GET", request_url, {**(headers or {}), "Range": asked,
+                                                           "Accept-Encoding": "identity"}, stream=True)
+            except httpx.TransportError as exc:
+                raise self._transport_problem(exc) from None
+            try:
+                self._stream_range(response, path, state, name, shown, attempt, asked, on_bytes)
+            finally:
+                response.close()
+
+        self._retrying(name, shown, once)
+        return RangeFetched(name, shown, state["status"], start, state["pos"], state["total"], state["attempts"],
+                            state["resumed"], self._now().astimezone(timezone.utc).isoformat(timespec="seconds"),
+                            self._clock() - began)
+
+    def _stream_range(self, response, path, state, name, shown, attempt, asked, on_bytes) -> None:
+        status, pos = response.status_code, state["pos"]
+        if status not in (200, 206):
+            try:
+                response.read()
+            except httpx.TransportError as exc:
+                raise self._transport_problem(exc) from None
+            fetched = Fetched(name, shown, status, response.content, response.headers, attempt, "", 0.0)
+            self._classify(response, fetched, "bytes", False)  # raises for every error status
+            self._count(failed=1)
+            raise RequestFailed(name, shown, "client_error", f"HTTP {status} to Range {asked}", status, attempt)
+        expected = None
+        if status == 206:
+            m = re.fullmatch(r"bytes (\d+)-(\d+)/(\d+|\*)", response.headers.get("content-range", "").strip())
+            if not m or int(m.group(1)) != pos:
+                self._count(failed=1)
+                raise RequestFailed(name, shown, "bad_range", f"answer to {asked} has Content-Range "
+                                    f"{response.headers.get('content-range')!r}", status, attempt)
+            total = int(m.group(3)) if m.group(3) != "*" else None
+            if state["total"] is not None and total is not None and total != state["total"]:
+                self._count(failed=1)
+                raise RequestFailed(name, shown, "changed", f"the file is {total} bytes now, {state['total']} at the "
+                                    "start of this download: it was replaced meanwhile", status, attempt)
+            state["total"] = total if total is not None else state["total"]
+            expected, mode = int(m.group(2)) - pos + 1, "ab"
+        else:  # the whole file from byte 0
+            length = response.headers.get("content-length", "")
+            expected, mode, pos = (int(length) if length.isdigit() else None), "wb", 0
+            state["total"] = expected
+        state["status"], got = status, 0
+        pieces = response.iter_bytes()  # identity was asked: the bytes as sent
+        try:
+            first = next(pieces, b"")
+            if pos == 0 and _looks_html_start(response, first):
+                raise _Transient("html", _html_summary(first + b"".join(pieces)), status)
+            with open(path, mode) as fh:
+                for piece in _chain(first, pieces):
+                    fh.write(piece)
+                    got += len(piece)
+                    if on_bytes is not None:
+                        on_bytes(len(piece))
+        except httpx.TransportError as exc:
+            problem = self._transport_problem(exc)
+            kind = "timeout" if problem.kind == "timeout" else "truncated"
+            raise _Transient(kind, f"{problem.detail}; {got:,} of {expected or '?'} bytes arrived, the retry resumes "
+                             f"at byte {pos + got:,}", status) from None
+        finally:
+            state["pos"] = pos + got
+        if not got:
+            raise _Transient("empty", f"empty body to {asked}", status)
+        if expected is not None and got < expected:
+            raise _Transient("truncated", f"HTTP {status} body ended cleanly after {got:,} of {expected:,} bytes; the "
+                             f"retry resumes at byte {pos + got:,}", status)
+        if expected is not None and got > expected:
+            self._count(failed=1)
+            raise RequestFailed(name, shown, "bad_range", f"{got:,} bytes in answer to {asked}, {expected:,} announced",
+                                status, attempt)
+
     def _request(self, method: str, url: str, *, name: str, params: Mapping[str, Any] | None = None,
                  expect: str = "json", check: Callable[[Fetched], None] | None = None,
                  headers: Mapping[str, str] | None = None, allow_html: bool = False,
@@ -398,14 +427,18 @@ class Fetcher:
         if extra_params:
             request_url = request_url.copy_merge_params(extra_params)
         shown = redact_url(request_url, self.secrets)
+        return self._retrying(name, shown, lambda attempt: self._attempt(
+            method, request_url, shown, name, attempt, expect, check, headers, allow_html, content))
+
+    def _retrying(self, name: str, shown: str, attempt_once: Callable[[int], Any]) -> Any:
+        """``attempt_once(attempt)`` until it returns, retrying what it raises as transient (backoff, Retry-After)."""
         attempt = 0
         while True:
             attempt += 1
             try:
-                fetched = self._attempt(method, request_url, shown, name, attempt, expect, check, headers, allow_html,
-                                        content)
+                done = attempt_once(attempt)
                 self._count(succeeded=1)
-                return fetched
+                return done
             except _Transient as problem:
                 with self._lock:
                     self.stats.retries[problem.kind] += 1
@@ -429,7 +462,8 @@ class Fetcher:
                 if wait > 0:
                     self._sleep(wait)
 
-    def _attempt(self, method, url, shown, name, attempt, expect, check, headers, allow_html, content) -> Fetched:
+    def _begin(self, method: str, shown: str, name: str, attempt: int) -> float:
+        """Count one attempt against the call budget (QuotaExhausted past it); the clock at its start."""
         budget = self.policy.call_budget
         with self._lock:
             if budget is not None and self.stats.attempts >= budget:
@@ -440,17 +474,24 @@ class Fetcher:
         if over:
             self._count(failed=1)
             raise QuotaExhausted(name, shown, "call_budget", f"the call budget of {budget} is used up", None, attempt - 1)
-        started = self._clock()
         self._say("debug", f"{method} {shown} ({name}, attempt {attempt})")
+        return self._clock()
+
+    def _transport_problem(self, exc: httpx.TransportError) -> _Transient:
+        """A timeout, a cut connection or a body that ended before its announced length, as a transient failure."""
+        if isinstance(exc, httpx.TimeoutException):
+            return _Transient("timeout", f"{type(exc).__name__} after {self.policy.timeout_s:g} s")
+        if isinstance(exc, httpx.RemoteProtocolError):
+            kind = "truncated" if "incomplete" in str(exc).lower() or "closed" in str(exc).lower() else "connection"
+            return _Transient(kind, f"{type(exc).__name__}: {self.redact(str(exc))[:200]}")
+        return _Transient("connection", f"{type(exc).__name__}: {self.redact(str(exc))[:200]}")
+
+    def _attempt(self, method, url, shown, name, attempt, expect, check, headers, allow_html, content) -> Fetched:
+        started = self._begin(method, shown, name, attempt)
         try:
             response = self._send(method, url, headers, content)
-        except httpx.TimeoutException as exc:
-            raise _Transient("timeout", f"{type(exc).__name__} after {self.policy.timeout_s:g} s") from None
-        except httpx.RemoteProtocolError as exc:
-            kind = "truncated" if "incomplete" in str(exc).lower() or "closed" in str(exc).lower() else "connection"
-            raise _Transient(kind, f"{type(exc).__name__}: {self.redact(str(exc))[:200]}") from None
         except httpx.TransportError as exc:
-            raise _Transient("connection", f"{type(exc).__name__}: {self.redact(str(exc))[:200]}") from None
+            raise self._transport_problem(exc) from None
         try:
             elapsed = response.elapsed.total_seconds()  # the exchange itself, throttle wait excluded
         except RuntimeError:
@@ -471,8 +512,9 @@ class Fetcher:
         return fetched
 
     def _send(self, method: str, url: httpx.URL, headers: Mapping[str, str] | None,
-              content: bytes | None = None) -> httpx.Response:
-        """One request, following up to 5 redirects; secret headers are not sent to another host."""
+              content: bytes | None = None, *, stream: bool = False) -> httpx.Response:
+        """One request, following up to 5 redirects; secret headers are not sent to another host. With
+        ``stream`` the final response's body is left unread (the caller reads and closes it)."""
         extra = dict(headers or {})
         origin = url.host
         for _ in range(6):
@@ -480,12 +522,13 @@ class Fetcher:
             if url.host != origin:
                 for key in self._secret_headers:
                     request.headers.pop(key, None)
-            response = self._client.send(request)
+            response = self._client.send(request, stream=stream)
             if response.is_redirect and "location" in response.headers:
                 response.close()
                 url = url.join(response.headers["location"])
                 continue
-            response.read()
+            if not stream:
+                response.read()
             return response
         raise _Transient("connection", "too many redirects")
 

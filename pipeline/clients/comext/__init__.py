@@ -11,3 +11,7 @@ is ``pipeline.resources.sources.ComextApi``; nothing here imports Dagster or the
 
 class ComextError(Exception):
     """A Comext answer or file that cannot be used; the message names the request or file and the reason."""
+
+
+class DamagedFile(ComextError):
+    """A downloaded file that failed its test (CRC, header, rows): quarantined, the held copy stays current."""

@@ -11,7 +11,6 @@ asynchronous answer at a bounded interval, and fails with a message naming the q
 from __future__ import annotations
 
 import json
-import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +23,7 @@ from pipeline.clients.comext.sdmx import (
     SDMX_URL,
     SdmxAnswer,
     SdmxQuery,
+    async_url_for,
     check_sdmx_header,
     xml_value,
     classify_sdmx_body,
@@ -68,6 +68,9 @@ class ComextClient:
         self.fetcher = fetcher
         self.files_url, self.products_dir = files_url.rstrip("/"), products_dir.strip("/")
         self.sdmx_url, self.async_url = sdmx_url.rstrip("/"), async_url.rstrip("/")
+        if async_url == ASYNC_URL and self.sdmx_url != SDMX_URL:
+            # an SDMX endpoint moved elsewhere (a mirror, a local fake) takes its asynchronous delivery along
+            self.async_url = async_url_for(self.sdmx_url)
         self.chunk_bytes = chunk_bytes
         self.async_poll_s, self.async_max_polls = async_poll_s, async_max_polls
         self._sleep, self._say = sleep, speaker(log)
@@ -110,40 +113,30 @@ class ComextClient:
         resumed_from = offset
         total = listed.size
         label = f"Comext bulk file {listed.name}"
+        progress = current_progress()
+        part.touch()
         while total is None or offset < total:
             end = offset + self.chunk_bytes - 1
             if total is not None:
                 end = min(end, total - 1)
-            requests += 1
-            fetched = self.fetcher.get(
-                self.files_url, name=f"{label} bytes {offset}-{end}", expect="bytes", allow_html=False,
+            # a range that ends early (cut, or a short 206 closed cleanly) is resumed by the HTTP layer from the
+            # byte it reached, within the retry budget; what arrived stays in .part for a rerun
+            answer = self.fetcher.get_range(
+                self.files_url, part, name=f"{label} bytes {offset}-{end}", start=offset, end=end,
                 params={"file": f"{directory}/{listed.name}"},
-                headers={"Range": f"bytes={offset}-{end}", "Accept-Encoding": "identity"},
-            )
-            if fetched.status == 200:
-                # the service ignored the range: the body is the whole file
-                atomic_write_bytes(part, fetched.content)
-                offset, whole = len(fetched.content), True
-                current_progress().advance(0, nbytes=len(fetched.content))
+                on_bytes=lambda n: progress.advance(0, nbytes=n))
+            requests += answer.attempts
+            if answer.status == 200:  # the service ignored the range: the body is the whole file
+                offset, whole = answer.end_pos, True
                 break
-            if fetched.status != 206:
-                raise ComextError(f"{label}: HTTP {fetched.status} to a range request ({fetched.url})")
-            m = re.fullmatch(r"bytes (\d+)-(\d+)/(\d+|\*)", fetched.headers.get("content-range", "").strip())
-            if not m or int(m.group(1)) != offset or int(m.group(2)) - offset + 1 != len(fetched.content):
-                raise ComextError(f"{label}: answer to bytes={offset}-{end} has Content-Range "
-                                  f"{fetched.headers.get('content-range')!r} and {len(fetched.content)} bytes")
-            served_total = int(m.group(3)) if m.group(3) != "*" else None
             if total is None:
-                total = served_total
-            elif served_total is not None and served_total != total:
+                total = answer.total
+            elif answer.total is not None and answer.total != total:
                 part.unlink(missing_ok=True)
-                raise ComextError(f"{label}: the service now has {served_total} bytes, the listing said {total}; "
+                raise ComextError(f"{label}: the service now has {answer.total} bytes, the listing said {total}; "
                                   "the file changed during the download, fetch it again after the next listing")
-            with part.open("ab") as fh:
-                fh.write(fetched.content)
-            current_progress().advance(0, nbytes=len(fetched.content))
-            offset += len(fetched.content)
-            if total is None and len(fetched.content) < self.chunk_bytes:
+            offset = answer.end_pos
+            if total is None and answer.end_pos - answer.start < self.chunk_bytes:
                 total = offset
         size = part.stat().st_size
         if listed.size is not None and size != listed.size:

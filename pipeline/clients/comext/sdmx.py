@@ -19,6 +19,14 @@ from pipeline.clients.http import PayloadProblem
 SDMX_URL = "https://ec.europa.eu/eurostat/api/comext/dissemination/sdmx/2.1"
 ASYNC_URL = "https://ec.europa.eu/eurostat/api/comext/dissemination/1.0/async"
 DATASET = "DS-045409"
+
+
+def async_url_for(sdmx_url: str) -> str:
+    """The asynchronous-delivery base beside an SDMX 2.1 base: Eurostat serves ``<root>/sdmx/2.1`` and
+    ``<root>/1.0/async``, so ``<sdmx_url>/../../1.0/async`` (the default SDMX_URL gives ASYNC_URL)."""
+    import httpx
+
+    return str(httpx.URL(sdmx_url.rstrip("/") + "/").join("../../1.0/async"))
 KEY_DIMENSIONS = ("freq", "reporter", "partner", "product", "flow", "indicators")
 SDMX_COLUMNS = ("DATAFLOW", "LAST UPDATE", "freq", "reporter", "partner", "product", "flow", "indicators",
                 "TIME_PERIOD", "OBS_VALUE")

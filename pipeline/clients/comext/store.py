@@ -4,6 +4,11 @@ version moves to ``<data dir>/raw/comext_archive`` (outside the folder the reade
 month is never read twice). Downloads in progress sit in ``raw/comext_incoming`` (same disk, so the final
 rename is atomic).
 
+A downloaded bulk file becomes current only after a test pass over it (7z CRC, header line, row count,
+:func:`pipeline.sevenzip.verify_archive`). One that fails goes to ``raw/comext_quarantine`` as
+``<UTC stamp>-<name>`` with ``<that name>.reason.json`` beside it (month, listing entry, reason); the held
+copy stays current, ``_release.json`` is not touched, and the month is tried again by the next fetch.
+
 An SDMX answer is cut into one file per period by DuckDB (in memory, never the working database): it
 compares a period's content with what is stored without parsing rows in Python.
 """
@@ -11,6 +16,7 @@ compares a period's content with what is stored without parsing rows in Python.
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import shutil
 import tempfile
@@ -18,17 +24,21 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import duckdb
 
-from pipeline.clients.comext import ComextError
+from pipeline.clients.comext import ComextError, DamagedFile
 from pipeline.clients.comext.client import ComextClient
 from pipeline.clients.comext.listing import ListedFile
 from pipeline.clients.comext.sdmx import SdmxAnswer, SdmxQuery
-from pipeline.clients.landing import archive_files, write_json
+from pipeline.clients.landing import archive_files, utc_stamp, write_json
 from pipeline.io import sha256_of, sql_string
 from pipeline.paths import SIDECAR
+from pipeline.sevenzip import ArchiveCheck, ArchiveError, verify_archive
+
+# columns both bulk layouts (full_v2 and the legacy one) carry; the readers check the rest
+BULK_HEADER_NEEDS = ("PRODUCT_NC", "FLOW", "PERIOD")
 
 
 @dataclass
@@ -48,13 +58,19 @@ class ComextRawStore:
     archive_root: Path
     incoming: Path
     synthetic: bool = False
+    quarantine: Path | None = None  # default: beside ``incoming``
+
+    def __post_init__(self) -> None:
+        if self.quarantine is None:
+            self.quarantine = Path(self.incoming).parent / "comext_quarantine"
 
     @classmethod
     def at(cls, data_root: Path) -> "ComextRawStore":
         """The store of a data directory; downloads in progress sit in ``raw/comext_incoming`` (same disk,
-        so the final rename is atomic, and outside the folder the readers scan)."""
+        so the final rename is atomic, and outside the folder the readers scan), refused downloads in
+        ``raw/comext_quarantine``."""
         raw = Path(data_root) / "raw"
-        return cls(raw / "comext", raw / "comext_archive", raw / "comext_incoming")
+        return cls(raw / "comext", raw / "comext_archive", raw / "comext_incoming", quarantine=raw / "comext_quarantine")
 
     @property
     def sidecar(self) -> Path:
@@ -107,15 +123,39 @@ class ComextRawStore:
     def held_bulk(self) -> dict[str, dict]:
         return self.read().get("bulk", {})
 
-    def fetch_bulk(self, client: ComextClient, listed: ListedFile, *, reason: str = "new") -> dict:
-        """Download ``listed``, archive the version it replaces, record it; returns its sidecar entry."""
+    def fetch_bulk(self, client: ComextClient, listed: ListedFile, *, reason: str = "new",
+                   test: Callable[[Path, str], ArchiveCheck] | None = None) -> dict:
+        """Download ``listed``, test it whole, archive the version it replaces, record it; returns its sidecar
+        entry. A file that fails the test is quarantined and :class:`DamagedFile` raised; nothing else moves.
+
+        ``test(path, sha256)`` replaces the default test pass (:func:`verify_archive`): the fetch asset passes
+        the Parquet conversion, which unpacks the file anyway, so a month is unpacked once; it raises
+        ArchiveError for a file that fails and may leave ``header`` empty (it checked the header itself)."""
         rel = self.bulk_rel(listed.name)
         result = client.download(listed, self.incoming / listed.name)
+        sha256 = sha256_of(result.path)
+        try:
+            check = test(result.path, sha256) if test is not None else verify_archive(result.path)
+            columns = [h.strip().strip('"') for h in check.header.split(",")]
+            missing = [c for c in BULK_HEADER_NEEDS if c not in columns] if check.header else []
+            if missing:
+                raise ArchiveError(f"{result.path}: line 1: header lacks {missing} ({check.header[:200]!r})")
+            if check.rows == 0:
+                raise ArchiveError(f"{result.path}: {check.member} holds a header and no data rows")
+        except ArchiveError as exc:
+            # the incoming folder says nothing; the file's name does
+            reason = str(exc).replace(f"{result.path}: ", "").replace(str(result.path), result.path.name)
+            kept = self.quarantine_file(result.path, listed, reason)
+            raise DamagedFile(
+                f"Comext month {listed.month}: {listed.name} (listed {listed.last_modified or 'without a date'}) failed "
+                f"its test: {reason}. The held copy stays current; the download is kept as "
+                f"{kept.parent.name}/{kept.name}; the next fetch tries the month again") from exc
         entry = {
             "file": rel, "month": listed.month, "last_modified": listed.last_modified, "size": result.size,
-            "sha256": sha256_of(result.path), "url": client.file_url(listed.name),
+            "sha256": sha256, "url": client.file_url(listed.name),
             "fetched_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "requests": result.requests, "resumed_from": result.resumed_from, "seconds": result.seconds,
+            "rows": check.rows, "unpacked_bytes": check.unpacked_bytes, "member": check.member,
         }
         with self.editing() as meta:
             archived = self.archive(meta, rel, reason) if (self.root / rel).exists() else None
@@ -126,6 +166,34 @@ class ComextRawStore:
             meta["files"][rel] = (f"Eurostat Comext bulk {listed.name} (file service last modified "
                                   f"{listed.last_modified or 'not stated'})")
         return entry
+
+    def untested_or_damaged(self, name: str) -> bool:
+        """For a held bulk file without a recorded test (fetched before downloads were tested): test it now;
+        True if it fails (fetch it again), else its row count is recorded and it is not tested again."""
+        entry = self.held_bulk().get(name)
+        if entry is None or "rows" in entry:
+            return False
+        try:
+            check = verify_archive(self.root / entry["file"])
+        except ArchiveError:
+            return True
+        with self.editing() as meta:
+            meta["bulk"][name].update(rows=check.rows, unpacked_bytes=check.unpacked_bytes, member=check.member)
+        return False
+
+    def quarantine_file(self, path: Path, listed: ListedFile, reason: str, keep: int = 3) -> Path:
+        """Move a refused download to ``quarantine/<stamp>-<name>`` with ``.reason.json`` beside it; only the
+        ``keep`` newest refused copies of a name stay (a month that keeps failing does not fill the disk)."""
+        self.quarantine.mkdir(parents=True, exist_ok=True)
+        target = self.quarantine / f"{utc_stamp()}-{listed.name}"
+        shutil.move(str(path), str(target))
+        write_json(target.with_name(target.name + ".reason.json"), {
+            "file": listed.name, "month": listed.month, "last_modified": listed.last_modified, "size": listed.size,
+            "reason": reason, "quarantined_at": datetime.now(timezone.utc).isoformat(timespec="seconds")})
+        for old in sorted(self.quarantine.glob(f"*-{listed.name}"))[:-keep]:
+            old.unlink(missing_ok=True)
+            old.with_name(old.name + ".reason.json").unlink(missing_ok=True)
+        return target
 
     # -- SDMX
     def sdmx_rel(self, query: SdmxQuery, period: str) -> str:
@@ -219,7 +287,37 @@ class ComextRawStore:
             for period, outcome in outcomes.items():
                 if outcome.status == "unchanged":
                     entry["periods"][period]["checked_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+            # this exact query is now held: the files its answer left, with their hashes (see held_answer)
+            answers = entry.setdefault("answers", {})
+            answers.pop(self.answer_key(query, periods), None)
+            answers[self.answer_key(query, periods)] = {
+                "query": query.to_dict(), "periods": list(periods),
+                "answered_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                "files": {o.path: sha256_of(self.root / o.path) for o in outcomes.values()
+                          if o.status != "absent" and o.path},
+            }
+            for stale in list(answers)[:-50]:  # insertion order: the oldest go first
+                answers.pop(stale)
         return [outcomes[p] for p in sorted(outcomes)]
+
+    @staticmethod
+    def answer_key(query: SdmxQuery, periods: list[str]) -> str:
+        """The full query (every dimension, span and the periods asked) as a short stable key."""
+        spec = json.dumps({**query.to_dict(), "periods": sorted(periods)}, sort_keys=True)
+        return hashlib.sha1(spec.encode()).hexdigest()[:16]
+
+    def held_answer(self, query: SdmxQuery, periods: list[str]) -> dict | None:
+        """The stored answer of exactly this query when every file it left is still there with the same
+        sha256 (a file replaced by another query's answer, edited or removed makes it not held); else None."""
+        entry = self.read().get("sdmx", {}).get(query.query_id(), {})
+        held = entry.get("answers", {}).get(self.answer_key(query, periods))
+        if held is None:
+            return None
+        for rel, digest in held["files"].items():
+            path = self.root / rel
+            if not path.is_file() or sha256_of(path) != digest:
+                return None
+        return held
 
 
 def _widest(stored: dict | None, query: SdmxQuery) -> dict:

@@ -6,15 +6,18 @@ like any landing file. ``bulk/_bulk.json`` records, per reporter, period and cla
 entry held (``publicationDate`` with ``fileUrl`` is the revision key, sources.md 1.7), its size and sha256.
 
 Verification: the byte count against the listing's ``fileSize`` (a rounded "183.34 KB", so within the
-rounding of its last digit), then the whole gzip stream is read, which checks its CRC-32 and length trailer:
-a cut or corrupted download is refused and nothing replaces the held file. A new publication moves the old
+rounding of its last digit), then the whole gzip stream is read, which checks its CRC-32 and length trailer,
+its tab-separated header and counts its rows: a cut or corrupted download is refused, kept in
+``raw/comtrade_quarantine/<stamp>-<name>`` with a ``.reason.json``, and nothing replaces the held file. A new publication moves the old
 file to ``raw/comtrade_archive/<stamp>/`` before the new one is renamed into place.
 """
 
 from __future__ import annotations
 
+import glob
 import gzip
 import re
+import shutil
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +27,7 @@ from pipeline.clients.comtrade.plan import PlanError
 from pipeline.clients.comtrade.session import ComtradeSession
 from pipeline.clients.http import FetchError, QuotaExhausted, utc_now
 from pipeline.clients.secrets import speaker
-from pipeline.clients.landing import archive_files, read_json, write_json
+from pipeline.clients.landing import archive_files, read_json, utc_stamp, write_json
 from pipeline.clients.progress import current as current_progress
 from pipeline.io import sha256_of
 
@@ -43,16 +46,32 @@ def parse_file_size(text: Any) -> tuple[int, int] | None:
     return int(float(m.group(1)) * unit), int(unit * 0.5 * 10 ** -decimals) + 1
 
 
-def verify_gzip(path: Path) -> int:
-    """Read the whole gzip stream (CRC-32 and length checked by the gzip module); returns the unpacked bytes."""
-    total = 0
+@dataclass
+class GzipCheck:
+    unpacked_bytes: int
+    header: str
+    rows: int  # lines after the header (a last line without a line end counts)
+
+
+def verify_gzip(path: Path) -> GzipCheck:
+    """Read the whole gzip stream (CRC-32 and length checked by the gzip module): its unpacked size, header
+    line (tab-separated, as the bulk files are) and data rows, counted with ``bytes.count`` per block."""
+    total, lines, head, last = 0, 0, b"", b""
     try:
         with gzip.open(path, "rb") as fh:
             while chunk := fh.read(1 << 20):
+                if not total:
+                    head = chunk[:1 << 16]
                 total += len(chunk)
+                lines += chunk.count(b"\n")
+                last = chunk[-1:]
     except (OSError, EOFError, zlib.error) as exc:
         raise PlanError(f"{path.name}: not a complete gzip file ({exc})") from None
-    return total
+    header = head.split(b"\n", 1)[0].decode("utf-8-sig", errors="replace").strip()
+    if "\t" not in header:
+        raise PlanError(f"{path.name}: line 1 is not a tab-separated header ({header[:120]!r})")
+    rows = lines + (1 if last not in (b"", b"\n") else 0) - 1
+    return GzipCheck(total, header, max(rows, 0))
 
 
 @dataclass
@@ -81,6 +100,8 @@ class BulkStore:
         self.state_file = self.dir / "_bulk.json"
         # downloads in progress: same disk (atomic rename), outside the folder the reader scans
         self.incoming = Path(pages_dir).parent / f"{Path(pages_dir).name}_incoming"
+        # downloads that failed their test, each with a .reason.json; never read
+        self.quarantine = Path(pages_dir).parent / f"{Path(pages_dir).name}_quarantine"
 
     def held(self) -> dict[str, dict]:
         return read_json(self.state_file, {})
@@ -102,7 +123,23 @@ class BulkStore:
         return bool(mine and mine.get("publicationDate") == entry.get("publicationDate")
                     and mine.get("fileUrl") == entry.get("fileUrl") and (self.dir / mine["file"]).is_file())
 
-    def record(self, entry: dict, path: Path, size: int, unpacked: int) -> str | None:
+    def quarantine_file(self, path: Path, entry: dict, reason: str, keep: int = 3) -> Path:
+        """Move a refused download to ``quarantine/<stamp>-<name>`` with ``.reason.json`` beside it; the
+        ``keep`` newest refused copies of a name stay."""
+        self.quarantine.mkdir(parents=True, exist_ok=True)
+        name = self.file_name(entry)
+        target = self.quarantine / f"{utc_stamp()}-{name}"
+        shutil.move(str(path), str(target))
+        write_json(target.with_name(target.name + ".reason.json"), {
+            **{k: entry.get(k) for k in ("reporterCode", "period", "classificationCode", "publicationDate",
+                                         "fileUrl", "fileSize")},
+            "file": name, "reason": reason, "quarantined_at": utc_now().isoformat(timespec="seconds")})
+        for old in sorted(self.quarantine.glob(f"*-{glob.escape(name)}"))[:-keep]:
+            old.unlink(missing_ok=True)
+            old.with_name(old.name + ".reason.json").unlink(missing_ok=True)
+        return target
+
+    def record(self, entry: dict, path: Path, size: int, check: GzipCheck) -> str | None:
         """Make ``path`` the held file of its key; the file it replaces goes to the archive. Returns the
         archive folder when something was archived."""
         state = self.held()
@@ -117,7 +154,8 @@ class BulkStore:
         state[key] = {"file": path.name, "reporterCode": int(entry["reporterCode"]), "period": str(entry["period"]),
                       "classificationCode": entry.get("classificationCode"),
                       "publicationDate": entry.get("publicationDate"), "fileUrl": entry.get("fileUrl"),
-                      "fileSize": entry.get("fileSize"), "bytes": size, "unpacked_bytes": unpacked,
+                      "fileSize": entry.get("fileSize"), "bytes": size, "unpacked_bytes": check.unpacked_bytes,
+                      "rows": check.rows,
                       "sha256": sha256_of(path), "fetched_at": utc_now().isoformat(timespec="seconds")}
         write_json(self.state_file, state)
         return archived
@@ -169,25 +207,26 @@ def _one(session, store: BulkStore, entry: dict, result: BulkResult, say, progre
         tmp = session.download_bulk(entry, store.incoming)
         size = tmp.stat().st_size
         stated = parse_file_size(entry.get("fileSize"))
-        if stated is not None and abs(size - stated[0]) > stated[1]:
-            tmp.unlink(missing_ok=True)
-            raise PlanError(f"{name}: downloaded {size:,} bytes, the listing states {entry.get('fileSize')}; "
-                            "discarded")
         try:
-            unpacked = verify_gzip(tmp)
-        except PlanError:
-            tmp.unlink(missing_ok=True)
-            raise
+            if stated is not None and abs(size - stated[0]) > stated[1]:
+                raise PlanError(f"{name}: downloaded {size:,} bytes, the listing states {entry.get('fileSize')}")
+            check = verify_gzip(tmp)
+        except PlanError as exc:
+            # never made current: the held file and _bulk.json stay as they are, the next run tries again
+            kept = store.quarantine_file(tmp, entry, str(exc))
+            raise PlanError(f"reporter {entry.get('reporterCode')} {entry.get('period')}: {exc}; the held file (if any) "
+                            f"stays current, this download is kept as {kept} and the next fetch tries again") from None
         final = store.dir / name
         tmp.replace(final)
-        archived = store.record(entry, final, size, unpacked)
+        archived = store.record(entry, final, size, check)
         if archived:
             result.archived += 1
         result.downloaded.append({"file": name, "bytes": size, "publicationDate": entry.get("publicationDate"),
                                   "replaced": bool(archived)})
         result.bytes += size
         progress.advance(nbytes=size)
-        say("info", f"{name}: {size:,} bytes, gzip verified ({unpacked:,} bytes unpacked)"
+        say("info", f"{name}: {size:,} bytes, gzip verified ({check.unpacked_bytes:,} bytes unpacked, "
+            f"{check.rows:,} rows)"
             + ("; previous publication archived" if archived else ""))
     except QuotaExhausted:
         raise
