@@ -186,6 +186,15 @@ def test_depending_on_dutch_supply_bought_from_italy(harness):
     # its full distribution (hidden EU dependence): DEU 0.6, FRA 0.3, CHN 0.1, CHE 0
     assert full(h, "NZL", "540771") == {"DEU": pytest.approx(0.6), "FRA": pytest.approx(0.3), "CHN": pytest.approx(0.1), "CHE": pytest.approx(0.0)}
 
+    # the report's section lists both hidden cases, NL's with the intermediary it comes through
+    from pipeline.report.indirect import hidden_dependence_on_supplier
+
+    section = {s["supplier"]: s for s in hidden_dependence_on_supplier(h.con)["suppliers"]}
+    assert [(r["importer"], r["product_code"], r["importer_top_partner"], r["via"]) for r in section["NLD"]["rows"]] \
+        == [("NZL", "540769", "ITA", "ITA 64.0%")]
+    assert section["NLD"]["total"] == 1 and section["NLD"]["rows"][0]["lt_supplier_share"] == pytest.approx(0.64)
+    assert [(r["importer"], r["product_code"]) for r in section["EU27"]["rows"]] == [("NZL", "540771")]
+
     # no country supplier: no look-through share, no hidden flag (the partner view is there)
     bare = dependence(h, "dependence_on_nl", "NZL", "540762")
     assert bare["partner_view_available"] is True and bare["lt_nl_share"] is None
