@@ -128,6 +128,13 @@ supplier_years AS (
     FROM staging.reporter_years
     WHERE reporter IN ('NLD', 'EU27')
 ),
+lt_rows AS NOT MATERIALIZED (
+    -- every country's imports from its country partners, read again by each reader rather than held (the
+    -- import rows with their release lists are what the partner view above needs, not these)
+    SELECT source, reporter AS importer, year, product_code_target AS product_code, partner, partner_in_eu, value
+    FROM staging.annual_flows
+    WHERE flow = 'import' AND partner_role = 'external' AND product_code_target IS NOT NULL AND reporter <> 'EU27'
+),
 lt_totals AS (
     -- each country's own imports and exports of the product: World totals, else its partner rows
     SELECT source, reporter AS k, year, product_code_target AS product_code,
@@ -154,9 +161,8 @@ lt_pass AS (
 lt_from_supplier AS (
     -- s(k<-supplier): k's import share from the supplier among its country suppliers (members summed)
     SELECT s.supplier, i.source, i.importer AS k, i.year, i.product_code, sum(i.value) AS v
-    FROM imports AS i
+    FROM lt_rows AS i
     JOIN suppliers AS s ON i.partner = s.supplier OR s.supplier = 'EU27' AND i.partner_in_eu
-    WHERE i.partner_role = 'external'
     GROUP BY ALL
     HAVING sum(i.value) > 0
 ),
@@ -176,8 +182,8 @@ lt_weight AS (
     UNION ALL
     -- a supplier that reports no imports of the product (no pass row) keeps all it supplies
     SELECT s.supplier, c.source, c.reporter, c.year, c.product_code, 1::DECIMAL(38, 18)
-    FROM (SELECT DISTINCT i.source, i.partner AS reporter, i.year, i.product_code FROM imports AS i
-          WHERE i.partner_role = 'external') AS c
+    FROM (SELECT DISTINCT i.source, i.partner AS reporter, i.year, i.product_code FROM lt_rows AS i
+          WHERE i.partner = 'NLD' OR i.partner_in_eu) AS c
     JOIN suppliers AS s ON c.reporter = s.supplier OR s.supplier = 'EU27' AND c.reporter IN (SELECT iso3 FROM members)
     ANTI JOIN lt_pass AS p ON p.source = c.source AND p.k = c.reporter AND p.year = c.year AND p.product_code = c.product_code
 ),
@@ -185,10 +191,10 @@ lt_share AS (
     -- sum over the importer's direct suppliers k of s(r<-k) * w_k (the k with w_k = 0 add nothing)
     SELECT w.supplier, i.source, i.importer, i.year, i.product_code,
            sum((i.value * w.w)::DECIMAL(38, 18)) AS lt_value
-    FROM imports AS i
+    FROM lt_rows AS i
     JOIN lt_weight AS w
         ON w.source = i.source AND w.k = i.partner AND w.year = i.year AND w.product_code = i.product_code
-    WHERE i.partner_role = 'external' AND i.importer <> w.supplier
+    WHERE i.importer <> w.supplier
       AND NOT (w.supplier = 'EU27' AND i.importer IN (SELECT iso3 FROM members))
     GROUP BY ALL
 ),
