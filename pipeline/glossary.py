@@ -151,8 +151,8 @@ COLUMNS: dict[str, str] = {
     "supplier_exports": ("The supplier's own reported exports to the importer (mirror view); 0 where the supplier "
                          "reports to the source that year but has no export row to the importer, null where it reports "
                          "nothing that year."),
-    "nl_reported_exports": ("NL's own reported exports to the importer (mirror view: NL as hub, re-exports included); 0 "
-                            "where NL reports to the source that year without an export row to it, null where NL "
+    "nl_reported_exports": ("NL's own reported exports to the importer (mirror view: NL as hub, re-exports "
+                            "included); 0 where NL reports to the source that year without an export row to it, null where NL "
                             "reports nothing that year."),
     "eu_reported_exports": ("The member states' reported exports to the importer, summed (mirror view); 0 where any "
                             "member reports to the source that year, null where none does."),
@@ -176,8 +176,8 @@ COLUMNS: dict[str, str] = {
                     "importer's imports from countries (one hop, an upper bound). Null as lt_nl_share."),
     "hidden_dependence": ("depends is not true and lt_supplier_share >= depends_share: depending on the supplier's "
                           "goods without buying them from it; null where lt_supplier_share is null."),
-    "hidden_dependence_on_nl": ("depends_on_nl is not true and lt_nl_share >= 0.5: the importer depends on Dutch supply "
-                                "bought through other countries; null where lt_nl_share is null."),
+    "hidden_dependence_on_nl": ("depends_on_nl is not true and lt_nl_share >= 0.5: the importer depends on Dutch "
+                                "supply bought through other countries; null where lt_nl_share is null."),
     "hidden_dependence_on_eu": ("depends_on_eu is not true and lt_eu_share >= 0.5: the importer depends on the member "
                                 "states' supply bought through non-members; null where lt_eu_share is null."),
     # domain summary

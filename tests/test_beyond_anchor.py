@@ -145,7 +145,8 @@ def test_depending_on_dutch_supply_bought_from_italy(harness):
         # NZL 540769: ITA 100 only (World 100)
         (NZL, "M", ITA, "540769", 2024, 100), (NZL, "M", WORLD, "540769", 2024, 100),
         # ITA imports NLD 80, CHN 20 (World 100) and exports World 125: pass_ITA = 100 / 125 = 0.8
-        (ITA, "M", NLD, "540769", 2024, 80), (ITA, "M", CHN, "540769", 2024, 20), (ITA, "M", WORLD, "540769", 2024, 100),
+        (ITA, "M", NLD, "540769", 2024, 80), (ITA, "M", CHN, "540769", 2024, 20),
+        (ITA, "M", WORLD, "540769", 2024, 100),
         (ITA, "X", WORLD, "540769", 2024, 125),
         # NL's own report: exports to ITA 80 (none to NZL) and to AUS 40 (AUS reports nothing)
         (NLD, "X", ITA, "540769", 2024, 80), (NLD, "X", AUS, "540769", 2024, 40),
@@ -173,7 +174,8 @@ def test_depending_on_dutch_supply_bought_from_italy(harness):
     assert eu["depends_on_eu"] is True and eu["lt_eu_share"] == pytest.approx(0.84, abs=1e-12)
     assert eu["hidden_dependence_on_eu"] is False
     # the full distribution is there for the hidden case: ITA 0.2, NLD 0.64, CHN 0.8 * 0.2 = 0.16
-    assert full(h, "NZL", "540769") == {"ITA": pytest.approx(0.2), "NLD": pytest.approx(0.64), "CHN": pytest.approx(0.16)}
+    assert full(h, "NZL", "540769") == {"ITA": pytest.approx(0.2), "NLD": pytest.approx(0.64),
+                                        "CHN": pytest.approx(0.16)}
 
     # NZL 540771 from CHE: the EU's goods behind a non-member; NL none of it
     che = dependence(h, "dependence_on_eu", "NZL", "540771")
@@ -184,7 +186,8 @@ def test_depending_on_dutch_supply_bought_from_italy(harness):
     # world exports of 540771 are CHE's 50: NL exports none of it, which is a share of 0
     assert nl_che["nl_world_export_share"] == 0.0
     # its full distribution (hidden EU dependence): DEU 0.6, FRA 0.3, CHN 0.1, CHE 0
-    assert full(h, "NZL", "540771") == {"DEU": pytest.approx(0.6), "FRA": pytest.approx(0.3), "CHN": pytest.approx(0.1), "CHE": pytest.approx(0.0)}
+    assert full(h, "NZL", "540771") == {"DEU": pytest.approx(0.6), "FRA": pytest.approx(0.3),
+                                        "CHN": pytest.approx(0.1), "CHE": pytest.approx(0.0)}
 
     # the report's section lists both hidden cases, NL's with the intermediary it comes through
     from pipeline.report.indirect import hidden_dependence_on_supplier
@@ -217,7 +220,8 @@ def test_look_through_share_equals_the_full_distributions_row(harness):
         # USA 300215: NLD 60, BEL 30, CHE 10 (nl_share 0.6: dependent, so looked through in full)
         (USA, "M", NLD, "300215", 2024, 60), (USA, "M", bel, "300215", 2024, 30), (USA, "M", CHE, "300215", 2024, 10),
         # BEL imports NLD 50, CHN 50 (no World row) and exports World 200: pass_BEL = 100 / 200 = 0.5
-        (bel, "M", NLD, "300215", 2024, 50), (bel, "M", CHN, "300215", 2024, 50), (bel, "X", WORLD, "300215", 2024, 200),
+        (bel, "M", NLD, "300215", 2024, 50), (bel, "M", CHN, "300215", 2024, 50),
+        (bel, "X", WORLD, "300215", 2024, 200),
         # NLD imports CHN 30 and exports World 60: pass_NLD = 0.5; CHE reports nothing: pass 0
         (NLD, "M", CHN, "300215", 2024, 30), (NLD, "X", WORLD, "300215", 2024, 60),
     ])
