@@ -292,3 +292,26 @@ def test_unknown_versus_zero_in_the_mirror_view(harness):
     # 2023: NL reports nothing to Comtrade, so its exports to FRA are unknown
     fra = rows[("FRA", 2023, "850511")]
     assert fra["nl_reported_exports"] is None and fra["mirror_share"] is None
+
+
+def test_an_incomplete_year_is_not_flagged_and_does_not_count_in_persistence(harness):
+    h = harness.reset()
+    # USA buys 280530 only from CHN, the only exporter, and exports none: G1, G2 (1.0) and G3 hold every year.
+    # 2024 is annual; 2025 comes as January to November monthly records (the year in progress).
+    annual = [(2024, 52, USA, "M", CHN, "280530", 100), (2024, 52, CHN, "X", WORLD, "280530", 1000)]
+    monthly = [(2025, m, USA, "M", CHN, "280530", 10) for m in range(1, 12)]
+    monthly += [(2025, m, CHN, "X", WORLD, "280530", 100) for m in range(1, 12)]
+    h.con.executemany(
+        "INSERT INTO raw.comtrade_records (freqCode, refYear, refMonth, reporterCode, flowCode, partnerCode, "
+        "partner2Code, classificationCode, cmdCode, customsCode, motCode, primaryValue, _file, _line, release, "
+        "synthetic) VALUES (CASE WHEN ? = 52 THEN 'A' ELSE 'M' END, ?, ?, ?, ?, ?, 0, 'H6', ?, 'C00', 0, ?, "
+        "'test.json', 0, 'test', false)",
+        [[month, year, month, r, f, p, code, v] for year, month, r, f, p, code, v in annual + monthly])
+    h.build("monitor.world_supply_screen")
+    got = {r["year"]: r for r in h.rows("SELECT * FROM monitor.world_supply_screen WHERE importer = 'USA'")}
+    assert (got[2024]["months_covered"], got[2024]["year_complete"], got[2024]["flagged"]) == (12, True, True)
+    y = got[2025]
+    assert y["g1_importer_concentration"] and y["g2_world_concentration"] and y["g3_net_importer"]
+    # 11 months: criteria shown, never flagged, and a year that does not hold: 1 flagged year of 2023-2025
+    assert (y["months_covered"], y["year_complete"], y["flagged"]) == (11, False, False)
+    assert (y["years_flagged_in_window"], y["persistent"]) == (1, False)
