@@ -67,6 +67,9 @@ COLUMNS: dict[str, str] = {
     "bloc_months_min": "For EU27 rows: the fewest months any member state covers that year.",
     "bloc_complete": ("For EU27 rows: all 27 member states with 12 months each. An incomplete bloc row is never "
                       "flagged dependent (its criteria are still shown); null for other reporters."),
+    "year_complete": ("The reporter-year covers 12 months (for EU27: bloc_complete). An incomplete year (typically the "
+                      "year in progress) shows its criteria but is never dependent or flagged, and counts as not "
+                      "flagged in persistence (methodology section 5)."),
     "bloc_basis": ("For EU27 rows: 'members' (member reporters summed), 'eu27_rows' (the source's own EU rows) or "
                    "'mixed' (both, for different product codes)."),
     # EC screen
@@ -91,7 +94,7 @@ COLUMNS: dict[str, str] = {
     "c2_importance": "C2: extra_eu_import_share > c2_threshold.",
     "c3_substitutability": ("C3: import_export_ratio > c3_threshold, or extra-EU imports without any extra-EU exports; "
                             "null when neither (not screened)."),
-    "dependent": ("C1 and C2 and C3 (and, for EU27, bloc_complete; on a rolling window also window_complete): a "
+    "dependent": ("C1 and C2 and C3 and year_complete (bloc_complete for EU27; on a rolling window window_complete): a "
                   "candidate dependency (evidence for analysts, not a verdict). False when the product is not screened."),
     "screened": "Something of the product was traded outside the EU (M_extra or X_extra > 0); unscreened rows are never dependent.",
     "years_flagged": "Number of years in which the product is flagged for this reporter/importer.",
@@ -117,7 +120,8 @@ COLUMNS: dict[str, str] = {
     "g1_importer_concentration": "G1: importer_hhi > g1_threshold.",
     "g2_world_concentration": "G2: hhi_world_exports > g2_threshold; null without world coverage.",
     "g3_net_importer": "G3: imports / exports > g3_threshold, or no exports at all.",
-    "flagged": "G1 and G2 and G3 in this year (never for an incomplete EU27 bloc); null without world coverage.",
+    "flagged": ("G1 and G2 and G3 in this year (never for an incomplete year: year_complete false); null without world "
+                "coverage."),
     "persistent": "Flagged in at least persistence_min_years of the persistence_window_years years up to this one.",
     "years_flagged_in_window": "Years flagged within the persistence window.",
     "years_in_window": "Years with data within the persistence window.",
@@ -144,15 +148,38 @@ COLUMNS: dict[str, str] = {
                       "where the importer's own report is missing."),
     "depends_share_threshold": "Share threshold used for depends_on_*.",
     "depends_top_hhi_threshold": "Importer-HHI threshold used with the top-supplier rule.",
-    "supplier_exports": "The supplier's own reported exports to the importer (mirror view).",
-    "nl_reported_exports": "NL's own reported exports to the importer (mirror view: NL as hub, re-exports included).",
-    "eu_reported_exports": "The member states' reported exports to the importer, summed (mirror view).",
-    "mirror_share": "Supplier-reported exports / importer_total_imports of the same source; null if the importer does not report.",
+    "supplier_exports": ("The supplier's own reported exports to the importer (mirror view); 0 where the supplier "
+                         "reports to the source that year but has no export row to the importer, null where it reports "
+                         "nothing that year."),
+    "nl_reported_exports": ("NL's own reported exports to the importer (mirror view: NL as hub, re-exports "
+                            "included); 0 where NL reports to the source that year without an export row to it, null where NL "
+                            "reports nothing that year."),
+    "eu_reported_exports": ("The member states' reported exports to the importer, summed (mirror view); 0 where any "
+                            "member reports to the source that year, null where none does."),
+    "mirror_share": ("Supplier-reported exports / importer_total_imports of the same source (0 when the supplier "
+                     "reports but exports none to it); null if the importer or the supplier does not report."),
     "partner_view_available": "The importer reports its imports of the product (partner view present).",
     "mirror_view_available": "The supplier reports exports of the product to the importer (mirror view present).",
     "supplier_world_export_share": "The supplier's share of world exports of the product (Comtrade rows only).",
-    "nl_world_export_share": "NL's share of world exports of the product (Comtrade rows only).",
-    "eu_world_export_share": "The member states' share of world exports of the product (Comtrade rows only).",
+    "nl_world_export_share": ("NL's share of world exports of the product (Comtrade rows only); 0 where world exports "
+                              "are known and NL exports none, null where nobody reports exporting it."),
+    "eu_world_export_share": ("The member states' share of world exports of the product (Comtrade rows only); 0 "
+                              "where world exports are known and no member exports it."),
+    "lt_supplier_share": ("The supplier's own look-through share of the importer's imports from countries (one hop, "
+                          "methodology section 8; an upper bound under proportional re-export): what it supplies "
+                          "directly and keeps, plus what the importer's other suppliers pass on of its goods. Null "
+                          "without the partner view or without a country supplier."),
+    "lt_nl_share": ("NL's look-through share of the importer's imports from countries (one hop, methodology section "
+                    "8; an upper bound): NL's direct share less what NL passes on, plus the Dutch goods the importer's "
+                    "other suppliers pass on. Null without the partner view or without a country supplier."),
+    "lt_eu_share": ("The EU's look-through share: the sum of the 27 member states' look-through shares of the "
+                    "importer's imports from countries (one hop, an upper bound). Null as lt_nl_share."),
+    "hidden_dependence": ("depends is not true and lt_supplier_share >= depends_share: depending on the supplier's "
+                          "goods without buying them from it; null where lt_supplier_share is null."),
+    "hidden_dependence_on_nl": ("depends_on_nl is not true and lt_nl_share >= 0.5: the importer depends on Dutch "
+                                "supply bought through other countries; null where lt_nl_share is null."),
+    "hidden_dependence_on_eu": ("depends_on_eu is not true and lt_eu_share >= 0.5: the importer depends on the member "
+                                "states' supply bought through non-members; null where lt_eu_share is null."),
     # domain summary
     "eu_products_screened": "HS6 products of the domain screened for the EU27.",
     "eu_dependent_products": "Of those, dependent (EC screen).",

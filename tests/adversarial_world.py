@@ -72,6 +72,13 @@ UN Comtrade (USD), 2022-2024
    (total = partner rows 40). NLD also has a re-import (RM) row and a self-import row.
 10c. comtrade_tie: KOR 280530 from ISR 100 = IND 100 -> top ISR.
 11h. second_release (Comtrade): 300215 records are in a page with another release label.
+13. hidden_dependence (Comtrade 2024, methodology section 8): KOR buys 540769 only from DEU (100); DEU
+   imports NLD 80 and CHN 20 and exports World 125 (pass 0.8): KOR's nl_share is 0 but NL's
+   look-through share 1 * 0.8 * 0.8 = 0.64 (hidden_dependence_on_nl; lt_eu_share 0.2 + 0.64). KOR buys
+   540771 only from USA, which imports DEU 60, FRA 30, CHN 10 and exports World 50 (pass 1): lt_eu_share
+   0.9, hidden_dependence_on_eu. NL exports nothing to KOR: nl_reported_exports 0, not null (section 7).
+14. incomplete_year: GRC's 2023 is 2 months (edge 6): its own 284610 row passes C1-C3 but is never
+   dependent (months_covered 2, year_complete false).
 """
 
 from __future__ import annotations
@@ -282,6 +289,17 @@ def _comtrade_world(year: int) -> list[tuple]:
         # 4. the EU aggregate reporter
         (c["EU"], "X", c["WORLD"], G, year, 5000),
     ]
+    if year == 2024:
+        # 13. hidden dependence: KOR <- DEU <- NLD (540769) and KOR <- USA <- DEU, FRA (540771)
+        recs += [
+            (c["KOR"], "M", c["DEU"], "540769", year, 100), (c["KOR"], "M", c["WORLD"], "540769", year, 100),
+            (c["DEU"], "M", c["NLD"], "540769", year, 80), (c["DEU"], "M", c["CHN"], "540769", year, 20),
+            (c["DEU"], "M", c["WORLD"], "540769", year, 100), (c["DEU"], "X", c["WORLD"], "540769", year, 125),
+            (c["NLD"], "X", c["DEU"], "540769", year, 80),
+            (c["KOR"], "M", c["USA"], "540771", year, 100),
+            (c["USA"], "M", c["DEU"], "540771", year, 60), (c["USA"], "M", c["FRA"], "540771", year, 30),
+            (c["USA"], "M", c["CHN"], "540771", year, 10), (c["USA"], "X", c["WORLD"], "540771", year, 50),
+        ]
     fillers = FILLERS if year != 2023 else FILLERS[:-1]   # 2023: 49 country reporters
     recs += [(f, "X", c["WORLD"], G, year, 1) for f in fillers]
     if year == 2024:
@@ -673,6 +691,48 @@ PLANTED: dict[str, dict] = {
             {"table": "ec_screen", "key": ("comext", "NLD", 2023, "283691"), "values": {"dependent": True}},
             {"table": "trends", "key": ("comext", "NLD", 2024, "283691"),
              "values": {"dependent_previous": True, "dependency_status": "no_data"}},
+        ],
+    },
+    "hidden_dependence": {
+        "edge": 13,
+        "what": "KOR 540769 only from DEU, which re-exports Dutch supply (pass 0.8, NL 0.8 of its imports); KOR "
+                "540771 only from USA, which re-exports German and French supply (pass 1)",
+        "keys": [("comtrade", "KOR", 2024, "540769"), ("comtrade", "KOR", 2024, "540771")],
+        "expect": [
+            {"table": "dependence_on_nl", "key": ("comtrade", "KOR", 2024, "540769"),
+             "values": {"nl_share": 0.0, "depends_on_nl": False, "lt_nl_share": 0.64,
+                        "hidden_dependence_on_nl": True, "nl_reported_exports": 0, "mirror_share": 0.0,
+                        "mirror_view_available": False, "nl_world_export_share": 80 / 205}},
+            {"table": "dependence_on_eu", "key": ("comtrade", "KOR", 2024, "540769"),
+             "values": {"eu_share": 1.0, "depends_on_eu": True, "lt_eu_share": 0.84,
+                        "hidden_dependence_on_eu": False}},
+            {"table": "dependence_on_eu", "key": ("comtrade", "KOR", 2024, "540771"),
+             "values": {"eu_share": 0.0, "depends_on_eu": False, "lt_eu_share": 0.9,
+                        "hidden_dependence_on_eu": True, "eu_reported_exports": 0, "eu_world_export_share": 0.0}},
+            {"table": "dependence_on_nl", "key": ("comtrade", "KOR", 2024, "540771"),
+             "values": {"lt_nl_share": 0.0, "hidden_dependence_on_nl": False, "nl_world_export_share": 0.0}},
+            {"table": "look_through_shares", "key": ("comtrade", "KOR", 2024, "540769"), "supplier": "NLD",
+             "values": {"look_through_share": 0.64, "direct_share": 0.0, "hidden_share": 0.64}},
+            {"table": "look_through_shares", "key": ("comtrade", "KOR", 2024, "540771"), "supplier": "DEU",
+             "values": {"look_through_share": 0.6, "direct_share": 0.0}},
+            {"table": "indirect_dependencies", "key": ("comtrade", "KOR", 2024, "540769"),
+             "values": {"top_ultimate_supplier": "NLD", "top_ultimate_share": 0.64, "direct_hhi": 1.0}},
+            # NL reports to Comtrade in 2024 and has no 300215 export row to KOR: 0, not unknown
+            {"table": "dependence_on_nl", "key": ("comtrade", "KOR", 2024, H),
+             "values": {"nl_reported_exports": 0, "mirror_share": 0.0}},
+        ],
+    },
+    "incomplete_year": {
+        "edge": 14,
+        "what": "GRC 2023 has 2 months (January, February): its 284610 row passes C1-C3 but is never dependent",
+        "keys": [("comext", "GRC", 2023, "284610")],
+        "expect": [
+            {"table": "ec_screen", "key": ("comext", "GRC", 2023, "284610"),
+             "values": {"m_extra": 100, "c1_concentration": True, "c2_importance": True,
+                        "c3_substitutability": True, "months_covered": 2, "year_complete": False,
+                        "dependent": False}},
+            {"table": "ec_screen", "key": ("comext", "ITA", 2023, "284610"),
+             "values": {"months_covered": 12, "year_complete": True, "dependent": True}},
         ],
     },
     "world_coverage": {

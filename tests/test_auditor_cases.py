@@ -237,3 +237,81 @@ def test_9d_new_means_dependent_now_and_not_the_year_before(harness):
     status = {r["product_code"]: r["dependency_status"]
               for r in h.rows("SELECT * FROM monitor.trends WHERE reporter = 'NLD' AND year = 2024")}
     assert status == {"850511": "new", "850520": "new"}
+
+
+# ------------------------------------------------------------------ issue 26: incomplete years
+
+def test_an_incomplete_single_reporter_year_is_never_dependent(harness):
+    h = harness.reset()
+    months = [f"2025-{m:02d}" for m in range(1, 12)]  # January to November: the year in progress
+    # CYP 392010 from CN only (10 a month), no exports: C1 (HHI 1), C2 (share 1) and C3 (no exports) hold
+    rows = [("CY", "CN", "39201010", 1, m, 10) for m in months]
+    # MLT the same over all twelve months: dependent
+    rows += [("MT", "CN", "39201010", 1, f"2025-{m:02d}", 10) for m in range(1, 13)]
+    h.add_sdmx(rows)
+    h.build("monitor.ec_screen")
+    cyp = screen(h, "CYP", "392010", year=2025)
+    assert cyp["m_extra"] == Decimal("110.000") and cyp["hhi_extra"] == 1.0
+    assert cyp["c1_concentration"] and cyp["c2_importance"] and cyp["c3_substitutability"]
+    # 11 months: the criteria are shown, the flag is not
+    assert (cyp["months_covered"], cyp["year_complete"]) == (11, False)
+    assert (cyp["dependent"], cyp["years_flagged"]) == (False, 0)
+    mlt = screen(h, "MLT", "392010", year=2025)
+    assert (mlt["months_covered"], mlt["year_complete"], mlt["dependent"]) == (12, True, True)
+    # the bloc row (2 members) is incomplete for its own reason: year_complete is bloc_complete
+    eu = screen(h, "EU27", "392010", year=2025)
+    assert (eu["bloc_complete"], eu["year_complete"]) == (False, False)
+    assert (eu["months_covered"], eu["dependent"]) == (11, False)
+    ic = conc(h, "CYP", "HS6", "392010", "all", year=2025)
+    assert (ic["months_covered"], ic["year_complete"]) == (11, False)
+
+
+def test_unknown_versus_zero_in_the_mirror_view(harness):
+    h = harness.reset()
+    h.add_comtrade([
+        # USA imports 850511 from CHN 90 and NLD 10 (World 100); NL reports exports of 850511 to DEU only
+        (USA, "M", CHN, "850511", 2024, 90), (USA, "M", NLD, "850511", 2024, 10),
+        (USA, "M", WORLD, "850511", 2024, 100),
+        (NLD, "X", DEU, "850511", 2024, 40),
+        # DEU imports 850519 from CHN 50; nobody reports exporting 850519 (world exports unknown)
+        (DEU, "M", CHN, "850519", 2024, 50),
+        # FRA imports 850511 in 2023, when NL reports nothing to Comtrade
+        (FRA, "M", CHN, "850511", 2023, 70),
+    ])
+    h.build("monitor.dependence_on_nl")
+    rows = {(r["importer"], r["year"], r["product_code"]): r
+            for r in h.rows("SELECT * FROM monitor.dependence_on_nl WHERE source = 'comtrade'")}
+    usa = rows[("USA", 2024, "850511")]
+    # NL reports to Comtrade in 2024: no export row to the USA is 0, and so is its mirror share
+    assert usa["nl_reported_exports"] == Decimal("0.000") and usa["mirror_share"] == 0.0
+    assert usa["mirror_view_available"] is False
+    # world exports of 850511 are NL's 40 alone: share 1; of 850519 nobody reports: unknown
+    assert usa["nl_world_export_share"] == 1.0
+    deu = rows[("DEU", 2024, "850519")]
+    assert deu["nl_reported_exports"] == Decimal("0.000") and deu["nl_world_export_share"] is None
+    # 2023: NL reports nothing to Comtrade, so its exports to FRA are unknown
+    fra = rows[("FRA", 2023, "850511")]
+    assert fra["nl_reported_exports"] is None and fra["mirror_share"] is None
+
+
+def test_an_incomplete_year_is_not_flagged_and_does_not_count_in_persistence(harness):
+    h = harness.reset()
+    # USA buys 280530 only from CHN, the only exporter, and exports none: G1, G2 (1.0) and G3 hold every year.
+    # 2024 is annual; 2025 comes as January to November monthly records (the year in progress).
+    annual = [(2024, 52, USA, "M", CHN, "280530", 100), (2024, 52, CHN, "X", WORLD, "280530", 1000)]
+    monthly = [(2025, m, USA, "M", CHN, "280530", 10) for m in range(1, 12)]
+    monthly += [(2025, m, CHN, "X", WORLD, "280530", 100) for m in range(1, 12)]
+    h.con.executemany(
+        "INSERT INTO raw.comtrade_records (freqCode, refYear, refMonth, reporterCode, flowCode, partnerCode, "
+        "partner2Code, classificationCode, cmdCode, customsCode, motCode, primaryValue, _file, _line, release, "
+        "synthetic) VALUES (CASE WHEN ? = 52 THEN 'A' ELSE 'M' END, ?, ?, ?, ?, ?, 0, 'H6', ?, 'C00', 0, ?, "
+        "'test.json', 0, 'test', false)",
+        [[month, year, month, r, f, p, code, v] for year, month, r, f, p, code, v in annual + monthly])
+    h.build("monitor.world_supply_screen")
+    got = {r["year"]: r for r in h.rows("SELECT * FROM monitor.world_supply_screen WHERE importer = 'USA'")}
+    assert (got[2024]["months_covered"], got[2024]["year_complete"], got[2024]["flagged"]) == (12, True, True)
+    y = got[2025]
+    assert y["g1_importer_concentration"] and y["g2_world_concentration"] and y["g3_net_importer"]
+    # 11 months: criteria shown, never flagged, and a year that does not hold: 1 flagged year of 2023-2025
+    assert (y["months_covered"], y["year_complete"], y["flagged"]) == (11, False, False)
+    assert (y["years_flagged_in_window"], y["persistent"]) == (1, False)

@@ -166,7 +166,9 @@ def test_hand_ec_screen_and_bloc(hand):
     assert (n["m_extra"], n["m_intra"], n["x_extra"]) == (D("300.000"), D("70.000"), D("30.000"))
     assert n["extra_eu_import_share"] == pytest.approx(300 / 370) and n["import_export_ratio"] == pytest.approx(10.0)
     assert n["c1_concentration"] and n["c2_importance"] and n["c3_substitutability"] and n["screened"]
-    assert n["dependent"] is True and n["years_flagged"] == 1 and n["bloc_complete"] is None
+    # NLD's 2023 is two months (January, February): an incomplete year shows its criteria, never the flag
+    assert (n["months_covered"], n["year_complete"], n["bloc_complete"]) == (2, False, None)
+    assert n["dependent"] is False and n["years_flagged"] == 0
     e = _row(ec, source="comext", reporter="EU27", year=2023, product_code="850760")
     # the bloc is NLD alone: same figures, but 1 member of 27 covering 2 months -> never dependent
     assert (e["m_extra"], e["m_intra"], e["x_extra"]) == (D("300.000"), D("70.000"), D("30.000"))
@@ -261,8 +263,9 @@ def test_hand_look_through_bel_passes_everything(beyond):
     assert nl["BEL"]["direct_share"] == pytest.approx(0.8) and nl["BEL"]["hidden_share"] == pytest.approx(-0.8)
     assert nl["CHN"]["hidden_share"] == pytest.approx(0.72) and nl["USA"]["direct_share"] == 0.0
     assert nl["CHN"]["release"] == "CE release" and nl["CHN"]["synthetic"] is True and nl["CHN"]["currency"] == "EUR"
-    # BEL is an intermediary here, and no importer looked through: it does not depend on NL for the product
-    assert _looked_through_importers(beyond) == {"NLD", "EU27"}
+    # BEL is an intermediary here, and no importer looked through: it depends neither on NL nor on the EU for
+    # the product (CHE does, on the EU: case E below)
+    assert _looked_through_importers(beyond) == {"NLD", "EU27", "CHE"}
     # the bloc (NLD + BEL): extra-EU suppliers only, CHN 20 + 90, USA 10; BEL is internal
     assert _lt(_shares_of(beyond, "comext", "EU27", 2024, "850511")) == {"CHN": 110 / 120, "USA": 10 / 120}
     row = _row(beyond["indirect_dependencies"], source="comext", importer="NLD", year=2024, product_code="850511")
@@ -318,8 +321,17 @@ def test_hand_look_through_bloc_and_members_behind_it(beyond):
     eu = _shares_of(beyond, "comtrade", "EU27", 2024, "850440")
     assert _lt(eu) == {"EU27": 0.75, "CHN": 0.25, "CHE": 0.0}
     assert eu["CHE"]["direct_share"] == 1.0 and eu["EU27"]["direct_share"] == 0.0
-    # DEU and CHE are no importers looked through: neither depends on NL for the product (methodology section 8)
-    assert _looked_through_importers(beyond) == {"NLD", "EU27"}
+    # CHE buys 75 of its 100 from DEU and FRA: it depends on the EU, so it is looked through in full (methodology
+    # section 8). DEU reports importing 100 (all from CHE) and exporting none: pass_DEU = 1, so DEU's 0.5 is
+    # CHE's own goods coming back; FRA and CHN report nothing: they keep 0.25 each
+    assert _lt(_shares_of(beyond, "comtrade", "CHE", 2024, "850440")) == \
+        {"CHE": 0.5, "DEU": 0.0, "FRA": 0.25, "CHN": 0.25}
+    # DEU depends on neither NL nor the EU (CHE, its only supplier, is no member): not looked through
+    assert _looked_through_importers(beyond) == {"NLD", "EU27", "CHE"}
+    eu_che = _row(beyond["dependence_on_eu"], source="comtrade", importer="CHE", year=2024, product_code="850440")
+    # the EU's look-through share is the members' sum: DEU 0 + FRA 0.25 (DEU's share is CHE's goods)
+    assert eu_che["depends_on_eu"] is True and eu_che["lt_eu_share"] == pytest.approx(0.25, abs=1e-12)
+    assert eu_che["hidden_dependence_on_eu"] is False
 
 
 def test_hand_supplier_loss(beyond):
@@ -474,6 +486,8 @@ def test_oracle_holds_the_planted_values(adversarial_world):
             if table == "import_concentration":
                 cond += [pl.col("product_level") == exp.get("level", "HS6"),
                          pl.col("partner_scope") == exp.get("scope", "all")]
+            if table == "look_through_shares":
+                cond += [pl.col("ultimate_supplier") == exp["supplier"]]
             hit = df.filter(*cond)
             if exp.get("absent"):
                 if hit.height:

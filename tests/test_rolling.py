@@ -146,6 +146,69 @@ def _write(root, rel, text):
     path.write_text(text)
 
 
+# the columns a December window shares with its calendar year's ec_screen row (issue 26)
+SAME_AS_ANNUAL = ["m_extra", "m_intra", "x_extra", "extra_eu_import_share", "import_export_ratio", "hhi_extra",
+                  "n_suppliers_extra", "top_supplier", "top_supplier_share", "top_supplier_value", "c1_concentration",
+                  "c2_importance", "c3_substitutability", "screened", "dependent", "bloc_members",
+                  "bloc_months_min", "bloc_complete", "caveat", "currency", "synthetic"]
+
+
+def _december_against_annual(con, where: str = "TRUE") -> list[tuple]:
+    """Every December window beside its annual ec_screen row: (key, column, window, annual) where they differ,
+    months_in_window against months_covered and window_complete against year_complete included."""
+    cols = ", ".join(f"w.{c} AS w_{c}, a.{c} AS a_{c}" for c in SAME_AS_ANNUAL)
+    rows = con.sql(f"""
+        SELECT w.reporter, w.year, w.product_code, a.reporter IS NOT NULL AS has_annual,
+               w.months_in_window, a.months_covered, w.window_complete, a.year_complete, {cols}
+        FROM monitor.ec_screen_rolling AS w
+        LEFT JOIN monitor.ec_screen AS a
+          ON a.source = w.source AND a.reporter = w.reporter AND a.year = w.year AND a.product_code = w.product_code
+        WHERE right(w.period_end, 2) = '12' AND ({where})""").pl().to_dicts()
+    bad = []
+    for r in rows:
+        key = (r["reporter"], r["year"], r["product_code"])
+        if not r["has_annual"]:
+            bad.append((key, "annual row", None, None))
+            continue
+        pairs = [("months", r["months_in_window"], r["months_covered"]),
+                 ("complete", r["window_complete"], r["year_complete"])]
+        pairs += [(c, r[f"w_{c}"], r[f"a_{c}"]) for c in SAME_AS_ANNUAL]
+        for c, w, a in pairs:
+            same = (w is None and a is None) or (
+                w is not None and a is not None and (abs(w - a) <= 1e-12 if isinstance(w, float) else w == a))
+            if not same:
+                bad.append((key, c, w, a))
+    return rows, bad
+
+
+def test_every_december_window_is_its_calendar_year(harness):
+    """Issue 26: the December window and the annual row agree, an 11-month year included (neither dependent)."""
+    h = harness.reset()
+    rows = []
+    # LUX reports February to December 2025 (11 months): 392010 from CN only, C1-C3 hold
+    rows += [("LU", "CN", "39201010", IMP, m, 10) for m in months("2025-02", "2025-12")]
+    # MLT all twelve months: CN and US, exports to the US
+    rows += [("MT", "CN", "39201010", IMP, m, 30) for m in months("2025-01", "2025-12")]
+    rows += [("MT", "US", "39201010", IMP, "2025-03", 40), ("MT", "US", "39201010", EXP, "2025-07", 25),
+             ("MT", "DE", "39201010", IMP, "2025-05", 15)]
+    # CYP January to November: no December window, and its annual row is never dependent either
+    rows += [("CY", "CN", "39201010", IMP, m, 10) for m in months("2025-01", "2025-11")]
+    h.add_sdmx(rows)
+    h.build(TABLE)
+    h.build("monitor.ec_screen")
+    found, bad = _december_against_annual(h.con)
+    assert not bad, bad
+    got = {(r["reporter"], r["product_code"]): (r["months_in_window"], r["window_complete"], r["w_dependent"])
+           for r in found}
+    # LUX: 11 months, C1-C3 hold, not dependent either way; MLT: complete and dependent (CN 360 of 400)
+    assert got[("LUX", "392010")] == (11, False, False) and got[("MLT", "392010")] == (12, True, True)
+    # the bloc (3 members, the fewest months 11) is in it too; CYP has no December window
+    assert ("EU27", "392010") in got and ("CYP", "392010") not in got
+    cyp = h.rows("SELECT * FROM monitor.ec_screen WHERE reporter = 'CYP'")[0]
+    assert cyp["c1_concentration"] and cyp["c3_substitutability"] and cyp["dependent"] is False
+    assert (cyp["months_covered"], cyp["year_complete"]) == (11, False)
+
+
 def test_partition_directive_forms(tmp_path):
     _write(tmp_path, "monitor/m.sql", "-- m\n-- partition: year, lookback 2\nSELECT 1 AS year")
     (model,) = load_models(tmp_path, set(), variables=set())
@@ -322,6 +385,20 @@ def test_default_world_matches_the_oracle(default_world):
     with default_world.warehouse() as con:
         rows, dependent = _compare(con)
     assert rows > 50_000 and dependent > 100
+
+
+def test_default_world_december_windows_are_their_calendar_years(default_world):
+    """Issue 26 on the embedded default: every December window of a member state's (or the bloc's) year built
+    from monthly rows alone equals its annual ec_screen row."""
+    with default_world.warehouse() as con:
+        monthly_only = """(w.reporter, w.year) IN (
+            SELECT CASE WHEN reporter = 'EU27_2020' THEN 'EU27' ELSE reporter END, year FROM staging.trade_flows
+            WHERE source = 'comext' GROUP BY ALL HAVING bool_and(freq = 'M'))
+            AND (w.reporter <> 'EU27' OR w.year NOT IN (
+                SELECT year FROM staging.trade_flows WHERE source = 'comext' AND freq = 'A'))"""
+        found, bad = _december_against_annual(con, monthly_only)
+    assert len(found) > 1_000
+    assert not bad, bad[:20]
 
 
 # ------------------------------------------------------------------------------------------ one new month

@@ -2,7 +2,9 @@
 -- importing country, HS6 and year: partner view (eu_share, the EU's rank with members merged,
 -- importer HHI, depends_on_eu) beside the mirror view (the bloc's reported exports), and the
 -- EU's share of world exports. converted_split / value_share_from_split / split_dependent say how
--- much rests on codes split across HS revisions. See monitor.supplier_dependence for the definitions.
+-- much rests on codes split across HS revisions. lt_eu_share: the sum of the 27 members' look-through
+-- shares of the importer's supply (one hop, methodology section 8); hidden_dependence_on_eu: depends_on_eu
+-- is not true and lt_eu_share >= 0.5. See monitor.supplier_dependence for the definitions.
 -- grain: source, importer, year, product_code
 SELECT
     source, currency, importer, year, product_code, domain,
@@ -19,6 +21,8 @@ SELECT
     partner_view_available,
     mirror_view_available,
     supplier_world_export_share AS eu_world_export_share,
+    lt_supplier_share AS lt_eu_share,
+    hidden_dependence AS hidden_dependence_on_eu,
     depends_share_threshold, depends_top_hhi_threshold,
     release, synthetic,
     converted_split, value_share_from_split, split_dependent

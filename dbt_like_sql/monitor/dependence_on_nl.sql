@@ -2,7 +2,9 @@
 -- the partner view (the importer's own imports from NL: nl_share, NL's rank, importer HHI,
 -- depends_on_nl) beside the mirror view (NL's reported exports: mirror_share), and NL's
 -- share of world exports. converted_split / value_share_from_split / split_dependent say how much
--- rests on codes split across HS revisions. See monitor.supplier_dependence for the definitions.
+-- rests on codes split across HS revisions. lt_nl_share: the Netherlands' share of the importer's supply once
+-- each supplier's own imports are looked through (one hop, methodology section 8); hidden_dependence_on_nl:
+-- depends_on_nl is not true and lt_nl_share >= 0.5. See monitor.supplier_dependence for the definitions.
 -- grain: source, importer, year, product_code
 SELECT
     source, currency, importer, year, product_code, domain,
@@ -19,6 +21,8 @@ SELECT
     partner_view_available,
     mirror_view_available,
     supplier_world_export_share AS nl_world_export_share,
+    lt_supplier_share AS lt_nl_share,
+    hidden_dependence AS hidden_dependence_on_nl,
     depends_share_threshold, depends_top_hhi_threshold,
     release, synthetic,
     converted_split, value_share_from_split, split_dependent

@@ -5,14 +5,16 @@
 --   C3 substitutability  import_export_ratio = M_extra / X_extra > c3_threshold (1); X_extra = 0
 --                        with M_extra > 0 passes and leaves the ratio null; with M_extra = X_extra
 --                        = 0 the product is not screened (screened false, C3 null)
---   dependent = C1 and C2 and C3, and for the EU27 bloc only when bloc_complete (section 5): a
---   bloc row built from some member states or some months shows its criteria, never the flag
+--   dependent = C1 and C2 and C3, and only when year_complete (section 5): a member state's year
+--   of 12 months, for the EU27 bloc bloc_complete; a year built from fewer months (the year in
+--   progress) or a bloc row built from some member states shows its criteria, never the flag
 -- M_extra are imports from non-EU countries, M_intra imports from other member states and the
 -- intra-EU non-country codes (never a member's imports from itself), X_extra exports to non-EU
 -- countries. Every criterion keeps its value, its boolean and the threshold used, so an analyst
 -- can apply another threshold without recomputing.
 -- years_flagged counts the years a product is dependent, years_screened the years it was screened.
--- bloc_members, bloc_months_min, bloc_complete: EU27 rows only (staging.reporter_years).
+-- bloc_members, bloc_months_min, bloc_complete: EU27 rows only (staging.reporter_years);
+-- months_covered and year_complete on every row (for EU27: bloc_months_min and bloc_complete).
 -- caveat: the quasi-transit warning on the Netherlands' Comext rows (section 10).
 -- release and synthetic: the import rows behind M_extra and M_intra and the export rows behind X_extra.
 -- monitor.eu_dependencies and monitor.nl_dependencies are views of this one screen.
@@ -21,8 +23,9 @@
 -- revisions (value_share_from_split: the part of M_extra); split_dependent: the product came out
 -- dependent on such value, so the flag rests partly on estimated split weights.
 -- grain: source, reporter, year, product_code
--- check criteria_consistent: dependent = (coalesce(c1_concentration AND c2_importance AND c3_substitutability, false) AND coalesce(bloc_complete, true)) AND (screened = (c3_substitutability IS NOT NULL))
+-- check criteria_consistent: dependent = (coalesce(c1_concentration AND c2_importance AND c3_substitutability, false) AND year_complete) AND (screened = (c3_substitutability IS NOT NULL))
 -- check bloc_complete_when_dependent: NOT dependent OR reporter <> 'EU27' OR bloc_complete
+-- check year_complete_when_dependent: NOT dependent OR (year_complete AND months_covered = 12)
 -- check split_consistent: split_dependent = (dependent AND converted_split)
 WITH conc AS (
     SELECT * FROM monitor.import_concentration WHERE product_level = 'HS6' AND partner_scope = 'extra_eu'
@@ -65,7 +68,7 @@ criteria AS (
         getvariable('ec_c2_extra_share') AS c2_threshold,
         getvariable('ec_c3_import_export_ratio') AS c3_threshold,
         c.low_confidence, c.unallocated_share, c.months_covered,
-        c.bloc_members, c.bloc_months_min, c.bloc_complete, c.caveat,
+        c.bloc_members, c.bloc_months_min, c.bloc_complete, c.year_complete, c.caveat,
         array_to_string(list_sort(list_distinct(
             list_concat(string_split(c.release, '; '), coalesce(t.export_releases, [])))), '; ') AS release,
         c.synthetic OR coalesce(t.export_synthetic, false) AS synthetic,
@@ -87,7 +90,7 @@ flagged AS (
 judged AS (
     SELECT
         *,
-        ec_dependent(c1_concentration, c2_importance, c3_substitutability, bloc_complete) AS dependent
+        ec_dependent(c1_concentration, c2_importance, c3_substitutability, year_complete) AS dependent
     FROM flagged
 )
 SELECT

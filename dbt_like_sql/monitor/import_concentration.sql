@@ -18,7 +18,8 @@
 -- allocated + unallocated + internal = world_value + partner_rows_above_world exactly.
 -- internal_value is what the scope leaves out: re-imports (a member's trade with itself for the
 -- bloc), and EU partners and intra-EU codes for 'extra_eu'.
--- months_covered, bloc_members, bloc_months_min, bloc_complete: see staging.reporter_years.
+-- months_covered, bloc_members, bloc_months_min, bloc_complete, year_complete (12 months; for the bloc
+-- bloc_complete): see staging.reporter_years.
 -- bloc_basis: for EU27, 'members', 'eu27_rows' or 'mixed' (Comext's own EU27 rows for some codes).
 -- release and synthetic: every input row behind the group (section 10). caveat: the
 -- quasi-transit warning on the Netherlands' Comext rows (section 10).
@@ -163,6 +164,7 @@ SELECT
     y.bloc_members,
     y.bloc_months_min,
     y.bloc_complete,
+    y.year_complete,
     a.bloc_basis,
     coalesce(r.release, '') AS release,
     a.synthetic,

@@ -1,7 +1,7 @@
 -- Dependencies hidden behind intermediaries (methodology section 8), per source, importer, year and
 -- HS6 product of monitor.look_through_shares (NLD and the EU27 bloc, on extra-EU suppliers, for every
--- product; a third country for the products it depends on NL for): the direct concentration beside
--- the look-through one.
+-- product; a third country for the products it depends on NL or the EU for, openly or hidden: see
+-- monitor.look_through_shares): the direct concentration beside the look-through one.
 -- direct_hhi and look_through_hhi are sums of squared shares (0..1); top_direct_supplier is the
 -- largest direct supplier, top_ultimate_supplier the largest after looking through one hop.
 -- hidden_dependency: the look-through HHI passes the concentration threshold of the EC screen

@@ -1,11 +1,14 @@
 -- Look-through (one hop) supplier shares (methodology section 8): where an importer's goods come
 -- from once each direct supplier's own imports are looked through. Per source, importer, year, HS6
 -- product and ultimate supplier, for the Netherlands (all its country partners) and the EU27 bloc
--- (its extra-EU partners) on every product, and for a third country on the products it depends on
--- the Netherlands for (monitor.supplier_dependence, partner view): is it NL it depends on, or
--- whoever stands behind NL? Every country reporter can be an intermediary. (All importers on all
--- products would be about 50 rows per importer and product: 441k rows on the embedded default,
--- hundreds of millions of intermediate rows at one world year.)
+-- (its extra-EU partners) on every product, and for a third country on the products where
+-- monitor.supplier_dependence (partner view) says it depends on the Netherlands or on the EU
+-- (depends), or depends on their goods without buying them from them (hidden_dependence: the
+-- supplier's look-through share >= 0.5): is it NL it depends on, or whoever stands behind NL?
+-- Every country reporter can be an intermediary. (All importers on all products would be about
+-- 50 rows per importer and product: 441k rows on the embedded default, hundreds of millions of
+-- intermediate rows at one world year; the supplier's own look-through share on every row is in
+-- monitor.supplier_dependence.)
 -- Each direct supplier k passes on pass_k = M_k / max(X_k, M_k) of what it supplies (its imports
 -- against its exports of the product, from k's own reports in the same source: World totals, else
 -- the sum of its partner rows; 0 when k reports no imports from a country), spread over k's own
@@ -51,7 +54,7 @@ scope AS (
     -- the importers and products looked through (every country stays an intermediary k)
     SELECT DISTINCT source, importer, year, product_code FROM supplied WHERE importer IN ('NLD', 'EU27')
     UNION
-    SELECT source, importer, year, product_code FROM monitor.supplier_dependence WHERE supplier = 'NLD' AND depends
+    SELECT source, importer, year, product_code FROM monitor.supplier_dependence WHERE depends OR hidden_dependence
 ),
 looked AS (
     SELECT d.* FROM direct AS d SEMI JOIN scope USING (source, importer, year, product_code)

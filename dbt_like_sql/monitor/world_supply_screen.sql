@@ -7,8 +7,9 @@
 --      no exports passes and leaves the ratio null. A country's imports and exports are its
 --      World totals; the bloc's are both extra-EU and both over country partners (M_extra,
 --      X_extra of the EC screen), so the ratio never compares two scopes
---   flagged = G1 and G2 and G3, never for an incomplete EU27 bloc (bloc_complete, section 5);
---   persistent when flagged in at least persistence_min_years
+--   flagged = G1 and G2 and G3, never for an incomplete year (year_complete, section 5: fewer
+--   than 12 months for a country, an incomplete bloc for EU27; such a year counts as not flagged
+--   in persistence); persistent when flagged in at least persistence_min_years
 --   (2) of the persistence_window_years (3) calendar years up to this one with data.
 -- G2 needs the whole world: where fewer than min_world_reporters Comtrade reporters
 -- reported that year, hhi_world_exports, G2, flagged and persistent are null and
@@ -22,6 +23,7 @@
 -- release and synthetic: the importer's import and export rows behind the row.
 -- grain: source, importer, year, product_code
 -- check bloc_complete_when_flagged: NOT coalesce(flagged, false) OR importer <> 'EU27' OR bloc_complete
+-- check year_complete_when_flagged: NOT coalesce(flagged, false) OR year_complete
 -- check split_consistent: NOT split_dependent OR converted_split OR persistent
 WITH conc AS (
     SELECT * FROM monitor.import_concentration
@@ -74,7 +76,7 @@ criteria AS (
         getvariable('world_g1_hhi') AS g1_threshold,
         getvariable('world_g2_hhi') AS g2_threshold,
         getvariable('world_g3_import_export_ratio') AS g3_threshold,
-        c.low_confidence, c.bloc_members, c.bloc_months_min, c.bloc_complete,
+        c.low_confidence, c.months_covered, c.bloc_members, c.bloc_months_min, c.bloc_complete, c.year_complete,
         array_to_string(list_sort(list_distinct(
             list_concat(string_split(c.release, '; '), coalesce(e.export_releases, [])))), '; ') AS release,
         c.synthetic OR coalesce(e.export_synthetic, false) AS synthetic,
@@ -105,7 +107,7 @@ flagged AS (
     FROM criteria
 ),
 screened AS (
-    SELECT *, CASE WHEN bloc_complete IS FALSE THEN false
+    SELECT *, CASE WHEN NOT year_complete THEN false
                    ELSE g1_importer_concentration AND g2_world_concentration AND g3_net_importer END AS flagged
     FROM flagged
 ),

@@ -7,11 +7,15 @@
 -- fewest months any of them covers, and months_covered equals bloc_months_min, so a bloc built
 -- from a few members or a few months never reads as a full year; bloc_complete is true only for
 -- 27 members with 12 months each. All three are null for a country.
+-- year_complete (methodology section 5, "Incomplete years"): a country's year covers 12 months
+-- (typically false for the year in progress); for the bloc it equals bloc_complete. An incomplete
+-- year's screen rows show their criteria but are never dependent or flagged.
 -- Aggregate reporters (Comtrade 97 EU and the like) are no reporter of any screen: left out.
 -- release and synthetic summarise the year; the marts carry their own, per row.
 -- partition: year
 -- grain: source, reporter, year
 -- check bloc_consistent: (reporter = 'EU27') = (bloc_members IS NOT NULL) AND (bloc_complete IS NULL OR bloc_complete = (bloc_members = 27 AND bloc_months_min = 12))
+-- check year_complete_consistent: year_complete = coalesce(bloc_complete, months_covered = 12)
 WITH reporters AS (
     SELECT
         source, any_value(currency) AS currency, reporter, year,
@@ -40,10 +44,11 @@ bloc AS (
     GROUP BY source, year
 )
 SELECT source, currency, reporter, year, months_covered, NULL::BIGINT AS bloc_members,
-       NULL::BIGINT AS bloc_months_min, NULL::BOOLEAN AS bloc_complete, release, synthetic
+       NULL::BIGINT AS bloc_months_min, NULL::BOOLEAN AS bloc_complete, months_covered = 12 AS year_complete,
+       release, synthetic
 FROM reporters
 WHERE reporter <> 'EU27'
 UNION ALL
 SELECT source, currency, reporter, year, bloc_months_min, bloc_members, bloc_months_min,
-       bloc_members = 27 AND bloc_months_min = 12, release, synthetic
+       bloc_members = 27 AND bloc_months_min = 12, bloc_members = 27 AND bloc_months_min = 12, release, synthetic
 FROM bloc

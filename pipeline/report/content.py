@@ -53,6 +53,7 @@ def collect(conn, manifest: dict | None = None) -> tuple[dict, dict]:
         "changes": changes.what_changed(conn),
         "dictionary": queries.dictionary(conn),
         "hidden": indirect.hidden_dependencies(conn),
+        "hidden_on": indirect.hidden_dependence_on_supplier(conn),
         "loss": indirect.supplier_loss(conn),
         "rolling": rolling_page,
     }

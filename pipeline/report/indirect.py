@@ -32,6 +32,47 @@ def hidden_dependencies(conn) -> list[dict]:
     """)
 
 
+HIDDEN_ON_SUPPLIER_SHOWN = 60  # rows listed per supplier; the count says how many there are
+
+
+def hidden_dependence_on_supplier(conn) -> dict:
+    """Third countries that depend on Dutch (or the EU's) supply without buying it from the Netherlands (the
+    EU): hidden_dependence of monitor.supplier_dependence in each source's latest year, largest look-through
+    share first; per supplier the count and the first rows."""
+    if "hidden_dependence" not in columns(conn, "monitor", "supplier_dependence"):
+        return {"available": False, "suppliers": []}
+    found = rows(conn, """
+        WITH latest AS (
+            SELECT source, max(year) AS year FROM monitor.supplier_dependence GROUP BY source
+        ),
+        hidden AS (
+            SELECT d.*, count(*) OVER (PARTITION BY d.supplier) AS n_hidden,
+                   row_number() OVER (PARTITION BY d.supplier
+                                      ORDER BY d.lt_supplier_share DESC, d.source, d.importer, d.product_code) AS rn
+            FROM monitor.supplier_dependence AS d
+            JOIN latest AS l ON l.source = d.source AND l.year = d.year
+            WHERE d.hidden_dependence
+        )
+        SELECT h.supplier, h.n_hidden, h.source, h.year, h.importer, coalesce(c.name, h.importer) AS importer_name,
+               h.product_code, coalesce(p.description, h.product_code) AS product, h.domain,
+               h.supplier_share, h.lt_supplier_share, h.importer_top_partner, s.via, h.synthetic
+        FROM hidden AS h
+        LEFT JOIN reference.countries AS c ON c.iso3 = h.importer
+        LEFT JOIN reference.hs_products AS p ON p.code = h.product_code AND p.level = '6'
+        LEFT JOIN monitor.look_through_shares AS s
+            ON h.supplier = 'NLD' AND s.source = h.source AND s.importer = h.importer AND s.year = h.year
+           AND s.product_code = h.product_code AND s.ultimate_supplier = 'NLD'
+        WHERE h.rn <= ?
+        ORDER BY h.supplier DESC, h.rn
+    """, [HIDDEN_ON_SUPPLIER_SHOWN])
+    suppliers = []
+    for supplier, label in (("NLD", "the Netherlands"), ("EU27", "the EU")):
+        listed = [r for r in found if r["supplier"] == supplier]
+        suppliers.append({"supplier": supplier, "label": label, "rows": listed,
+                          "total": listed[0]["n_hidden"] if listed else 0})
+    return {"available": True, "suppliers": suppliers}
+
+
 def supplier_loss(conn) -> dict:
     """Per supplier (the largest by value at risk, and every single point of failure), what NL and the EU27 would lose by domain in the latest
     Comtrade year, and the products for which it is a single point of failure."""

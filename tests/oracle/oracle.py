@@ -101,10 +101,11 @@ def ec_criteria(hhi: str, x_extra: pl.Expr, s: dict) -> dict[str, pl.Expr]:
     }
 
 
-def ec_dependent(*also: pl.Expr) -> pl.Expr:
-    """Dependent: screened, C1, C2 and C3, a complete bloc where the row is one, and ``also``."""
+def ec_dependent(*also: pl.Expr, complete: str = "year_complete") -> pl.Expr:
+    """Dependent: screened, C1, C2 and C3, a complete year (12 months; for the bloc all 27 members with 12
+    months each; ``complete`` names that column, null counting as complete), and ``also``."""
     verdict = (pl.col("c1_concentration") & pl.col("c2_importance") & pl.col("c3_substitutability")
-               & pl.col("bloc_complete").fill_null(True))
+               & pl.col(complete).fill_null(True))
     for condition in also:
         verdict = verdict & condition
     return pl.when(~pl.col("screened")).then(pl.lit(False)).otherwise(verdict)
@@ -420,6 +421,9 @@ def _import_concentration(p: Prepared) -> pl.DataFrame:
     ).with_columns(
         bloc_complete=pl.when(is_bloc).then((pl.col("bloc_members") == 27) & (pl.col("bloc_months_min") == 12)),
         months_covered=pl.when(is_bloc).then(pl.col("bloc_months_min")).otherwise(pl.col("months_covered")),
+        # contract section 5, "Incomplete years": a country's year of fewer than 12 months is incomplete
+        year_complete=pl.when(is_bloc).then((pl.col("bloc_members") == 27) & (pl.col("bloc_months_min") == 12))
+        .otherwise(pl.col("months_covered") == 12),
         caveat=pl.when((pl.col("reporter") == "NLD") & (pl.col("source") == "comext")).then(pl.lit(NLD_CAVEAT)),
     )
     out = _release_text(out.with_columns(_rbit=pl.col("rbit")), p.releases)
@@ -430,7 +434,7 @@ def _import_concentration(p: Prepared) -> pl.DataFrame:
         _dec("allocated").alias("allocated_value"), _dec("unallocated").alias("unallocated_value"),
         "unallocated_share", "low_confidence", _dec("internal").alias("internal_value"),
         _dec("world_value"), _dec("partner_rows_above_world"),
-        "months_covered", "bloc_members", "bloc_months_min", "bloc_complete", "bloc_basis",
+        "months_covered", "bloc_members", "bloc_months_min", "bloc_complete", "year_complete", "bloc_basis",
         "release", "synthetic", "caveat",
         # exact copies for the other tables (dropped by compute_all)
         pl.col("allocated").alias("_allocated_k"), pl.col("unallocated").alias("_unallocated_k"),
@@ -499,8 +503,8 @@ def _ec_screen(p: Prepared, ic: pl.DataFrame) -> pl.DataFrame:
         pl.col("top1_partner").alias("top_supplier"), pl.col("top1_share").alias("top_supplier_share"),
         pl.col("top1_value").alias("top_supplier_value"),
         "c1_concentration", "c2_importance", "c3_substitutability", "screened", "dependent",
-        "years_flagged", "years_screened", "bloc_members", "bloc_months_min", "bloc_complete", "caveat",
-        "release", "synthetic", "_rbit",
+        "years_flagged", "years_screened", "months_covered", "bloc_members", "bloc_months_min", "bloc_complete",
+        "year_complete", "caveat", "release", "synthetic", "_rbit",
     ).sort(k)
 
 
@@ -569,6 +573,16 @@ def _dependence(p: Prepared, ic: pl.DataFrame, who: str) -> pl.DataFrame:
     )
     currency = p.cells.select("source", "currency").unique(subset="source")
     out = out.join(hhi, on=k, how="left").join(currency, on="source", how="left")
+    # unknown versus zero (contract section 7): where the supplier reports to the source that year (NL has
+    # any row; for the EU any member or Comext's EU27_2020 reporter), no export row means 0
+    reporting = p.months.filter(pl.col("reporter").is_in(supplier_set + ([EU27] if who == "eu" else [])))
+    reporting = reporting.select("source", "year").unique().with_columns(supplier_reports=pl.lit(True))
+    out = out.join(reporting, on=["source", "year"], how="left").with_columns(
+        x_k=pl.when(pl.col("x_k").is_null() & pl.col("supplier_reports").fill_null(False))
+        .then(pl.lit(0, pl.Int128)).otherwise(pl.col("x_k"))
+    )
+    out = out.join(_world_export_share(p, supplier_set), on=["source", "year", "product_code"], how="left")
+    out = out.join(_lt_supplier_share(p, supplier_set), on=k, how="left")
     pva = pl.col("partner_view_available").fill_null(False)
     out = out.with_columns(
         partner_view_available=pva,
@@ -584,7 +598,14 @@ def _dependence(p: Prepared, ic: pl.DataFrame, who: str) -> pl.DataFrame:
         depends=pl.when(pva).then(
             (pl.col("share") >= s["depends_share"])
             | (pl.col("is_top") & (pl.col("importer_hhi") > s["depends_top_hhi"]))
-        )
+        ),
+        # contract section 8: on every row with the partner view and a country supplier (0 when no supplier
+        # is, or passes on, the supplier's goods)
+        lt_share=pl.when(pva & pl.col("has_country_supplier").fill_null(False))
+        .then(pl.col("lt_share").fill_null(0.0)),
+    ).with_columns(
+        hidden=pl.when(pl.col("lt_share").is_not_null())
+        .then(~pl.col("depends") & (pl.col("lt_share") >= s["depends_share"]))
     )
     out = _release_text(out, p.releases)
     return out.select(
@@ -594,8 +615,87 @@ def _dependence(p: Prepared, ic: pl.DataFrame, who: str) -> pl.DataFrame:
         pl.col("is_top").alias(f"{who}_is_top_supplier"), "importer_hhi",
         pl.col("depends").alias(f"depends_on_{who}"),
         _dec("x_k").alias(f"{who}_reported_exports"), "mirror_share",
-        "partner_view_available", "mirror_view_available", "release", "synthetic",
+        "partner_view_available", "mirror_view_available",
+        pl.when(pl.col("source") == "comtrade").then(pl.col("world_export_share")).alias(f"{who}_world_export_share"),
+        pl.col("lt_share").alias(f"lt_{who}_share"), pl.col("hidden").alias(f"hidden_dependence_on_{who}"),
+        "release", "synthetic",
     ).sort(k)
+
+
+def _world_export_share(p: Prepared, supplier_set: list[str]) -> pl.DataFrame:
+    """The supplier's (members summed) share of world exports per (year, HS6), Comtrade country exporters
+    with a positive own total; 0 where world exports are known and the supplier exports none."""
+    exporters = _own_totals(p, "export").filter((pl.col("source") == "comtrade") & (pl.col("total_k") > 0))
+    return (
+        exporters.group_by("source", "year", "product_code")
+        .agg(
+            world_k=pl.col("total_k").sum(),
+            supplier_k=pl.col("total_k").filter(pl.col("reporter").is_in(supplier_set)).sum(),
+        )
+        .select("source", "year", "product_code", world_export_share=_div(pl.col("supplier_k"), pl.col("world_k")))
+    )
+
+
+def _intermediaries(p: Prepared, direct: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Every country reporter k as an intermediary: pass_k (with the rows behind it) and its own supplier
+    shares s(k<-u) (scope all), keyed (source, k, year, product_code)."""
+    m = _own_totals(p, "import").rename({"reporter": "k", "total_k": "m_k", "rbit": "m_rbit", "syn": "m_syn"})
+    x = _own_totals(p, "export").rename({"reporter": "k", "total_k": "x_k", "rbit": "x_rbit", "syn": "x_syn"})
+    k_sup = direct.filter(pl.col("importer") != EU27).select(
+        "source", pl.col("importer").alias("k"), "year", "product_code", pl.col("partner").alias("u"),
+        pl.col("s").alias("s_ku"),
+    )
+    has_sup = k_sup.select("source", "k", "year", "product_code").unique().with_columns(has_sup=pl.lit(True))
+    kk = ["source", "k", "year", "product_code"]
+    inter = (
+        m.join(x, on=kk, how="full", coalesce=True)
+        .join(has_sup, on=kk, how="left")
+        .with_columns(
+            m_k=pl.col("m_k").fill_null(pl.lit(0, pl.Int128)),
+            x_k=pl.col("x_k").fill_null(pl.lit(0, pl.Int128)),
+            has_sup=pl.col("has_sup").fill_null(False),
+        )
+        .with_columns(
+            pass_k=pl.when((pl.col("m_k") > 0) & pl.col("has_sup"))
+            .then(_f(pl.col("m_k")) / _f(pl.max_horizontal("x_k", "m_k")))
+            .otherwise(pl.lit(0.0)),
+            k_rbit=pl.col("m_rbit").fill_null(0) | pl.col("x_rbit").fill_null(0),
+            k_syn=pl.col("m_syn").fill_null(False) | pl.col("x_syn").fill_null(False),
+        )
+        .select(*kk, "pass_k", "k_rbit", "k_syn")
+    )
+    return inter, k_sup
+
+
+def _lt_supplier_share(p: Prepared, supplier_set: list[str]) -> pl.DataFrame:
+    """Contract section 8: the supplier's own look-through share for every country importer and product
+    with a country supplier, summed over the suppliers in ``supplier_set`` (NL alone, or the 27 members):
+    sum over direct suppliers k of s(r<-k) * ([k in set] * (1 - pass_k) + pass_k * sum_{u in set} s(k<-u)).
+    ``has_country_supplier`` marks the (importer, product) keys where it is defined."""
+    k = ["source", "importer", "year", "product_code"]
+    direct = _shares(_supplier_rows(p))
+    inter, k_sup = _intermediaries(p, direct)
+    kk = ["source", "k", "year", "product_code"]
+    from_set = (
+        k_sup.filter(pl.col("u").is_in(supplier_set)).group_by(kk).agg(from_set=pl.col("s_ku").sum())
+    )
+    weight = (
+        inter.join(from_set, on=kk, how="full", coalesce=True)
+        .with_columns(pass_k=pl.col("pass_k").fill_null(0.0), from_set=pl.col("from_set").fill_null(0.0))
+        .with_columns(w=pl.col("pass_k") * pl.col("from_set"))
+        .select(*kk, "pass_k", "w")
+    )
+    rows = (
+        direct.filter(pl.col("importer") != EU27)
+        .join(weight, left_on=["source", "partner", "year", "product_code"], right_on=kk, how="left")
+        .with_columns(pass_k=pl.col("pass_k").fill_null(0.0), w=pl.col("w").fill_null(0.0))
+        .with_columns(
+            w=pl.col("w") + pl.when(pl.col("partner").is_in(supplier_set)).then(1.0 - pl.col("pass_k")).otherwise(0.0)
+        )
+    )
+    return rows.group_by(k).agg(
+        lt_share=(pl.col("s") * pl.col("w")).sum(), has_country_supplier=pl.lit(True)
+    )
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -667,8 +767,9 @@ def _world_supply_screen(p: Prepared, ic: pl.DataFrame) -> pl.DataFrame:
         g3_net_importer=(pl.col("imports_k") > 0)
         & ((pl.col("exports_k") == 0) | (pl.col("import_export_ratio") > s["world_g3_import_export_ratio"]).fill_null(False)),
     ).with_columns(
-        flagged=pl.col("g1_importer_concentration") & pl.col("g2_world_concentration") & pl.col("g3_net_importer")
-        & pl.col("bloc_complete").fill_null(True)
+        # an incomplete year (a partial bloc, a country's year of fewer than 12 months) is never flagged
+        flagged=pl.when(~pl.col("year_complete")).then(pl.lit(False))
+        .otherwise(pl.col("g1_importer_concentration") & pl.col("g2_world_concentration") & pl.col("g3_net_importer"))
     )
     # persistent: flagged in >= min of the calendar years t-w+1 .. t (a missing year does not hold)
     window, need = int(s["persistence_window_years"]), int(s["persistence_min_years"])
@@ -693,7 +794,7 @@ def _world_supply_screen(p: Prepared, ic: pl.DataFrame) -> pl.DataFrame:
         pl.col("hhi").alias("importer_hhi"), _dec("imports_k").alias("imports"), _dec("exports_k").alias("exports"),
         "import_export_ratio", "reporters_in_year", "world_covered", "hhi_world_exports",
         "g1_importer_concentration", "g2_world_concentration", "g3_net_importer", "flagged", "persistent",
-        "bloc_members", "bloc_months_min", "bloc_complete", "release", "synthetic",
+        "months_covered", "bloc_members", "bloc_months_min", "bloc_complete", "year_complete", "release", "synthetic",
     ).sort(k)
 
 
@@ -805,42 +906,21 @@ def _own_totals(p: Prepared, flow: str) -> pl.DataFrame:
     )
 
 
-def _look_through_shares(p: Prepared, dependence_on_nl: pl.DataFrame) -> pl.DataFrame:
+def _look_through_shares(p: Prepared, dependence_on_nl: pl.DataFrame, dependence_on_eu: pl.DataFrame) -> pl.DataFrame:
     k = ["source", "importer", "year", "product_code"]
     sup = _supplier_rows(p)
     direct = _shares(sup)
-    # the importers looked through: NLD and EU27 on every product, a third country where it depends on NL
+    # the importers looked through: NLD and EU27 on every product, a third country where it depends on NL or
+    # on the EU, openly (depends_on_*) or hidden (hidden_dependence_on_*)
     scope = pl.concat([
         direct.filter(pl.col("importer").is_in(["NLD", EU27])).select(k),
-        dependence_on_nl.filter(pl.col("depends_on_nl").fill_null(False)).select(k),
+        *[dep.filter(pl.col(f"depends_on_{w}").fill_null(False) | pl.col(f"hidden_dependence_on_{w}").fill_null(False))
+          .select(k) for w, dep in (("nl", dependence_on_nl), ("eu", dependence_on_eu))],
     ]).unique()
 
     # every country reporter as a possible intermediary k: M_k, X_k, its own supplier shares, pass_k
-    m = _own_totals(p, "import").rename({"reporter": "k", "total_k": "m_k", "rbit": "m_rbit", "syn": "m_syn"})
-    x = _own_totals(p, "export").rename({"reporter": "k", "total_k": "x_k", "rbit": "x_rbit", "syn": "x_syn"})
-    k_sup = direct.filter(pl.col("importer") != EU27).select(
-        "source", pl.col("importer").alias("k"), "year", "product_code", pl.col("partner").alias("u"),
-        pl.col("s").alias("s_ku"),
-    )
-    has_sup = k_sup.select("source", "k", "year", "product_code").unique().with_columns(has_sup=pl.lit(True))
+    inter, k_sup = _intermediaries(p, direct)
     kk = ["source", "k", "year", "product_code"]
-    inter = (
-        m.join(x, on=kk, how="full", coalesce=True)
-        .join(has_sup, on=kk, how="left")
-        .with_columns(
-            m_k=pl.col("m_k").fill_null(pl.lit(0, pl.Int128)),
-            x_k=pl.col("x_k").fill_null(pl.lit(0, pl.Int128)),
-            has_sup=pl.col("has_sup").fill_null(False),
-        )
-        .with_columns(
-            pass_k=pl.when((pl.col("m_k") > 0) & pl.col("has_sup"))
-            .then(_f(pl.col("m_k")) / _f(pl.max_horizontal("x_k", "m_k")))
-            .otherwise(pl.lit(0.0)),
-            k_rbit=pl.col("m_rbit").fill_null(0) | pl.col("x_rbit").fill_null(0),
-            k_syn=pl.col("m_syn").fill_null(False) | pl.col("x_syn").fill_null(False),
-        )
-        .select(*kk, "pass_k", "k_rbit", "k_syn")
-    )
 
     d = direct.join(scope, on=k, how="semi")
     d = d.join(inter, left_on=["source", "partner", "year", "product_code"], right_on=kk, how="left").with_columns(
@@ -1031,7 +1111,7 @@ def compute_all(con: duckdb.DuckDBPyConnection, settings=None) -> dict[str, pl.D
         "world_supply_screen": _world_supply_screen(p, ic_full),
         "trends": _trends(p, ec),
     }
-    lt = _look_through_shares(p, out["dependence_on_nl"])
+    lt = _look_through_shares(p, out["dependence_on_nl"], out["dependence_on_eu"])
     out["look_through_shares"] = lt
     out["indirect_dependencies"] = _indirect_dependencies(p, lt)
     loss = _supplier_loss(p)

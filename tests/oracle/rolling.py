@@ -136,7 +136,8 @@ def _ec_screen_rolling(p: Prepared) -> pl.DataFrame:
         bloc_months_min=pl.when(is_bloc).then(pl.col("months_in_window")),
         bloc_complete=pl.when(is_bloc).then((pl.col("bloc_members") == 27) & (pl.col("months_in_window") == 12)),
         window_complete=pl.col("months_in_window") == 12,
-    ).with_columns(**ec_criteria("hhi_extra", xx, s)).with_columns(dependent=ec_dependent(pl.col("window_complete")))
+    ).with_columns(**ec_criteria("hhi_extra", xx, s)).with_columns(
+        dependent=ec_dependent(pl.col("window_complete"), complete="bloc_complete"))
     out = _release_text(out, p.releases).with_columns(start=pl.col("end") - (WINDOW - 1)).with_columns(
         source=pl.lit("comext"), currency=pl.lit("EUR"),
         year=(pl.col("end") // 12).cast(pl.Int64),
