@@ -27,17 +27,18 @@ import duckdb
 
 from pipeline.io import sql_string
 from pipeline.readers import comtrade
-from pipeline.readers.comtrade_parquet import Conversion, cached_conversion, prune
+from pipeline.readers.comtrade_parquet import Conversion, cached_conversion
+from pipeline.readers.parquet_cache import prune
 from pipeline.readers.inputs import InputError, InputFile
 from pipeline.readers.raw_store import (
     _LEDGER_DDL,
-    _LINE,
     _QUARANTINE_DDL,
     LEDGER,
     MAX_PARALLEL_FILES,
     QUARANTINE,
     SyncReport,
     _reason,
+    quarantine,
 )
 
 COVERAGE = "raw.comtrade_coverage"
@@ -118,9 +119,7 @@ def sync_comtrade_view(conn: duckdb.DuckDBPyConnection, files: list[InputFile], 
     try:
         for f, conversion, reason in outcomes:
             if reason is not None:
-                line = _LINE.search(reason)
-                conn.execute(f"INSERT INTO {QUARANTINE} VALUES (?, ?, ?, ?, ?, now()::TIMESTAMP)",
-                             [table, f.label, str(f.path), int(line.group(1)) if line else None, reason])
+                quarantine(conn, table, f, reason)
                 report.quarantined[f.label] = reason
                 continue
             conn.execute(
