@@ -27,7 +27,7 @@ import duckdb
 
 from pipeline.io import sql_string
 from pipeline.readers import comtrade
-from pipeline.readers.comtrade_parquet import Conversion, cached_conversion
+from pipeline.readers.comtrade_parquet import Conversion, cache_name, cached_conversion
 from pipeline.readers.parquet_cache import prune
 from pipeline.readers.inputs import InputError, InputFile
 from pipeline.readers.raw_store import (
@@ -78,7 +78,10 @@ def sync_comtrade_view(conn: duckdb.DuckDBPyConnection, files: list[InputFile], 
 
     def held(f: InputFile) -> bool:
         sha, parquet = seen.get(f.label, (None, None))
-        return sha == f.sha256 and bool(parquet) and Path(parquet).exists()
+        # the current converter's file: a new PARQUET_VERSION (other columns or checks) converts every file
+        # again; the content and its sha256 are the same, so nothing downstream is rebuilt for it
+        return (sha == f.sha256 and bool(parquet) and Path(parquet).name == f"{cache_name(f)}.parquet"
+                and Path(parquet).exists())
 
     current = {f.label for f in files}
     fresh = [f for f in files if not held(f)]
