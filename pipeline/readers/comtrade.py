@@ -8,7 +8,7 @@ Two real layouts carry the same 47 fields (sources.md 1.5 and 1.7):
   (one per reporter-year from the premium bulk API, or dropped in a landing folder).
 
 Every file becomes one typed Parquet file (:mod:`pipeline.readers.comtrade_parquet`), and
-``raw.comtrade_records`` is a view over those files (:mod:`pipeline.readers.raw_parquet`).
+``raw.comtrade_records`` is a view over those files (:mod:`pipeline.readers.comtrade_view`).
 Where a bulk file and API pages hold the same frequency, reporter, year and flow, the bulk
 file's rows are kept and the pages' rows for that key are left out (:data:`SUPERSEDING_FORMAT`).
 """

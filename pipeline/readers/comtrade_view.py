@@ -28,8 +28,8 @@ import duckdb
 from pipeline.io import sql_string
 from pipeline.readers import comtrade
 from pipeline.readers.comtrade_parquet import Conversion, cache_name, cached_conversion
-from pipeline.readers.parquet_cache import prune
 from pipeline.readers.inputs import InputError, InputFile
+from pipeline.readers.parquet_cache import prune
 from pipeline.readers.raw_store import (
     _LEDGER_DDL,
     _QUARANTINE_DDL,
