@@ -53,6 +53,16 @@ def _comtrade_page(records, count=None, error=""):
                        "data": data, "error": error})
 
 
+def _comtrade_bulk(records) -> bytes:
+    """A bulk file (gzip TSV under the 47 field names) holding the page's records."""
+    from pipeline.readers.comtrade import COLUMNS
+
+    data = json.loads(_comtrade_page(records))["data"]
+    rows = ["\t".join(COLUMNS)] + ["\t".join("" if r.get(c) is None else str(r[c]).lower() if isinstance(r[c], bool)
+                                              else str(r[c]) for c in COLUMNS) for r in data]
+    return gzip.compress(("\n".join(rows) + "\n").encode())
+
+
 CASES = {
     "non_numeric_value": (
         "landing/comext/bad.csv",
@@ -112,6 +122,13 @@ MORE_CASES = {
                                     _comtrade_page([{"partnerCode": 156, "period": "2023"}]),
                                     ["page.json", "line 1", "period 2023 is not"]),
 }
+MORE_CASES["comtrade_bulk_other_reporter"] = (
+    # the bulk API's name says NLD (528) 2024; line 3 is a US row
+    "landing/comtrade/COMTRADE-FINAL-CA5282024H6[2025-06-30].gz",
+    _comtrade_bulk([{"partnerCode": 156}, {"partnerCode": 156, "reporterCode": 842}]),
+    ["COMTRADE-FINAL-CA5282024H6[2025-06-30].gz", "line 3", "reporterCode 842",
+     "in a file named for freqCode A, reporter 528, period 2024"],
+)
 CASES.update(MORE_CASES)
 
 

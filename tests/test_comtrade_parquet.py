@@ -209,3 +209,27 @@ def test_bulk_and_pages_for_the_same_reporter_year_publish_the_bulk_figures(runn
         assert con.execute(
             "SELECT hhi, allocated_value::DOUBLE FROM monitor.import_concentration WHERE reporter = 'NLD' "
             "AND product_level = 'HS6' AND partner_scope = 'all'").fetchall() == [(0.5, 60.0)]
+
+
+def test_a_new_converter_version_converts_held_files_again(tmp_path, monkeypatch):
+    """PARQUET_VERSION is bumped when the conversion changes (columns or checks): files the warehouse already
+    holds are converted again, so none is served from a conversion the current reader would not make."""
+    from pipeline.readers import comtrade_parquet
+
+    folder, cache = tmp_path / "comtrade", tmp_path / "cache"
+    folder.mkdir()
+    name = "COMTRADE-FINAL-CA1562010H3[2011-06-30].gz"
+    (folder / name).write_bytes(_tsv(_records()))
+    (folder / "page.json").write_text(_page(_records()[:2]))
+    con, first = _sync(folder, cache)
+    rows = _rows(con)
+    assert len(rows) == 4 and len(first.added) == 2 and {p.name.rsplit(".", 2)[1] for p in cache.glob("*.parquet")} == {f"v{comtrade_parquet.PARQUET_VERSION}"}
+    monkeypatch.setattr(comtrade_parquet, "PARQUET_VERSION", 99)
+    _, again = _sync(folder, cache, con)
+    assert sorted(again.added) == [f"landing:comtrade/{name}", "landing:comtrade/page.json"]
+    # same content: nothing was removed, and the older conversions are gone
+    assert again.removed == [] and again.unchanged == 0
+    assert {p.name.rsplit(".", 2)[1] for p in cache.glob("*.parquet")} == {"v99"}
+    assert _rows(con) == rows
+    _, third = _sync(folder, cache, con)
+    assert third.added == [] and third.unchanged == 2

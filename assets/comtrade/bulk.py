@@ -79,7 +79,7 @@ def comtrade_bulk_files_asset(start: str = DEFAULT_START_YEAR):
         """UN Comtrade final bulk files (gzip TSV, one per reporter, year and classification) of one year (a
         partition) for the plan's reporters, verified (listed size, gzip CRC) and stored in
         <data dir>/raw/comtrade/bulk/ (a new publication archives the file it replaces), then converted to
-        typed Parquet by DuckDB. Needs a premium COMTRADE_API_KEY. Metadata per partition: loaded,
+        typed Parquet by DuckDB (a file must hold the reporter-year its name states). Needs a premium COMTRADE_API_KEY. Metadata per partition: loaded,
         release_date (publicationDate), records, failed."""
         year = partition_year(context, "geomon fetch comtrade-bulk")
         if year is None:

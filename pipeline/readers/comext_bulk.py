@@ -28,7 +28,7 @@ from typing import Callable
 
 import duckdb
 
-from pipeline.io import atomic_path, atomic_write_text, sql_string
+from pipeline.io import atomic_path, sql_string
 from pipeline.paths import REFERENCE_DIR
 from pipeline.readers.comext import (
     _BULK_KEYS,
@@ -45,6 +45,7 @@ from pipeline.readers.comext import (
     select_bulk,
 )
 from pipeline.readers.inputs import InputError, InputFile, first_line
+from pipeline.readers.parquet_cache import cache_key, cached, drop_other_versions
 from pipeline.sevenzip import archive_member, extract_member
 
 
@@ -234,23 +235,17 @@ def convert_bulk_to_parquet(
 
 
 def cached_bulk_parquet(archive: Path, sha256: str, cache_dir: Path) -> ConversionReport:
-    """The typed Parquet file of a bulk archive, converted once per archive content (sha256).
+    """The typed Parquet file of a bulk archive, converted once per archive content (sha256), through the
+    cache the Comtrade files use too (:mod:`pipeline.readers.parquet_cache`).
 
     A new version of the same file name replaces the older conversion.
     """
     stem = archive.name[: -len(ARCHIVE_SUFFIX)] if archive.name.lower().endswith(ARCHIVE_SUFFIX) else archive.stem
-    key = f"{stem}.{sha256[:16]}.v{PARQUET_VERSION}"
-    target = cache_dir / f"{key}.parquet"
-    report_file = cache_dir / f"{key}.json"
-    if target.exists() and report_file.exists():
-        report = ConversionReport(**json.loads(report_file.read_text(encoding="utf-8")))
-        report.cached = True
-        return report
-    report = convert_bulk_to_parquet(archive, target, work_dir=cache_dir / "tmp", source_sha256=sha256)
-    atomic_write_text(report_file, json.dumps(asdict(report), indent=1))
-    for old in cache_dir.glob(f"{stem}.*"):
-        if old.name.startswith(f"{stem}.") and not old.name.startswith(key) and old.suffix in (".parquet", ".json"):
-            old.unlink(missing_ok=True)
+    key = cache_key(stem, sha256, PARQUET_VERSION)
+    report = cached(cache_dir, key, lambda target: convert_bulk_to_parquet(
+        archive, target, work_dir=cache_dir / "tmp", source_sha256=sha256), ConversionReport)
+    if not report.cached:
+        drop_other_versions(cache_dir, stem, key)
     return report
 
 

@@ -8,13 +8,14 @@ Two real layouts carry the same 47 fields (sources.md 1.5 and 1.7):
   (one per reporter-year from the premium bulk API, or dropped in a landing folder).
 
 Every file becomes one typed Parquet file (:mod:`pipeline.readers.comtrade_parquet`), and
-``raw.comtrade_records`` is a view over those files (:mod:`pipeline.readers.raw_parquet`).
+``raw.comtrade_records`` is a view over those files (:mod:`pipeline.readers.comtrade_view`).
 Where a bulk file and API pages hold the same frequency, reporter, year and flow, the bulk
 file's rows are kept and the pages' rows for that key are left out (:data:`SUPERSEDING_FORMAT`).
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import duckdb
@@ -118,6 +119,37 @@ ROW_RULE = (
     "THEN 'period ' || coalesce(period, 'NULL') || ' is not YYYY or YYYYMM of refYear ' "
     "|| coalesce(refYear::VARCHAR, 'NULL') END"
 )
+
+
+# The bulk API names a file for its reporter-year (sources.md 1.5, 1.7): COMTRADE-FINAL-CA1562010H3[2011-06-30].gz
+# is C(ommodities), A(nnual), reporter 156, 2010, HS 2007; CM504200003H1 is monthly, reporter 504, March 2000.
+_BULK_NAME = re.compile(r"COMTRADE-[A-Z]+-C(?P<freq>[AM])(?P<reporter>\d{3})(?P<period>\d{4}|\d{6})[A-Z]")
+
+
+def named_reporter_year(f: InputFile) -> tuple[str, int, str] | None:
+    """(freqCode, reporterCode, period) a bulk file's name states, or None for a file not named by the bulk API
+    (a landing extract may hold several reporter-years)."""
+    found = _BULK_NAME.search(f.path.name) if f.fmt == "bulk_tsv" else None
+    if found is None or len(found["period"]) != (4 if found["freq"] == "A" else 6):
+        return None
+    return found["freq"], int(found["reporter"]), found["period"]
+
+
+def file_rule(f: InputFile) -> str:
+    """:data:`ROW_RULE`, and for a bulk file named for one reporter-year, that every row is of that reporter-year
+    (as a Comext month file holds its own month only): a row of another reporter, year or frequency would be
+    published under the wrong key, and would let the file supersede API pages it does not cover."""
+    named = named_reporter_year(f)
+    if named is None:
+        return ROW_RULE
+    freq, reporter, period = named
+    return (
+        f"coalesce({ROW_RULE}, CASE WHEN NOT coalesce(freqCode = '{freq}' AND reporterCode = {reporter} "
+        f"AND period = '{period}', false) THEN 'freqCode ' || coalesce(freqCode, 'NULL') || ', reporterCode ' "
+        f"|| coalesce(reporterCode::VARCHAR, 'NULL') || ', period ' || coalesce(period, 'NULL') || "
+        f"' in a file named for freqCode {freq}, reporter {reporter}, period {period}; a bulk file holds "
+        "its own reporter-year only' END)"
+    )
 
 
 def typed_select(f: InputFile) -> str:

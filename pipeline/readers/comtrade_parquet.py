@@ -3,32 +3,36 @@
 DuckDB reads the file (``read_csv`` with every column named and typed, or ``read_json``
 with the record struct) and writes Parquet itself (``COPY``): no row passes through
 Python. The Parquet file is written under a temporary name and renamed into place only
-after its rows passed the row rule, so a cached file is always complete and checked. A
-JSON report beside it holds the rows, years and coverage (rows per frequency, reporter,
-year and flow), so that a cache hit costs two small reads and no scan.
+after its rows passed the row rule (and, for a bulk file, the rule that it holds the
+reporter-year its name states), so a cached file is always complete and checked. A JSON
+report beside it holds the rows, years and coverage (rows per frequency, reporter, year
+and flow), so that a cache hit costs two small reads and no scan. The cache is the one
+Comext months use (:mod:`pipeline.readers.parquet_cache`).
 
-Bulk files are converted as soon as they are downloaded (``raw/comtrade_bulk_years``,
-outside the DuckDB writer pool) and again only if their content changes; the raw asset
-converts what is not cached yet (landing files, API pages).
+Bulk files (one per reporter-year) are converted as soon as they are downloaded
+(``raw/comtrade_bulk_files``, outside the DuckDB writer pool) and again only if their
+content changes; the raw asset converts what is not cached yet (landing files, API pages).
 """
 
 from __future__ import annotations
 
 import json
-import re
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import duckdb
 
-from pipeline.io import atomic_path, atomic_write_text, sql_string
+from pipeline.io import atomic_path, sql_string
 from pipeline.paths import DataPaths
 from pipeline.readers import comtrade
 from pipeline.readers.inputs import InputError, InputFile
+from pipeline.readers.parquet_cache import cache_key, cached
 
 PARQUET_KEY = "geomonitor.comtrade"
-PARQUET_VERSION = 1  # bump when the Parquet columns change: cached conversions are then redone
+# Bump when the Parquet columns or the checks change: every file is then converted again, held ones too.
+# 2: a bulk file named for a reporter-year holds that reporter-year only (comtrade.file_rule).
+PARQUET_VERSION = 2
 ROW_GROUP_SIZE = 1_000_000
 
 
@@ -65,8 +69,7 @@ class Conversion:
 
 def cache_name(f: InputFile) -> str:
     """``<file name>.<sha256 prefix>.v<version>``: a new content or a new converter is a new name."""
-    stem = re.sub(r"[^A-Za-z0-9_.-]", "_", f.path.name)
-    return f"{stem}.{f.sha256[:16]}.v{PARQUET_VERSION}"
+    return cache_key(f.path.name, f.sha256, PARQUET_VERSION)
 
 
 def convert(f: InputFile, target: Path, conn: duckdb.DuckDBPyConnection) -> Conversion:
@@ -85,7 +88,7 @@ def convert(f: InputFile, target: Path, conn: duckdb.DuckDBPyConnection) -> Conv
             raise InputError(f"{f.path}: {exc}") from exc
         parquet = f"read_parquet({sql_string(tmp)})"
         bad = conn.execute(
-            f"SELECT _line, reason FROM (SELECT _line, ({comtrade.ROW_RULE}) AS reason FROM {parquet}) "
+            f"SELECT _line, reason FROM (SELECT _line, ({comtrade.file_rule(f)}) AS reason FROM {parquet}) "
             "WHERE reason IS NOT NULL ORDER BY _line LIMIT 1").fetchall()
         if bad:
             raise InputError(f"{f.path}: line {bad[0][0]}: {bad[0][1]}")
@@ -101,33 +104,10 @@ def convert(f: InputFile, target: Path, conn: duckdb.DuckDBPyConnection) -> Conv
 def cached_conversion(f: InputFile, folder: Path, conn: duckdb.DuckDBPyConnection | None = None) -> Conversion:
     """The typed Parquet file of ``f``, converted once per content; ``conn`` (a cursor) or an in-memory
     DuckDB of its own does the work."""
-    name = cache_name(f)
-    target, report_file = folder / f"{name}.parquet", folder / f"{name}.json"
-    if target.exists() and report_file.exists():
-        try:
-            report = Conversion(**json.loads(report_file.read_text(encoding="utf-8")))
-            report.cached, report.parquet = True, str(target)
-            return report
-        except (OSError, ValueError, TypeError):
-            pass  # a report cut by a crash: convert again
-    own = conn is None
-    con = conn or duckdb.connect(config={"temp_directory": str(folder / "duckdb_tmp")})
-    try:
-        report = convert(f, target, con)
-    finally:
-        if own:
-            con.close()
-    atomic_write_text(report_file, json.dumps(asdict(report), indent=1))
-    return report
+    def convert_with(target: Path) -> Conversion:
+        if conn is not None:
+            return convert(f, target, conn)
+        with duckdb.connect(config={"temp_directory": str(folder / "duckdb_tmp")}) as con:
+            return convert(f, target, con)
 
-
-def prune(folder: Path, keep: set[str]) -> int:
-    """Delete cached conversions whose name is not in ``keep`` (files replaced or gone); returns how many."""
-    removed = 0
-    if not folder.is_dir():
-        return 0
-    for path in folder.iterdir():
-        if path.suffix in (".parquet", ".json") and path.stem not in keep:
-            path.unlink(missing_ok=True)
-            removed += path.suffix == ".parquet"
-    return removed
+    return cached(folder, cache_name(f), convert_with, Conversion)

@@ -27,17 +27,18 @@ import duckdb
 
 from pipeline.io import sql_string
 from pipeline.readers import comtrade
-from pipeline.readers.comtrade_parquet import Conversion, cached_conversion, prune
+from pipeline.readers.comtrade_parquet import Conversion, cache_name, cached_conversion
 from pipeline.readers.inputs import InputError, InputFile
+from pipeline.readers.parquet_cache import prune
 from pipeline.readers.raw_store import (
     _LEDGER_DDL,
-    _LINE,
     _QUARANTINE_DDL,
     LEDGER,
     MAX_PARALLEL_FILES,
     QUARANTINE,
     SyncReport,
     _reason,
+    quarantine,
 )
 
 COVERAGE = "raw.comtrade_coverage"
@@ -77,7 +78,10 @@ def sync_comtrade_view(conn: duckdb.DuckDBPyConnection, files: list[InputFile], 
 
     def held(f: InputFile) -> bool:
         sha, parquet = seen.get(f.label, (None, None))
-        return sha == f.sha256 and bool(parquet) and Path(parquet).exists()
+        # the current converter's file: a new PARQUET_VERSION (other columns or checks) converts every file
+        # again; the content and its sha256 are the same, so nothing downstream is rebuilt for it
+        return (sha == f.sha256 and bool(parquet) and Path(parquet).name == f"{cache_name(f)}.parquet"
+                and Path(parquet).exists())
 
     current = {f.label for f in files}
     fresh = [f for f in files if not held(f)]
@@ -118,9 +122,7 @@ def sync_comtrade_view(conn: duckdb.DuckDBPyConnection, files: list[InputFile], 
     try:
         for f, conversion, reason in outcomes:
             if reason is not None:
-                line = _LINE.search(reason)
-                conn.execute(f"INSERT INTO {QUARANTINE} VALUES (?, ?, ?, ?, ?, now()::TIMESTAMP)",
-                             [table, f.label, str(f.path), int(line.group(1)) if line else None, reason])
+                quarantine(conn, table, f, reason)
                 report.quarantined[f.label] = reason
                 continue
             conn.execute(

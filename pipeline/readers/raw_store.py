@@ -137,6 +137,13 @@ def sync_raw_table(
     return report
 
 
+def quarantine(conn: duckdb.DuckDBPyConnection, table: str, f: InputFile, reason: str) -> None:
+    """Record that ``f`` could not be read into ``table``: file, line (when the reason names one) and reason."""
+    line = _LINE.search(reason)
+    conn.execute(f"INSERT INTO {QUARANTINE} VALUES (?, ?, ?, ?, ?, now()::TIMESTAMP)",
+                 [table, f.label, str(f.path), int(line.group(1)) if line else None, reason])
+
+
 def _read_file(cur: duckdb.DuckDBPyConnection, table: str, f: InputFile, select_for, validate,
                row_rule: str | None) -> tuple[int | None, str | None]:
     """One file into ``table`` in one transaction: (rows inserted, None), or (None, reason) once quarantined."""
@@ -168,9 +175,7 @@ def _read_file(cur: duckdb.DuckDBPyConnection, table: str, f: InputFile, select_
     except InputError as exc:
         cur.rollback()
         reason = _reason(exc, f)
-        line = _LINE.search(reason)
-        cur.execute(f"INSERT INTO {QUARANTINE} VALUES (?, ?, ?, ?, ?, now()::TIMESTAMP)",
-                    [table, f.label, str(f.path), int(line.group(1)) if line else None, reason])
+        quarantine(cur, table, f, reason)
         return None, reason
     except BaseException:
         cur.rollback()
