@@ -147,7 +147,7 @@ judged AS (
        AND c.product_level = 'HS6' AND c.product_code = b.product_code AND c.partner_scope = 'all'
     LEFT JOIN world_share AS w
         ON w.supplier = b.supplier AND w.year = b.year AND w.product_code = b.product_code
-    LEFT JOIN staging.product_domains AS d ON d.code = b.product_code
+    LEFT JOIN staging.product_domains AS d ON d.code = b.product_code AND d.domain_rank = 1
 )
 SELECT *, coalesce(depends, false) AND converted_split AS split_dependent
 FROM judged
