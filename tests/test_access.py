@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Runner, sdmx_rows
+from conftest import Runner, copy_data, sdmx_rows
 from pipeline.publish import export_snapshot, verify_folder
 from pipeline.publish.access import DEFAULT_RESTRICTED, PUBLIC, RESTRICTED, file_classes
 from pipeline.publish.snapshots import SnapshotError, snapshot_dir
@@ -149,6 +149,21 @@ def test_public_export_ships_public_editions_of_the_workbook_and_the_report(publ
     # a changed public report no longer verifies
     (target / "report" / "index.html").write_text(html.replace("Public edition", "Public  edition"))
     assert any("report/index.html" in p for p in verify_folder(target))
+
+
+def test_public_export_without_the_snapshots_database_says_why_it_has_no_workbook_or_report(
+        published, tmp_path, monkeypatch, capsys):
+    from pipeline.cli import main
+
+    runner = copy_data(published.paths.root, tmp_path / "data", monkeypatch)
+    runner.paths.published_db.unlink()  # as for an older snapshot: its database was replaced
+    assert main(["--data-dir", str(runner.paths.root), "export", "--public", "--dest", str(tmp_path / "out")]) == 0
+    assert "no public workbook or report:" in capsys.readouterr().out
+    target = next((tmp_path / "out").iterdir())
+    manifest = json.loads((target / "manifest.json").read_text())
+    assert manifest["access"]["public_editions"].startswith("none: ")
+    assert not list(target.rglob("*.xlsx")) and not list(target.rglob("*.html"))
+    assert verify_folder(target) == []
 
 
 def test_restricted_tables_are_a_setting(tmp_path, monkeypatch):

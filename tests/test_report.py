@@ -153,7 +153,7 @@ def test_table_and_headline_come_from_the_published_tables(small, tmp_path):
     # the figure for the headline names its one source and currency
     headline = page.payload["figures"]["headline-comext"]
     assert "Eurostat Comext (EUR), 2024" in headline["layout"]["title"]["text"]
-    assert [t["x"] for t in headline["data"]] == [[1], [1]]
+    assert [t["x"] for t in headline["data"]] == [[0, 1, 1], [0, 1, 1]]  # EU27 and NL bars of the three domains
     # thresholds shown are the ones stored in the screen rows
     assert "C1 concentration: HHI of non-EU suppliers above</td><td class=\"num\">0.4<" in text
 
