@@ -34,6 +34,7 @@ COLUMNS: dict[str, str] = {
               "the one of its longest matching prefix (ties: alphabetical); staging.product_domains lists all. Null if none.",
     "listed_in": "The published list(s) the domain entry comes from (data/reference/PROVENANCE.md): seed, crma_annex_i, "
                  "crma_annex_ii, ec_swd_2021_352, ec_swd_2022_41.",
+    "domain_prefix": "The reference.strategic_domains prefix that puts the product in the domain (the longest within it).",
     "domain_rank": "1 for the product's domain shown in one-domain columns (longest prefix, then alphabetical), 2.. for the others.",
     # partner classification
     "partner_kind": "country, aggregate, unspecified, confidential or special (methodology section 3).",
