@@ -42,9 +42,9 @@ def figures_block(root: Path) -> str:
              "`make readme-figures` from a fresh run; `tests/test_readme_figures.py` fails when it drifts):", ""]
     lines += ["- EU27 screen (EC 2021 C1-C3), dependent of screened HS6 products:"]
     for source in sorted({s[0] for s in shares}):
-        lines += [f"  - {source}: " + "; ".join(f"{year}: {dep:,} of {scr:,} ({dep / scr:.1%})"
-                                               + ("" if complete else ", bloc incomplete")
-                                               for src, year, scr, dep, complete, _ in shares if src == source)]
+        years = [f"{year}: {dep:,} of {scr:,} ({dep / scr:.1%})" + ("" if complete else ", bloc incomplete")
+                 for src, year, scr, dep, complete, _ in shares if src == source]
+        lines += [f"  - {source}: " + "; ".join(years)]
     lines += [f"- `monitor.import_concentration`: {rows:,} rows"]
     if report is not None:
         lines += [f"- the report (`report/index.html`): {report / 1e6:.1f} MB"]
