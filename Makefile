@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 DATA   ?= $(or $(GEOMON_DATA_DIR),$(CURDIR)/data)
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test dev bench bench-comtrade bench-comext clean
+.PHONY: run test dev bench bench-comtrade bench-comext clean readme-figures
 
 # The venv is rebuilt when pyproject.toml changes.
 $(STAMP): pyproject.toml
@@ -27,6 +27,12 @@ run: $(STAMP)
 TEST_TMP ?= $(shell df -Pk /dev/shm 2>/dev/null | awk 'NR == 2 && $$4 > 4000000 {print "/dev/shm"}')
 test: $(STAMP)
 	$(if $(TEST_TMP),TMPDIR=$(TEST_TMP) )$(BIN)/python -m pytest -n auto --dist loadfile --no-loadscope-reorder
+
+# README.md's figures block from a fresh run of the embedded default in a folder of its own (an existing
+# data/ with landing files would change them); tests/test_readme_figures.py fails when the block drifts.
+readme-figures: $(STAMP)
+	tmp=$$(mktemp -d) && GEOMON_DATA_DIR=$$tmp $(BIN)/geomon run >/dev/null \
+		&& $(BIN)/python -m pipeline.readme_figures --data $$tmp; status=$$?; rm -rf $$tmp; exit $$status
 
 # The Dagster UI on workspace.yaml, with an instance whose DuckDB writer pool holds one run at a time.
 DEV_PORT ?= 3000

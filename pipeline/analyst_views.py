@@ -24,6 +24,21 @@ UNION ALL SELECT 'EU27', 'European Union (27 member states)'
 UNION ALL SELECT 'WORLD', 'World'
 """
 _DOMAINS = "CREATE OR REPLACE VIEW views.domain_names AS SELECT domain, label FROM reference.domains"
+# Every strategic domain of every HS 2022 code, by the rule of staging.product_domains (a product sits in each
+# domain one of whose prefixes it starts with; domain_rank 1 is the domain the marts' one `domain` column
+# shows): the marts keep one domain per row, so per-domain counts join this view.
+_PRODUCT_DOMAINS = """
+CREATE OR REPLACE VIEW views.product_domains AS
+SELECT code, domain, domain_label, domain_prefix,
+       row_number() OVER (PARTITION BY code ORDER BY length(domain_prefix) DESC, domain) AS domain_rank
+FROM (
+    SELECT p.code, s.domain, any_value(n.label) AS domain_label, arg_max(s.hs_prefix, length(s.hs_prefix)) AS domain_prefix
+    FROM reference.hs_products AS p
+    JOIN reference.strategic_domains AS s ON starts_with(p.code, s.hs_prefix)
+    LEFT JOIN views.domain_names AS n ON n.domain = s.domain
+    GROUP BY p.code, s.domain
+)
+"""
 
 # country-code columns that get a name column beside them (<column>_name)
 COUNTRY_COLUMNS = ("reporter", "importer", "supplier", "partner", "top_supplier", "top1_partner", "top_world_exporter",
@@ -59,7 +74,10 @@ def view_sql(table: str, columns: list[str]) -> str:
 
 def view_descriptions(marts: list[str]) -> dict[str, str]:
     out = {"views.area_names": "Readable names of countries (ISO3), the EU27 bloc and World.",
-           "views.domain_names": "Readable names of the strategic domains (reference.domains)."}
+           "views.domain_names": "Readable names of the strategic domains (reference.domains).",
+           "views.product_domains": "Every strategic domain of every HS 2022 code (a product may sit in several; "
+                                    "domain_rank 1 is the one the marts' domain column shows): join it to count a "
+                                    "product in each of its domains."}
     for mart in marts:
         out[mart.replace("monitor.", "views.")] = (f"{mart}, every column, with product, country and domain names "
                                                    "beside the codes.")
@@ -80,6 +98,11 @@ def create_analyst_views(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
     has_domains = con.execute("SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() "
                               "AND schema_name = 'reference' AND table_name = 'domains'").fetchall()[0][0]
     con.execute(_DOMAINS if has_domains else f"CREATE OR REPLACE VIEW views.domain_names AS {domains_sql()}")
+    has_codes = con.execute("SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() "
+                            "AND schema_name = 'reference' AND table_name IN ('hs_products', 'strategic_domains')"
+                            ).fetchall()[0][0]
+    if has_codes == 2:
+        con.execute(_PRODUCT_DOMAINS)
     marts = [name for (name,) in con.execute(
         "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() AND schema_name = 'monitor' "
         "ORDER BY table_name").fetchall()]
@@ -88,4 +111,5 @@ def create_analyst_views(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
             "SELECT column_name FROM duckdb_columns() WHERE database_name = current_database() "
             "AND schema_name = 'monitor' AND table_name = ? ORDER BY column_index", [name]).fetchall()]
         con.execute(f"CREATE OR REPLACE VIEW views.{name} AS {view_sql(f'monitor.{name}', columns)}")
-    return view_descriptions([f"monitor.{m}" for m in marts])
+    out = view_descriptions([f"monitor.{m}" for m in marts])
+    return out if has_codes == 2 else {k: v for k, v in out.items() if k != "views.product_domains"}

@@ -30,7 +30,12 @@ COLUMNS: dict[str, str] = {
     "is_detail": "True for the source's finest product level (HS6 Comtrade, CN8 Comext); totals are false.",
     "hs2": "HS chapter (2 digits), where the code's leading digits reach it.",
     "hs4": "HS heading (4 digits), where the code's leading digits reach it.",
-    "domain": "Strategic domain (longest matching HS prefix in reference.strategic_domains); null if none.",
+    "domain": "Strategic domain of the product (reference.strategic_domains); a product in several domains shows "
+              "the one of its longest matching prefix (ties: alphabetical); staging.product_domains lists all. Null if none.",
+    "listed_in": "The published list(s) the domain entry comes from (data/reference/PROVENANCE.md): seed, crma_annex_i, "
+                 "crma_annex_ii, ec_swd_2021_352, ec_swd_2022_41.",
+    "domain_prefix": "The reference.strategic_domains prefix that puts the product in the domain (the longest within it).",
+    "domain_rank": "1 for the product's domain shown in one-domain columns (longest prefix, then alphabetical), 2.. for the others.",
     # partner classification
     "partner_kind": "country, aggregate, unspecified, confidential or special (methodology section 3).",
     "reporter_kind": "Kind of the reporter code: country, or bloc for Comext's EU27_2020 rows.",
@@ -321,12 +326,17 @@ COLUMNS.update({
 # A readable name for every strategic domain slug (methodology section 9); the published file and the snapshot
 # carry them as reference.domains, the views as domain_label.
 DOMAIN_LABELS: dict[str, str] = {
+    "active_pharmaceutical_ingredients": "Active pharmaceutical ingredients",
+    "batteries": "Batteries",
     "critical_raw_materials": "Critical raw materials",
     "digital_high_tech": "Digital and high-tech",
     "energy_transition": "Energy transition",
     "fossil_energy": "Fossil energy",
     "food_security": "Food security",
     "medical": "Medical and pharmaceutical",
+    "rare_earth_magnets": "Rare earths and permanent magnets",
+    "semiconductors": "Semiconductors",
+    "strategic_raw_materials": "Strategic raw materials (CRMA)",
 }
 COLUMNS.setdefault("label", "Readable name of the entry.")
 

@@ -40,6 +40,10 @@ EU_MEMBERS = "eu/eu_member_states_eums.csv"
 HS_CODES = "hs/harmonized-system.csv"
 HS_SECTIONS = "hs/hs_sections.csv"
 STRATEGIC = "reference/strategic_domains.csv"
+# Published lists mapped to HS 2022 by this project (data/reference/PROVENANCE.md says which list each
+# listed_in key is and how its names were matched to codes).
+PUBLISHED_DOMAINS = REPO_ROOT / "data" / "reference" / "inputs" / "strategic_domains_published.csv"
+DOMAIN_LISTS = {"crma_annex_i", "crma_annex_ii", "ec_swd_2021_352", "ec_swd_2022_41"}
 HS_CORRELATIONS = "hs/hs_version_correlations_consolidated_growthlab.csv"
 
 KINDS = ("country", "aggregate", "unspecified", "confidential", "special")
@@ -424,22 +428,29 @@ def build_hs(shared: Path) -> tuple[list[dict[str, str]], list[dict[str, str]], 
 
 
 def build_domains(shared: Path, hs_codes: set[str]) -> tuple[list[dict[str, str]], list[str]]:
-    rows = [{k: r[k].strip() for k in ("hs_prefix", "domain", "label")} for r in read_csv(shared / STRATEGIC)]
-    problems = [
-        f"{r['hs_prefix']} ({r['label']})"
-        for r in rows
-        if not (r["hs_prefix"].isdigit() and len(r["hs_prefix"]) in (2, 4, 6) and r["hs_prefix"] in hs_codes)
-    ]
+    """The seed list plus the published lists (PUBLISHED_DOMAINS): one row per (prefix, domain)."""
+    seed = [{**{k: r[k].strip() for k in ("hs_prefix", "domain", "label")}, "listed_in": "seed"}
+            for r in read_csv(shared / STRATEGIC)]
+    published = [{k: r[k].strip() for k in ("hs_prefix", "domain", "label", "listed_in")}
+                 for r in read_csv(PUBLISHED_DOMAINS)]
+    check(all(r["listed_in"] in DOMAIN_LISTS for r in published),
+          f"{PUBLISHED_DOMAINS.name}: listed_in not one of {sorted(DOMAIN_LISTS)}")
+    problems = [f"{r['hs_prefix']} ({r['label']}, {r['listed_in']})" for r in seed + published
+                if not (r["hs_prefix"].isdigit() and len(r["hs_prefix"]) in (2, 4, 6) and r["hs_prefix"] in hs_codes)]
     check(not problems, f"strategic_domains prefixes not valid HS 2022 codes: {problems}")
-    prefixes = [r["hs_prefix"] for r in rows]
-    check(len(prefixes) == len(set(prefixes)), "duplicate hs_prefix in strategic_domains")
-    # Nested prefixes are allowed (longest prefix wins) but worth stating.
-    nested = [
-        f"{inner['hs_prefix']} ({inner['domain']}) inside {outer['hs_prefix']} ({outer['domain']})"
-        for inner in rows for outer in rows
-        if inner is not outer and inner["hs_prefix"].startswith(outer["hs_prefix"])
-    ]
-    rows.sort(key=lambda r: r["hs_prefix"])
+    for name, rows in (("seed", seed), (PUBLISHED_DOMAINS.name, published)):
+        keys = [(r["hs_prefix"], r["domain"]) for r in rows]
+        check(len(keys) == len(set(keys)), f"duplicate (hs_prefix, domain) in {name}")
+    # A (prefix, domain) in the seed and in a published list is one row: the seed's label, both lists named.
+    merged: dict[tuple[str, str], dict[str, str]] = {}
+    for r in seed + published:
+        row = merged.setdefault((r["hs_prefix"], r["domain"]), {**r, "listed_in": ""})
+        row["listed_in"] = ";".join(x for x in (row["listed_in"], r["listed_in"]) if x)
+    rows = sorted(merged.values(), key=lambda r: (r["hs_prefix"], r["domain"]))
+    # Nested prefixes of one domain are allowed (longest prefix wins within the domain) but worth stating;
+    # across domains a product simply sits in each.
+    nested = [f"{inner['hs_prefix']} inside {outer['hs_prefix']} ({inner['domain']})" for inner in rows for outer in rows
+              if inner is not outer and inner["domain"] == outer["domain"] and inner["hs_prefix"].startswith(outer["hs_prefix"])]
     return rows, nested
 
 
@@ -546,7 +557,7 @@ def build(shared: Path, out: Path) -> dict[str, int]:
             ["iso3", "iso2", "comext_code", "name", "accession_date", "exit_date", "in_eu27_2020"], eu),
         "hs_products.csv": (["code", "level", "description", "parent", "section"], products),
         "hs_sections.csv": (["section", "name"], sections),
-        "strategic_domains.csv": (["hs_prefix", "domain", "label"], domains),
+        "strategic_domains.csv": (["hs_prefix", "domain", "label", "listed_in"], domains),
         "hs_correlations.csv": (
             ["from_edition", "from_code", "to_edition", "to_code", "relationship", "relationship_table"],
             correlations),

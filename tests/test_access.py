@@ -3,14 +3,17 @@ logged without the token; export --public holds no restricted file; the manifest
 
 import json
 import logging
+import re
 import threading
 import time
 import urllib.error
 import urllib.request
+import zipfile
+from pathlib import Path
 
 import pytest
 
-from conftest import Runner, sdmx_rows
+from conftest import Runner, copy_data, sdmx_rows
 from pipeline.publish import export_snapshot, verify_folder
 from pipeline.publish.access import DEFAULT_RESTRICTED, PUBLIC, RESTRICTED, file_classes
 from pipeline.publish.snapshots import SnapshotError, snapshot_dir
@@ -101,6 +104,11 @@ def test_without_a_configured_token_restricted_files_are_never_served(published)
         server.server_close()
 
 
+def _sheet_names(xlsx: Path) -> list[str]:
+    with zipfile.ZipFile(xlsx) as z:
+        return re.findall(r'<sheet name="([^"]+)"', z.read("xl/workbook.xml").decode())
+
+
 def test_public_export_holds_no_restricted_file(published, tmp_path):
     target = export_snapshot(published.paths, None, tmp_path / "public", public_only=True)
     manifest = json.loads((target / "manifest.json").read_text())
@@ -108,9 +116,53 @@ def test_public_export_holds_no_restricted_file(published, tmp_path):
     assert set(file_classes(manifest).values()) == {PUBLIC}
     present = {p.relative_to(target).as_posix() for p in target.rglob("*") if p.is_file()}
     assert not any(name.startswith(tuple(DEFAULT_RESTRICTED)) for name in present)
-    assert not any(name.endswith((".xlsx", ".html")) for name in present)
     assert "monitor.import_concentration.parquet" in present and "reference.countries.parquet" in present
     assert "monitor.eu_dependencies" not in (target / "DICTIONARY.md").read_text()
+    assert verify_folder(target) == []
+
+
+def test_public_export_ships_public_editions_of_the_workbook_and_the_report(published, tmp_path):
+    source = json.loads((snapshot_dir(published.paths, None) / "manifest.json").read_text())
+    target = export_snapshot(published.paths, None, tmp_path / "public", public_only=True)
+    manifest = json.loads((target / "manifest.json").read_text())
+    book = next(target.glob("*.xlsx"))
+    files = manifest["files"]
+    # both listed with their hashes (verify checks them), public, and saying what they leave out
+    for name in ("report/index.html", book.name):
+        assert files[name]["access"] == PUBLIC and files[name]["edition"] == "public", name
+        assert files[name]["sha256"] != source["files"][name]["sha256"], name  # not the restricted file
+    assert set(manifest["access"]["public_editions"]) == {"report/index.html", book.name}
+    assert files[book.name]["left_out"] == ["EU27 dependencies", "NL dependencies", "Changes"]
+    sheets = _sheet_names(book)
+    assert "Dependence on NL" in sheets and "Domain summary" in sheets
+    assert not {"EU27 dependencies", "NL dependencies", "Changes"} & set(sheets)
+    with zipfile.ZipFile(book) as z:
+        assert "the restricted sheets EU27 dependencies, NL dependencies, Changes" in z.read("xl/sharedStrings.xml").decode()
+    html = (target / "report" / "index.html").read_text()
+    assert 'id="public-edition"' in html and "Dependencies (the EU27 and NL screens)" in html
+    for section in ("changes", "headline", "dependencies", "product", "rolling", "supplier-loss"):
+        assert f'<section id="{section}">' not in html and f'href="#{section}"' not in html, section
+    assert '<section id="depends-on">' in html and '<section id="methodology">' in html
+    data = json.loads(re.search(r'<script type="application/json" id="report-data">(.*?)</script>', html, re.S)[1])
+    assert data["products"] == {} and not any(k.startswith(("headline-", "rolling-")) for k in data["figures"])
+    assert verify_folder(target) == []
+    # a changed public report no longer verifies
+    (target / "report" / "index.html").write_text(html.replace("Public edition", "Public  edition"))
+    assert any("report/index.html" in p for p in verify_folder(target))
+
+
+def test_public_export_without_the_snapshots_database_says_why_it_has_no_workbook_or_report(
+        published, tmp_path, monkeypatch, capsys):
+    from pipeline.cli import main
+
+    runner = copy_data(published.paths.root, tmp_path / "data", monkeypatch)
+    runner.paths.published_db.unlink()  # as for an older snapshot: its database was replaced
+    assert main(["--data-dir", str(runner.paths.root), "export", "--public", "--dest", str(tmp_path / "out")]) == 0
+    assert "no public workbook or report:" in capsys.readouterr().out
+    target = next((tmp_path / "out").iterdir())
+    manifest = json.loads((target / "manifest.json").read_text())
+    assert manifest["access"]["public_editions"].startswith("none: ")
+    assert not list(target.rglob("*.xlsx")) and not list(target.rglob("*.html"))
     assert verify_folder(target) == []
 
 

@@ -1,47 +1,44 @@
-"""Five questions analysts ask, answered with SQL against the published geomonitor.duckdb (the README quotes them).
+"""The analyst questions and the download examples of README.md, run exactly as README.md has them.
 
-Each query runs on a publication of the embedded default (real extracts + synthetic demo world) and must
-answer with rows and the columns it names; the views give names, not codes.
+The SQL block under "Five questions" and the two Python blocks of the downloader section are read from
+README.md (so the README and the test cannot drift) and run on a publication of the embedded default (real
+extracts + synthetic demo world): each question must answer with rows, from one source, with names rather
+than codes; the Python blocks read a restricted table from ``geomon serve`` on 127.0.0.1 with the token.
 """
 
+import os
+import re
+import threading
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import duckdb
+import polars as pl
 import pytest
 
-QUESTIONS = {
-    # 1. EU27 products dependent on China, by strategic domain, 2024 (EC 2021 screen, Comext, EUR)
-    "eu_dependent_on_china_by_domain": """
-        SELECT coalesce(domain_label, '(no strategic domain)') AS domain, count(*) AS products, sum(m_extra) AS extra_eu_imports, any_value(currency) AS currency
-        FROM views.eu_dependencies
-        WHERE dependent AND source = 'comext' AND year = 2024 AND top_supplier = 'CHN'
-        GROUP BY ALL ORDER BY products DESC, extra_eu_imports DESC""",
-    # 2. Which countries depend on the Netherlands, for what, in the latest complete year (partner view, mirror beside)
-    "countries_depending_on_nl": """
-        SELECT d.year, d.importer_name, d.product_code, d.product, d.nl_share, d.mirror_share, d.currency
-        FROM views.dependence_on_nl AS d
-        JOIN meta.latest_complete_year AS y ON y.source = d.source AND y.latest_complete_year = d.year
-        WHERE d.depends_on_nl AND d.source = 'comtrade'
-        ORDER BY d.nl_share DESC LIMIT 25""",
-    # 3. The Netherlands' dependencies and how they moved since the year before (new / continuing, HHI change)
-    "nl_dependencies_year_over_year": """
-        SELECT source, year, product_code, product, dependency_status, top_supplier_name, top_supplier_previous_name,
-               hhi_extra, hhi_extra_change
-        FROM views.trends
-        WHERE reporter = 'NLD' AND dependent
-        ORDER BY year DESC, hhi_extra_change DESC NULLS LAST""",
-    # 4. Where the EU's supply is concentrated AND world supply is concentrated, persistently (world-supply screen)
-    "eu_world_supply_persistent": """
-        SELECT year, product_code, product, coalesce(domain_label, '(none)') AS domain, top_supplier_name, importer_hhi,
-               top_world_exporter_name, hhi_world_exports
-        FROM views.world_supply_screen
-        WHERE importer = 'EU27' AND flagged
-        ORDER BY year DESC, hhi_world_exports DESC""",
-    # 5. Value at stake per strategic domain and year: how much of the EU's extra-EU imports sits in dependencies
-    "value_at_stake_by_domain": """
-        SELECT source, year, domain_label, eu_dependent_products, eu_products_screened, eu_import_value_at_stake,
-               eu_share_of_domain_imports_at_stake, currency
-        FROM views.domain_summary
-        WHERE eu_products_screened > 0
-        ORDER BY source, year, eu_import_value_at_stake DESC""",
-}
+from pipeline.serve import make_server
+
+README = Path(__file__).parents[1] / "README.md"
+README_PORT = "127.0.0.1:8765"
+
+
+def readme_block(after: str, language: str, nth: int = 0) -> str:
+    """The ``nth`` fenced ``language`` block after the line ``after`` of README.md."""
+    text = README.read_text(encoding="utf-8")
+    start = text.index(after)
+    blocks = re.findall(rf"^```{language}\n(.*?)^```$", text[start:], flags=re.S | re.M)
+    return blocks[nth]
+
+
+def readme_questions() -> dict[str, str]:
+    """'1. EU27 products ...' -> its SQL, from the README's block of questions."""
+    block = readme_block("### Five questions", "sql")
+    parts = re.split(r"^-- (\d+\. .*)$", block, flags=re.M)[1:]
+    return {title: sql.strip().rstrip(";") for title, sql in zip(parts[::2], parts[1::2])}
+
+
+QUESTIONS = readme_questions()
 
 
 @pytest.fixture(scope="module")
@@ -52,17 +49,39 @@ def published(default_world):
     con.close()
 
 
-@pytest.mark.parametrize("name", QUESTIONS)
-def test_question_answers_with_names(published, name):
+@pytest.mark.parametrize("name", list(QUESTIONS))
+def test_question_answers_from_one_source_with_names(published, name):
     cursor = published.execute(QUESTIONS[name])
     columns = [d[0] for d in cursor.description]
     rows = cursor.fetchall()
     assert rows, f"{name}: no answer on the embedded default"
+    # one source per question, and it is shown: never Comext EUR beside Comtrade USD, never a row twice
+    assert "source" in columns and "currency" in columns, f"{name}: no source/currency column"
+    assert len({r[columns.index("source")] for r in rows}) == 1, name
+    assert len({r[columns.index("currency")] for r in rows}) == 1, name
+    assert len(set(rows)) == len(rows), f"{name}: duplicate rows"
     for column in ("importer_name", "product", "top_supplier_name", "domain"):
         if column in columns:  # a name, never a bare code or slug
             values = [r[columns.index(column)] for r in rows]
             assert all(values), f"{name}: {column} has empty names"
             assert not any("_" in v for v in values if column == "domain"), values
+
+
+def test_question_1_counts_a_product_in_each_of_its_domains(published):
+    sql = next(q for t, q in QUESTIONS.items() if t.startswith("1."))
+    got = {r[1]: r[2] for r in published.execute(sql).fetchall()}
+    products = published.execute(
+        "SELECT product_code FROM monitor.eu_dependencies WHERE dependent AND source = 'comext' AND year = 2024 "
+        "AND top_supplier = 'CHN'").fetchall()
+    codes = {c for (c,) in products}
+    # every dependent product counted once per domain it sits in, and once when it sits in none
+    n_pairs = published.execute(
+        "SELECT count(*) FROM views.product_domains WHERE code IN (SELECT unnest(?::VARCHAR[]))", [sorted(codes)]
+    ).fetchall()[0][0]
+    n_none = len(codes - {c for (c,) in published.execute("SELECT DISTINCT code FROM views.product_domains").fetchall()})
+    assert sum(got.values()) == n_pairs + n_none
+    if "850511" in codes:  # permanent magnets, China's 85% on the demo world: a strategic domain, not none
+        assert got.get("Rare earths and permanent magnets", 0) >= 1
 
 
 def test_every_mart_has_a_view_with_all_its_columns(published):
@@ -79,3 +98,58 @@ def test_every_mart_has_a_view_with_all_its_columns(published):
         n_view = published.execute(f"SELECT count(*) FROM views.{mart}").fetchall()[0][0]
         n_mart = published.execute(f"SELECT count(*) FROM monitor.{mart}").fetchall()[0][0]
         assert n_view == n_mart, mart
+
+
+@pytest.fixture(scope="module")
+def served(default_world):
+    """`geomon serve`'s server on the embedded default's snapshots, on a free port of 127.0.0.1, with a token."""
+    token = "analyst-test-token"
+    server = make_server(default_world.paths.snapshots, "127.0.0.1", 0, token=token)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    snapshot = default_world.paths.latest_pointer.read_text().strip()
+    local = pl.read_parquet(default_world.paths.snapshots / snapshot / "monitor.eu_dependencies.parquet")
+    try:
+        yield f"127.0.0.1:{server.server_address[1]}", token, local
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def run_readme_python(nth: int, address: str, token: str, monkeypatch) -> dict:
+    """The README's ``nth`` Python block of the downloader section, with only the port changed."""
+    code = readme_block("## For people who download", "python", nth)
+    assert README_PORT in code
+    monkeypatch.setenv("GEOMON_SERVE_TOKEN", token)
+    scope: dict = {}
+    exec(compile(code.replace(README_PORT, address), f"README.md python block {nth}", "exec"), scope)  # noqa: S102
+    return scope
+
+
+def test_readme_polars_example_reads_the_restricted_table_with_the_token(served, monkeypatch, capsys):
+    address, token, local = served
+    scope = run_readme_python(0, address, token, monkeypatch)
+    assert scope["eu"].equals(local) and local.height > 0
+    assert "product_code" in capsys.readouterr().out
+    # the same code with a wrong token is refused
+    with pytest.raises(urllib.error.HTTPError) as err:
+        run_readme_python(0, address, "not-the-token", monkeypatch)
+    assert err.value.code == 401
+
+
+def _httpfs_available() -> bool:
+    try:
+        duckdb.connect().execute("LOAD httpfs")
+        return True
+    except duckdb.Error:
+        return False
+
+
+def test_readme_duckdb_example_reads_the_restricted_table_with_the_token(served, monkeypatch):
+    if not _httpfs_available():
+        pytest.skip("DuckDB's httpfs extension is not installed and cannot be downloaded here")
+    address, token, local = served
+    scope = run_readme_python(1, address, token, monkeypatch)
+    want = local.filter(pl.col("dependent") & (pl.col("source") == "comext")).select("year", "product_code", "top_supplier")
+    assert scope["eu_db"].sort(["year", "product_code"]).equals(want.sort(["year", "product_code"]))
+    assert want.height > 0

@@ -370,16 +370,19 @@ def test_hand_supplier_loss(beyond):
 
 def test_hand_supplier_loss_by_domain(beyond):
     by = beyond["supplier_loss_by_domain"]
-    # NLD <- CHN: 850760 (energy_transition: 80, SPOF, rank 1) and 850511 (no domain: 50, SPOF, rank 2)
+    # NLD <- CHN: 850760 (energy_transition and batteries: 80, SPOF, rank 1) and 850511 (rare_earth_magnets:
+    # 50, SPOF, rank 2); all_products counts each product once
     assert {(r["domain"], r["value_at_risk"], r["products_at_risk"], r["single_points_of_failure"],
              r["products_as_top_supplier"])
             for r in by.filter(pl.col("importer") == "NLD", pl.col("supplier") == "CHN").to_dicts()} == {
-        ("energy_transition", D("80.000"), 1, 1, 1), ("all_products", D("130.000"), 2, 2, 1)}
+        ("energy_transition", D("80.000"), 1, 1, 1), ("batteries", D("80.000"), 1, 1, 1),
+        ("rare_earth_magnets", D("50.000"), 1, 1, 0), ("all_products", D("130.000"), 2, 2, 1)}
     # NLD <- USA: 850760 (20, not SPOF, rank 2) and 850511 (50, SPOF, rank 1 by the tie)
     assert {(r["domain"], r["value_at_risk"], r["products_at_risk"], r["single_points_of_failure"],
              r["products_as_top_supplier"])
             for r in by.filter(pl.col("importer") == "NLD", pl.col("supplier") == "USA").to_dicts()} == {
-        ("energy_transition", D("20.000"), 1, 0, 0), ("all_products", D("70.000"), 2, 1, 1)}
+        ("energy_transition", D("20.000"), 1, 0, 0), ("batteries", D("20.000"), 1, 0, 0),
+        ("rare_earth_magnets", D("50.000"), 1, 1, 1), ("all_products", D("70.000"), 2, 1, 1)}
     # EU27 <- CHE: 850440 (energy_transition) only
     che = _row(by, importer="EU27", supplier="CHE", domain="all_products")
     assert (che["value_at_risk"], che["products_at_risk"], che["single_points_of_failure"],

@@ -29,7 +29,7 @@ FILES = {
     "eu_members.csv": ["iso3", "iso2", "comext_code", "name", "accession_date", "exit_date", "in_eu27_2020"],
     "hs_products.csv": ["code", "level", "description", "parent", "section"],
     "hs_sections.csv": ["section", "name"],
-    "strategic_domains.csv": ["hs_prefix", "domain", "label"],
+    "strategic_domains.csv": ["hs_prefix", "domain", "label", "listed_in"],
 }
 KINDS = {"country", "aggregate", "unspecified", "confidential", "special"}
 
@@ -275,10 +275,37 @@ def test_strategic_domains_exist_in_hs(hs):
     assert len(rows) >= 50
     for r in rows:
         assert len(r["hs_prefix"]) in (2, 4, 6) and r["hs_prefix"] in hs, r
+        assert set(r["listed_in"].split(";")) <= {"seed", "crma_annex_i", "crma_annex_ii", "ec_swd_2021_352",
+                                                  "ec_swd_2022_41"}, r
+    assert len({(r["hs_prefix"], r["domain"]) for r in rows}) == len(rows)
     assert {r["domain"] for r in rows} == {
         "fossil_energy", "energy_transition", "critical_raw_materials", "medical",
-        "digital_high_tech", "food_security",
+        "digital_high_tech", "food_security", "strategic_raw_materials", "rare_earth_magnets", "batteries",
+        "semiconductors", "active_pharmaceutical_ingredients",
     }
+
+
+def test_strategic_domains_follow_the_published_lists():
+    rows = read("strategic_domains.csv")
+    domains: dict[str, set[str]] = {}
+    for r in rows:
+        domains.setdefault(r["hs_prefix"], set()).add(r["domain"])
+    annex = {k: [r["hs_prefix"] for r in rows if k in r["listed_in"].split(";")]
+             for k in ("crma_annex_i", "crma_annex_ii")}
+    # Regulation (EU) 2024/1252: 17 strategic (Annex I) and 34 critical raw materials (Annex II); every
+    # strategic raw material is also critical (Art. 4), so each Annex I code sits under an Annex II code.
+    assert all(any(a.startswith(b) for b in annex["crma_annex_ii"]) for a in annex["crma_annex_i"])
+    # Annex I: rare earths for magnets, magnesium, lithium, gallium/germanium, tungsten, PGMs, silicon metal
+    for code in ("280530", "2846", "8104", "282520", "283691", "811292", "8101", "7110", "280469"):
+        assert {"critical_raw_materials", "strategic_raw_materials"} <= domains[code], code
+    # Annex II only: antimony, baryte, fluorspar, helium (rare gases), phosphate rock
+    for code in ("8110", "251110", "252922", "280429", "2510"):
+        assert "critical_raw_materials" in domains[code] and "strategic_raw_materials" not in domains[code], code
+    # every published screen counts permanent magnets (China about 85%, EC SWD(2022) 41)
+    assert "rare_earth_magnets" in domains["850511"]
+    assert domains["850760"] == {"energy_transition", "batteries"}
+    assert {"digital_high_tech", "semiconductors"} <= domains["8541"] and "semiconductors" in domains["8542"]
+    assert "active_pharmaceutical_ingredients" in domains["2941"] and "medical" in domains["2941"]
 
 
 # --- reproducible -------------------------------------------------------------

@@ -146,12 +146,14 @@ def test_table_and_headline_come_from_the_published_tables(small, tmp_path):
                            "WHERE source = 'comext' AND year = 2024 AND domain = 'critical_raw_materials'").fetchall()
     con.close()
     assert expected == [(1, 1)]
-    assert result.dependent_by_domain == {"comext": {"critical_raw_materials": (1, 1)}}
+    # 811292 counts in both of its domains (CRMA Annex I and II); 850511 screened, never dependent
+    assert result.dependent_by_domain == {"comext": {"critical_raw_materials": (1, 1), "strategic_raw_materials": (1, 1),
+                                                     "rare_earth_magnets": (0, 0)}}
     assert result.headline_years == {"comext": 2024}
     # the figure for the headline names its one source and currency
     headline = page.payload["figures"]["headline-comext"]
     assert "Eurostat Comext (EUR), 2024" in headline["layout"]["title"]["text"]
-    assert [t["x"] for t in headline["data"]] == [[1], [1]]
+    assert [t["x"] for t in headline["data"]] == [[0, 1, 1], [0, 1, 1]]  # EU27 and NL bars of the three domains
     # thresholds shown are the ones stored in the screen rows
     assert "C1 concentration: HHI of non-EU suppliers above</td><td class=\"num\">0.4<" in text
 

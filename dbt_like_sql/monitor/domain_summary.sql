@@ -7,8 +7,17 @@
 -- release and synthetic: every screen and dependence row summarised.
 -- eu_/nl_split_dependent_products count the dependent products whose flag rests partly on value
 -- shared out from codes split across HS revisions (monitor.ec_screen.split_dependent).
+-- A product in several domains counts in each (staging.product_domains, not the screens' one-domain column).
 -- grain: source, domain, year
-WITH eu AS (
+WITH screen AS (
+    SELECT e.* REPLACE (d.domain AS domain)
+    FROM monitor.ec_screen AS e JOIN staging.product_domains AS d ON d.code = e.product_code
+),
+dependence AS (
+    SELECT s.* REPLACE (d.domain AS domain)
+    FROM monitor.supplier_dependence AS s JOIN staging.product_domains AS d ON d.code = s.product_code
+),
+eu AS (
     SELECT source, currency, domain, year,
            count(*) FILTER (WHERE screened) AS eu_products_screened,
            count(*) FILTER (WHERE dependent) AS eu_dependent_products,
@@ -16,7 +25,7 @@ WITH eu AS (
            coalesce(sum(m_extra) FILTER (WHERE dependent), 0) AS eu_import_value_at_stake,
            coalesce(sum(m_extra), 0) AS eu_extra_imports,
            list_distinct(flatten(list(string_split(release, '; ')))) AS rel, bool_or(synthetic) AS syn
-    FROM monitor.ec_screen WHERE reporter = 'EU27' AND domain IS NOT NULL
+    FROM screen WHERE reporter = 'EU27' AND domain IS NOT NULL
     GROUP BY ALL
 ),
 eu_suppliers AS (
@@ -26,7 +35,7 @@ eu_suppliers AS (
         SELECT source, domain, year, top_supplier, sum(top_supplier_value) AS value,
                row_number() OVER (PARTITION BY source, domain, year
                                   ORDER BY sum(top_supplier_value) DESC, top_supplier) AS rn
-        FROM monitor.ec_screen
+        FROM screen
         WHERE reporter = 'EU27' AND dependent AND domain IS NOT NULL
         GROUP BY source, domain, year, top_supplier
     )
@@ -40,25 +49,25 @@ nl AS (
            count(*) FILTER (WHERE split_dependent) AS nl_split_dependent_products,
            coalesce(sum(m_extra) FILTER (WHERE dependent), 0) AS nl_import_value_at_stake,
            list_distinct(flatten(list(string_split(release, '; ')))) AS rel, bool_or(synthetic) AS syn
-    FROM monitor.ec_screen WHERE reporter = 'NLD' AND domain IS NOT NULL
+    FROM screen WHERE reporter = 'NLD' AND domain IS NOT NULL
     GROUP BY ALL
 ),
 on_nl AS (
     SELECT source, domain, year, count(DISTINCT importer) FILTER (WHERE depends) AS partners_depending_on_nl,
            list_distinct(flatten(list(string_split(release, '; ')))) AS rel, bool_or(synthetic) AS syn
-    FROM monitor.supplier_dependence WHERE supplier = 'NLD' AND domain IS NOT NULL
+    FROM dependence WHERE supplier = 'NLD' AND domain IS NOT NULL
     GROUP BY ALL
 ),
 on_eu AS (
     SELECT source, domain, year, count(DISTINCT importer) FILTER (WHERE depends) AS partners_depending_on_eu,
            list_distinct(flatten(list(string_split(release, '; ')))) AS rel, bool_or(synthetic) AS syn
-    FROM monitor.supplier_dependence WHERE supplier = 'EU27' AND domain IS NOT NULL
+    FROM dependence WHERE supplier = 'EU27' AND domain IS NOT NULL
     GROUP BY ALL
 ),
 keys AS (
     SELECT source, currency, domain, year FROM eu
     UNION SELECT source, currency, domain, year FROM nl
-    UNION SELECT source, currency, domain, year FROM monitor.supplier_dependence WHERE domain IS NOT NULL
+    UNION SELECT source, currency, domain, year FROM dependence WHERE domain IS NOT NULL
 )
 SELECT
     k.source, k.currency, k.domain, k.year,

@@ -76,7 +76,7 @@ criteria AS (
         c.value_share_from_split
     FROM conc AS c
     LEFT JOIN trade AS t USING (source, reporter, year, product_code)
-    LEFT JOIN staging.product_domains AS d ON d.code = c.product_code
+    LEFT JOIN staging.product_domains AS d ON d.code = c.product_code AND d.domain_rank = 1
 ),
 flagged AS (
     SELECT

@@ -213,7 +213,7 @@ criteria AS (
     FROM window_products AS p
     JOIN windows AS w USING (reporter, end_index)
     LEFT JOIN concentration AS c USING (reporter, end_index, product_code)
-    LEFT JOIN staging.product_domains AS d ON d.code = p.product_code
+    LEFT JOIN staging.product_domains AS d ON d.code = p.product_code AND d.domain_rank = 1
     CROSS JOIN release_list AS n
 ),
 flagged AS (

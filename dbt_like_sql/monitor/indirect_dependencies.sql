@@ -31,5 +31,5 @@ SELECT
     array_to_string(list_sort(list_distinct(flatten(list(string_split(s.release, '; '))))), '; ') AS release,
     bool_or(s.synthetic) AS synthetic
 FROM monitor.look_through_shares AS s
-LEFT JOIN staging.product_domains AS d ON d.code = s.product_code
+LEFT JOIN staging.product_domains AS d ON d.code = s.product_code AND d.domain_rank = 1
 GROUP BY s.source, s.importer, s.year, s.product_code

@@ -250,7 +250,7 @@ judged AS (
     LEFT JOIN lt_share AS l
         ON l.supplier = b.supplier AND l.source = b.source AND l.importer = b.importer AND l.year = b.year
        AND l.product_code = b.product_code
-    LEFT JOIN staging.product_domains AS d ON d.code = b.product_code
+    LEFT JOIN staging.product_domains AS d ON d.code = b.product_code AND d.domain_rank = 1
 )
 SELECT *,
        coalesce(depends, false) AND converted_split AS split_dependent,

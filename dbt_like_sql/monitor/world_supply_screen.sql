@@ -88,7 +88,7 @@ criteria AS (
     JOIN staging.comtrade_coverage AS cv USING (year)
     LEFT JOIN world AS w USING (year, product_code)
     LEFT JOIN own_exports AS e ON e.importer = c.reporter AND e.year = c.year AND e.product_code = c.product_code
-    LEFT JOIN staging.product_domains AS d ON d.code = c.product_code
+    LEFT JOIN staging.product_domains AS d ON d.code = c.product_code AND d.domain_rank = 1
 ),
 flagged AS (
     SELECT

@@ -17,7 +17,8 @@ def add_commands(sub) -> None:
     export.add_argument("--snapshot", help="snapshot id (default: LATEST)")
     export.add_argument("--dest", required=True, help="destination folder")
     export.add_argument("--public", action="store_true",
-                        help="copy only the public tables and files (no restricted ones); the manifest says so")
+                        help="copy only the public tables and files (no restricted ones), with public editions of the "
+                             "workbook and the report (latest snapshot); the manifest says so")
     export.set_defaults(func=_export)
     serve = sub.add_parser("serve", help="serve the snapshots over HTTP with range requests; restricted files "
                            "only with Authorization: Bearer $GEOMON_SERVE_TOKEN")
@@ -75,6 +76,15 @@ def _export(args, paths: DataPaths) -> int:
         print(f"geomon export: {exc}", file=sys.stderr)
         return 2
     print(f"exported and verified{' (public files only)' if args.public else ''}: {target}")
+    if args.public:  # what the public editions of the workbook and the report left out, or why there are none
+        import json
+
+        access = json.loads((target / "manifest.json").read_text())["access"]
+        editions = access.get("public_editions")
+        if isinstance(editions, list):
+            print(f"public editions (restricted sheets and sections left out): {', '.join(editions)}")
+        elif editions:
+            print(f"no public workbook or report: {editions.removeprefix('none: ')}")
     return 0
 
 

@@ -118,9 +118,11 @@ def load_reference(ref_dir: Path = REFERENCE_DIR) -> tuple[pl.DataFrame, pl.Data
         pl.col("description"),
         pl.col("section").replace_strict(sections, default=0, return_dtype=pl.Int32).alias("section_no"),
     )
-    domains = pl.read_csv(ref_dir / "strategic_domains.csv", infer_schema=False).select(
-        pl.col("hs_prefix").str.strip_chars(), "domain", "label"
-    )
+    # the seed list's entries only: the published lists added later (data/reference/PROVENANCE.md) would
+    # redraw the whole product set, and with it every demo figure; the seed's codes reach every domain
+    domains = pl.read_csv(ref_dir / "strategic_domains.csv", infer_schema=False).filter(
+        pl.col("listed_in").str.split(";").list.contains("seed")
+    ).select(pl.col("hs_prefix").str.strip_chars(), "domain", "label")
     return hs, domains
 
 

@@ -101,8 +101,11 @@ def _widths(frame: pl.DataFrame) -> dict[str, int]:
     return {c: wide.get(c, max(10, min(len(c) + 2, 24))) for c in frame.columns}
 
 
-def write_workbook(database: Path, path: Path, manifest: dict, access: str = "restricted") -> dict:
-    """Write the workbook; returns its sheets (sheet -> {table, rows}) and the seconds it took."""
+def write_workbook(database: Path, path: Path, manifest: dict, access: str = "restricted",
+                   left_out: tuple[str, ...] = ()) -> dict:
+    """Write the workbook; returns its sheets (sheet -> {table, rows}) and the seconds it took.
+
+    ``left_out``: tables whose sheets the public edition leaves out (its README sheet names them)."""
     started = time.perf_counter()
     con = duckdb.connect(str(database), read_only=True)
     con.execute("SET enable_progress_bar = false")
@@ -111,7 +114,7 @@ def write_workbook(database: Path, path: Path, manifest: dict, access: str = "re
         present = {f"monitor.{t}" for (t,) in con.execute(
             "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'monitor'").fetchall()}
         frames = {name: sheet_frame(con, mart, SHEET_FILTERS.get(name)) for name, mart in SHEETS.items()
-                  if mart in present}
+                  if mart in present and mart not in left_out}
         complete_years = con.execute("SELECT source, latest_complete_year FROM meta.latest_complete_year "
                                      "ORDER BY source").fetchall() if con.execute(
             "SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'meta' AND table_name = 'latest_complete_year'"
@@ -121,7 +124,8 @@ def write_workbook(database: Path, path: Path, manifest: dict, access: str = "re
 
     with xlsxwriter.Workbook(str(path), {"constant_memory": False, "strings_to_numbers": False,
                                          "strings_to_formulas": False, "strings_to_urls": False}) as book:
-        _readme_sheet(book, manifest, frames, complete_years, access)
+        _readme_sheet(book, manifest, frames, complete_years, access,
+                      [name for name, mart in SHEETS.items() if mart in present and mart in left_out])
         _dictionary_sheet(book, frames)
         for name, frame in frames.items():
             rows = min(frame.height, EXCEL_MAX_ROWS)
@@ -138,7 +142,8 @@ def write_workbook(database: Path, path: Path, manifest: dict, access: str = "re
     return {"sheets": sheets, "seconds": round(time.perf_counter() - started, 2)}
 
 
-def _readme_sheet(book: xlsxwriter.Workbook, manifest: dict, frames: dict, complete_years: list, access: str) -> None:
+def _readme_sheet(book: xlsxwriter.Workbook, manifest: dict, frames: dict, complete_years: list, access: str,
+                  left_out: list[str]) -> None:
     sheet = book.add_worksheet("README")
     bold = book.add_format({"bold": True, "valign": "top"})
     wrap = book.add_format({"text_wrap": True, "valign": "top"})
@@ -169,6 +174,8 @@ def _readme_sheet(book: xlsxwriter.Workbook, manifest: dict, frames: dict, compl
     items += [("Sheet " + name, f"{SHEETS[name]} (views.{SHEETS[name].split('.')[1]}): {frame.height:,} rows"
                + (f", those where {SHEET_FILTERS[name]} is true" if name in SHEET_FILTERS else ""))
               for name, frame in frames.items()]
+    items += [("Left out", f"public edition: the restricted sheets {', '.join(left_out)} (the NL and EU "
+               "vulnerability findings) are not in this workbook")] if left_out else []
     items += [("Years", f"each sheet holds the latest {WORKBOOK_YEARS} years of its table; every year is in the "
                "snapshot's Parquet files and in geomonitor.duckdb")]
     items += [("Column dictionary", "sheet 'Columns'; the snapshot's DICTIONARY.md has every table")]

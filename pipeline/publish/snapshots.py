@@ -61,7 +61,8 @@ def export_snapshot(paths: DataPaths, snapshot_id: str | None, dest: Path, publi
     """Copy a verified snapshot to ``dest/<id>`` and verify the copy.
 
     ``public_only``: copy only the files of access class public, with a manifest listing only them that says
-    so (``access.public_only``, and which restricted files were left out)."""
+    so (``access.public_only``, and which restricted files were left out), plus the public editions of the
+    workbook and the report (``_public_editions``)."""
     source = snapshot_dir(paths, snapshot_id)
     problems = verify_folder(source)
     if problems:
@@ -72,7 +73,7 @@ def export_snapshot(paths: DataPaths, snapshot_id: str | None, dest: Path, publi
     tmp = target.with_name(f".{target.name}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     if public_only:
-        _copy_public(source, tmp)
+        _copy_public(source, tmp, paths.published_db)
     else:
         shutil.copytree(source, tmp)
     tmp.rename(target)
@@ -82,8 +83,10 @@ def export_snapshot(paths: DataPaths, snapshot_id: str | None, dest: Path, publi
     return target
 
 
-def _copy_public(source: Path, tmp: Path) -> None:
+def _copy_public(source: Path, tmp: Path, database: Path) -> None:
     manifest = json.loads((source / "manifest.json").read_text())
+    restricted = sorted({t for t, m in manifest.get("tables", {}).items() if m.get("access", "restricted") != PUBLIC}
+                        | set(manifest.get("access", {}).get("restricted_tables", [])))
     classes = file_classes(manifest)
     left_out = sorted(name for name, cls in classes.items() if cls != PUBLIC)
     manifest["tables"] = {t: m for t, m in manifest.get("tables", {}).items() if classes[m["file"]] == PUBLIC}
@@ -93,12 +96,46 @@ def _copy_public(source: Path, tmp: Path) -> None:
     for name in [m["file"] for m in manifest["tables"].values()] + list(manifest["files"]):
         (tmp / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(source / name, tmp / name)
+    manifest["files"].update(_public_editions(database, tmp, manifest, restricted))
     if DICTIONARY in manifest["files"]:  # the dictionary of what the export holds
         from pipeline.publish.dictionary import dictionary_markdown
 
         (tmp / DICTIONARY).write_text(dictionary_markdown(manifest), encoding="utf-8")
         manifest["files"][DICTIONARY].update(bytes=(tmp / DICTIONARY).stat().st_size, sha256=sha256_of(tmp / DICTIONARY))
     (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+
+
+def _public_editions(database: Path, tmp: Path, manifest: dict, restricted: list[str]) -> dict:
+    """The workbook and the report without what shows ``restricted`` tables, written into the export ``tmp``
+    from the published database, listed with their hashes (so ``geomon verify`` checks them) and with what
+    they leave out. Only the latest snapshot has its database: for an older one the manifest says why there
+    are none."""
+    import duckdb
+
+    from pipeline.publish.excel import SHEETS, workbook_name, write_workbook
+    from pipeline.publish.report_files import REPORT_FILE
+    from pipeline.report import write_report
+    from pipeline.report.public import SECTIONS, left_out_sections
+
+    published = None
+    if database.is_file():
+        with duckdb.connect(str(database), read_only=True) as con:
+            published = con.execute("SELECT any_value(snapshot_id) FROM meta.publication").fetchall()[0][0]
+    if published != manifest["snapshot_id"]:
+        manifest["access"]["public_editions"] = (f"none: {database} holds snapshot {published}, not this one; "
+                                                 "export the latest snapshot for the public workbook and report")
+        return {}
+    sections = left_out_sections(restricted)
+    report = write_report(database, tmp / REPORT_FILE, manifest=manifest, left_out=sections)
+    book = tmp / workbook_name(manifest["snapshot_id"])
+    written = write_workbook(database, book, manifest, PUBLIC, tuple(restricted))
+    manifest["access"]["public_editions"] = [REPORT_FILE, book.name]
+    return {
+        REPORT_FILE: {"bytes": report.bytes, "sha256": report.sha256, "access": PUBLIC, "edition": "public",
+                      "left_out": [SECTIONS[s][0] for s in sections]},
+        book.name: {"bytes": book.stat().st_size, "sha256": sha256_of(book), "access": PUBLIC, "edition": "public",
+                    "sheets": written["sheets"], "left_out": [n for n, t in SHEETS.items() if t in restricted]},
+    }
 
 
 def resolve_snapshot_id(paths: DataPaths, snapshot_id: str) -> str:

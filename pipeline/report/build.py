@@ -12,6 +12,7 @@ import duckdb
 
 from pipeline.io import atomic_write_bytes
 from pipeline.report.content import collect
+from pipeline.report.public import public_content
 from pipeline.report.render import render_html
 
 
@@ -31,16 +32,20 @@ class ReportResult:
     headline_years: dict[str, int]
 
 
-def write_report(database: Path, target: Path, *, manifest: dict | None = None) -> ReportResult:
+def write_report(database: Path, target: Path, *, manifest: dict | None = None,
+                 left_out: list[str] | None = None) -> ReportResult:
     """Render ``target`` (an HTML file) from the published DuckDB file ``database``.
 
     Written atomically (``pipeline.io``), so a reader never sees half a page. The same
-    database gives the same bytes.
+    database gives the same bytes. ``left_out``: the public edition, without these sections
+    (pipeline/report/public.py).
     """
     started = time.perf_counter()
     with closing(duckdb.connect(str(database), read_only=True)) as conn:
         page, payload = collect(conn, manifest)
-    html = render_html(page, payload).encode("utf-8")
+    if left_out:
+        page, payload = public_content(page, payload, left_out)
+    html = render_html(page, payload, left_out or ()).encode("utf-8")
     atomic_write_bytes(target, html)
     return ReportResult(
         path=target,

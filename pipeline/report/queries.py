@@ -171,7 +171,9 @@ def product_history(conn) -> list[dict]:
 
 def dependence_on(conn, supplier: str, headline_years: dict[str, int]) -> list[dict]:
     """Importing countries that depend on ``supplier`` ('NLD' or 'EU27') in the headline year,
-    per source and strategic domain (partner view: the importer's own import report)."""
+    per source and strategic domain (partner view: the importer's own import report). A product in several
+    domains counts in each: the domains come from reference.strategic_domains (every domain one of whose
+    prefixes the code starts with), not from the row's one-domain column."""
     years = [{"source": s, "year": y} for s, y in sorted(headline_years.items())]
     return rows(conn, """
         SELECT d.source, d.currency, d.year, d.importer, coalesce(c.name, d.importer) AS importer_name, d.domain,
@@ -179,14 +181,15 @@ def dependence_on(conn, supplier: str, headline_years: dict[str, int]) -> list[d
                max(d.supplier_share) AS max_share,
                sum(d.imports_from_supplier) AS imports_from_supplier,
                list(d.product_code ORDER BY d.supplier_share DESC, d.product_code) AS product_codes
-        FROM monitor.supplier_dependence AS d
+        FROM (SELECT DISTINCT s.* REPLACE (p.domain AS domain) FROM monitor.supplier_dependence AS s
+              JOIN reference.strategic_domains AS p ON starts_with(s.product_code, p.hs_prefix)
+              WHERE s.supplier = ? AND s.depends) AS d
         JOIN (SELECT unnest(?::STRUCT(source VARCHAR, year INTEGER)[], recursive := true)) AS h
           ON h.source = d.source AND h.year = d.year
         LEFT JOIN reference.countries AS c ON c.iso3 = d.importer
-        WHERE d.supplier = ? AND d.depends AND d.domain IS NOT NULL
         GROUP BY ALL
         ORDER BY d.source, d.importer, d.domain
-    """, [years, supplier])
+    """, [supplier, years])
 
 
 def classifications(conn) -> list[dict]:

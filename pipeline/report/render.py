@@ -55,10 +55,17 @@ def _environment() -> jinja2.Environment:
     return env
 
 
-def render_html(page: dict, payload: dict) -> str:
-    template = _environment().get_template("report.html.j2")
+def render_html(page: dict, payload: dict, left_out: list[str] | tuple[str, ...] = ()) -> str:
+    """The page; ``left_out``: section ids the template's public edition drops (pipeline/report/public.py)."""
+    if left_out:
+        from pipeline.report.public import strip_sections
+
+        source = (STATIC / "report.html.j2").read_text(encoding="utf-8")
+        template = _environment().from_string(strip_sections(source, list(left_out)))
+    else:
+        template = _environment().get_template("report.html.j2")
     return template.render(
-        **page,
+        **{"left_out": [], **page},
         css=Markup((STATIC / "report.css").read_text(encoding="utf-8")),
         report_js=_inline_script((STATIC / "report.js").read_text(encoding="utf-8")),
         plotly_js=_plotly(),

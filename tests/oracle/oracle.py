@@ -119,12 +119,15 @@ def _div(num: pl.Expr, den: pl.Expr) -> pl.Expr:
 def _levels(frame: pl.DataFrame) -> pl.DataFrame:
     """One copy of each row per product level it reaches, with product_level / product_code."""
     parts = []
-    for level, col in (("HS6", "hs6"), ("HS4", "hs4"), ("HS2", "hs2"), ("domain", "domain")):
+    for level, col in (("HS6", "hs6"), ("HS4", "hs4"), ("HS2", "hs2")):
         parts.append(
             frame.filter(pl.col(col).is_not_null()).with_columns(
                 product_level=pl.lit(level), product_code=pl.col(col)
             )
         )
+    # a product in several strategic domains counts once in each ("domain" holds them as "a|b")
+    parts.append(frame.filter(pl.col("domain").is_not_null()).with_columns(
+        product_level=pl.lit("domain"), product_code=pl.col("domain").str.split("|")).explode("product_code"))
     return pl.concat(parts, how="vertical")
 
 
@@ -226,13 +229,11 @@ def prepare(con: duckdb.DuckDBPyConnection, settings=None) -> Prepared:
         hs2=pl.when(key.str.slice(0, 2).str.contains(r"^[0-9]{2}$")).then(key.str.slice(0, 2)),
     )
     match = df.select(match=pl.coalesce("hs6", "hs4", "hs2")).drop_nulls().unique()
-    dom = (
+    dom = (  # every domain one of whose prefixes the code starts with, as one "a|b" key
         match.join(domains.select("hs_prefix", "domain"), how="cross")
         .filter(pl.col("match").str.starts_with(pl.col("hs_prefix")))
-        .sort(["match", pl.col("hs_prefix").str.len_chars(), "hs_prefix"], descending=[False, True, False])
-        .group_by("match", maintain_order=True)
-        .first()
-        .select("match", "domain")
+        .group_by("match")
+        .agg(domain=pl.col("domain").unique().sort().str.join("|"))
     )
     df = df.with_columns(match=pl.coalesce("hs6", "hs4", "hs2")).join(dom, on="match", how="left").drop("match")
 
@@ -1076,10 +1077,11 @@ def _supplier_loss(p: Prepared) -> pl.DataFrame:
 
 
 def _supplier_loss_by_domain(p: Prepared, loss: pl.DataFrame) -> pl.DataFrame:
-    dom = p.all_rows.filter(pl.col("hs6").is_not_null()).select(product_code="hs6", domain="domain").unique()
+    dom = (p.all_rows.filter(pl.col("hs6").is_not_null()).select(product_code="hs6", domain=pl.col("domain").str.split("|"))
+           .unique().explode("domain"))
     rows = loss.join(dom, on="product_code", how="left")
     both = pl.concat(
-        [rows.filter(pl.col("domain").is_not_null()), rows.with_columns(domain=pl.lit("all_products"))],
+        [rows.filter(pl.col("domain").is_not_null()), loss.with_columns(domain=pl.lit("all_products"))],
         how="vertical",
     )
     g = ["source", "importer", "year", "supplier", "domain"]

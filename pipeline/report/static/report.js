@@ -46,8 +46,19 @@
     });
   }
 
-  /* dependency table: filter and sort */
+  function markReady() {
+    Promise.all(pending).then(function () {
+      window.geomonitorReport.readyAfterMs = Math.round(performance.now());
+      document.documentElement.dataset.reportReady = "true";
+    }, function (err) {
+      document.documentElement.dataset.reportReady = "error";
+      console.error("report: a chart failed to render", err);
+    });
+  }
+
+  /* dependency table: filter and sort (the public edition has none) */
   var table = document.getElementById("dependency-table");
+  if (!table) { window.geomonitorReport = {}; markReady(); return; }
   var tbody = table.tBodies[0];
   var form = document.getElementById("filters");
   var countLabel = document.getElementById("row-count");
@@ -213,11 +224,5 @@
   applyFilters();
   if (DATA.initial_product) { pending.push(showProduct(DATA.initial_product)); }
 
-  Promise.all(pending).then(function () {
-    window.geomonitorReport.readyAfterMs = Math.round(performance.now());
-    document.documentElement.dataset.reportReady = "true";
-  }, function (err) {
-    document.documentElement.dataset.reportReady = "error";
-    console.error("report: a chart failed to render", err);
-  });
+  markReady();
 })();
