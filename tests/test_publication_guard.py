@@ -117,3 +117,66 @@ def test_refused_is_an_exception_carrying_the_verdict(published):
     verdict = Guard().audit(_candidate({}, 0), published, TABLES)
     error = PublicationRefused(verdict)
     assert error.verdict is verdict and str(error) == verdict.message()
+
+
+# --- the guard in the refresh job -------------------------------------------------------------------------------
+
+from conftest import copy_data, failure_messages, published_bytes, sdmx_rows  # noqa: E402
+
+
+def _manifest(runner) -> dict:
+    import json
+
+    latest = runner.paths.latest_pointer.read_text().strip()
+    return json.loads((runner.paths.snapshots / latest / "manifest.json").read_text())
+
+
+def _guard_check(result):
+    return next(c for c in result.get_asset_check_evaluations() if c.check_name == "publication_guard")
+
+
+def test_a_shrink_is_refused_then_accepted_on_purpose_and_only_a_publication_calls_the_webhook(runner,
+                                                                                              webhook_receiver):
+    url = webhook_receiver.url
+    runner.write("landing/comext/a.csv", sdmx_rows([("FR", "CN", "85051100", 1, "2024", 500),
+                                                    ("DE", "CN", "85051100", 1, "2024", 300)]))
+    assert runner.run(webhook_url=url).success
+    # a refresh that adds a year is no shrink
+    runner.write("landing/comext/b.csv", sdmx_rows([("FR", "CN", "85051100", 1, "2023", 400)]))
+    grown = runner.run(webhook_url=url)
+    assert grown.success, failure_messages(grown)
+    assert _guard_check(grown).passed and _manifest(runner)["publication_guard"]["accepted"] == []
+    assert len(webhook_receiver.bodies) == 2
+    published = published_bytes(runner.paths.root)
+
+    # Germany's 2024 withdrawn: refused, nothing published, no webhook
+    runner.write("landing/comext/a.csv", sdmx_rows([("FR", "CN", "85051100", 1, "2024", 500)]))
+    refused = runner.run(webhook_url=url)
+    assert not refused.success
+    check = _guard_check(refused)
+    assert not check.passed and check.severity.value == "ERROR"
+    assert "flows of comext DEU 2024: 1 rows published, none in this run" in check.metadata["findings"].value
+    assert "--allow-shrink" in check.metadata["next_step"].value
+    assert "publication refused by the publication guard" in failure_messages(refused)
+    assert published_bytes(runner.paths.root) == published
+    assert len(webhook_receiver.bodies) == 2
+
+    accepted = runner.run(webhook_url=url, allow_shrink=True)
+    assert accepted.success, failure_messages(accepted)
+    check = _guard_check(accepted)
+    assert not check.passed and check.severity.value == "WARN"  # shown, not blocking
+    guard = _manifest(runner)["publication_guard"]
+    assert guard["allow_shrink"] is True and guard["max_table_drop"] == 0.2
+    assert {"kind": "reporter_year_gone", "subject": "comext DEU 2024", "rows_before": 1, "rows_after": 0} in \
+        guard["accepted"]
+    assert len(webhook_receiver.bodies) == 3 and webhook_receiver.bodies[-1]["snapshot_id"] == \
+        runner.paths.latest_pointer.read_text().strip()
+
+
+def test_the_embedded_default_run_again_and_with_one_more_year_publishes(default_world, tmp_path, monkeypatch):
+    runner = copy_data(default_world.paths.root, tmp_path / "data", monkeypatch)
+    again = runner.run(**default_world.settings)
+    assert again.success, failure_messages(again)
+    assert _guard_check(again).passed
+    guard = _manifest(runner)["publication_guard"]
+    assert guard["accepted"] == [] and guard["previous_snapshot"] is not None and guard["flow_rows"] > 0
