@@ -2,6 +2,7 @@
 change, and what to do next, without Dagster's own noise (issue 15, item 7); a run that would publish an
 empty monitor, or one on a read-only data folder, says so in a few lines and changes nothing (issue 25)."""
 
+import json
 import shutil
 import subprocess
 import sys
@@ -44,7 +45,7 @@ def _cli_copy(cli_publication, tmp_path):
     return root, (root / "snapshots" / "LATEST").read_text().strip()
 
 
-def test_an_empty_or_missing_landing_folder_never_publishes(cli_publication, tmp_path, webhook_receiver):
+def test_an_empty_or_missing_landing_folder_never_publishes_and_a_shrink_only_on_purpose(cli_publication, tmp_path, webhook_receiver):
     # issue 25: `geomon run --sources landing` on an empty landing/ published an empty monitor (exit 0), and
     # monitor.changes said every dependency had ended
     root, latest = _cli_copy(cli_publication, tmp_path)
@@ -74,6 +75,26 @@ def test_an_empty_or_missing_landing_folder_never_publishes(cli_publication, tmp
     assert webhook_receiver.bodies == []
     listed = _geomon(root, "snapshots")
     assert listed.returncode == 0 and listed.stdout.count("(LATEST)") == 1 and len(listed.stdout.splitlines()) == 2
+
+    # France's row replaced by Germany's: France 2024 gone, refused; then accepted on purpose
+    (root / "landing" / "comext").mkdir(parents=True)
+    (root / "landing" / "comext" / "b.csv").write_text(sdmx_rows([("DE", "CN", "85051100", 1, "2024", 300)]))
+    shrunk = _geomon(root, "run", "--sources", "landing", "--config", str(config))
+    assert shrunk.returncode == 1, shrunk.stderr
+    assert "  flows of comext FRA 2024: 1 rows published, none in this run" in shrunk.stderr.splitlines()
+    assert shrunk.stderr.splitlines()[-1].startswith("Next: if the inputs are meant to shrink (files withdrawn, a "
+                                                     "source dropped), run again with --allow-shrink")
+    assert published_bytes(root) == before and webhook_receiver.bodies == []
+    accepted = _geomon(root, "run", "--sources", "landing", "--allow-shrink", "--config", str(config))
+    assert accepted.returncode == 0, accepted.stderr
+    assert "published SMALLER than the previous publication, accepted with --allow-shrink (1 finding(s)" in \
+        accepted.stdout
+    assert "  reporter_year_gone: comext FRA 2024 (1 -> 0 rows)" in accepted.stdout
+    new = (root / "snapshots" / "LATEST").read_text().strip()
+    manifest = json.loads((root / "snapshots" / new / "manifest.json").read_text())
+    assert new != latest and manifest["publication_guard"]["allow_shrink"] is True
+    assert manifest["publication_guard"]["previous_snapshot"] == latest
+    assert [len(webhook_receiver.bodies), webhook_receiver.bodies[0]["snapshot_id"]] == [1, new]
 
 
 def _read_only(folder):

@@ -113,7 +113,8 @@ def _print_failure(result, paths: DataPaths, elapsed: float) -> None:
         for file, line, reason in quarantined:
             print(f"  {file}{f', line {line}' if line else ''}: {_first_lines(reason)}", file=out)
     evaluations = result.get_asset_check_evaluations()
-    guard = next((c for c in evaluations if c.check_name == GUARD_CHECK and not c.passed), None)
+    # refused (an accepted shrink fails the check as a warning only, without a next step)
+    guard = next((c for c in evaluations if c.check_name == GUARD_CHECK and "next_step" in c.metadata), None)
     if guard is not None:
         _print_guard(guard, out)
     failed_checks = [c for c in evaluations
