@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -55,6 +56,7 @@ def print_summary(paths: DataPaths, elapsed: float) -> None:
         print(f"published database: {paths.published_db}  (open with: {cli if cli.exists() else 'duckdb'} "
               f"-readonly {paths.published_db})")
         print(f"snapshot:           {paths.snapshots / (latest_snapshot_id(paths) or '?')}  (LATEST = {meta[0]})")
+        _print_accepted_shrink(paths)
         report = paths.root / "report" / "index.html"
         if report.is_file():
             geomon = Path(sys.executable).with_name("geomon")
@@ -76,3 +78,20 @@ def print_summary(paths: DataPaths, elapsed: float) -> None:
                   f"{value:,.0f} {currency}{label}")
     finally:
         con.close()
+
+
+def _print_accepted_shrink(paths: DataPaths, shown: int = 5) -> None:
+    """What the publication guard found and the run accepted (--allow-shrink), from the snapshot's manifest."""
+    latest = latest_snapshot_id(paths)
+    manifest = paths.snapshots / latest / "manifest.json" if latest else None
+    if manifest is None or not manifest.is_file():
+        return
+    accepted = json.loads(manifest.read_text()).get("publication_guard", {}).get("accepted", [])
+    if not accepted:
+        return
+    print(f"published SMALLER than the previous publication, accepted with --allow-shrink "
+          f"({len(accepted)} finding(s), listed in the manifest's publication_guard):")
+    for finding in accepted[:shown]:
+        print(f"  {finding['kind']}: {finding['subject']} ({finding['rows_before']:,} -> {finding['rows_after']:,} rows)")
+    if len(accepted) > shown:
+        print(f"  ... and {len(accepted) - shown} more")

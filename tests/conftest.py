@@ -313,3 +313,50 @@ def comtrade_page(records: list[tuple]) -> str:
         for reporter, flow, partner, hs6, year, value in records
     ]
     return json.dumps({"elapsedTime": "0.0 secs", "count": len(data), "data": data, "error": ""})
+
+
+class _WebhookReceiver:
+    """A local webhook receiver (127.0.0.1) that records the JSON bodies posted to it."""
+
+    def __init__(self):
+        import threading
+        from http.server import BaseHTTPRequestHandler, HTTPServer
+
+        bodies = self.bodies = []
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802 (http.server's name)
+                bodies.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = HTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def webhook_receiver():
+    """A receiver's ``url`` and the ``bodies`` posted to it, for as long as the test runs."""
+    receiver = _WebhookReceiver()
+    yield receiver
+    receiver.close()
+
+
+def published_bytes(root: Path) -> dict[str, str]:
+    """The SHA-256 of every file users read in a data folder: geomonitor.duckdb, the snapshots with LATEST and
+    pins (not a killed publish's hidden temporaries), and the report."""
+    import hashlib
+
+    snapshots = root / "snapshots"
+    snapshot_files = [p for p in sorted(snapshots.rglob("*"))
+                      if not any(part.startswith(".") for part in p.relative_to(snapshots).parts)]
+    files = [root / "geomonitor.duckdb", *snapshot_files, root / "report" / "index.html"]
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() for p in files if p.is_file()}

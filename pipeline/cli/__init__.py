@@ -8,16 +8,59 @@ Each module has ``add_commands(sub)``, registering its subcommands with their ha
 from __future__ import annotations
 
 import argparse
+import difflib
+import os
 import sys
+import tempfile
+from pathlib import Path
 
 from pipeline.cli import fetch, run, snapshots, status
 from pipeline.paths import DATA_DIR_ENV, DataPaths
 
 GROUPS = (run, fetch, status, snapshots)
+# commands that write into the data folder (the Dagster instance's SQLite files among them); `snapshots` only
+# with --pin or --unpin
+WRITING_COMMANDS = ("run", "fetch", "report")
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse without prefix matching (``--source`` is not taken for ``--sources``), and an unknown flag
+    is an error naming the closest one. ``add_subparsers`` makes its parsers of the parent's class, so every
+    subcommand's parser is one of these too."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs["allow_abbrev"] = False
+        super().__init__(*args, **kwargs)
+
+    def parse_known_args(self, args=None, namespace=None):
+        self._given = list(sys.argv[1:] if args is None else args)
+        parsed, extras = super().parse_known_args(args, namespace)
+        # a subcommand's parser knows its own flags: the place to name the closest one (the top parser
+        # would only say "unrecognized arguments")
+        unknown = self._unknown_flag(extras)
+        if unknown:
+            self.error(unknown)
+        return parsed, extras
+
+    def error(self, message):
+        # a misspelt flag explains what follows from it (e.g. "one of --months --latest is required" for
+        # --lates): name it instead. Only a parser without subcommands sees nothing but its own flags.
+        if not self._subparsers and not message.startswith("unrecognized argument "):
+            message = self._unknown_flag(getattr(self, "_given", [])) or message
+        super().error(message)
+
+    def _unknown_flag(self, given: list[str]) -> str | None:
+        known = [o for action in self._actions for o in action.option_strings]
+        for token in given:
+            flag = token.split("=", 1)[0]
+            if flag.startswith("--") and len(flag) > 2 and flag not in known:
+                close = difflib.get_close_matches(flag, [k for k in known if k.startswith("--")], n=1, cutoff=0.6)
+                return f"unrecognized argument {flag}" + (f"; did you mean {close[0]}?" if close else "")
+        return None
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="geomon", description="Run the geo-economic monitor and work with what it published.")
+    parser = Parser(prog="geomon", description="Run the geo-economic monitor and work with what it published.")
     parser.add_argument("--data-dir", help=f"data folder (default: ${DATA_DIR_ENV} or <repo>/data)")
     sub = parser.add_subparsers(dest="command", required=True)
     for group in GROUPS:
@@ -25,9 +68,39 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def unwritable(paths: DataPaths) -> str | None:
+    """Why the data folder cannot be written (the first folder that refuses a file), or None.
+
+    Checked before a writing command starts: otherwise the first to fail is Dagster opening its SQLite
+    instance, with a traceback of some 90 lines ending in "unable to open database file"."""
+    try:
+        paths.root.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        return f"cannot create the data folder {paths.root} ({exc.strerror or exc})"
+    home = os.environ.get("DAGSTER_HOME")
+    folders = [paths.root, *(paths.root / name for name in ("dagster_home", "work", "snapshots")),
+               *([Path(home)] if home else [])]
+    for folder in folders:
+        if not folder.is_dir():
+            continue
+        try:
+            with tempfile.TemporaryFile(dir=folder, prefix=".geomon-write-probe-"):
+                pass
+        except OSError as exc:
+            return f"cannot write to {folder} ({exc.strerror or exc})"
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    return args.func(args, DataPaths.resolve(args.data_dir))
+    paths = DataPaths.resolve(args.data_dir)
+    if args.command in WRITING_COMMANDS or getattr(args, "pin", None) or getattr(args, "unpin", None):
+        reason = unwritable(paths)
+        if reason:
+            print(f"geomon {args.command}: {reason}; make it writable (a read-only mount: remount it read-write), "
+                  f"or choose a writable data folder with --data-dir or ${DATA_DIR_ENV}", file=sys.stderr)
+            return 2
+    return args.func(args, paths)
 
 
 if __name__ == "__main__":

@@ -10,6 +10,8 @@ import time
 from pipeline.paths import INPUT_FOLDERS, DataPaths
 
 SOURCES = INPUT_FOLDERS
+GUARD_CHECK, GUARD_STEP = "publication_guard", "publish__publication"  # assets/publication.py's
+SHOWN = 12  # guard findings printed; the check's metadata has them all
 
 
 def _sources(text: str) -> list[str]:
@@ -34,6 +36,10 @@ def add_commands(sub) -> None:
     run.add_argument("--accept-quarantined-input", action="store_true",
                      help="publish even if input files are quarantined (they are left out and listed in "
                      "meta.quarantine and the manifest)")
+    run.add_argument("--allow-shrink", action="store_true",
+                     help="publish even if the publication guard finds this run's tables, sources, years or "
+                     "reporters smaller than the current publication's (the manifest records what was accepted); "
+                     "a run that staged no flow rows is never published")
     # Dagster's own console lines (every skipped step, stack traces) are for debugging; the run ends with
     # its summary or its reasons either way
     run.add_argument("--log-level", default="CRITICAL", choices=["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"],
@@ -58,6 +64,8 @@ def _run(args, paths: DataPaths) -> int:
         settings["full_rebuild"] = True
     if args.accept_quarantined_input:
         settings["accept_quarantined_input"] = True
+    if args.allow_shrink:
+        settings["allow_shrink"] = True
     run_config: dict = {"loggers": {"console": {"config": {"log_level": args.log_level}}}}
     if args.config:
         try:
@@ -104,23 +112,48 @@ def _print_failure(result, paths: DataPaths, elapsed: float) -> None:
         print(f"Input files that could not be read ({len(quarantined)}):", file=out)
         for file, line, reason in quarantined:
             print(f"  {file}{f', line {line}' if line else ''}: {_first_lines(reason)}", file=out)
-    failed_checks = [c for c in result.get_asset_check_evaluations()
-                     if not c.passed and not (quarantined and c.check_name == "input_contract")]
+    evaluations = result.get_asset_check_evaluations()
+    # refused (an accepted shrink fails the check as a warning only, without a next step)
+    guard = next((c for c in evaluations if c.check_name == GUARD_CHECK and "next_step" in c.metadata), None)
+    if guard is not None:
+        _print_guard(guard, out)
+    failed_checks = [c for c in evaluations
+                     if not c.passed and not (quarantined and c.check_name == "input_contract")
+                     and c.check_name != GUARD_CHECK]
     if failed_checks:
         print("Checks that failed:", file=out)
         for check in failed_checks:
             details = "; ".join(f"{k}: {str(v.value)[:120]}" for k, v in check.metadata.items() if k != "sample")
             print(f"  {check.asset_key.to_user_string()} {check.check_name}: {details}", file=out)
     steps = [e for e in result.all_events if e.is_step_failure
-             and "DagsterAssetCheckFailedError" not in (e.step_failure_data.error.cls_name or "")]
+             and "DagsterAssetCheckFailedError" not in (e.step_failure_data.error.cls_name or "")
+             # the guard's refusal is printed above, finding by finding
+             and not (guard is not None and e.step_key == GUARD_STEP)]
     for event in steps:
         error = event.step_failure_data.error
         # the user-facing reason is the exception Dagster wrapped, when there is one
         print(f"  step {event.step_key}: {_first_lines((error.cause or error).message)}", file=out)
-    print("Next: " + ("fix or remove the file(s) above and run again, or publish without them: "
-                      "geomon run --accept-quarantined-input (they are then listed in meta.quarantine)."
-                      if quarantined else
-                      "see the reasons above; `geomon run --log-level ERROR` shows Dagster's own messages."), file=out)
+    if quarantined:
+        next_step = ("fix or remove the file(s) above and run again, or publish without them: "
+                     "geomon run --accept-quarantined-input (they are then listed in meta.quarantine).")
+    elif guard is not None:
+        next_step = str(guard.metadata["next_step"].value).replace("<data dir>", str(paths.root)) + "."
+    else:
+        next_step = "see the reasons above; `geomon run --log-level ERROR` shows Dagster's own messages."
+    print("Next: " + next_step, file=out)
+
+
+def _print_guard(check, out) -> None:
+    """The publication guard's refusal: what it compared with and each finding (the check's metadata)."""
+    metadata = {k: v.value for k, v in check.metadata.items()}
+    findings = metadata.get("findings") or []
+    print(f"The publication guard refused this run's publication (compared with {metadata.get('compared_with')}):",
+          file=out)
+    for line in findings[:SHOWN]:
+        print(f"  {line}", file=out)
+    if len(findings) > SHOWN:
+        print(f"  ... and {len(findings) - SHOWN} more (the check publish/publication:{GUARD_CHECK} in the UI "
+              "lists them all)", file=out)
 
 
 def _load_config(path: str) -> dict:

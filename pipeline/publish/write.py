@@ -1,6 +1,8 @@
 """Write one publication: the analysts' DuckDB file, the Parquet snapshot and its report, then swap them in.
 
-Order: the analysts' DuckDB file and the Parquet snapshot are written in full
+Order: first the publication guard (pipeline/publish/guard.py) compares the candidate with the current
+publication and refuses one that lost tables, sources, years, reporters or rows (or has no flows at all),
+before anything is written; then the analysts' DuckDB file and the Parquet snapshot are written in full
 under temporary names; only then is the DuckDB file renamed over the old one,
 the snapshot folder renamed to its id, and ``LATEST`` replaced. Each rename is
 atomic, and a failure before them leaves every published byte as it was.
@@ -33,6 +35,7 @@ from pipeline.publish.access import DEFAULT_RESTRICTED, PUBLIC, strictest, table
 from pipeline.publish.database import (DERIVED_DESCRIPTIONS, DERIVED_TABLES, STORAGE_VERSION, describe_database,
                                        latest_complete_years, record_published_years, reusable_years, write_database)
 from pipeline.publish.dictionary import DICTIONARY_FILE, dictionary_markdown
+from pipeline.publish.guard import Guard, PublicationRefused, Verdict
 from pipeline.publish.report_files import write_snapshot_report
 from pipeline.publish.snapshots import PINNED_FILE, apply_retention
 
@@ -54,6 +57,7 @@ class Publication:
     manifest: dict
     database_writes: dict[str, str]  # per table of the analysts' file: written whole, or which years
     changes: dict[str, int]  # monitor.changes: rows per kind of change since the previous publication
+    guard: Verdict  # the publication guard's comparison with the previous publication (findings accepted, if any)
 
 
 def code_version() -> str:
@@ -106,6 +110,7 @@ def publish(
     quarantine: list[dict] | None = None,
     restricted_tables: list[str] | tuple[str, ...] = DEFAULT_RESTRICTED,
     storage_version: str = STORAGE_VERSION,
+    guard: Guard | None = None,
 ) -> Publication:
     """Publish ``database_tables`` to geomonitor.duckdb and ``snapshot_tables`` as a Parquet snapshot.
 
@@ -114,7 +119,13 @@ def publish(
     retention keeps besides the pinned ones. ``restricted_tables`` are marked restricted in the manifest
     (everything else public; see pipeline/publish/access.py); ``storage_version`` is the DuckDB storage
     format of geomonitor.duckdb (the oldest that holds the tables, so older DuckDB versions open it).
+    ``guard`` holds the publication guard's limits (default: Guard()); a candidate it refuses raises
+    ``PublicationRefused`` before any file is written.
     """
+    # the audit comes first: a refused candidate leaves every byte of the data folder as it was
+    verdict = (guard or Guard()).audit(conn, paths.published_db, database_tables, tuple(DERIVED_TABLES))
+    if verdict.refused:
+        raise PublicationRefused(verdict)
     paths.snapshots.mkdir(parents=True, exist_ok=True)
     _remove_stale_temporaries(paths)
     descriptions = descriptions or {}
@@ -143,6 +154,8 @@ def publish(
             "quarantine": quarantine or [],
             "attribution": ATTRIBUTION,
             "changes": changes,
+            # what the publication guard compared this one with, its limits, and any shrink accepted on purpose
+            "publication_guard": verdict.record(),
             "latest_complete_year": latest_complete_years(conn),
             "storage_version": storage_version,
             # every file's class is in its entry ("access"); restricted files need the serve token
@@ -177,7 +190,7 @@ def publish(
         Path(str(tmp_db) + ".wal").unlink(missing_ok=True)
         raise
     apply_retention(paths, keep)
-    return Publication(snapshot_id, paths.published_db, final_snap, manifest, writes, changes)
+    return Publication(snapshot_id, paths.published_db, final_snap, manifest, writes, changes, verdict)
 
 
 def _workbook_file(database: Path, folder: Path, manifest: dict, access: dict[str, str]) -> dict:

@@ -10,6 +10,7 @@ from pydantic import Field
 
 from pipeline.paths import INPUT_FOLDERS, DataPaths
 from pipeline.publish.access import DEFAULT_RESTRICTED
+from pipeline.publish.guard import Guard
 
 
 class DataFolder(ConfigurableResource):
@@ -34,7 +35,8 @@ class DataFolder(ConfigurableResource):
 
 
 class InputSettings(ConfigurableResource):
-    """What a run reads: which input folders, the size of the demo world, and what to do with bad files."""
+    """What a run reads: which input folders, the size of the demo world, what to do with bad files, and how
+    much smaller than the current publication a new one may be (pipeline/publish/guard.py)."""
 
     sources: list[str] = Field(
         default=list(INPUT_FOLDERS),
@@ -49,6 +51,20 @@ class InputSettings(ConfigurableResource):
         description="Publish even when input files were quarantined (their rows are then absent, and the "
         "publication lists them in meta.quarantine and the manifest). Off: quarantine stops the run.",
     )
+    allow_shrink: bool = Field(
+        default=False,
+        description="Publish even when the publication guard finds the candidate smaller than the current "
+        "publication (a table, source, source-year or reporter-year gone, or rows fallen past the limits "
+        "below); the manifest records what was accepted. Never publishes a run that staged no flow rows.",
+    )
+    max_table_drop: float = Field(
+        default=0.2, ge=0, le=1,
+        description="Publication guard: largest fraction of a published table's rows a publication may lose.",
+    )
+    max_source_year_drop: float = Field(
+        default=0.2, ge=0, le=1,
+        description="Publication guard: largest fraction of a source-year's staged flow rows a publication may lose.",
+    )
     full_rebuild: bool = Field(
         default=False,
         description="Rebuild every SQL model and every year, as on a fresh warehouse, instead of only what "
@@ -61,6 +77,10 @@ class InputSettings(ConfigurableResource):
         if unknown:
             raise ValueError(f"unknown source folder(s) {sorted(unknown)}; use {', '.join(INPUT_FOLDERS)}")
         return paths.source_dirs(source, self.sources)
+
+    def guard(self) -> Guard:
+        return Guard(max_table_drop=self.max_table_drop, max_source_year_drop=self.max_source_year_drop,
+                     allow_shrink=self.allow_shrink)
 
 
 class Thresholds(ConfigurableResource):
