@@ -331,7 +331,8 @@ def cmd_ingest(args) -> dict:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser()
+    # plain argparse: this child must import nothing of pipeline before _setup_path picks the repo
+    parser = argparse.ArgumentParser(allow_abbrev=False)
     parser.add_argument("command", choices=["pipeline", "stage", "query", "pandas", "polars", "profile", "ingest"])
     parser.add_argument("--repo", required=True)
     parser.add_argument("--out", required=True)

@@ -22,7 +22,6 @@ Writes bench/results/comext_fault_drill.json.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import io
 import json
@@ -39,6 +38,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO), str(REPO / "tests")]
 
 from fake_comext import DRILL_FAULTS, FakeComext, month_archive  # noqa: E402
+from pipeline.cli.parser import Parser
 
 
 def run_drill(folder: Path, *, months: int = 4, rows: int = 3000, fault_every: int = 2, chunk_kb: int = 32,
@@ -116,7 +116,7 @@ def run_drill(folder: Path, *, months: int = 4, rows: int = 3000, fault_every: i
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = Parser(description=__doc__.splitlines()[0])
     parser.add_argument("--months", type=int, default=6)
     parser.add_argument("--rows", type=int, default=20000, help="rows per generated month (default 20000)")
     parser.add_argument("--fault-every", type=int, default=2, help="every n-th download request is faulted")

@@ -12,7 +12,6 @@ call, and writes bench/results/comtrade_fault_drill.json.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import platform
@@ -26,10 +25,11 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO), str(REPO / "tests")]
 
 from fake_comtrade import run_drill  # noqa: E402
+from pipeline.cli.parser import Parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = Parser(description=__doc__.splitlines()[0])
     parser.add_argument("--rate", type=float, default=50.0, help="configured requests per second (default 50)")
     parser.add_argument("--reporters", type=int, default=60, help="reporters; calls = reporters x 5 years x 2 flows")
     parser.add_argument("--fault-rate", type=float, default=0.10, help="share of requests given a fault (default 0.10)")

@@ -27,7 +27,6 @@ markdown with every target of TARGETS and its verdict (bench/report.py).
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import shutil
@@ -42,6 +41,7 @@ import duckdb
 
 from bench import queries
 from bench.harness import Measured, loadavg, machine, measure
+from pipeline.cli.parser import Parser
 from pipeline.demo_world import files_of_year
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -384,7 +384,7 @@ class Bench:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n")[0])
+    parser = Parser(prog="python -m bench.run", description=__doc__.split("\n")[0])
     parser.add_argument("--scales", type=float, nargs="+", default=[0.1],
                         help="scale factors (SF1 = one year, ~9M Comtrade rows; SF5 = five such years)")
     parser.add_argument("--repeats", type=int, default=3, help="runs of each query / baseline (best is used)")

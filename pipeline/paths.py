@@ -29,6 +29,8 @@ DATA_DIR_ENV = "GEOMON_DATA_DIR"
 INPUT_FOLDERS = ("sample", "demo", "landing", "api")
 # An input folder's release sidecar (pipeline/readers/inputs.py); the fetch stores write one.
 SIDECAR = "_release.json"
+# The HTML report, inside a snapshot folder (listed under the manifest's "files") and inside the data folder.
+REPORT_FILE = "report/index.html"
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,6 @@ embedded default into a fresh folder and rewrites that block from it::
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from contextlib import closing
@@ -21,6 +20,7 @@ from pathlib import Path
 
 import duckdb
 
+from pipeline.cli.parser import Parser
 from pipeline.paths import DataPaths
 from pipeline.summary import EU27_DEPENDENT_SHARE
 
@@ -60,7 +60,7 @@ def replace_block(text: str, block: str, where: str = "README.md") -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = Parser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, required=True, help="a data folder a run has published")
     parser.add_argument("--readme", type=Path, default=README)
     parser.add_argument("--check", action="store_true", help="exit 1 when the README's block differs")

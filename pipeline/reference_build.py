@@ -18,7 +18,6 @@ ISO2 ``"NA"`` stays ``"NA"`` instead of becoming a null).
 
 from __future__ import annotations
 
-import argparse
 import csv
 import json
 import re
@@ -26,6 +25,8 @@ import sys
 from collections import defaultdict
 from datetime import date
 from pathlib import Path
+
+from pipeline.cli.parser import Parser
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -575,7 +576,7 @@ def build(shared: Path, out: Path) -> dict[str, int]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = Parser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--shared", type=Path, default=REPO_ROOT.parent / "shared" / "data",
                         help="the shared raw data folder (default: ../shared/data next to the repo)")
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "data" / "reference",

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from pathlib import Path
 from typing import Sequence
 
 import pipeline.demo_world as package
+from pipeline.cli.parser import Parser
 from pipeline.demo_world.generate import generate
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m pipeline.demo_world", description=package.__doc__.split("\n")[0])
+    parser = Parser(prog="python -m pipeline.demo_world", description=package.__doc__.split("\n")[0])
     parser.add_argument("out_dir", type=Path)
     parser.add_argument("--scale", type=float, default=0.01)
     parser.add_argument("--years", type=int, nargs="+", default=[2022, 2023, 2024])

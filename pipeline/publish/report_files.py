@@ -17,13 +17,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pipeline.paths import DataPaths
+from pipeline.paths import REPORT_FILE, DataPaths
 from pipeline.publish.snapshots import snapshot_dir
 
 if TYPE_CHECKING:
     from pipeline.report import ReportResult
 
-REPORT_FILE = "report/index.html"  # inside a snapshot folder (listed under the manifest's "files"), and the data folder
 
 
 class ReportError(Exception):

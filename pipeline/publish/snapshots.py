@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from pipeline.io import atomic_write_text, sha256_of
-from pipeline.paths import DataPaths
+from pipeline.paths import REPORT_FILE, DataPaths
 from pipeline.publish.access import PUBLIC, file_classes
 
 SNAPSHOT_ID = re.compile(r"^\d{8}T\d{6}Z(_[A-Za-z0-9]+)?(-\d+)?$")
@@ -113,7 +113,6 @@ def _public_editions(database: Path, tmp: Path, manifest: dict, restricted: list
     import duckdb
 
     from pipeline.publish.excel import SHEETS, workbook_name, write_workbook
-    from pipeline.publish.report_files import REPORT_FILE
     from pipeline.report import write_report
     from pipeline.report.public import SECTIONS, left_out_sections
 
