@@ -29,17 +29,18 @@ class _Enough(Exception):
     """Raised by the head writer to stop decompression once the first line is in."""
 
 
-def _head_factory(limit: int):
+def _sink_factory(on_write):
+    """A py7zr writer factory whose one sink hands every unpacked piece to ``on_write`` (which may raise
+    :class:`_Enough` to stop) and stores nothing itself; ``factory.sink.bytes`` counts what went through."""
     from py7zr.io import Py7zIO, WriterFactory
 
-    class Head(Py7zIO):
+    class Sink(Py7zIO):
         def __init__(self) -> None:
-            self.data = bytearray()
+            self.bytes = 0
 
         def write(self, s) -> int:
-            self.data += s
-            if b"\n" in self.data or len(self.data) >= limit:
-                raise _Enough
+            on_write(s)
+            self.bytes += len(s)
             return len(s)
 
         def read(self, size=None) -> bytes:
@@ -52,14 +53,14 @@ def _head_factory(limit: int):
             pass
 
         def size(self) -> int:
-            return len(self.data)
+            return self.bytes
 
     class Factory(WriterFactory):
         def __init__(self) -> None:
-            self.head = Head()
+            self.sink = Sink()
 
         def create(self, filename: str):
-            return self.head
+            return self.sink
 
     return Factory()
 
@@ -84,7 +85,14 @@ def archive_first_line(path: Path, limit: int = 1 << 16) -> str:
     import py7zr
 
     member, _ = archive_member(path)
-    factory = _head_factory(limit)
+    head = bytearray()
+
+    def keep(piece) -> None:
+        head.extend(piece)
+        if b"\n" in head or len(head) >= limit:
+            raise _Enough
+
+    factory = _sink_factory(keep)
     try:
         with py7zr.SevenZipFile(path, mode="r") as archive:
             archive.extract(targets=[member], factory=factory)
@@ -92,7 +100,7 @@ def archive_first_line(path: Path, limit: int = 1 << 16) -> str:
         pass
     except _unpack_errors() as exc:
         raise ArchiveError(f"{path}: cannot unpack {member} ({type(exc).__name__}: {exc})") from exc
-    return bytes(factory.head.data).split(b"\n", 1)[0].decode("utf-8-sig", errors="replace").strip()
+    return bytes(head).split(b"\n", 1)[0].decode("utf-8-sig", errors="replace").strip()
 
 
 def extract_member(path: Path, dest_dir: Path) -> Path:
@@ -139,46 +147,6 @@ class ArchiveCheck:
     seconds: float
 
 
-def _counting_factory():
-    from py7zr.io import Py7zIO, WriterFactory
-
-    class Counter(Py7zIO):
-        """Keeps the first line and counts line ends (bytes.count, no loop over rows); stores nothing else."""
-
-        def __init__(self) -> None:
-            self.head, self.lines, self.bytes, self.last = bytearray(), 0, 0, b""
-
-        def write(self, s) -> int:
-            if len(self.head) < 1 << 16 and b"\n" not in self.head:
-                self.head += bytes(s[: (1 << 16) - len(self.head)])
-            self.lines += s.count(b"\n")
-            self.bytes += len(s)
-            if len(s):
-                self.last = bytes(s[-1:])
-            return len(s)
-
-        def read(self, size=None) -> bytes:
-            return b""
-
-        def seek(self, offset: int, whence: int = 0) -> int:
-            return 0
-
-        def flush(self) -> None:
-            pass
-
-        def size(self) -> int:
-            return self.bytes
-
-    class Factory(WriterFactory):
-        def __init__(self) -> None:
-            self.counter = Counter()
-
-        def create(self, filename: str):
-            return self.counter
-
-    return Factory()
-
-
 def verify_archive(path: Path) -> ArchiveCheck:
     """Unpack the archive's data file once without writing it anywhere: py7zr checks its CRC; the header
     line and the data rows (line ends after the header; a last line without one counts) are read and the
@@ -187,17 +155,28 @@ def verify_archive(path: Path) -> ArchiveCheck:
 
     started = time.perf_counter()
     member, expected = archive_member(path)
-    factory = _counting_factory()
+    # the first line kept, line ends counted (bytes.count: no loop over rows), nothing else stored
+    seen = {"head": bytearray(), "lines": 0, "last": b""}
+
+    def count(piece) -> None:
+        head = seen["head"]
+        if len(head) < 1 << 16 and b"\n" not in head:
+            head += bytes(piece[: (1 << 16) - len(head)])
+        seen["lines"] += piece.count(b"\n")
+        if len(piece):
+            seen["last"] = bytes(piece[-1:])
+
+    factory = _sink_factory(count)
     try:
         with py7zr.SevenZipFile(path, mode="r") as archive:
             archive.extract(targets=[member], factory=factory)
     except _unpack_errors() as exc:
         raise ArchiveError(f"{path}: cannot unpack {member} ({type(exc).__name__}: {exc})") from exc
-    counter = factory.counter
-    if counter.bytes != expected:
-        raise ArchiveError(f"{path}: {member} unpacked to {counter.bytes} bytes, the archive states {expected}")
-    header = bytes(counter.head).split(b"\n", 1)[0].decode("utf-8-sig", errors="replace").strip()
+    unpacked = factory.sink.bytes
+    if unpacked != expected:
+        raise ArchiveError(f"{path}: {member} unpacked to {unpacked} bytes, the archive states {expected}")
+    header = bytes(seen["head"]).split(b"\n", 1)[0].decode("utf-8-sig", errors="replace").strip()
     if not header:
         raise ArchiveError(f"{path}: {member} has no header line")
-    lines = counter.lines + (1 if counter.last not in (b"\n", b"") else 0)
-    return ArchiveCheck(member, header, max(0, lines - 1), counter.bytes, round(time.perf_counter() - started, 3))
+    lines = seen["lines"] + (1 if seen["last"] not in (b"\n", b"") else 0)
+    return ArchiveCheck(member, header, max(0, lines - 1), unpacked, round(time.perf_counter() - started, 3))
