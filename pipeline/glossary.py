@@ -407,3 +407,28 @@ def currency(column: str) -> str:
 
 def describe(column: str) -> str | None:
     return COLUMNS.get(column)
+
+
+# methodology section 8, "Screens no public monitor shows yet" (issue 29)
+COLUMNS.update({
+    # monitor.supplier_headroom / supplier_headroom_by_year (after the OECD Supply Chain Resilience Review)
+    "potential_min_share": "Share of world exports of a product an exporter needs to count as a potential supplier.",
+    "potential_suppliers": ("Exporters with at least potential_min_share of world exports of the product (Comtrade "
+                            "country reporters), the importer itself (for EU27 its member states) left out."),
+    "actual_suppliers": ("Of the potential suppliers, how many the importer buys from; null when the importer "
+                         "reports no country supplier (who it buys from is unknown)."),
+    "concentrated_oecd": "actual_suppliers < potential_suppliers / 2 (OECD: buys from fewer than half of the "
+                         "suppliers that exist); null when actual_suppliers is.",
+    "unused_potential_suppliers": ("The three largest potential suppliers (by world exports, ties to the highest "
+                                   "code) the importer does not buy from, '; '-separated; null when none."),
+    "importers": "Number of importing countries with a row that year (the EU27 bloc not counted).",
+    "cases": "Importer-product pairs where who the importer buys from is known (concentrated_oecd not null).",
+    "concentrated_cases": "Of those cases, the ones concentrated_oecd.",
+    "concentrated_share": "concentrated_cases / cases.",
+    "china_top_cases": "Concentrated cases whose largest supplier is China (CHN).",
+    "china_share_of_concentrated": "china_top_cases / concentrated_cases (the OECD's 'China's part').",
+})
+TABLE_SECTIONS.update({
+    "monitor.supplier_headroom": "8 Beyond the single-step screen (supplier headroom)",
+    "monitor.supplier_headroom_by_year": "8 Beyond the single-step screen (supplier headroom)",
+})

@@ -756,3 +756,44 @@ PLANTED: dict[str, dict] = {
         ],
     },
 }
+
+
+# --------------------------------------------------------------------------- issue 29: screens no public monitor shows yet
+# Appended planted cases for methodology section 8's last part, checked by tests/test_beyond_screens.py against
+# tests/oracle/beyond.py (PLANTED_BEYOND; PLANTED above is the contract of tests/oracle/oracle.py's tables).
+#
+# 15. one_potential_supplier (Comtrade 2024, only reporters that report anyway, so reporters_in_year stays 50):
+#    811010 (antimony, unwrought) is exported by CHN (World 1000) and USA (World 5: share 5 / 1005 < 0.01), so
+#    it has one potential supplier. KOR buys it from USA only: 0 < 1 / 2, concentrated_oecd, unused 'CHN'.
+#    JPN buys it from CHN: 1 < 0.5 is false. CHN's own imports (from USA) have no potential supplier.
+SB = "811010"
+
+
+def _comtrade_headroom_2024() -> list[tuple]:
+    c, y = CT, 2024
+    return [
+        (c["CHN"], "X", c["WORLD"], SB, y, 1000), (c["USA"], "X", c["WORLD"], SB, y, 5),
+        (c["KOR"], "M", c["USA"], SB, y, 20), (c["KOR"], "M", c["WORLD"], SB, y, 20),
+        (c["JPN"], "M", c["CHN"], SB, y, 100), (c["JPN"], "M", c["WORLD"], SB, y, 100),
+        (c["CHN"], "M", c["USA"], SB, y, 3),
+    ]
+
+
+COMTRADE_FILES["ADVERSARIAL_comtrade_2024_headroom.json"] = lambda: _comtrade(_comtrade_headroom_2024())
+
+PLANTED_BEYOND: dict[str, dict] = {
+    "one_potential_supplier": {
+        "edge": 15,
+        "what": "811010: one potential supplier (CHN); KOR buys only from USA (below 1% of world exports)",
+        "expect": [
+            {"table": "supplier_headroom", "key": ("comtrade", "KOR", 2024, SB),
+             "values": {"potential_suppliers": 1, "actual_suppliers": 0, "concentrated_oecd": True,
+                        "unused_potential_suppliers": "CHN", "n_exporters": 2, "world_covered": True}},
+            {"table": "supplier_headroom", "key": ("comtrade", "JPN", 2024, SB),
+             "values": {"potential_suppliers": 1, "actual_suppliers": 1, "concentrated_oecd": False,
+                        "unused_potential_suppliers": None}},
+            {"table": "supplier_headroom", "key": ("comtrade", "CHN", 2024, SB),
+             "values": {"potential_suppliers": 0, "actual_suppliers": 0, "concentrated_oecd": False}},
+        ],
+    },
+}
