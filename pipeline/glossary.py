@@ -432,3 +432,18 @@ TABLE_SECTIONS.update({
     "monitor.supplier_headroom": "8 Beyond the single-step screen (supplier headroom)",
     "monitor.supplier_headroom_by_year": "8 Beyond the single-step screen (supplier headroom)",
 })
+COLUMNS.update({
+    # monitor.crma_benchmark (Critical Raw Materials Act, Regulation (EU) 2024/1252, Art. 5(1)(d))
+    "material": "Strategic raw material of the CRMA (Annex I, Section 1), as in reference.crma_materials.",
+    "stage": "Processing stage of the material: extraction, processing or magnets (reference.crma_materials).",
+    "top_share": "top_supplier's share of the stage's imports from non-EU countries (m_extra).",
+    "benchmark": "The CRMA benchmark used (crma_benchmark, default 0.65): at most this share from one third country.",
+    "over_benchmark": "top_share > benchmark, for a complete year only (an incomplete year shows its share, no flag).",
+    "benchmark_gap": "top_share - benchmark: the distance to the benchmark (> 0 is over it).",
+    "top_share_3y_before": "The same material's and stage's top_share three calendar years before; null if none.",
+    "top_share_change_3y": "top_share - top_share_3y_before.",
+    "codes_traded": "HS6 codes of the stage with imports in the row.",
+    "codes_shared": ("Of those, codes that also cover other goods (shared_with in the mapping): counted whole, so "
+                     "the row is an upper bound."),
+})
+TABLE_SECTIONS["monitor.crma_benchmark"] = "8 Beyond the single-step screen (CRMA benchmark)"

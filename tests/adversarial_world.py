@@ -797,3 +797,20 @@ PLANTED_BEYOND: dict[str, dict] = {
         ],
     },
 }
+
+# 16. crma_at_benchmark (Comext 2024, a complete bloc): tungsten ores 26110000, DE from CN 65 and FR from RW 35:
+#    the EU27's extra-EU imports of the stage are 100, China's share exactly 0.65: not over the benchmark. NL
+#    imports 26110000 from DE 20 only (intra-EU): no NLD row.
+WO = "26110000"
+COMEXT_FILES["ADVERSARIAL_comext_2024_crma.csv"] = lambda: _sdmx([
+    ("DE", "CN", WO, IMP, "2024", 65), ("FR", "RW", WO, IMP, "2024", 35), ("NL", "DE", WO, IMP, "2024", 20),
+])
+PLANTED_BEYOND["crma_at_benchmark"] = {
+    "edge": 16,
+    "what": "tungsten extraction: China exactly 65% of the EU27's extra-EU imports (not over the benchmark)",
+    "expect": [
+        {"table": "crma_benchmark", "key": ("comext", "EU27", 2024, "tungsten", "extraction"),
+         "values": {"m_extra": 100, "top_supplier": "CHN", "top_share": 0.65, "over_benchmark": False,
+                    "year_complete": True, "n_suppliers_extra": 2}},
+    ],
+}

@@ -98,6 +98,86 @@ def test_supplier_headroom_min_share_is_a_parameter():
     assert r["potential_min_share"] == pytest.approx(0.005)
 
 
+# ------------------------------------------------------------------------------------- CRMA benchmark
+
+MEMBERS = ["AT", "BE", "BG", "CY", "CZ", "DE", "DK", "EE", "ES", "FI", "FR", "GR", "HR", "HU", "IE", "IT",
+           "LT", "LU", "LV", "MT", "NL", "PL", "PT", "RO", "SE", "SI", "SK"]
+
+
+def test_crma_benchmark_by_hand(harness):
+    h = harness.reset()
+    # every member state reports 2024 (wooden furniture), so the EU27 bloc's 2024 is complete
+    h.add_sdmx([(m, "CN", "94036000", 1, "2024", 10) for m in MEMBERS])
+    h.add_sdmx([
+        # cobalt, processing (810520 and 282200 summed): DE 810520 CN 40, US 20; FR 282200 CN 15, JP 15; NL 282200
+        # CN 10 and BE 100 (intra-EU, not in it); FR 810520 from DE 50 (intra-EU). EU27: CN 65 of 100 -> exactly
+        # the benchmark, not over it
+        ("DE", "CN", "81052000", 1, "2024", 40), ("DE", "US", "81052000", 1, "2024", 20),
+        ("FR", "CN", "28220000", 1, "2024", 15), ("FR", "JP", "28220000", 1, "2024", 15),
+        ("NL", "CN", "28220000", 1, "2024", 10), ("NL", "BE", "28220000", 1, "2024", 100),
+        ("FR", "DE", "81052000", 1, "2024", 50),
+        # tungsten, extraction (261100): CN 66 of 100 in 2024 -> over; 2021: CN 70 of 100 but only DE reports
+        # (an incomplete bloc): shown, never over
+        ("DE", "CN", "26110000", 1, "2024", 66), ("DE", "RW", "26110000", 1, "2024", 34),
+        ("DE", "CN", "26110000", 1, "2021", 70), ("DE", "RW", "26110000", 1, "2021", 30),
+        # gallium, processing: 811292 is shared with germanium, indium, niobium, vanadium
+        ("DE", "CN", "81129200", 1, "2024", 100),
+    ])
+    h.build("monitor.crma_benchmark")
+    rows = {(r["reporter"], r["year"], r["material"], r["stage"]): r
+            for r in h.rows("SELECT * FROM monitor.crma_benchmark")}
+    co = rows[("EU27", 2024, "cobalt", "processing")]
+    assert (co["m_extra"], co["top_supplier"], co["top_supplier_value"], co["n_suppliers_extra"]) == (
+        Decimal("100.000"), "CHN", Decimal("65.000"), 3)
+    assert co["top_share"] == pytest.approx(0.65, abs=1e-15) and co["benchmark"] == pytest.approx(0.65)
+    assert co["over_benchmark"] is False and co["year_complete"] is True
+    assert co["benchmark_gap"] == pytest.approx(0.0, abs=1e-12)
+    assert co["codes_traded"] == 2 and co["codes_shared"] == 0
+    # NL on its non-EU imports: CN 10 of 10 (BE's 100 is intra-EU)
+    nl = rows[("NLD", 2024, "cobalt", "processing")]
+    assert (nl["m_extra"], nl["top_share"], nl["over_benchmark"]) == (Decimal("10.000"), 1.0, True)
+    assert nl["caveat"].startswith("quasi-transit")
+    w = rows[("EU27", 2024, "tungsten", "extraction")]
+    assert (w["top_supplier"], w["over_benchmark"]) == ("CHN", True) and w["top_share"] == pytest.approx(0.66)
+    w21 = rows[("EU27", 2021, "tungsten", "extraction")]
+    assert w21["top_share"] == pytest.approx(0.7) and w21["over_benchmark"] is False and w21["year_complete"] is False
+    assert w["top_share_3y_before"] == pytest.approx(0.7) and w["top_share_change_3y"] == pytest.approx(-0.04)
+    assert co["top_share_3y_before"] is None and co["top_share_change_3y"] is None
+    ga = rows[("EU27", 2024, "gallium", "processing")]
+    assert ga["codes_shared"] == 1 and ga["over_benchmark"] is True
+    # germanium shares 811292: the same imports, labelled as an upper bound by codes_shared
+    assert rows[("EU27", 2024, "germanium", "processing")]["m_extra"] == Decimal("100.000")
+    assert ("EU27", 2024, "copper", "processing") not in rows  # nothing imported
+
+
+def test_crma_benchmark_is_a_parameter():
+    h = Harness(crma_benchmark=0.6)
+    h.add_sdmx([(m, "CN", "94036000", 1, "2024", 10) for m in MEMBERS])
+    h.add_sdmx([("DE", "CN", "81052000", 1, "2024", 65), ("DE", "US", "81052000", 1, "2024", 35)])
+    h.build("monitor.crma_benchmark")
+    r = h.rows("SELECT * FROM monitor.crma_benchmark WHERE reporter = 'EU27'")[0]
+    assert r["benchmark"] == pytest.approx(0.6) and r["over_benchmark"] is True
+    assert r["benchmark_gap"] == pytest.approx(0.05)
+
+
+def test_crma_mapping_uses_only_known_hs_codes():
+    import csv
+
+    from conftest import REPO
+
+    ref = REPO / "data" / "reference"
+    hs = {r["code"] for r in csv.DictReader((ref / "hs_products.csv").open(encoding="utf-8"))}
+    rows = list(csv.DictReader((ref / "crma_materials.csv").open(encoding="utf-8")))
+    assert list(rows[0]) == ["material", "stage", "hs6", "hs_description", "shared_with"]
+    assert rows == sorted(rows, key=lambda r: (r["material"], r["stage"], r["hs6"]))
+    assert all(len(r["hs6"]) == 6 and r["hs6"] in hs for r in rows), [r for r in rows if r["hs6"] not in hs]
+    assert len({(r["material"], r["stage"], r["hs6"]) for r in rows}) == len(rows)
+    # the 17 strategic raw materials of Annex I, Section 1
+    assert len({r["material"] for r in rows}) == 17
+    assert {r["stage"] for r in rows} <= {"extraction", "processing", "magnets"}
+    assert "## crma_materials.csv" in (ref / "PROVENANCE.md").read_text(encoding="utf-8")
+
+
 # ------------------------------------------------------------------------------------- the oracle, row by row
 
 def _oracle_and_sql(runner) -> tuple[dict, dict]:
@@ -139,7 +219,7 @@ def _check(world, table: str) -> None:
     assert res.ok, "\n" + res.report
 
 
-BEYOND_TABLES = ["supplier_headroom", "supplier_headroom_by_year"]
+BEYOND_TABLES = ["supplier_headroom", "supplier_headroom_by_year", "crma_benchmark"]
 
 
 @pytest.mark.parametrize("table", BEYOND_TABLES)

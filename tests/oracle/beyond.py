@@ -15,6 +15,7 @@ from oracle.oracle import EU27, Prepared, _div, _import_concentration, _own_tota
 KEYS: dict[str, list[str]] = {
     "supplier_headroom": ["source", "importer", "year", "product_code"],
     "supplier_headroom_by_year": ["source", "year"],
+    "crma_benchmark": ["source", "reporter", "year", "material", "stage"],
 }
 CONTRACT_COLUMNS: dict[str, list[str]] = {
     "supplier_headroom": [
@@ -25,6 +26,12 @@ CONTRACT_COLUMNS: dict[str, list[str]] = {
     "supplier_headroom_by_year": [
         "currency", "importers", "cases", "concentrated_cases", "concentrated_share", "china_top_cases",
         "china_share_of_concentrated", "potential_min_share", "reporters_in_year", "world_covered", "synthetic",
+    ],
+    "crma_benchmark": [
+        "currency", "m_extra", "n_suppliers_extra", "top_supplier", "top_supplier_value", "top_share", "benchmark",
+        "over_benchmark",
+        "benchmark_gap", "top_share_3y_before", "top_share_change_3y", "codes_traded", "codes_shared",
+        "months_covered", "year_complete", "caveat", "release", "synthetic",
     ],
 }
 TABLES = tuple(KEYS)
@@ -141,4 +148,60 @@ def compute_beyond(con: duckdb.DuckDBPyConnection, settings=None) -> dict[str, p
     out: dict[str, pl.DataFrame] = {}
     out["supplier_headroom"] = _supplier_headroom(p, ic, s)
     out["supplier_headroom_by_year"] = _supplier_headroom_by_year(out["supplier_headroom"])
+    mapping = con.sql("SELECT * FROM reference.crma_materials").pl()
+    out["crma_benchmark"] = _crma_benchmark(p, ic, mapping, s)
     return {name: df.drop([c for c in df.columns if c.startswith("_")]) for name, df in out.items()}
+
+
+# ------------------------------------------------------------------------------------- CRMA benchmark
+
+def _crma_benchmark(p: Prepared, ic: pl.DataFrame, mapping: pl.DataFrame, s: dict) -> pl.DataFrame:
+    """Contract section 8: per material, stage, source, year; EU27 on extra-EU, NLD on non-EU country partners."""
+    from oracle.oracle import NLD_CAVEAT, _release_text
+
+    g = ["source", "currency", "reporter", "year", "material", "stage"]
+    m = mapping.select("material", "stage", hs6=pl.col("hs6"),
+                       shared=pl.col("shared_with").fill_null("").str.len_chars() > 0)
+    rows = (
+        p.units.filter((pl.col("flow") == "import") & pl.col("reporter").is_in([EU27, "NLD"])
+                       & (pl.col("role_extra") == "supplier") & pl.col("hs6").is_not_null())
+        .join(m, on="hs6", how="inner")
+    )
+    per = rows.group_by(g + ["partner"]).agg(v=pl.col("v").sum())
+    pos = per.filter(pl.col("v") > 0)
+    top = (
+        pos.sort(["v", "partner"], descending=[True, True])
+        .group_by(g, maintain_order=True)
+        .agg(top_supplier=pl.col("partner").first(), top_k=pl.col("v").first(),
+             imports_k=pl.col("v").sum(), n_suppliers=pl.len().cast(pl.Int64))
+    )
+    prov = rows.group_by(g).agg(
+        codes_traded=pl.col("hs6").n_unique().cast(pl.Int64),
+        codes_shared=pl.col("hs6").filter(pl.col("shared")).n_unique().cast(pl.Int64),
+        rbit=pl.col("rbit").bitwise_or(), synthetic=pl.col("syn").any(),
+    )
+    years = ic.select("source", "reporter", "year", "months_covered", "year_complete").unique(
+        subset=["source", "reporter", "year"])
+    bench = float(s["crma_benchmark"])
+    out = (
+        top.join(prov, on=g, how="left").join(years, on=["source", "reporter", "year"], how="left")
+        .with_columns(top_share=_div(pl.col("top_k"), pl.col("imports_k")), benchmark=pl.lit(bench))
+        .with_columns(
+            over_benchmark=(pl.col("top_share") > bench) & pl.col("year_complete"),
+            benchmark_gap=pl.col("top_share") - bench,
+            caveat=pl.when((pl.col("reporter") == "NLD") & (pl.col("source") == "comext")).then(pl.lit(NLD_CAVEAT)),
+        )
+    )
+    before = out.select("source", "reporter", (pl.col("year") + 3).alias("year"), "material", "stage",
+                        top_share_3y_before="top_share")
+    out = out.join(before, on=["source", "reporter", "year", "material", "stage"], how="left").with_columns(
+        top_share_change_3y=pl.col("top_share") - pl.col("top_share_3y_before"))
+    out = _release_text(out, p.releases)
+    from oracle.oracle import _dec
+
+    return out.select(
+        *g, _dec("imports_k").alias("m_extra"), pl.col("n_suppliers").alias("n_suppliers_extra"), "top_supplier",
+        _dec("top_k").alias("top_supplier_value"),
+        "top_share", "benchmark", "over_benchmark", "benchmark_gap", "top_share_3y_before", "top_share_change_3y",
+        "codes_traded", "codes_shared", "months_covered", "year_complete", "caveat", "release", "synthetic",
+    ).sort(g)
