@@ -447,3 +447,40 @@ COLUMNS.update({
                      "the row is an upper bound."),
 })
 TABLE_SECTIONS["monitor.crma_benchmark"] = "8 Beyond the single-step screen (CRMA benchmark)"
+COLUMNS.update({
+    # monitor.bloc_vs_members, third_country_bloc_vs_members, bloc_member_counts (after MERICS 2024)
+    "bloc_dependent": "The EU27 bloc's EC-screen verdict for the product (monitor.ec_screen, reporter EU27).",
+    "members_dependent": "Member states dependent on their own (their own EC-screen row); by year: products with any.",
+    "members_dependent_list": "Those member states (ISO3, sorted, '; '-separated); null when none.",
+    "members_screened": "Member states whose own EC-screen row is screened.",
+    "top_member": "The member state with the largest share of the bloc's imports from non-EU countries.",
+    "top_member_share": "top_member's imports from non-EU countries / the bloc's (m_extra).",
+    "top3_members": "The three member states with the largest such shares, largest first, '; '-separated.",
+    "top3_members_share": "Their summed share of the bloc's imports from non-EU countries.",
+    "dependence_pattern": ("both, bloc_only (the EU as one, no single member state), members_only or neither: the "
+                           "bloc beside its member states (EU side: who is dependent; third countries: on whom)."),
+    "members_depended_on": "Member states the third country depends on one by one (section 7's rule for each alone).",
+    "members_depended_on_list": "Those member states (ISO3, sorted, '; '-separated); null when none.",
+    "top_member_supplier": "The member state the third country imports most from (ties to the highest code).",
+    "top_member_supplier_share": "Its share of the third country's total imports of the product.",
+    "side": "eu: the EU27's own dependence (EC screen); partner: a third country's dependence on the EU.",
+    "products": "Products (HS6) with a row that year.",
+    "bloc_only": "Products where the bloc is dependent (or depended on) and no single member state.",
+    "members_only": "Products where a member state is and the bloc is not.",
+    "bloc_and_members": "Products where both are.",
+})
+TABLE_SECTIONS.update({
+    "monitor.bloc_vs_members": "8 Beyond the single-step screen (bloc versus members); 6 Screens (EC 2021)",
+    "monitor.third_country_bloc_vs_members": "8 Beyond the single-step screen (bloc versus members); 7 Dependence on the EU",
+    "monitor.bloc_member_counts": "8 Beyond the single-step screen (bloc versus members)",
+})
+COLUMNS.update({
+    # monitor.ec_screen_cn8 (after IW Koeln's China monitor)
+    "cn8": "Comext's native 8-digit CN code.",
+    "cn_edition": "The CN edition of the row's year (CN<year>): a CN8 code means the same only within one edition.",
+    "product_code_target": ("The HS6 code on the target edition (hs_target_edition) the CN8 code's trade belongs to, "
+                            "i.e. its monitor.ec_screen row; null when the code is shared out over several."),
+    "annual_imports": "M_extra + M_intra of the CN8 code in the year: the imports the EC screen sees.",
+    "min_value": "The minimum annual imports (cn8_min_value, EUR) a CN8 code needs to be screened.",
+})
+TABLE_SECTIONS["monitor.ec_screen_cn8"] = "8 Beyond the single-step screen (CN8 screen); 6 Screens (EC 2021 C1-C3)"

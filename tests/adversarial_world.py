@@ -814,3 +814,48 @@ PLANTED_BEYOND["crma_at_benchmark"] = {
                     "year_complete": True, "n_suppliers_extra": 2}},
     ],
 }
+
+# 17. bloc_vs_members (Comext 2024, a complete bloc):
+#    81019400 bloc only: DE imports CN 90, US 10 and exports 100 to US (C3 ratio exactly 1 fails); FR imports CN,
+#    US, JP, KR 10 each (HHI 0.25, C1 fails). The bloc: CN 100, US 20, JP 10, KR 10, HHI 0.541, ratio 1.4.
+#    81041100 members only: DE imports CN 100 only (dependent); FR imports US, JP, KR, IN 100 each and exports
+#    1000 to US; the bloc's HHI 0.2.
+BO, MO = "81019400", "81041100"
+COMEXT_FILES["ADVERSARIAL_comext_2024_bloc.csv"] = lambda: _sdmx([
+    ("DE", "CN", BO, IMP, "2024", 90), ("DE", "US", BO, IMP, "2024", 10), ("DE", "US", BO, EXP, "2024", 100),
+    *[("FR", p, BO, IMP, "2024", 10) for p in ("CN", "US", "JP", "KR")],
+    ("DE", "CN", MO, IMP, "2024", 100),
+    *[("FR", p, MO, IMP, "2024", 100) for p in ("US", "JP", "KR", "IN")], ("FR", "US", MO, EXP, "2024", 1000),
+])
+PLANTED_BEYOND["bloc_vs_members"] = {
+    "edge": 17,
+    "what": "810194: the EU27 bloc dependent, no member state on its own; 810411: DEU dependent, the bloc not",
+    "expect": [
+        {"table": "bloc_vs_members", "key": ("comext", 2024, BO[:6]),
+         "values": {"bloc_dependent": True, "members_dependent": 0, "members_dependent_list": None,
+                    "dependence_pattern": "bloc_only", "top_member": "DEU", "top_member_share": 100 / 140,
+                    "top3_members": "DEU; FRA"}},
+        {"table": "bloc_vs_members", "key": ("comext", 2024, MO[:6]),
+         "values": {"bloc_dependent": False, "members_dependent": 1, "members_dependent_list": "DEU",
+                    "dependence_pattern": "members_only", "top_member": "FRA", "top_member_share": 0.8}},
+    ],
+}
+
+# 18. cn8_minimum (Comext 2024): NL imports 81089050 from CN 1,200,000 and US 300,000 (EUR 1.5 million: screened
+#    on CN8, for NLD and the bloc), and 81089030 from CN 999,999 (below cn8_min_value: no CN8 row at all).
+COMEXT_FILES["ADVERSARIAL_comext_2024_cn8.csv"] = lambda: _sdmx([
+    ("NL", "CN", "81089050", IMP, "2024", 1_200_000), ("NL", "US", "81089050", IMP, "2024", 300_000),
+    ("NL", "CN", "81089030", IMP, "2024", 999_999),
+])
+PLANTED_BEYOND["cn8_minimum"] = {
+    "edge": 18,
+    "what": "CN8 81089050 (EUR 1.5 million) is screened, 81089030 (EUR 999,999) is below the minimum",
+    "expect": [
+        {"table": "ec_screen_cn8", "key": ("NLD", 2024, "81089050"),
+         "values": {"annual_imports": 1_500_000, "product_code": "810890", "top_supplier": "CHN",
+                    "hhi_extra": 0.68, "dependent": True}},
+        {"table": "ec_screen_cn8", "key": ("EU27", 2024, "81089050"), "values": {"m_extra": 1_500_000}},
+        {"table": "ec_screen_cn8", "key": ("NLD", 2024, "81089030"), "absent": True},
+        {"table": "ec_screen_cn8", "key": ("EU27", 2024, "81089030"), "absent": True},
+    ],
+}

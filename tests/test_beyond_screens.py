@@ -178,6 +178,111 @@ def test_crma_mapping_uses_only_known_hs_codes():
     assert "## crma_materials.csv" in (ref / "PROVENANCE.md").read_text(encoding="utf-8")
 
 
+# ------------------------------------------------------------------------------------- bloc versus members
+
+BLOC_ONLY, MEMBERS_ONLY = "85051100", "85051900"
+
+
+def test_bloc_vs_members_by_hand(harness):
+    h = harness.reset()
+    h.add_sdmx([(m, "CN", "94036000", 1, "2024", 10) for m in MEMBERS])  # a complete 2024 bloc
+    h.add_sdmx([
+        # BLOC_ONLY: DE imports CN 90, US 10 (HHI 0.82, extra share 1) but exports 100 to the US: ratio 1, C3 fails;
+        # FR imports CN, US, JP, KR 10 each (HHI 0.25): C1 fails. The bloc: CN 100, US 20, JP 10, KR 10 of 140,
+        # HHI (100^2 + 20^2 + 2 * 10^2) / 140^2 = 0.541 > 0.4, extra share 1, ratio 140 / 100 = 1.4: dependent
+        ("DE", "CN", BLOC_ONLY, 1, "2024", 90), ("DE", "US", BLOC_ONLY, 1, "2024", 10),
+        ("DE", "US", BLOC_ONLY, 2, "2024", 100),
+        *[("FR", p, BLOC_ONLY, 1, "2024", 10) for p in ("CN", "US", "JP", "KR")],
+        # MEMBERS_ONLY: DE imports CN 100 only, no exports: dependent on its own; FR imports US, JP, KR, IN 100
+        # each and exports 1000: the bloc's HHI (1 + 4) / 25 = 0.2: not dependent
+        ("DE", "CN", MEMBERS_ONLY, 1, "2024", 100),
+        *[("FR", p, MEMBERS_ONLY, 1, "2024", 100) for p in ("US", "JP", "KR", "IN")],
+        ("FR", "US", MEMBERS_ONLY, 2, "2024", 1000),
+    ])
+    h.build("monitor.bloc_member_counts")
+    rows = {r["product_code"]: r for r in h.rows("SELECT * FROM monitor.bloc_vs_members WHERE source = 'comext'")}
+    b = rows[BLOC_ONLY[:6]]
+    assert (b["bloc_dependent"], b["members_dependent"], b["members_dependent_list"], b["dependence_pattern"]) == (
+        True, 0, None, "bloc_only")
+    assert b["hhi_extra"] == pytest.approx((100 ** 2 + 20 ** 2 + 2 * 10 ** 2) / 140 ** 2)
+    # members' shares of the bloc's extra-EU imports: DEU 100, FRA 40 of 140
+    assert (b["top_member"], b["top3_members"]) == ("DEU", "DEU; FRA")
+    assert b["top_member_share"] == pytest.approx(100 / 140) and b["top3_members_share"] == pytest.approx(1.0)
+    m = rows[MEMBERS_ONLY[:6]]
+    assert (m["bloc_dependent"], m["members_dependent"], m["members_dependent_list"], m["dependence_pattern"]) == (
+        False, 1, "DEU", "members_only")
+    assert (m["top_member"], m["top_member_share"]) == ("FRA", pytest.approx(0.8))
+    assert rows["940360"]["dependence_pattern"] == "both" and rows["940360"]["members_dependent"] == 27
+    year = h.rows("SELECT * FROM monitor.bloc_member_counts WHERE source = 'comext'")
+    assert [(r["side"], r["importer"], r["bloc_dependent"], r["members_dependent"], r["bloc_only"],
+             r["members_only"], r["bloc_and_members"]) for r in year] == [("eu", "EU27", 2, 2, 1, 1, 1)]
+
+
+def test_bloc_vs_members_third_country_by_hand(harness):
+    h = harness.reset()
+    h.add_comtrade([
+        # KOR 850511: DEU 30, FRA 30, USA 40 of World 100: the EU 0.6 -> depends on the bloc; no member reaches 0.5
+        # and the top supplier is the USA (HHI 0.34): on no single member
+        (KOR, "M", DEU, "850511", 2024, 30), (KOR, "M", FRA, "850511", 2024, 30), (KOR, "M", USA, "850511", 2024, 40),
+        (KOR, "M", WORLD, "850511", 2024, 100),
+        # KOR 850519: DEU 60, USA 40: on DEU (0.6) and so on the bloc
+        (KOR, "M", DEU, "850519", 2024, 60), (KOR, "M", USA, "850519", 2024, 40),
+        # JPN 850519: DEU 35, CHN 30, USA 20, FRA 15: DEU is the top supplier and HHI 0.35^2 + 0.3^2 + 0.2^2 +
+        # 0.15^2 = 0.275 (not > 0.4): on no member; the EU 0.5 -> on the bloc
+        (JPN, "M", DEU, "850519", 2024, 35), (JPN, "M", CHN, "850519", 2024, 30), (JPN, "M", USA, "850519", 2024, 20),
+        (JPN, "M", FRA, "850519", 2024, 15),
+        # USA 850519: CHN 50, DEU 50 (a tie: DEU counts as top), HHI 0.5 > 0.4: on DEU, and on the bloc
+        (USA, "M", CHN, "850519", 2024, 50), (USA, "M", DEU, "850519", 2024, 50),
+    ])
+    h.build("monitor.bloc_member_counts")
+    rows = {(r["importer"], r["product_code"]): r for r in h.rows("SELECT * FROM monitor.third_country_bloc_vs_members")}
+
+    def got(importer, code):
+        r = rows[(importer, code)]
+        return r["depends_on_eu"], r["members_depended_on"], r["members_depended_on_list"], r["dependence_pattern"]
+
+    assert got("KOR", "850511") == (True, 0, None, "bloc_only")
+    kor = rows[("KOR", "850511")]
+    assert kor["top_member_supplier"] == "FRA" and kor["top_member_supplier_share"] == pytest.approx(0.3)
+    assert got("KOR", "850519") == (True, 1, "DEU", "both")
+    assert got("JPN", "850519") == (True, 0, None, "bloc_only")
+    assert got("USA", "850519") == (True, 1, "DEU", "both")
+    # the reverse (a single member, not the bloc) cannot happen on this side: the bloc's share and rank are at
+    # least any one member's
+    year = {r["importer"]: r for r in h.rows("SELECT * FROM monitor.bloc_member_counts WHERE side = 'partner'")}
+    assert (year["KOR"]["bloc_dependent"], year["KOR"]["members_dependent"], year["KOR"]["bloc_only"]) == (2, 1, 1)
+
+
+# ------------------------------------------------------------------------------------- EC screen on CN8
+
+def test_ec_screen_cn8_by_hand(harness):
+    h = harness.reset()
+    h.add_sdmx([(m, "CN", "94036000", 1, "2024", 10) for m in MEMBERS])  # a complete bloc; far below the minimum
+    h.add_sdmx([
+        # 85051110: NL CN 2,000,000, US 100,000; DE CN 1,000,000. NLD: HHI (20^2 + 1) / 21^2, dependent
+        ("NL", "CN", "85051110", 1, "2024", 2_000_000), ("NL", "US", "85051110", 1, "2024", 100_000),
+        ("DE", "CN", "85051110", 1, "2024", 1_000_000),
+        # 81052000: DE CN 600,000 + FR from DE 400,000 (intra-EU): the bloc's imports exactly EUR 1,000,000 -> in
+        ("DE", "CN", "81052000", 1, "2024", 600_000), ("FR", "DE", "81052000", 1, "2024", 400_000),
+        # 85051190: NL CN 999,999: below the minimum, no row for NLD nor the bloc
+        ("NL", "CN", "85051190", 1, "2024", 999_999),
+    ])
+    h.build("monitor.ec_screen_cn8")
+    rows = {(r["reporter"], r["cn8"]): r for r in h.rows("SELECT * FROM monitor.ec_screen_cn8")}
+    assert set(rows) == {("NLD", "85051110"), ("EU27", "85051110"), ("EU27", "81052000")}
+    nl = rows[("NLD", "85051110")]
+    assert (nl["product_code"], nl["product_code_target"], nl["cn_edition"]) == ("850511", "850511", "CN2024")
+    assert nl["hhi_extra"] == pytest.approx((20 ** 2 + 1) / 21 ** 2) and nl["dependent"] is True
+    assert nl["annual_imports"] == Decimal("2100000.000") and nl["caveat"].startswith("quasi-transit")
+    eu = rows[("EU27", "85051110")]
+    assert (eu["m_extra"], eu["top_supplier"]) == (Decimal("3100000.000"), "CHN")
+    co = rows[("EU27", "81052000")]
+    assert (co["m_extra"], co["m_intra"], co["annual_imports"]) == (
+        Decimal("600000.000"), Decimal("400000.000"), Decimal("1000000.000"))
+    assert co["extra_eu_import_share"] == pytest.approx(0.6) and co["dependent"] is True
+    assert co["min_value"] == pytest.approx(1_000_000)
+
+
 # ------------------------------------------------------------------------------------- the oracle, row by row
 
 def _oracle_and_sql(runner) -> tuple[dict, dict]:
@@ -219,7 +324,8 @@ def _check(world, table: str) -> None:
     assert res.ok, "\n" + res.report
 
 
-BEYOND_TABLES = ["supplier_headroom", "supplier_headroom_by_year", "crma_benchmark"]
+BEYOND_TABLES = ["supplier_headroom", "supplier_headroom_by_year", "crma_benchmark", "bloc_vs_members",
+                 "third_country_bloc_vs_members", "bloc_member_counts", "ec_screen_cn8"]
 
 
 @pytest.mark.parametrize("table", BEYOND_TABLES)
@@ -244,6 +350,10 @@ def test_planted_values_in_oracle_and_sql(adversarial_tables):
                 table = exp["table"]
                 cond = [pl.col(k) == v for k, v in zip(KEYS[table], exp["key"])]
                 hit = tables[table].filter(*cond)
+                if exp.get("absent"):
+                    if hit.height:
+                        wrong.append(f"{side} {edge}: {table} {exp['key']} should have no row")
+                    continue
                 if hit.height != 1:
                     wrong.append(f"{side} {edge}: {table} {exp['key']}: {hit.height} rows")
                     continue

@@ -16,6 +16,10 @@ KEYS: dict[str, list[str]] = {
     "supplier_headroom": ["source", "importer", "year", "product_code"],
     "supplier_headroom_by_year": ["source", "year"],
     "crma_benchmark": ["source", "reporter", "year", "material", "stage"],
+    "bloc_vs_members": ["source", "year", "product_code"],
+    "third_country_bloc_vs_members": ["source", "importer", "year", "product_code"],
+    "bloc_member_counts": ["source", "year", "side", "importer"],
+    "ec_screen_cn8": ["reporter", "year", "cn8"],
 }
 CONTRACT_COLUMNS: dict[str, list[str]] = {
     "supplier_headroom": [
@@ -33,10 +37,32 @@ CONTRACT_COLUMNS: dict[str, list[str]] = {
         "benchmark_gap", "top_share_3y_before", "top_share_change_3y", "codes_traded", "codes_shared",
         "months_covered", "year_complete", "caveat", "release", "synthetic",
     ],
+    "bloc_vs_members": [
+        "currency", "m_extra", "hhi_extra", "top_supplier", "top_supplier_share", "screened", "bloc_dependent",
+        "bloc_complete", "year_complete", "members_dependent", "members_dependent_list", "members_screened",
+        "top_member", "top_member_share", "top3_members", "top3_members_share", "dependence_pattern", "release",
+        "synthetic",
+    ],
+    "third_country_bloc_vs_members": [
+        "currency", "importer_total_imports", "importer_hhi", "eu_share", "depends_on_eu", "members_depended_on",
+        "members_depended_on_list", "top_member_supplier", "top_member_supplier_share", "dependence_pattern",
+        "release", "synthetic",
+    ],
+    "bloc_member_counts": [
+        "products", "bloc_dependent", "members_dependent", "bloc_only", "members_only", "bloc_and_members",
+        "synthetic",
+    ],
+    "ec_screen_cn8": [
+        "source", "currency", "cn_edition", "product_code", "product_code_target", "converted_split", "m_extra",
+        "m_intra", "x_extra", "annual_imports", "hhi_extra", "n_suppliers_extra", "top_supplier",
+        "top_supplier_value", "top_supplier_share", "extra_eu_import_share", "import_export_ratio",
+        "c1_concentration", "c2_importance", "c3_substitutability", "screened", "dependent", "months_covered",
+        "year_complete", "caveat", "release", "synthetic",
+    ],
 }
 TABLES = tuple(KEYS)
 
-BEYOND_DEFAULTS = {"potential_min_share": 0.01, "crma_benchmark": 0.65}
+BEYOND_DEFAULTS = {"potential_min_share": 0.01, "crma_benchmark": 0.65, "cn8_min_value": 1_000_000.0}
 
 
 def _settings(p: Prepared, settings) -> dict:
@@ -150,6 +176,13 @@ def compute_beyond(con: duckdb.DuckDBPyConnection, settings=None) -> dict[str, p
     out["supplier_headroom_by_year"] = _supplier_headroom_by_year(out["supplier_headroom"])
     mapping = con.sql("SELECT * FROM reference.crma_materials").pl()
     out["crma_benchmark"] = _crma_benchmark(p, ic, mapping, s)
+    from oracle.oracle import _dependence, _ec_screen
+
+    out["bloc_vs_members"] = _bloc_vs_members(p, _ec_screen(p, ic))
+    out["third_country_bloc_vs_members"] = _third_country_bloc_vs_members(p, _dependence(p, ic, "eu"))
+    out["bloc_member_counts"] = _bloc_member_counts(out["bloc_vs_members"],
+                                                              out["third_country_bloc_vs_members"])
+    out["ec_screen_cn8"] = _ec_screen_cn8(p, ic, s)
     return {name: df.drop([c for c in df.columns if c.startswith("_")]) for name, df in out.items()}
 
 
@@ -205,3 +238,173 @@ def _crma_benchmark(p: Prepared, ic: pl.DataFrame, mapping: pl.DataFrame, s: dic
         "top_share", "benchmark", "over_benchmark", "benchmark_gap", "top_share_3y_before", "top_share_change_3y",
         "codes_traded", "codes_shared", "months_covered", "year_complete", "caveat", "release", "synthetic",
     ).sort(g)
+
+
+# ------------------------------------------------------------------------------------- bloc versus members
+
+def _pattern(bloc: str, members: str) -> pl.Expr:
+    b, m = pl.col(bloc).fill_null(False), pl.col(members) > 0
+    return (pl.when(b & m).then(pl.lit("both")).when(b).then(pl.lit("bloc_only"))
+            .when(m).then(pl.lit("members_only")).otherwise(pl.lit("neither")))
+
+
+def _bloc_vs_members(p: Prepared, ec: pl.DataFrame) -> pl.DataFrame:
+    k = ["source", "year", "product_code"]
+    bloc = ec.filter(pl.col("reporter") == EU27)
+    mem = ec.filter(pl.col("reporter").is_in(p.members))
+    dep = mem.group_by(k).agg(
+        members_dependent=pl.col("dependent").fill_null(False).sum().cast(pl.Int64),
+        members_dependent_list=pl.col("reporter").filter(pl.col("dependent").fill_null(False)).sort().str.join("; "),
+        members_screened=pl.col("screened").fill_null(False).sum().cast(pl.Int64),
+    )
+    top = (
+        mem.filter(pl.col("m_extra") > 0)
+        .sort(["m_extra", "reporter"], descending=[True, True])
+        .group_by(k, maintain_order=True)
+        .agg(top_member=pl.col("reporter").first(), top_v=pl.col("m_extra").first(),
+             top3_members=pl.col("reporter").head(3).str.join("; "), top3_v=pl.col("m_extra").head(3).sum())
+    )
+    out = bloc.join(dep, on=k, how="left").join(top, on=k, how="left")
+    has = pl.col("m_extra") > 0
+    out = out.with_columns(
+        members_dependent=pl.col("members_dependent").fill_null(0),
+        members_screened=pl.col("members_screened").fill_null(0),
+        members_dependent_list=pl.when(pl.col("members_dependent_list") != "").then(pl.col("members_dependent_list")),
+        top_member=pl.when(has).then(pl.col("top_member")),
+        top_member_share=pl.when(has).then(_div(pl.col("top_v"), pl.col("m_extra"))),
+        top3_members=pl.when(has).then(pl.col("top3_members")),
+        top3_members_share=pl.when(has).then(_div(pl.col("top3_v"), pl.col("m_extra"))),
+    ).with_columns(bloc_dependent=pl.col("dependent"), dependence_pattern=_pattern("dependent", "members_dependent"))
+    return out.select(
+        *k, "currency", "m_extra", "hhi_extra", "top_supplier", "top_supplier_share", "screened", "bloc_dependent",
+        "bloc_complete", "year_complete", "members_dependent", "members_dependent_list", "members_screened",
+        "top_member", "top_member_share", "top3_members", "top3_members_share", "dependence_pattern",
+        "release", "synthetic",
+    ).sort(k)
+
+
+def _third_country_bloc_vs_members(p: Prepared, dep_eu: pl.DataFrame) -> pl.DataFrame:
+    """Contract section 7 applied to each member state alone (partner view), beside dependence on the bloc."""
+    s = p.settings
+    k = ["source", "importer", "year", "product_code"]
+    d = dep_eu.filter(pl.col("partner_view_available"))
+    sup = _supplier_rows(p).filter(pl.col("importer") != EU27)
+    largest = sup.group_by(k).agg(largest=pl.col("v").max())
+    per = (
+        sup.filter(pl.col("partner").is_in(p.members) & (pl.col("v") > 0))
+        .join(largest, on=k)
+        .join(d.select(*k, "importer_total_imports", "importer_hhi"), on=k, how="inner")
+        .with_columns(
+            # v is in thousandths (Int128), the published total a DECIMAL(38,3)
+            share=_div(pl.col("v"), (pl.col("importer_total_imports").cast(pl.Decimal(38, 3)) * 1000).cast(pl.Int128)),
+            is_top=pl.col("v") >= pl.col("largest"),
+        )
+        .with_columns(
+            depends=(pl.col("share") >= s["depends_share"]).fill_null(False)
+            | (pl.col("is_top") & (pl.col("importer_hhi") > s["depends_top_hhi"]).fill_null(False))
+        )
+    )
+    summed = (
+        per.sort(["v", "partner"], descending=[True, True])
+        .group_by(k, maintain_order=True)
+        .agg(
+            members_depended_on=pl.col("depends").sum().cast(pl.Int64),
+            members_depended_on_list=pl.col("partner").filter(pl.col("depends")).sort().str.join("; "),
+            top_member_supplier=pl.col("partner").first(), top_member_supplier_share=pl.col("share").first(),
+        )
+    )
+    out = d.join(summed, on=k, how="left").with_columns(
+        members_depended_on=pl.col("members_depended_on").fill_null(0),
+        members_depended_on_list=pl.when(pl.col("members_depended_on_list") != "")
+        .then(pl.col("members_depended_on_list")),
+    ).with_columns(dependence_pattern=_pattern("depends_on_eu", "members_depended_on"))
+    return out.select(
+        *k, "currency", "importer_total_imports", "importer_hhi", "eu_share", "depends_on_eu", "members_depended_on",
+        "members_depended_on_list", "top_member_supplier", "top_member_supplier_share", "dependence_pattern",
+        "release", "synthetic",
+    ).sort(k)
+
+
+def _bloc_member_counts(bvm: pl.DataFrame, partners: pl.DataFrame) -> pl.DataFrame:
+    def counts(frame, bloc, members, who):
+        pat = pl.col("dependence_pattern")
+        return frame.group_by(["source", "year"] + ([who] if who else [])).agg(
+            products=pl.len().cast(pl.Int64),
+            bloc_dependent=pl.col(bloc).fill_null(False).sum().cast(pl.Int64),
+            members_dependent=(pl.col(members) > 0).sum().cast(pl.Int64),
+            bloc_only=(pat == "bloc_only").sum().cast(pl.Int64),
+            members_only=(pat == "members_only").sum().cast(pl.Int64),
+            bloc_and_members=(pat == "both").sum().cast(pl.Int64),
+            synthetic=pl.col("synthetic").any(),
+        )
+
+    eu = counts(bvm, "bloc_dependent", "members_dependent", None).with_columns(
+        side=pl.lit("eu"), importer=pl.lit(EU27))
+    pt = counts(partners, "depends_on_eu", "members_depended_on", "importer").with_columns(side=pl.lit("partner"))
+    cols = ["source", "year", "side", "importer", "products", "bloc_dependent", "members_dependent", "bloc_only",
+            "members_only", "bloc_and_members", "synthetic"]
+    return pl.concat([eu.select(cols), pt.select(cols)]).sort("source", "year", "side", "importer")
+
+
+# ------------------------------------------------------------------------------------- EC screen on CN8
+
+def _ec_screen_cn8(p: Prepared, ic: pl.DataFrame, s: dict) -> pl.DataFrame:
+    """Contract section 6's EC screen on Comext's CN8 codes (section 8), EU27 and NLD, codes >= cn8_min_value."""
+    from oracle.oracle import _dec, _release_text, ec_criteria, ec_dependent
+
+    k = ["reporter", "year", "cn8"]
+    u = p.units.filter(
+        (pl.col("source") == "comext") & pl.col("reporter").is_in([EU27, "NLD"])
+        & pl.col("product_code_native").str.contains(r"^[0-9]{8}$")
+    ).rename({"product_code_native": "cn8"})
+    imp = pl.col("flow") == "import"
+    sup = u.filter(imp & (pl.col("role_extra") == "supplier")).group_by(k + ["partner"]).agg(
+        v=pl.col("v").sum(), rbit=pl.col("rbit").bitwise_or(), syn=pl.col("syn").any())
+    pos = sup.filter(pl.col("v") > 0)
+    conc = (
+        pos.sort(["v", "partner"], descending=[True, True]).group_by(k, maintain_order=True)
+        .agg(m_k=pl.col("v").sum(), n_suppliers_extra=pl.len().cast(pl.Int64),
+             hhi_extra=((_div(pl.col("v"), pl.col("v").sum())) ** 2).sum(),
+             top_supplier=pl.col("partner").first(), top_k=pl.col("v").first())
+    )
+    behind = (imp & (pl.col("role_extra") == "supplier")) | (imp & (pl.col("role_extra") == "internal")
+                                                             & ~pl.col("is_self")) \
+        | ((pl.col("flow") == "export") & pl.col("extra_country"))
+    trade = u.group_by(k).agg(
+        currency=pl.col("currency").first(),
+        product_code=pl.col("cn8").first().str.slice(0, 6),
+        targets=pl.col("hs6").n_unique(), target=pl.col("hs6").first(),
+        mi_k=pl.col("v").filter(imp & (pl.col("role_extra") == "internal") & ~pl.col("is_self")).sum(),
+        x_k=pl.col("v").filter((pl.col("flow") == "export") & pl.col("extra_country")).sum(),
+        rbit=pl.col("rbit").filter(behind).bitwise_or(),
+        synthetic=pl.col("syn").filter(behind).any(),
+    )
+    years = ic.filter(pl.col("source") == "comext").select("reporter", "year", "months_covered", "year_complete") \
+        .unique(subset=["reporter", "year"])
+    zero = pl.lit(0, pl.Int128)
+    out = (
+        trade.join(conc, on=k, how="left").join(years, on=["reporter", "year"], how="left")
+        .with_columns(m_k=pl.col("m_k").fill_null(zero), n_suppliers_extra=pl.col("n_suppliers_extra").fill_null(0),
+                      mi_k=pl.col("mi_k").fill_null(zero), x_k=pl.col("x_k").fill_null(zero),
+                      rbit=pl.col("rbit").fill_null(0), synthetic=pl.col("synthetic").fill_null(False))
+        .with_columns(imports_k=pl.col("m_k") + pl.col("mi_k"))
+        .filter(pl.col("imports_k") >= int(round(float(s["cn8_min_value"]) * 1000)))
+    )
+    m, mi, xx = pl.col("m_k"), pl.col("mi_k"), pl.col("x_k")
+    out = out.with_columns(
+        source=pl.lit("comext"), cn_edition=pl.lit("CN") + pl.col("year").cast(pl.String),
+        product_code_target=pl.when(pl.col("targets") == 1).then(pl.col("target")),
+        converted_split=pl.col("targets") > 1,
+        extra_eu_import_share=_div(m, m + mi), import_export_ratio=_div(m, xx),
+        top_supplier_share=_div(pl.col("top_k"), m), screened=~((m == 0) & (xx == 0)),
+        caveat=pl.when(pl.col("reporter") == "NLD").then(pl.lit("quasi-transit")),
+    ).with_columns(**ec_criteria("hhi_extra", xx, p.settings)).with_columns(dependent=ec_dependent())
+    out = _release_text(out, p.releases)
+    return out.select(
+        "source", "currency", *k, "cn_edition", "product_code", "product_code_target", "converted_split",
+        _dec("m_k").alias("m_extra"), _dec("mi_k").alias("m_intra"), _dec("x_k").alias("x_extra"),
+        _dec("imports_k").alias("annual_imports"), "hhi_extra", "n_suppliers_extra", "top_supplier",
+        _dec("top_k").alias("top_supplier_value"), "top_supplier_share", "extra_eu_import_share",
+        "import_export_ratio", "c1_concentration", "c2_importance", "c3_substitutability", "screened", "dependent",
+        "months_covered", "year_complete", "caveat", "release", "synthetic",
+    ).sort(k)
