@@ -40,6 +40,11 @@ REFERENCE_TABLES: dict[str, tuple[str, dict[str, str]]] = {
         "1:n split, n:n). staging.hs_conversion chains these steps to the target edition.",
         {},
     ),
+    "crma_materials": (
+        "Strategic raw materials of the Critical Raw Materials Act (Regulation (EU) 2024/1252, Annex I) by "
+        "processing stage, mapped to the HS 2022 codes of each stage (monitor.crma_benchmark).",
+        {},
+    ),
 }
 
 EXTERNAL_TABLES = {f"reference.{name}" for name in REFERENCE_TABLES}

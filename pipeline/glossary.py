@@ -417,3 +417,80 @@ def currency(column: str) -> str:
 
 def describe(column: str) -> str | None:
     return COLUMNS.get(column)
+
+
+# methodology section 8, "Screens no public monitor shows yet" (issue 29)
+COLUMNS.update({
+    # monitor.supplier_headroom / supplier_headroom_by_year (after the OECD Supply Chain Resilience Review)
+    "potential_min_share": "Share of world exports of a product an exporter needs to count as a potential supplier.",
+    "potential_suppliers": ("Exporters with at least potential_min_share of world exports of the product (Comtrade "
+                            "country reporters), the importer itself (for EU27 its member states) left out."),
+    "actual_suppliers": ("Of the potential suppliers, how many the importer buys from; null when the importer "
+                         "reports no country supplier (who it buys from is unknown)."),
+    "concentrated_oecd": "actual_suppliers < potential_suppliers / 2 (OECD: buys from fewer than half of the "
+                         "suppliers that exist); null when actual_suppliers is.",
+    "unused_potential_suppliers": ("The three largest potential suppliers (by world exports, ties to the highest "
+                                   "code) the importer does not buy from, '; '-separated; null when none."),
+    "importers": "Number of importing countries with a row that year (the EU27 bloc not counted).",
+    "cases": "Importer-product pairs where who the importer buys from is known (concentrated_oecd not null).",
+    "concentrated_cases": "Of those cases, the ones concentrated_oecd.",
+    "concentrated_share": "concentrated_cases / cases.",
+    "china_top_cases": "Concentrated cases whose largest supplier is China (CHN).",
+    "china_share_of_concentrated": "china_top_cases / concentrated_cases (the OECD's 'China's part').",
+})
+TABLE_SECTIONS.update({
+    "monitor.supplier_headroom": "8 Beyond the single-step screen (supplier headroom)",
+    "monitor.supplier_headroom_by_year": "8 Beyond the single-step screen (supplier headroom)",
+})
+COLUMNS.update({
+    # monitor.crma_benchmark (Critical Raw Materials Act, Regulation (EU) 2024/1252, Art. 5(1)(d))
+    "material": "Strategic raw material of the CRMA (Annex I, Section 1), as in reference.crma_materials.",
+    "stage": "Processing stage of the material: extraction, processing or magnets (reference.crma_materials).",
+    "top_share": "top_supplier's share of the stage's imports from non-EU countries (m_extra).",
+    "benchmark": "The CRMA benchmark used (crma_benchmark, default 0.65): at most this share from one third country.",
+    "over_benchmark": "top_share > benchmark, for a complete year only (an incomplete year shows its share, no flag).",
+    "benchmark_gap": "top_share - benchmark: the distance to the benchmark (> 0 is over it).",
+    "top_share_3y_before": "The same material's and stage's top_share three calendar years before; null if none.",
+    "top_share_change_3y": "top_share - top_share_3y_before.",
+    "codes_traded": "HS6 codes of the stage with imports in the row.",
+    "codes_shared": ("Of those, codes that also cover other goods (shared_with in the mapping): counted whole, so "
+                     "the row is an upper bound."),
+})
+TABLE_SECTIONS["monitor.crma_benchmark"] = "8 Beyond the single-step screen (CRMA benchmark)"
+COLUMNS.update({
+    # monitor.bloc_vs_members, third_country_bloc_vs_members, bloc_member_counts (after MERICS 2024)
+    "bloc_dependent": "The EU27 bloc's EC-screen verdict for the product (monitor.ec_screen, reporter EU27).",
+    "members_dependent": "Member states dependent on their own (their own EC-screen row); by year: products with any.",
+    "members_dependent_list": "Those member states (ISO3, sorted, '; '-separated); null when none.",
+    "members_screened": "Member states whose own EC-screen row is screened.",
+    "top_member": "The member state with the largest share of the bloc's imports from non-EU countries.",
+    "top_member_share": "top_member's imports from non-EU countries / the bloc's (m_extra).",
+    "top3_members": "The three member states with the largest such shares, largest first, '; '-separated.",
+    "top3_members_share": "Their summed share of the bloc's imports from non-EU countries.",
+    "dependence_pattern": ("both, bloc_only (the EU as one, no single member state), members_only or neither: the "
+                           "bloc beside its member states (EU side: who is dependent; third countries: on whom)."),
+    "members_depended_on": "Member states the third country depends on one by one (section 7's rule for each alone).",
+    "members_depended_on_list": "Those member states (ISO3, sorted, '; '-separated); null when none.",
+    "top_member_supplier": "The member state the third country imports most from (ties to the highest code).",
+    "top_member_supplier_share": "Its share of the third country's total imports of the product.",
+    "side": "eu: the EU27's own dependence (EC screen); partner: a third country's dependence on the EU.",
+    "products": "Products (HS6) with a row that year.",
+    "bloc_only": "Products where the bloc is dependent (or depended on) and no single member state.",
+    "members_only": "Products where a member state is and the bloc is not.",
+    "bloc_and_members": "Products where both are.",
+})
+TABLE_SECTIONS.update({
+    "monitor.bloc_vs_members": "8 Beyond the single-step screen (bloc versus members); 6 Screens (EC 2021)",
+    "monitor.third_country_bloc_vs_members": "8 Beyond the single-step screen (bloc versus members); 7 Dependence on the EU",
+    "monitor.bloc_member_counts": "8 Beyond the single-step screen (bloc versus members)",
+})
+COLUMNS.update({
+    # monitor.ec_screen_cn8 (after IW Koeln's China monitor)
+    "cn8": "Comext's native 8-digit CN code.",
+    "cn_edition": "The CN edition of the row's year (CN<year>): a CN8 code means the same only within one edition.",
+    "product_code_target": ("The HS6 code on the target edition (hs_target_edition) the CN8 code's trade belongs to, "
+                            "i.e. its monitor.ec_screen row; null when the code is shared out over several."),
+    "annual_imports": "M_extra + M_intra of the CN8 code in the year: the imports the EC screen sees.",
+    "min_value": "The minimum annual imports (cn8_min_value, EUR) a CN8 code needs to be screened.",
+})
+TABLE_SECTIONS["monitor.ec_screen_cn8"] = "8 Beyond the single-step screen (CN8 screen); 6 Screens (EC 2021 C1-C3)"

@@ -756,3 +756,106 @@ PLANTED: dict[str, dict] = {
         ],
     },
 }
+
+
+# --------------------------------------------------------------------------- issue 29: screens no public monitor shows yet
+# Appended planted cases for methodology section 8's last part, checked by tests/test_beyond_screens.py against
+# tests/oracle/beyond.py (PLANTED_BEYOND; PLANTED above is the contract of tests/oracle/oracle.py's tables).
+#
+# 15. one_potential_supplier (Comtrade 2024, only reporters that report anyway, so reporters_in_year stays 50):
+#    811010 (antimony, unwrought) is exported by CHN (World 1000) and USA (World 5: share 5 / 1005 < 0.01), so
+#    it has one potential supplier. KOR buys it from USA only: 0 < 1 / 2, concentrated_oecd, unused 'CHN'.
+#    JPN buys it from CHN: 1 < 0.5 is false. CHN's own imports (from USA) have no potential supplier.
+SB = "811010"
+
+
+def _comtrade_headroom_2024() -> list[tuple]:
+    c, y = CT, 2024
+    return [
+        (c["CHN"], "X", c["WORLD"], SB, y, 1000), (c["USA"], "X", c["WORLD"], SB, y, 5),
+        (c["KOR"], "M", c["USA"], SB, y, 20), (c["KOR"], "M", c["WORLD"], SB, y, 20),
+        (c["JPN"], "M", c["CHN"], SB, y, 100), (c["JPN"], "M", c["WORLD"], SB, y, 100),
+        (c["CHN"], "M", c["USA"], SB, y, 3),
+    ]
+
+
+COMTRADE_FILES["ADVERSARIAL_comtrade_2024_headroom.json"] = lambda: _comtrade(_comtrade_headroom_2024())
+
+PLANTED_BEYOND: dict[str, dict] = {
+    "one_potential_supplier": {
+        "edge": 15,
+        "what": "811010: one potential supplier (CHN); KOR buys only from USA (below 1% of world exports)",
+        "expect": [
+            {"table": "supplier_headroom", "key": ("comtrade", "KOR", 2024, SB),
+             "values": {"potential_suppliers": 1, "actual_suppliers": 0, "concentrated_oecd": True,
+                        "unused_potential_suppliers": "CHN", "n_exporters": 2, "world_covered": True}},
+            {"table": "supplier_headroom", "key": ("comtrade", "JPN", 2024, SB),
+             "values": {"potential_suppliers": 1, "actual_suppliers": 1, "concentrated_oecd": False,
+                        "unused_potential_suppliers": None}},
+            {"table": "supplier_headroom", "key": ("comtrade", "CHN", 2024, SB),
+             "values": {"potential_suppliers": 0, "actual_suppliers": 0, "concentrated_oecd": False}},
+        ],
+    },
+}
+
+# 16. crma_at_benchmark (Comext 2024, a complete bloc): tungsten ores 26110000, DE from CN 65 and FR from RW 35:
+#    the EU27's extra-EU imports of the stage are 100, China's share exactly 0.65: not over the benchmark. NL
+#    imports 26110000 from DE 20 only (intra-EU): no NLD row.
+WO = "26110000"
+COMEXT_FILES["ADVERSARIAL_comext_2024_crma.csv"] = lambda: _sdmx([
+    ("DE", "CN", WO, IMP, "2024", 65), ("FR", "RW", WO, IMP, "2024", 35), ("NL", "DE", WO, IMP, "2024", 20),
+])
+PLANTED_BEYOND["crma_at_benchmark"] = {
+    "edge": 16,
+    "what": "tungsten extraction: China exactly 65% of the EU27's extra-EU imports (not over the benchmark)",
+    "expect": [
+        {"table": "crma_benchmark", "key": ("comext", "EU27", 2024, "tungsten", "extraction"),
+         "values": {"m_extra": 100, "top_supplier": "CHN", "top_share": 0.65, "over_benchmark": False,
+                    "year_complete": True, "n_suppliers_extra": 2}},
+    ],
+}
+
+# 17. bloc_vs_members (Comext 2024, a complete bloc):
+#    81019400 bloc only: DE imports CN 90, US 10 and exports 100 to US (C3 ratio exactly 1 fails); FR imports CN,
+#    US, JP, KR 10 each (HHI 0.25, C1 fails). The bloc: CN 100, US 20, JP 10, KR 10, HHI 0.541, ratio 1.4.
+#    81041100 members only: DE imports CN 100 only (dependent); FR imports US, JP, KR, IN 100 each and exports
+#    1000 to US; the bloc's HHI 0.2.
+BO, MO = "81019400", "81041100"
+COMEXT_FILES["ADVERSARIAL_comext_2024_bloc.csv"] = lambda: _sdmx([
+    ("DE", "CN", BO, IMP, "2024", 90), ("DE", "US", BO, IMP, "2024", 10), ("DE", "US", BO, EXP, "2024", 100),
+    *[("FR", p, BO, IMP, "2024", 10) for p in ("CN", "US", "JP", "KR")],
+    ("DE", "CN", MO, IMP, "2024", 100),
+    *[("FR", p, MO, IMP, "2024", 100) for p in ("US", "JP", "KR", "IN")], ("FR", "US", MO, EXP, "2024", 1000),
+])
+PLANTED_BEYOND["bloc_vs_members"] = {
+    "edge": 17,
+    "what": "810194: the EU27 bloc dependent, no member state on its own; 810411: DEU dependent, the bloc not",
+    "expect": [
+        {"table": "bloc_vs_members", "key": ("comext", 2024, BO[:6]),
+         "values": {"bloc_dependent": True, "members_dependent": 0, "members_dependent_list": None,
+                    "dependence_pattern": "bloc_only", "top_member": "DEU", "top_member_share": 100 / 140,
+                    "top3_members": "DEU; FRA"}},
+        {"table": "bloc_vs_members", "key": ("comext", 2024, MO[:6]),
+         "values": {"bloc_dependent": False, "members_dependent": 1, "members_dependent_list": "DEU",
+                    "dependence_pattern": "members_only", "top_member": "FRA", "top_member_share": 0.8}},
+    ],
+}
+
+# 18. cn8_minimum (Comext 2024): NL imports 81089050 from CN 1,200,000 and US 300,000 (EUR 1.5 million: screened
+#    on CN8, for NLD and the bloc), and 81089030 from CN 999,999 (below cn8_min_value: no CN8 row at all).
+COMEXT_FILES["ADVERSARIAL_comext_2024_cn8.csv"] = lambda: _sdmx([
+    ("NL", "CN", "81089050", IMP, "2024", 1_200_000), ("NL", "US", "81089050", IMP, "2024", 300_000),
+    ("NL", "CN", "81089030", IMP, "2024", 999_999),
+])
+PLANTED_BEYOND["cn8_minimum"] = {
+    "edge": 18,
+    "what": "CN8 81089050 (EUR 1.5 million) is screened, 81089030 (EUR 999,999) is below the minimum",
+    "expect": [
+        {"table": "ec_screen_cn8", "key": ("NLD", 2024, "81089050"),
+         "values": {"annual_imports": 1_500_000, "product_code": "810890", "top_supplier": "CHN",
+                    "hhi_extra": 0.68, "dependent": True}},
+        {"table": "ec_screen_cn8", "key": ("EU27", 2024, "81089050"), "values": {"m_extra": 1_500_000}},
+        {"table": "ec_screen_cn8", "key": ("NLD", 2024, "81089030"), "absent": True},
+        {"table": "ec_screen_cn8", "key": ("EU27", 2024, "81089030"), "absent": True},
+    ],
+}

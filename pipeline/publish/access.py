@@ -18,6 +18,10 @@ DEFAULT_RESTRICTED: tuple[str, ...] = (
     "monitor.eu_dependencies", "monitor.nl_dependencies", "monitor.ec_screen", "monitor.ec_screen_rolling",
     "monitor.supplier_loss", "monitor.supplier_loss_by_domain",
     "monitor.trends", "monitor.changes",
+    # the EU's and NL's own supplier concentration per strategic raw material (issue 29), like the EC screen
+    "monitor.crma_benchmark",
+    # the EU's and each member state's own EC-screen flags side by side (issue 29)
+    "monitor.bloc_vs_members", "monitor.ec_screen_cn8",
 )
 
 

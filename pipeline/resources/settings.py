@@ -106,6 +106,18 @@ class Thresholds(ConfigurableResource):
     changes_hhi_move: float = Field(
         default=0.1, description="monitor.changes: an HHI that moved by more than this since the last publication."
     )
+    potential_min_share: float = Field(
+        default=0.01, description="monitor.supplier_headroom: an exporter with at least this share of world exports "
+        "of a product is a potential supplier of it (OECD: 'the suppliers that exist')."
+    )
+    crma_benchmark: float = Field(
+        default=0.65, description="monitor.crma_benchmark: over_benchmark when the largest third country's share "
+        "of a material stage's extra-EU (NL: non-EU) imports is above this (CRMA Art. 5(1)(d))."
+    )
+    cn8_min_value: float = Field(
+        default=1_000_000.0, description="monitor.ec_screen_cn8: a CN8 code is screened where its annual imports "
+        "(M_extra + M_intra, EUR) reach this (IW Koeln's minimum import value)."
+    )
     hs_split_by_value: bool = Field(
         default=True,
         description="A code that splits across a revision is shared out by the trade values of its target "
