@@ -89,4 +89,4 @@ FROM conc AS c
 JOIN staging.comtrade_coverage AS cv USING (year)
 LEFT JOIN headroom AS h ON h.importer = c.reporter AND h.year = c.year AND h.product_code = c.product_code
 LEFT JOIN world AS w ON w.year = c.year AND w.product_code = c.product_code
-LEFT JOIN staging.product_domains AS d ON d.code = c.product_code
+LEFT JOIN staging.product_domains AS d ON d.code = c.product_code AND d.domain_rank = 1
