@@ -136,14 +136,17 @@ def _refuse_in_unit_tier(mark: str, what: str) -> None:
 
 def _program(args) -> str:
     """The name of the program a subprocess starts ('python3.11', 'geomon', 'chromium', 'ps')."""
-    argv = [args] if isinstance(args, (str, bytes, os.PathLike)) else list(args)
-    return Path(os.fsdecode(argv[0]).split()[0]).name if argv else ""
+    if isinstance(args, (str, bytes)):  # a command line (shell=True): its first word
+        words = os.fsdecode(args).split()
+        return Path(words[0]).name if words else ""
+    argv = [args] if isinstance(args, os.PathLike) else list(args)
+    return Path(os.fsdecode(argv[0])).name if argv else ""
 
 
 @pytest.fixture(scope="session", autouse=True)
 def _unit_tier_guard():
     """The guard of the tiers' rule (the module docstring): in a unit-tier test, a Dagster job, a project
-    command in a process of its own, or a local server fails the test before it starts."""
+    command in a process of its own, or a local server fails the test where it is called (Chromium: browser)."""
     import socketserver
     import subprocess
 
