@@ -1,5 +1,29 @@
 """Shared test helpers: run the real Dagster job on a temporary data folder, and build what several test
-modules read (the embedded default world) once per test session, across pytest-xdist workers."""
+modules read (the embedded default world) once per test session, across pytest-xdist workers.
+
+Two tiers (issue 27). ``make test`` runs every test (CI). ``make test-fast`` runs the unit tier, the tests
+marked with none of TIER_MARKS: parsers and readers on small files, the SQL models on the in-memory harness
+(tests/sql_harness.py), command-line parsing, access rules, reference data. A test leaves the unit tier by
+what it does, never by the file it is in (a file mixes both):
+
+- ``pipeline``: runs a Dagster job (the refresh job through ``Runner``, the readers' run in ``SqlRunner``,
+  ``geomon fetch``'s materializations), a project command in a process of its own (``geomon``,
+  ``python -m pipeline...``, a build script), or reads a folder one of them built. Marked automatically when
+  the test's fixtures (their whole closure) include one of PIPELINE_FIXTURES; by hand otherwise.
+- ``service``: starts a local HTTP service (the fake Comtrade API and Comext file service, a webhook
+  receiver) and drives a client against it, with its rate limits, retries and waits.
+- ``browser``: drives headless Chromium.
+- ``world``: generates the synthetic demo world (pipeline.demo_world), seconds a world.
+- ``oracle``: compares a whole world's published tables with the independent polars oracle (tests/oracle).
+- ``property``: a Hypothesis property test (each example rebuilds models): marked automatically.
+
+No list can be forgotten: in a test of the unit tier (none of TIER_MARKS), running a Dagster job, starting a
+Python process, ``geomon`` or Chromium, or opening a local server fails at once, naming the mark to add. Under
+``make test-fast`` (only unit-tier tests run, and their module fixtures are built inside them) this catches
+every test that belongs elsewhere, whatever file it is in; under ``make test`` it catches the same unless
+the work happened in a module fixture another, marked, test built first. Timings are not asserted anywhere:
+they belong to the benchmarks (``make bench``), and the tier's rule is what it does, not how long it took.
+"""
 
 from __future__ import annotations
 
@@ -72,9 +96,85 @@ FIRST = ("test_oracle.py", "test_refresh_safety.py", "test_incremental.py", "tes
          "test_cli_failure.py", "test_bad_input.py", "test_changes.py", "test_snapshots.py")
 
 
+# The marks that take a test out of the unit tier (`make test-fast` deselects them; pyproject.toml describes
+# them), and the fixtures whose users are pipeline tests: the shared worlds, and the runners whose ``run``
+# executes a Dagster job.
+TIER_MARKS = ("pipeline", "service", "browser", "world", "oracle", "property")
+PIPELINE_FIXTURES = frozenset({"default_world", "small_publication", "cli_publication", "runner", "sql_runner"})
+
+
 def pytest_collection_modifyitems(items):
     rank = {name: i for i, name in enumerate(FIRST)}
     items.sort(key=lambda item: rank.get(item.path.name, len(FIRST)))  # stable: the others keep their order
+    for item in items:
+        # fixturenames is the closure: a module fixture built on default_world counts as default_world
+        if PIPELINE_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.pipeline)
+        if getattr(getattr(item, "obj", None), "is_hypothesis_test", False):
+            item.add_marker(pytest.mark.property)
+
+
+# The unit-tier test being run (None while a marked test runs), for the guard below.
+_UNIT_TEST: list = [None]
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item):
+    _UNIT_TEST[0] = None if any(item.get_closest_marker(m) for m in TIER_MARKS) else item
+    try:
+        yield
+    finally:
+        _UNIT_TEST[0] = None
+
+
+def _refuse_in_unit_tier(mark: str, what: str) -> None:
+    item = _UNIT_TEST[0]
+    if item is not None:
+        pytest.fail(f"{item.nodeid} {what}, so it is not a unit test: mark it @pytest.mark.{mark} "
+                    "(tests/conftest.py's docstring has the tiers' rule)", pytrace=False)
+
+
+def _program(args) -> str:
+    """The name of the program a subprocess starts ('python3.11', 'geomon', 'chromium', 'ps')."""
+    if isinstance(args, (str, bytes)):  # a command line (shell=True): its first word
+        words = os.fsdecode(args).split()
+        return Path(words[0]).name if words else ""
+    argv = [args] if isinstance(args, os.PathLike) else list(args)
+    return Path(os.fsdecode(argv[0])).name if argv else ""
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _unit_tier_guard():
+    """The guard of the tiers' rule (the module docstring): in a unit-tier test, a Dagster job, a project
+    command in a process of its own, or a local server fails the test where it is called (Chromium: browser)."""
+    import socketserver
+    import subprocess
+
+    from dagster import JobDefinition
+
+    execute, popen, serve = JobDefinition.execute_in_process, subprocess.Popen.__init__, socketserver.TCPServer.__init__
+
+    def guarded_execute(self, *args, **kwargs):
+        _refuse_in_unit_tier("pipeline", f"runs the Dagster job {self.name!r}")
+        return execute(self, *args, **kwargs)
+
+    def guarded_popen(self, args, *rest, **kwargs):
+        program = _program(args)
+        if program.startswith("python") or program == "geomon":  # not ps, mount, the duckdb CLI
+            _refuse_in_unit_tier("pipeline", f"runs {program} in a process of its own")
+        elif program.startswith("chrom"):
+            _refuse_in_unit_tier("browser", f"starts {program}")
+        return popen(self, args, *rest, **kwargs)
+
+    def guarded_serve(self, address, *args, **kwargs):
+        _refuse_in_unit_tier("service", f"starts a local server on {address!r}")
+        return serve(self, address, *args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(JobDefinition, "execute_in_process", guarded_execute)
+        mp.setattr(subprocess.Popen, "__init__", guarded_popen)
+        mp.setattr(socketserver.TCPServer, "__init__", guarded_serve)
+        yield
 
 
 @pytest.fixture

@@ -166,6 +166,7 @@ def test_public_export_without_the_snapshots_database_says_why_it_has_no_workboo
     assert verify_folder(target) == []
 
 
+@pytest.mark.pipeline
 def test_restricted_tables_are_a_setting(tmp_path, monkeypatch):
     runner = Runner(tmp_path / "data", monkeypatch)
     runner.write("landing/comext/a.csv", sdmx_rows([("FR", "CN", "85051100", 1, "2024", 500)]))

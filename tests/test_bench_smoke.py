@@ -71,6 +71,7 @@ def bench_world(tmp_path_factory):
     con.close()
 
 
+@pytest.mark.pipeline
 def test_floor_gives_the_marts_rows(bench_world):
     con, parquet = bench_world
     for arithmetic, value_tol in (("decimal", 1e-12), ("double", 1e-9)):
@@ -80,6 +81,7 @@ def test_floor_gives_the_marts_rows(bench_world):
         assert queries.same_rows(got, hhi_tol=1e-12, value_tol=value_tol), (arithmetic, got)
 
 
+@pytest.mark.pipeline
 def test_restricted_mart_equals_the_published_mart_rows(bench_world):
     con, _ = bench_world
     full = (f"SELECT {COLS} FROM monitor.import_concentration "
@@ -88,6 +90,7 @@ def test_restricted_mart_equals_the_published_mart_rows(bench_world):
     assert queries.same_rows(got, hhi_tol=0, value_tol=0), got
 
 
+@pytest.mark.pipeline
 def test_pandas_baseline_gives_the_marts_hhi(bench_world, tmp_path):
     pytest.importorskip("pandas")
     from bench.pandas_baseline import import_concentration
@@ -137,6 +140,7 @@ def edged_parquet(bench_world, tmp_path_factory):
     return out, key
 
 
+@pytest.mark.pipeline
 def test_edge_rows_change_the_floor_as_its_rules_say(bench_world, edged_parquet):
     con, parquet = bench_world
     edged, key = edged_parquet
@@ -150,6 +154,7 @@ def test_edge_rows_change_the_floor_as_its_rules_say(bench_world, edged_parquet)
     assert floor_row(edged, "999999") == []
 
 
+@pytest.mark.pipeline
 @pytest.mark.parametrize("baseline", ["pandas", "polars"])
 def test_baselines_give_the_floors_rows_at_the_edges(bench_world, edged_parquet, baseline, tmp_path):
     con, _ = bench_world

@@ -138,6 +138,7 @@ def test_bodies_may_come_gzip_zip_or_plain():
 # --------------------------------------------------------------------------- downloads
 
 
+@pytest.mark.service
 def test_download_resumes_from_the_part_file_of_an_interrupted_run(fake, archive_bytes, tmp_path):
     fake.put("full_v2_202401.7z", archive_bytes, "2024-03-15T11:00:00")
     listed = monthly_files(client_for(fake).list_files())["2024-01"]
@@ -157,6 +158,7 @@ def test_download_resumes_from_the_part_file_of_an_interrupted_run(fake, archive
     assert not (tmp_path / "full_v2_202401.7z.part").exists()
 
 
+@pytest.mark.service
 def test_a_connection_cut_mid_range_and_a_503_with_retry_after_are_retried(fake, archive_bytes, tmp_path):
     fake.put("full_v2_202401.7z", archive_bytes, "2024-03-15T11:00:00")
     listed = ListedFile("full_v2_202401.7z", len(archive_bytes), "2024-03-15T11:00:00")
@@ -170,6 +172,7 @@ def test_a_connection_cut_mid_range_and_a_503_with_retry_after_are_retried(fake,
     assert len(fake.requests("download")) == 3
 
 
+@pytest.mark.service
 def test_a_service_that_ignores_ranges_still_gives_the_whole_file(fake, archive_bytes, tmp_path):
     fake.put("full_v2_202401.7z", archive_bytes, "2024-03-15T11:00:00")
     fake.faults.ignore_range = True
@@ -178,6 +181,7 @@ def test_a_service_that_ignores_ranges_still_gives_the_whole_file(fake, archive_
     assert result.whole_file_answer and (tmp_path / listed.name).read_bytes() == archive_bytes
 
 
+@pytest.mark.service
 def test_a_size_other_than_the_listing_is_refused_and_nothing_is_kept(fake, archive_bytes, tmp_path):
     fake.put("full_v2_202401.7z", archive_bytes, "2024-03-15T11:00:00")
     fake.faults.listing_size_delta = 10
@@ -187,6 +191,7 @@ def test_a_size_other_than_the_listing_is_refused_and_nothing_is_kept(fake, arch
     assert list(p.name for p in tmp_path.iterdir() if not p.name.startswith(".")) == []
 
 
+@pytest.mark.service
 def test_a_part_file_of_another_version_is_discarded(fake, archive_bytes, tmp_path):
     fake.put("full_v2_202401.7z", archive_bytes, "2024-05-01T11:00:00")
     (tmp_path / "full_v2_202401.7z.part").write_bytes(b"x" * 5000)
@@ -197,6 +202,7 @@ def test_a_part_file_of_another_version_is_discarded(fake, archive_bytes, tmp_pa
     assert result.resumed_from == 0 and (tmp_path / listed.name).read_bytes() == archive_bytes
 
 
+@pytest.mark.service
 def test_an_html_page_instead_of_an_archive_is_refused(fake, tmp_path):
     page = b"<html><head><title>Maintenance</title></head><body>back soon</body></html>"
     fake.put("full_v2_202401.7z", page, "2024-03-15T11:00:00")
@@ -205,6 +211,7 @@ def test_an_html_page_instead_of_an_archive_is_refused(fake, tmp_path):
     assert not (tmp_path / "f.7z").exists()
 
 
+@pytest.mark.service
 @pytest.mark.parametrize("mode", ["length", "close"])
 def test_a_206_that_ends_early_and_closes_cleanly_is_resumed_from_the_byte_it_reached(fake, archive_bytes, tmp_path,
                                                                                        mode):
@@ -220,6 +227,7 @@ def test_a_206_that_ends_early_and_closes_cleanly_is_resumed_from_the_byte_it_re
     assert ranges[3] == "bytes=32768-65535"
 
 
+@pytest.mark.service
 def test_a_cut_connection_resumes_from_the_bytes_received_not_from_the_range_start(fake, archive_bytes, tmp_path):
     fake.put("full_v2_202401.7z", archive_bytes, "2024-03-15T11:00:00")
     listed = ListedFile("full_v2_202401.7z", len(archive_bytes), "2024-03-15T11:00:00")
@@ -230,6 +238,7 @@ def test_a_cut_connection_resumes_from_the_bytes_received_not_from_the_range_sta
                                                               f"bytes=20000-{len(archive_bytes) - 1}"]
 
 
+@pytest.mark.service
 def test_short_answers_past_the_retry_budget_fail_the_download_and_keep_the_bytes_for_a_rerun(fake, archive_bytes,
                                                                                              tmp_path):
     fake.put("full_v2_202401.7z", archive_bytes, "2024-03-15T11:00:00")
@@ -245,6 +254,7 @@ def test_short_answers_past_the_retry_budget_fail_the_download_and_keep_the_byte
     assert fake.requests("download")[0]["range"] == f"bytes={kept}-{kept + 32767}"
 
 
+@pytest.mark.service
 def test_a_damaged_archive_never_replaces_the_held_copy_and_is_tried_again(fake, archive_bytes, tmp_path):
     from assets.comext.api import fetch_months
     from fake_comext import corrupt_7z
@@ -283,6 +293,7 @@ def test_a_damaged_archive_never_replaces_the_held_copy_and_is_tried_again(fake,
     assert store.held_bulk()["full_v2_202401.7z"]["rows"] == 4000
 
 
+@pytest.mark.service
 def test_a_damaged_copy_made_current_by_an_older_version_is_fetched_again(fake, archive_bytes, tmp_path):
     """What ca99318 left behind: a damaged archive recorded as current, with the listing unchanged."""
     from assets.comext.api import fetch_months
@@ -330,6 +341,7 @@ def _fixture_rows(fake: FakeComext, query: SdmxQuery) -> int:
     return len(fake.select(query.key(), query.start_period, query.end_period))
 
 
+@pytest.mark.service
 def test_the_real_fixture_comes_back_in_one_gzip_answer(fake):
     client = client_for(fake)
     answers = client.fetch_sdmx(FIXTURE_QUERY)
@@ -339,6 +351,7 @@ def test_the_real_fixture_comes_back_in_one_gzip_answer(fake):
     assert sent["key"] == FIXTURE_QUERY.key() and sent["query"]["compressed"] == "true"
 
 
+@pytest.mark.service
 def test_413_splits_by_reporter_then_by_period_without_losing_or_doubling_rows(fake):
     fake.max_rows = 300
     query = SdmxQuery(reporter=("AT", "DE", "NL"), product=("39201081",), start_period="2023-01", end_period="2025-12")
@@ -352,6 +365,7 @@ def test_413_splits_by_reporter_then_by_period_without_losing_or_doubling_rows(f
     assert client.splits >= 3
 
 
+@pytest.mark.service
 def test_a_413_that_cannot_be_split_fails_clearly(fake):
     fake.max_rows = 0
     query = SdmxQuery(reporter=("DE",), product=("39201081",), start_period="2024-01", end_period="2024-01")
@@ -359,6 +373,7 @@ def test_a_413_that_cannot_be_split_fails_clearly(fake):
         client_for(fake).fetch_sdmx(query)
 
 
+@pytest.mark.service
 def test_an_asynchronous_answer_is_polled_until_available(fake):
     fake.faults.sdmx_async = True
     fake.faults.async_polls_before_ready = 2
@@ -369,6 +384,7 @@ def test_an_asynchronous_answer_is_polled_until_available(fake):
     assert sleeps.calls.count(0.5) == 3  # the bounded poll interval
 
 
+@pytest.mark.service
 def test_a_moved_sdmx_endpoint_takes_the_asynchronous_delivery_along(fake):
     from pipeline.clients.comext.sdmx import ASYNC_URL, SDMX_URL, async_url_for
 
@@ -382,6 +398,7 @@ def test_a_moved_sdmx_endpoint_takes_the_asynchronous_delivery_along(fake):
         "http://127.0.0.1:9/a"  # an explicit setting stays
 
 
+@pytest.mark.service
 def test_an_expired_or_never_ready_asynchronous_answer_fails_clearly(fake):
     fake.faults.sdmx_async = True
     fake.faults.async_final_status = "EXPIRED"
@@ -392,6 +409,7 @@ def test_an_expired_or_never_ready_asynchronous_answer_fails_clearly(fake):
         client_for(fake).fetch_sdmx(FIXTURE_QUERY)
 
 
+@pytest.mark.service
 def test_an_empty_200_is_asked_again_and_then_fails_clearly(fake):
     fake.faults.sdmx_empty_first = 1
     assert client_for(fake).fetch_sdmx(FIXTURE_QUERY)[0].rows == 10950
@@ -400,12 +418,14 @@ def test_an_empty_200_is_asked_again_and_then_fails_clearly(fake):
         client_for(fake, max_attempts=3).fetch_sdmx(FIXTURE_QUERY)
 
 
+@pytest.mark.service
 def test_an_answer_that_is_not_sdmx_csv_is_named(fake):
     fake.faults.status_first = [400]
     with pytest.raises(ComextError, match=r"client_error \[HTTP 400\]"):
         client_for(fake).fetch_sdmx(FIXTURE_QUERY)
 
 
+@pytest.mark.service
 def test_store_replaces_only_the_revised_period_and_archives_the_old_one(fake, tmp_path):
     store = ComextRawStore.at(tmp_path)
     client = client_for(fake)

@@ -239,6 +239,7 @@ def test_request_overlap_and_ids():
 # --------------------------------------------------------------------------- execution against the fake API
 
 
+@pytest.mark.service
 def test_full_page_is_counted_and_split_never_truncated(tmp_path):
     records = world(reporters=(528,), years=(2023,), codes=HS6[:600], partners=PARTNERS[:20], n=(180, 180))
     records += world(reporters=(842,), years=(2023,), codes=HS6[:600], partners=PARTNERS[:20], n=(50, 50), seed=9)
@@ -262,6 +263,7 @@ def test_full_page_is_counted_and_split_never_truncated(tmp_path):
     assert sorted(keys) == sorted(record_key(r) for r in records)
 
 
+@pytest.mark.service
 def test_a_page_exactly_at_the_cap_is_kept_without_splitting(tmp_path):
     records = world(reporters=(528,), years=(2023,), n=(50, 50))
     store = PageStore(tmp_path / "pages")
@@ -271,6 +273,7 @@ def test_a_page_exactly_at_the_cap_is_kept_without_splitting(tmp_path):
         assert result.complete and result.splits == 0 and result.pages_stored == 1 and len(fake.calls("count")) == 1
 
 
+@pytest.mark.service
 def test_split_that_misses_records_is_an_error_not_a_silent_gap(tmp_path):
     records = world(reporters=(528,), years=(2023,), codes=HS6[:300], partners=PARTNERS[:20], n=(120, 120))
     store = PageStore(tmp_path / "pages")
@@ -292,6 +295,7 @@ def test_split_that_misses_records_is_an_error_not_a_silent_gap(tmp_path):
         assert result.complete and result.records_total == 120
 
 
+@pytest.mark.service
 @pytest.mark.parametrize("fault", ["429", "429_body", "429_date", "500", "502_html", "503", "timeout", "truncated",
                                    "truncated_json", "reset", "empty200"])
 def test_each_transient_fault_is_retried_over_real_http(tmp_path, fault):
@@ -312,6 +316,7 @@ def test_each_transient_fault_is_retried_over_real_http(tmp_path, fault):
     assert len(keys) == 20
 
 
+@pytest.mark.service
 def test_persistent_failures_name_the_request_and_the_rest_of_the_plan_still_runs(tmp_path):
     records = world(reporters=(528, 842), years=(2023,), n=(10, 10))
     store = PageStore(tmp_path / "pages")
@@ -333,6 +338,7 @@ def test_persistent_failures_name_the_request_and_the_rest_of_the_plan_still_run
         assert result.complete and result.pages_stored == 1 and result.pages_present == 1
 
 
+@pytest.mark.service
 def test_empty_answer_where_getda_promises_data_is_a_failure(tmp_path):
     records = world(reporters=(528,), years=(2023,), n=(10, 10))
     store = PageStore(tmp_path / "pages")
@@ -349,6 +355,7 @@ def test_empty_answer_where_getda_promises_data_is_a_failure(tmp_path):
         assert result.complete and result.records_total == 10
 
 
+@pytest.mark.service
 def test_a_failing_availability_check_does_not_block_fetching(tmp_path):
     records = world(reporters=(528,), years=(2023,), n=(10, 10))
     store = PageStore(tmp_path / "pages")
@@ -362,6 +369,7 @@ def test_a_failing_availability_check_does_not_block_fetching(tmp_path):
     assert "checked_at" not in store.load("_availability.json", {})  # the next run checks again
 
 
+@pytest.mark.service
 def test_quota_exhausted_mid_plan_then_resume_without_duplicates_or_gaps(tmp_path):
     records = world(reporters=(528, 842, 251, 699, 757), years=(2021, 2022, 2023), n=(5, 40))
     store = PageStore(tmp_path / "raw" / "comtrade")
@@ -383,6 +391,7 @@ def test_quota_exhausted_mid_plan_then_resume_without_duplicates_or_gaps(tmp_pat
     assert len(keys) == len(set(keys)) and sorted(keys) == sorted(record_key(r) for r in records)
 
 
+@pytest.mark.service
 def test_daily_call_budget_is_kept_across_runs(tmp_path, monkeypatch):
     records = world(reporters=(528, 842, 251), years=(2023,), n=(5, 10))
     config = {"reporters": [528, 842, 251], "revision_check_hours": -1}
@@ -400,6 +409,7 @@ def test_daily_call_budget_is_kept_across_runs(tmp_path, monkeypatch):
     assert list(ledger.values()) == [3]
 
 
+@pytest.mark.service
 def test_revisions_archive_old_pages_and_refetch_only_that_reporter_year(tmp_path):
     records = world(reporters=(528, 842), years=(2022, 2023), n=(5, 15))
     store = PageStore(tmp_path / "raw" / "comtrade")
@@ -428,6 +438,7 @@ def test_revisions_archive_old_pages_and_refetch_only_that_reporter_year(tmp_pat
     assert sorted(keys) == sorted(record_key(r) for r in fake.records) and len(keys) == len(records) + 1
 
 
+@pytest.mark.service
 def test_a_changed_plan_never_leaves_overlapping_pages(tmp_path):
     records = world(reporters=(528, 842, 251), years=(2023,), codes=["TOTAL"], partners=PARTNERS[:30], n=(30, 30))
     store = PageStore(tmp_path / "raw" / "comtrade")
@@ -469,6 +480,7 @@ def _failure_text(result) -> str:
     return "\n".join(e.step_failure_data.error.to_string() for e in result.all_events if e.is_step_failure)
 
 
+@pytest.mark.pipeline
 def test_a_run_without_partition_makes_no_call_and_a_year_without_plan_says_how_to_give_one(tmp_path, monkeypatch):
     from assets.comtrade.api import comtrade_api_pages
 
@@ -483,12 +495,14 @@ def test_a_run_without_partition_makes_no_call_and_a_year_without_plan_says_how_
     assert not (tmp_path / "raw").exists()
 
 
+@pytest.mark.pipeline
 def test_invalid_plan_fails_with_the_problems_named(tmp_path, monkeypatch):
     result = _materialize(client(None), {"reporters": [528, 9999], "flows": ["Q"]}, tmp_path)
     text = _failure_text(result)
     assert not result.success and "9999" in text and "'Q'" in text
 
 
+@pytest.mark.service
 def test_the_key_never_appears_in_logs_files_metadata_or_errors(tmp_path, monkeypatch, caplog, capsys):
     caplog.set_level(logging.DEBUG)
     records = world(reporters=(528, 842), years=(2023,), n=(60, 60))
@@ -517,6 +531,7 @@ def test_the_key_never_appears_in_logs_files_metadata_or_errors(tmp_path, monkey
     assert any("***" in t for t in texts)  # the echoed key was there, masked
 
 
+@pytest.mark.service
 def test_sensor_requests_a_run_only_for_new_releases(tmp_path, monkeypatch):
     from assets.comtrade.api import OP_NAME, comtrade_revision_sensor
 
@@ -554,6 +569,7 @@ def test_sensor_requests_a_run_only_for_new_releases(tmp_path, monkeypatch):
 # --------------------------------------------------------------------------- the fault drill (issue 3, "done when")
 
 
+@pytest.mark.service
 def test_fault_drill_500_calls_exact_records_within_rate_then_zero_calls(tmp_path):
     figures = run_drill(tmp_path, reporters=50, big_share=0.04, rate=250.0, fault_rate=0.10, timeout_s=0.1)
     assert figures["plan_calls"] >= 500

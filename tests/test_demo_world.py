@@ -75,6 +75,7 @@ def _planted(manifest: dict, planted_id: str) -> dict:
 
 # --- determinism and layout ----------------------------------------------------
 
+@pytest.mark.world
 def test_same_arguments_give_identical_bytes(tmp_path):
     a = _generate(tmp_path / "a", scale=0.002, years=(2023,))
     b = _generate(tmp_path / "b", scale=0.002, years=(2023,))
@@ -84,12 +85,14 @@ def test_same_arguments_give_identical_bytes(tmp_path):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
 
 
+@pytest.mark.world
 def test_other_seed_gives_other_world(tmp_path):
     a = _generate(tmp_path / "a", scale=0.002, years=(2023,), seed=1)
     b = _generate(tmp_path / "b", scale=0.002, years=(2023,), seed=2)
     assert a["rows"] != b["rows"] or a["files"] != b["files"]
 
 
+@pytest.mark.world
 def test_manifest_lists_every_written_file(world):
     out, manifest = world
     on_disk = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
@@ -99,6 +102,7 @@ def test_manifest_lists_every_written_file(world):
     assert all(Path(f).name.startswith(("SYNTHETIC_", "_release")) for f in manifest["files"])
 
 
+@pytest.mark.world
 def test_sidecars_say_synthetic(world):
     out, manifest = world
     for source in ("comtrade", "comext"):
@@ -110,6 +114,7 @@ def test_sidecars_say_synthetic(world):
 
 # --- Comtrade formats -------------------------------------------------------------
 
+@pytest.mark.world
 def test_comtrade_json_pages(world):
     out, manifest = world
     pages = sorted((out / "comtrade").glob("*.json.gz"))
@@ -132,6 +137,7 @@ def test_comtrade_json_pages(world):
     assert total == manifest["rows"]["comtrade"]
 
 
+@pytest.mark.world
 def test_comtrade_pages_split_at_the_page_size(tmp_path, monkeypatch):
     monkeypatch.setattr(demo_comtrade, "MAX_RECORDS_PER_PAGE", 300)
     _generate(tmp_path, scale=0.002, years=(2023,))
@@ -141,6 +147,7 @@ def test_comtrade_pages_split_at_the_page_size(tmp_path, monkeypatch):
         assert json.loads(gzip.decompress(page.read_bytes()))["count"] <= 300
 
 
+@pytest.mark.world
 def test_comtrade_record_values(con):
     rows = con.sql("""SELECT reporterCode, reporterISO, flowCode, cifvalue, fobvalue, primaryValue,
                              typeCode, freqCode, refMonth, classificationCode, isLeaf, aggrLevel
@@ -156,6 +163,7 @@ def test_comtrade_record_values(con):
         "FRA": 251, "NOR": 579, "IND": 699, "CHE": 757, "USA": 842, "S19": 490}
 
 
+@pytest.mark.world
 def test_world_row_is_sum_of_partner_rows(con):
     bad = con.execute(f"""
         SELECT count(*) FROM (
@@ -171,6 +179,7 @@ def test_world_row_is_sum_of_partner_rows(con):
     assert iso == {0: "W00", 899: "_X ", 839: "XX "}
 
 
+@pytest.mark.world
 def test_traps_a_pipeline_must_filter(con):
     kinds = con.execute("""SELECT count(*) FILTER (WHERE customsCode <> 'C00'),
                               count(*) FILTER (WHERE motCode <> 0),
@@ -182,6 +191,7 @@ def test_traps_a_pipeline_must_filter(con):
     assert kinds[4] == len(demo_world.HS2_AGGREGATE_REPORTERS)
 
 
+@pytest.mark.world
 def test_mirror_flows_agree_within_cif_fob(con):
     ratio = con.execute(f"""
         WITH m AS (SELECT reporterCode AS imp, partnerCode AS exp, cmdCode, refYear, primaryValue AS v
@@ -193,6 +203,7 @@ def test_mirror_flows_agree_within_cif_fob(con):
     assert 1.03 < ratio[0] < 1.07
 
 
+@pytest.mark.world
 def test_bulk_files(bulk_world):
     out, manifest = bulk_world
     files = sorted((out / "comtrade").glob("*.gz"))
@@ -223,6 +234,7 @@ def _real_comext_header() -> str:
     pytest.skip("REAL COMEXT SAMPLE NOT FOUND (data/sample/comext or ../shared): header not compared")
 
 
+@pytest.mark.world
 def test_comext_header_is_the_real_one(world):
     out, _ = world
     header = _real_comext_header()
@@ -233,6 +245,7 @@ def test_comext_header_is_the_real_one(world):
             assert fh.readline().rstrip("\n") == header
 
 
+@pytest.mark.world
 def test_comext_rows(con, world):
     _, manifest = world
     df = con.sql("SELECT * FROM cx").pl()
@@ -256,6 +269,7 @@ def test_comext_rows(con, world):
 
 # --- product set ---------------------------------------------------------------------
 
+@pytest.mark.world
 def test_products_cover_every_strategic_prefix_and_never_392010(con, world):
     _, manifest = world
     hs = pl.read_csv(REFERENCE / "hs_products.csv", infer_schema=False)
@@ -281,6 +295,7 @@ def test_products_cover_every_strategic_prefix_and_never_392010(con, world):
     assert set(cmds) <= set(hs6)
 
 
+@pytest.mark.world
 def test_rows_scale_roughly_linearly(tmp_path, world):
     small = _generate(tmp_path / "s", scale=0.002, years=(2023,))
     _, medium = world  # scale 0.004
@@ -306,6 +321,7 @@ def test_country_table_agrees_with_reference():
 
 # --- planted dependencies, recomputed from the files -----------------------------------
 
+@pytest.mark.world
 def test_planted_manifest(world):
     _, manifest = world
     views = {p["view"] for p in manifest["planted"]}
@@ -315,6 +331,7 @@ def test_planted_manifest(world):
         assert p["years"] == [2022, 2023] and 0 < p["share"] <= 1 and p["denominator"]
 
 
+@pytest.mark.world
 def test_planted_eu_magnets_from_comext(con, world):
     """CHN share of the EU members' extra-EU imports of 850511 (Comext, summed over procedures and CN8)."""
     _, manifest = world
@@ -341,6 +358,7 @@ def test_planted_eu_magnets_from_comext(con, world):
     assert m_over_x is None or m_over_x > 1
 
 
+@pytest.mark.world
 def test_planted_cobalt_from_comtrade(con, world):
     """COD share of world exports (exporters' FOB reports) and of EU members' extra-EU imports."""
     _, manifest = world
@@ -359,6 +377,7 @@ def test_planted_cobalt_from_comtrade(con, world):
     assert abs(eu_share - _planted(manifest, "eu27_cobalt_cod")["share"]) < TOLERANCE
 
 
+@pytest.mark.world
 def test_planted_nl_maize(con, world):
     """UKR share of NL's non-EU maize imports (NL's own Comtrade report), while the EU is diversified."""
     _, manifest = world
@@ -378,6 +397,7 @@ def test_planted_nl_maize(con, world):
     assert eu_hhi < 0.25
 
 
+@pytest.mark.world
 def test_planted_dependence_on_nl(con, world):
     """NLD share of KOR/TWN/USA/CHN/BEL imports of 848620 (their World total), and NL's mirror exports."""
     _, manifest = world
@@ -423,6 +443,7 @@ def _ec_screen(db: duckdb.DuckDBPyConnection, reporters: list[str]) -> dict:
         FROM conc JOIN t USING (hs6)""").fetchall()[0]))
 
 
+@pytest.mark.world
 def test_ec_screen_is_calibrated_on_the_default_world(tmp_path):
     """The default world (scale 0.01) flags a few percent of the EU27's HS6 products, like the
     EC's 137 of ~5,200 (2.6%); not by missing data: X_extra = 0 is rare for the EU27 and NL."""
@@ -442,6 +463,7 @@ def test_ec_screen_is_calibrated_on_the_default_world(tmp_path):
     assert nl["median_suppliers"] >= 4, nl
 
 
+@pytest.mark.world
 def test_cli_rerun_replaces_earlier_output(tmp_path):
     """A second run (here through the CLI, other format) leaves no stale files behind."""
     _generate(tmp_path, scale=0.002, years=(2022, 2023))

@@ -18,11 +18,15 @@ import subprocess
 import sys
 import time
 
+import pytest
 import yaml
 
 from conftest import REPO
 from fake_comext import FakeComext, month_archive
 from fake_comtrade import FakeComtrade, hs_codes, make_records
+
+# every test runs geomon against the local fakes (tests/conftest.py: the tiers)
+pytestmark = [pytest.mark.pipeline, pytest.mark.service]
 
 FAKE_KEY = "geomon-drill-key-3b7f1d9e5a"
 REPORTERS = [528, 276, 251, 842, 156]  # NLD DEU FRA USA CHN

@@ -29,6 +29,7 @@ def comtrade(monkeypatch):
         yield fake, recs
 
 
+@pytest.mark.service
 def test_fetch_comtrade_faults_resume_and_no_second_call(comtrade, tmp_path, capsys):
     fake, recs = comtrade
     args = ["--data-dir", str(tmp_path), "fetch", "comtrade", "--reporters", "528,276", "--years", "2022-2023",
@@ -73,6 +74,7 @@ def _bulk_entry(fake, reporter, year, records, published):
                               "publicationDate": published, "isOriginalClassification": True})
 
 
+@pytest.mark.service
 def test_fetch_comtrade_bulk_verifies_resumes_and_archives(comtrade, tmp_path):
     fake, recs = comtrade
     fake.fault_rate = 0.0
@@ -107,6 +109,7 @@ def comext(tmp_path):
         yield fake
 
 
+@pytest.mark.service
 def test_backfill_three_months_and_status(comext, tmp_path, capsys):
     from assets.comext.api import BULK_MONTHS_KEY, comext_bulk_months
     from pipeline.resources import ComextApi, DataFolder
@@ -126,6 +129,7 @@ def test_backfill_three_months_and_status(comext, tmp_path, capsys):
     assert out.count("comext-bulk") == 3 and "2024-02" in out
 
 
+@pytest.mark.service
 def test_fetch_comext_latest_then_no_download(comext, tmp_path, capsys):
     args = ["--data-dir", str(tmp_path / "d"), "fetch", "comext", "--latest", "2", "--base-url", f"{comext.base}/files",
             "--rate", "0"]
@@ -146,6 +150,7 @@ def test_comext_sensor_skips_on_fetch_error(tmp_path):
     assert "could not be read" in (tick.skip_reason if hasattr(tick, "skip_reason") else tick.skip_message)
 
 
+@pytest.mark.service
 def test_backfill_of_comtrade_years_materializes_each_partition(tmp_path):
     """A backfill of 2021..2023 as Dagster runs it, one run a partition: the first year configured (as
     `geomon fetch comtrade` does), the others launched without configuration (as the UI launches a backfill),
@@ -190,6 +195,7 @@ def test_backfill_of_comtrade_years_materializes_each_partition(tmp_path):
     assert json.loads((tmp_path / "raw" / "comtrade" / "_plan.json").read_text())["years"] == [2021, 2022, 2023]
 
 
+@pytest.mark.service
 def test_comtrade_bulk_years_are_converted_to_parquet_when_fetched(comtrade, tmp_path):
     from assets.comtrade.bulk import BULK_KEY, BULK_OP, comtrade_bulk_files
     from pipeline.readers import comtrade as reader
@@ -219,6 +225,7 @@ def test_comtrade_bulk_years_are_converted_to_parquet_when_fetched(comtrade, tmp
     assert report.total_rows == len(recs)
 
 
+@pytest.mark.service
 def test_check_revisions_asks_getda_now_despite_a_check_within_24_hours(comtrade, tmp_path, capsys):
     fake, _ = comtrade
     fake.fault_rate = 0.0
@@ -239,6 +246,7 @@ SDMX_ARGS = ["fetch", "comext-sdmx", "--reporter", "NL,DE", "--product", "392010
              "--end", "2024-03", "--rate", "0"]
 
 
+@pytest.mark.service
 def test_a_held_sdmx_query_is_answered_without_a_request_unless_forced(tmp_path):
     with FakeComext() as fake:
         args = ["--data-dir", str(tmp_path), *SDMX_ARGS, "--base-url", f"{fake.base}/sdmx/2.1"]
@@ -258,6 +266,7 @@ def test_a_held_sdmx_query_is_answered_without_a_request_unless_forced(tmp_path)
         assert len(fake.requests("sdmx")) == 4
 
 
+@pytest.mark.service
 def test_base_url_moves_the_asynchronous_delivery_urls_too(tmp_path):
     with FakeComext() as fake:
         fake.faults.sdmx_async = True
@@ -272,6 +281,7 @@ def test_base_url_moves_the_asynchronous_delivery_urls_too(tmp_path):
         assert fake.requests("async_status") and len(fake.requests("async_data")) == 1
 
 
+@pytest.mark.service
 def test_a_damaged_comtrade_bulk_file_is_quarantined_and_the_held_one_stays(comtrade, tmp_path):
     fake, recs = comtrade
     fake.fault_rate = 0.0

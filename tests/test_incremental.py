@@ -65,6 +65,7 @@ def _copy_of(root, tmp_path, monkeypatch) -> Runner:
     return runner
 
 
+@pytest.mark.pipeline
 def test_one_changed_year_rebuilds_only_that_year_and_equals_a_full_build(built, tmp_path, monkeypatch):
     root, again = built
     incremental = _copy_of(root, tmp_path, monkeypatch)
@@ -128,6 +129,7 @@ def test_one_changed_year_rebuilds_only_that_year_and_equals_a_full_build(built,
     assert published == [(incremental.paths.latest_pointer.read_text().strip(),)]
 
 
+@pytest.mark.pipeline
 def test_a_year_whose_files_disappear_is_dropped(built, tmp_path, monkeypatch):
     runner = _copy_of(built[0], tmp_path, monkeypatch)
     landing = runner.paths.root / "landing"
@@ -142,6 +144,7 @@ def test_a_year_whose_files_disappear_is_dropped(built, tmp_path, monkeypatch):
             assert con.execute(f"SELECT list(DISTINCT year ORDER BY year) FROM {table}").fetchall()[0][0] == [2021, 2023], table
 
 
+@pytest.mark.pipeline
 @pytest.mark.parametrize("model", ["staging/annual_flows"])
 def test_changed_sql_rebuilds_every_year(built, tmp_path, monkeypatch, model):
     """A model whose code changed is rebuilt in full (the stored code version no longer matches)."""

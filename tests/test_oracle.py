@@ -463,16 +463,21 @@ def _check(world, table: str) -> None:
     assert res.ok, "\n" + res.report
 
 
+@pytest.mark.oracle
 @pytest.mark.parametrize("table", TABLES)
 def test_default_world_matches_oracle(default_tables, table):
     _check(default_tables, table)
 
 
+@pytest.mark.pipeline
+@pytest.mark.oracle
 @pytest.mark.parametrize("table", TABLES)
 def test_adversarial_world_matches_oracle(adversarial_world, table):
     _check(adversarial_world, table)
 
 
+@pytest.mark.pipeline
+@pytest.mark.oracle
 def test_oracle_holds_the_planted_values(adversarial_world):
     """The oracle itself against the values tests/adversarial_world.py plants (written from the contract too)."""
     from adversarial_world import PLANTED

@@ -109,6 +109,7 @@ def small(tmp_path_factory):
     mp.undo()
 
 
+@pytest.mark.pipeline
 def test_supplier_shares_and_hhi_are_the_hand_computed_ones(small, tmp_path):
     result = write_report(small.paths.published_db, tmp_path / "index.html")
     _, page = read_page(result.path)
@@ -134,6 +135,7 @@ def test_supplier_shares_and_hhi_are_the_hand_computed_ones(small, tmp_path):
     assert result.share_mismatches == () and result.products_charted == 2
 
 
+@pytest.mark.pipeline
 def test_table_and_headline_come_from_the_published_tables(small, tmp_path):
     result = write_report(small.paths.published_db, tmp_path / "index.html")
     text, page = read_page(result.path)
@@ -158,6 +160,7 @@ def test_table_and_headline_come_from_the_published_tables(small, tmp_path):
     assert "C1 concentration: HHI of non-EU suppliers above</td><td class=\"num\">0.4<" in text
 
 
+@pytest.mark.pipeline
 def test_no_banner_on_real_data_and_banner_when_the_manifest_says_synthetic(small, tmp_path):
     plain = write_report(small.paths.published_db, tmp_path / "plain.html")
     text, page = read_page(plain.path)
@@ -168,6 +171,7 @@ def test_no_banner_on_real_data_and_banner_when_the_manifest_says_synthetic(smal
     assert flagged.synthetic is True and page.banner and "SYNTHETIC DATA" in text
 
 
+@pytest.mark.pipeline
 def test_a_publication_without_supplier_shares_is_refused_clearly(small, tmp_path):
     """The shares come from monitor.supplier_shares alone: a file published without it (older code) gets no
     report, and `geomon report` says why instead of re-deriving the shares by other rules."""
@@ -474,6 +478,7 @@ def browser(tmp_path):
         tools.close()
 
 
+@pytest.mark.browser
 def test_browser_renders_the_report_offline(demo, demo_report, browser, tmp_path):
     path, _ = demo_report
     url = path.resolve().as_uri()

@@ -370,6 +370,8 @@ def _ingested(tmp_path_factory, name: str, sources, prepare=None) -> Harness:
         mp.undo()
 
 
+@pytest.mark.pipeline
+@pytest.mark.oracle
 def test_adversarial_world_matches_the_oracle(tmp_path_factory):
     from adversarial_world import write_adversarial_world
 
@@ -380,6 +382,7 @@ def test_adversarial_world_matches_the_oracle(tmp_path_factory):
     assert rows > 0
 
 
+@pytest.mark.oracle
 def test_default_world_matches_the_oracle(default_world):
     """The embedded default as `geomon run` builds it (year by year, conftest.default_world) against the oracle."""
     with default_world.warehouse() as con:
@@ -441,6 +444,7 @@ def new_month(tmp_path_factory):
     mp.undo()
 
 
+@pytest.mark.pipeline
 def test_a_new_month_rebuilds_the_windows_of_its_year_only(new_month):
     runner, before, builds = new_month
     assert builds["monitor/ec_screen_rolling"]["build"] == "changed years rebuilt: [2024]"
@@ -456,6 +460,7 @@ def test_a_new_month_rebuilds_the_windows_of_its_year_only(new_month):
     assert builds["publish/publication"]["database_writes"][TABLE] == "years written: [2024], kept: 1"
 
 
+@pytest.mark.pipeline
 def test_the_incremental_table_is_the_full_builds(new_month):
     """The table built year by year over two runs is what the model's SQL gives on all the data at once, and the
     published copy is the same."""
@@ -486,6 +491,7 @@ def _payload(html: str) -> dict:
     return json.loads(re.search(r'<script type="application/json" id="report-data">(.*?)</script>', html, re.S).group(1))
 
 
+@pytest.mark.pipeline
 def test_the_report_draws_the_rolling_hhi_beside_the_annual_points(new_month, tmp_path):
     from pipeline.report import write_report
 
@@ -525,6 +531,8 @@ def test_the_report_draws_the_rolling_hhi_beside_the_annual_points(new_month, tm
     assert december and all(december[f"{y}-12"] == pytest.approx(h, abs=1e-12) for y, h in years if f"{y}-12" in december)
 
 
+@pytest.mark.pipeline
+@pytest.mark.browser
 def test_the_browser_draws_the_rolling_chart_and_redraws_it_for_another_product(new_month, tmp_path):
     from test_report import BROWSER_FLAGS, CHROMIUM, NO_CHROMIUM, DevTools
 

@@ -11,6 +11,9 @@ import pytest
 from conftest import Runner, failure_messages, sdmx_rows
 from pipeline.publish.database import STORAGE_VERSION, expected_storage_format, storage_format
 
+# every test reads a folder the refresh job published (tests/conftest.py: the tiers)
+pytestmark = pytest.mark.pipeline
+
 CLI = Path(sys.executable).parent / "duckdb"  # the duckdb-cli package's binary, a project dependency
 QUERY = ("SELECT source, year, product_code, top_supplier, top_supplier_name, round(hhi_extra, 9) AS hhi "
          "FROM views.ec_screen ORDER BY ALL")
