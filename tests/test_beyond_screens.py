@@ -328,16 +328,21 @@ BEYOND_TABLES = ["supplier_headroom", "supplier_headroom_by_year", "crma_benchma
                  "third_country_bloc_vs_members", "bloc_member_counts", "ec_screen_cn8"]
 
 
+@pytest.mark.oracle
 @pytest.mark.parametrize("table", BEYOND_TABLES)
 def test_default_world_matches_oracle(default_tables, table):
     _check(default_tables, table)
 
 
+@pytest.mark.oracle
+@pytest.mark.pipeline
 @pytest.mark.parametrize("table", BEYOND_TABLES)
 def test_adversarial_world_matches_oracle(adversarial_tables, table):
     _check(adversarial_tables, table)
 
 
+@pytest.mark.oracle
+@pytest.mark.pipeline
 def test_planted_values_in_oracle_and_sql(adversarial_tables):
     """The oracle and the SQL against the values tests/adversarial_world.py plants (PLANTED_BEYOND)."""
     from adversarial_world import PLANTED_BEYOND

@@ -80,6 +80,7 @@ def test_correlation_facts_and_direction(correlations):
     assert _targets(correlations, "H5", "030289") == {"030289": "1:1"}
 
 
+@pytest.mark.pipeline
 @pytest.mark.skipif(not SHARED.is_dir(), reason="shared raw data not available")
 def test_build_reproduces_the_committed_correlations(tmp_path):
     result = subprocess.run(

@@ -311,6 +311,7 @@ def test_strategic_domains_follow_the_published_lists():
 # --- reproducible -------------------------------------------------------------
 
 
+@pytest.mark.pipeline
 @pytest.mark.skipif(not SHARED.is_dir(), reason="shared raw data not available")
 def test_build_reproduces_committed_files(tmp_path):
     # Run as a script (not an import) so the test needs nothing the package imports.
