@@ -458,6 +458,13 @@ COLUMNS.update({
 })
 TABLE_SECTIONS["monitor.crma_benchmark"] = "8 Beyond the single-step screen (CRMA benchmark)"
 COLUMNS.update({
+    # reference.crma_materials (data/reference/crma_materials.csv, provenance in data/reference/PROVENANCE.md)
+    "hs6": "HS 2022 subheading (6 digits) mapped to the material and stage.",
+    "hs_description": "The HS 2022 text of hs6, as in reference.hs_products.",
+    "shared_with": "Other goods the same HS6 code also covers (empty when it names the material alone).",
+})
+TABLE_SECTIONS["reference.crma_materials"] = "8 Beyond the single-step screen (CRMA benchmark)"
+COLUMNS.update({
     # monitor.bloc_vs_members, third_country_bloc_vs_members, bloc_member_counts (after MERICS 2024)
     "bloc_dependent": "The EU27 bloc's EC-screen verdict for the product (monitor.ec_screen, reporter EU27).",
     "members_dependent": "Member states dependent on their own (their own EC-screen row); by year: products with any.",
