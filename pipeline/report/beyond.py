@@ -15,7 +15,7 @@ from pipeline.report.charts import EU_COLOR, FONT, NL_COLOR, _layout, _spec
 from pipeline.report.formatting import source_label
 from pipeline.report.queries import columns, rows
 
-FIGURE_ID = "crma-benchmark"
+FIGURE_PREFIX = "crma-"  # + the source: a figure holds one source (and currency)
 COLUMNS = 4  # panels per row of the small multiples
 STAGE_COLORS = {"extraction": NL_COLOR, "processing": EU_COLOR}
 OTHER_STAGE_COLORS = ["#2a9d8f", "#7a5195", "#6c757d"]
@@ -54,8 +54,8 @@ def crma_section(conn, benchmark: list[float]) -> tuple[dict, dict]:
     currency = found[0]["currency"]
     page = {"available": True, "source": source, "source_label": source_label(source, currency),
             "benchmark": benchmark[0], "materials": len({r["material"] for r in found}), "over": over,
-            "figure_id": FIGURE_ID}
-    return page, {FIGURE_ID: crma_figure(found, benchmark[0], source, currency)}
+            "figure_id": FIGURE_PREFIX + source}
+    return page, {FIGURE_PREFIX + source: crma_figure(found, benchmark[0], source, currency)}
 
 
 def crma_figure(found: list[dict], benchmark: float, source: str, currency: str) -> dict:
@@ -68,6 +68,7 @@ def crma_figure(found: list[dict], benchmark: float, source: str, currency: str)
     fig = make_subplots(rows=n_rows, cols=COLUMNS, subplot_titles=[m.replace("_", " ") for m in materials],
                         shared_xaxes="all", shared_yaxes="all", vertical_spacing=0.25 / n_rows,
                         horizontal_spacing=0.04)
+    in_legend: set[str] = set()  # each stage once, where it first appears
     for i, material in enumerate(materials):
         row, col = i // COLUMNS + 1, i % COLUMNS + 1
         fig.add_trace(go.Scatter(
@@ -80,13 +81,14 @@ def crma_figure(found: list[dict], benchmark: float, source: str, currency: str)
                 continue
             fig.add_trace(go.Scatter(
                 x=[r["year"] for r in series], y=[round(r["top_share"], 5) for r in series], mode="lines+markers",
-                name=stage, legendgroup=stage, showlegend=i == 0, meta="share",
+                name=stage, legendgroup=stage, showlegend=stage not in in_legend, meta="share",
                 line={"color": colors[stage], "width": 2},
                 marker={"size": [9 if r["over_benchmark"] else 5 for r in series], "color": colors[stage]},
                 customdata=[f"{r['top_supplier']}{' (over the benchmark)' if r['over_benchmark'] else ''}"
                             + ("" if r["year_complete"] else ", incomplete year: never flagged") for r in series],
                 hovertemplate=f"{material} · {stage}<br>%{{x}}: %{{customdata}} %{{y:.0%}}<extra></extra>",
             ), row=row, col=col)
+            in_legend.add(stage)
     fig.update_yaxes(range=[0, 1.05], tickformat=".0%", gridcolor="#e6e9ee", dtick=0.25)
     fig.update_xaxes(dtick=1, tickformat="d", range=[years[0] - 0.5, years[-1] + 0.5])
     fig.update_annotations(font={"size": 12, "family": FONT["family"]})
@@ -94,7 +96,8 @@ def crma_figure(found: list[dict], benchmark: float, source: str, currency: str)
         title={"text": f"Largest third country's share of extra-EU imports, EU27: {source_label(source, currency)}",
                "x": 0, "xanchor": "left"},
         height=110 + 190 * n_rows, margin={"l": 50, "r": 30, "t": 90, "b": 40},
-        legend={"orientation": "h", "x": 1, "xanchor": "right", "y": 1.02, "yanchor": "bottom"},
+        legend={"orientation": "h", "x": 1, "xanchor": "right", "y": 0.985, "yanchor": "top",
+                "yref": "container"},
     ))
     return _spec(fig)
 
