@@ -54,7 +54,7 @@ def crma_section(conn, benchmark: list[float]) -> tuple[dict, dict]:
     currency = found[0]["currency"]
     page = {"available": True, "source": source, "source_label": source_label(source, currency),
             "benchmark": benchmark[0], "materials": len({r["material"] for r in found}), "over": over,
-            "figure_id": FIGURE_PREFIX + source}
+            "figure_id": FIGURE_PREFIX + source, "comtrade_too": source == "comext" and bool(sources.get("comtrade"))}
     return page, {FIGURE_PREFIX + source: crma_figure(found, benchmark[0], source, currency)}
 
 
