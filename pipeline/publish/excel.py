@@ -35,7 +35,7 @@ SHEETS: dict[str, str] = {
     "Domain summary": "monitor.domain_summary",
     "World supply screen": "monitor.world_supply_screen",
     "Changes": "monitor.changes",
-    # issue 29: the CRMA benchmark is small (materials x stages x years), so the sheet has every row
+    # issue 29: the CRMA benchmark is small (materials x stages x years): no row filter, its latest WORKBOOK_YEARS years
     "CRMA benchmark": "monitor.crma_benchmark",
     "Supplier headroom": "monitor.supplier_headroom",
 }
