@@ -57,7 +57,8 @@ def test_crma_benchmark_and_supplier_headroom_sheets(snapshot):
     assert sheets["Supplier headroom"]["rows"] > 0 and sheets["Supplier headroom"]["where"] == "concentrated_oecd"
     book = openpyxl.load_workbook(folder / workbook_name(manifest["snapshot_id"]), read_only=True)
     header = [c.value for c in next(book["Supplier headroom"].iter_rows(min_row=1, max_row=1))]
-    flags = [r[header.index("concentrated_oecd")] for r in book["Supplier headroom"].iter_rows(min_row=2, values_only=True)]
+    flags = [r[header.index("concentrated_oecd")]
+             for r in book["Supplier headroom"].iter_rows(min_row=2, values_only=True)]
     book.close()
     assert flags and all(f is True for f in flags)
 
