@@ -132,19 +132,20 @@ def test_public_export_ships_public_editions_of_the_workbook_and_the_report(publ
         assert files[name]["access"] == PUBLIC and files[name]["edition"] == "public", name
         assert files[name]["sha256"] != source["files"][name]["sha256"], name  # not the restricted file
     assert set(manifest["access"]["public_editions"]) == {"report/index.html", book.name}
-    assert files[book.name]["left_out"] == ["EU27 dependencies", "NL dependencies", "Changes"]
+    assert files[book.name]["left_out"] == ["EU27 dependencies", "NL dependencies", "Changes", "CRMA benchmark"]
     sheets = _sheet_names(book)
     assert "Dependence on NL" in sheets and "Domain summary" in sheets
-    assert not {"EU27 dependencies", "NL dependencies", "Changes"} & set(sheets)
+    assert not {"EU27 dependencies", "NL dependencies", "Changes", "CRMA benchmark"} & set(sheets)
     with zipfile.ZipFile(book) as z:
-        assert "the restricted sheets EU27 dependencies, NL dependencies, Changes" in z.read("xl/sharedStrings.xml").decode()
+        strings = z.read("xl/sharedStrings.xml").decode()
+    assert "the restricted sheets EU27 dependencies, NL dependencies, Changes, CRMA benchmark" in strings
     html = (target / "report" / "index.html").read_text()
     assert 'id="public-edition"' in html and "Dependencies (the EU27 and NL screens)" in html
-    for section in ("changes", "headline", "dependencies", "product", "rolling", "supplier-loss"):
+    for section in ("changes", "headline", "dependencies", "product", "rolling", "supplier-loss", "crma"):
         assert f'<section id="{section}">' not in html and f'href="#{section}"' not in html, section
     assert '<section id="depends-on">' in html and '<section id="methodology">' in html
     data = json.loads(re.search(r'<script type="application/json" id="report-data">(.*?)</script>', html, re.S)[1])
-    assert data["products"] == {} and not any(k.startswith(("headline-", "rolling-")) for k in data["figures"])
+    assert data["products"] == {} and not any(k.startswith(("headline-", "rolling-", "crma-")) for k in data["figures"])
     assert verify_folder(target) == []
     # a changed public report no longer verifies
     (target / "report" / "index.html").write_text(html.replace("Public edition", "Public  edition"))

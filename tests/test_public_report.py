@@ -36,12 +36,14 @@ def public_report(default_world, tmp_path_factory):
 
 def test_public_edition_leaves_the_restricted_sections_and_their_data_out(public_report):
     path, sections = public_report
-    assert sections == ["changes", "headline", "dependencies", "product", "rolling", "supplier-loss"]
+    assert sections == ["changes", "headline", "dependencies", "product", "rolling", "supplier-loss", "crma"]
     html = path.read_text(encoding="utf-8")
     data = json.loads(re.search(r'<script type="application/json" id="report-data">(.*?)</script>', html, re.S)[1])
     assert data["products"] == {} and data["initial_product"] is None and data["rolling"]["products"] == {}
     assert set(data["figures"]) and all(k.startswith("depends-") for k in data["figures"]), sorted(data["figures"])
     assert 'id="dependency-table"' not in html and 'id="loss-supplier"' not in html
+    # the CRMA benchmark shows monitor.crma_benchmark (restricted): no section, no link, no figure
+    assert '<section id="crma">' not in html and 'href="#crma"' not in html and "CRMA benchmark" in html
     for section in sections:
         assert SECTIONS[section][0] in html  # named in the note
 

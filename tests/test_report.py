@@ -608,3 +608,61 @@ def test_the_report_carries_the_data_dictionary(demo, tmp_path):
     for table, column in columns:
         assert f"<code>monitor.{table}</code>" in section and f"<code>{column}</code>" in section, (table, column)
     assert "<code>hhi</code></td><td>DOUBLE</td>" in section
+
+
+# The CRMA section's chart, read from plotly's own figure in the page
+CRMA_FACTS = """JSON.stringify((() => {
+  const gd = document.querySelector('#crma .js-plotly-plot');
+  if (!gd) { return null; }
+  const lines = gd.data.filter(t => t.meta === 'benchmark');
+  return {
+    title: (gd.querySelector('.gtitle') || {}).textContent || '',
+    panels: gd.querySelectorAll('.cartesianlayer > .subplot').length,
+    drawnLines: gd.querySelectorAll('.scatterlayer .trace .js-line').length,
+    benchmarkLines: lines.length,
+    benchmarkYs: [].concat(...lines.map(t => Array.from(t.y))),
+    shareTraces: gd.data.filter(t => t.meta !== 'benchmark').length
+  };
+})())"""
+
+
+@pytest.mark.browser
+def test_browser_draws_the_crma_small_multiples_at_the_published_benchmark(demo, demo_report, browser):
+    """Issue 29: one panel per strategic raw material of the EU27 (Comext when it has rows), each with the
+    benchmark line at the published parameter's value, drawn with no console error."""
+    path, _ = demo_report
+    con = duckdb.connect(str(demo.paths.published_db), read_only=True)
+    benchmark = con.execute("SELECT value FROM meta.parameters WHERE name = 'crma_benchmark'").fetchall()[0][0]
+    by_source = dict(con.execute("SELECT source, count(DISTINCT material) FROM monitor.crma_benchmark "
+                                 "WHERE reporter = 'EU27' GROUP BY source").fetchall())
+    con.close()
+    source = "comext" if by_source.get("comext") else "comtrade"
+    assert by_source.get(source, 0) >= 2, by_source  # small multiples: the demo world has several materials
+    tools = browser
+    target = tools.send("Target.createTarget", {"url": "about:blank"})["targetId"]
+    session = tools.send("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
+    problems = []
+
+    def watch(event):
+        if event.get("sessionId") != session:
+            return
+        method, params = event["method"], event.get("params", {})
+        if method == "Runtime.consoleAPICalled" and params["type"] in ("error", "assert", "warning"):
+            problems.append(params)
+        elif method == "Runtime.exceptionThrown" or (method == "Log.entryAdded"
+                                                     and params["entry"]["level"] in ("error", "warning")):
+            problems.append(params)
+
+    tools.on_event(watch)
+    for domain in ("Runtime", "Log", "Page"):
+        tools.send(f"{domain}.enable", {}, session)
+    tools.send("Page.navigate", {"url": path.resolve().as_uri()}, session)
+    _wait_for(tools, session, "['true', 'error'].includes(document.documentElement && "
+                              "document.documentElement.dataset.reportReady)")
+    facts = json.loads(_evaluate(tools, session, CRMA_FACTS) or "null")
+    assert facts is not None, "no CRMA chart in the page"
+    assert facts["panels"] == by_source[source] == facts["benchmarkLines"], facts
+    assert facts["benchmarkYs"] and all(y == pytest.approx(benchmark) for y in facts["benchmarkYs"]), facts
+    assert facts["shareTraces"] >= by_source[source] and facts["drawnLines"] > facts["benchmarkLines"], facts
+    assert ("Eurostat Comext" if source == "comext" else "UN Comtrade") in facts["title"], facts
+    assert problems == [], problems

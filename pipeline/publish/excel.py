@@ -35,6 +35,9 @@ SHEETS: dict[str, str] = {
     "Domain summary": "monitor.domain_summary",
     "World supply screen": "monitor.world_supply_screen",
     "Changes": "monitor.changes",
+    # issue 29: the CRMA benchmark is small (materials x stages x years): no row filter, its latest WORKBOOK_YEARS years
+    "CRMA benchmark": "monitor.crma_benchmark",
+    "Supplier headroom": "monitor.supplier_headroom",
 }
 # The sheets of the every-importer screens hold their flagged rows only (this boolean column true): the rows
 # policy staff read. In full, at one world year, they were 940,000 rows and 137 of the 165 s of publication
@@ -43,6 +46,7 @@ SHEET_FILTERS: dict[str, str] = {
     "Dependence on NL": "depends_on_nl",
     "Dependence on EU": "depends_on_eu",
     "World supply screen": "flagged",
+    "Supplier headroom": "concentrated_oecd",
 }
 CAVEATS = [
     "Candidate dependencies are evidence for analysts, not verdicts (methodology section 6).",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from pipeline.report import changes, charts, indirect, queries, rolling
+from pipeline.report import beyond, changes, charts, indirect, queries, rolling
 from pipeline.report.formatting import domain_label, reporter_label, source_label
 from pipeline.report.supplier_shares import product_key, supplier_shares
 
@@ -33,6 +33,9 @@ def collect(conn, manifest: dict | None = None) -> tuple[dict, dict]:
     heatmaps = _heatmaps(conn, headline_years, currencies, figures)
     rolling_page, rolling_payload, rolling_figure = rolling.rolling_section(conn)
     figures.update(rolling_figure)
+    thresholds = queries.thresholds(conn)
+    crma_page, crma_figures = beyond.crma_section(conn, thresholds.get("crma_benchmark", []))
+    figures.update(crma_figures)
 
     page = {
         "publication": pub,
@@ -40,7 +43,7 @@ def collect(conn, manifest: dict | None = None) -> tuple[dict, dict]:
         "synthetic_note": pub["synthetic_note"] or (manifest or {}).get("synthetic_note")
         or "some inputs are synthetic demo data",
         "sources": sources,
-        "thresholds": queries.thresholds(conn),
+        "thresholds": thresholds,
         "years": years,
         "headline": headline,
         "dependencies": [_table_row(r) for r in deps],
@@ -56,6 +59,8 @@ def collect(conn, manifest: dict | None = None) -> tuple[dict, dict]:
         "hidden_on": indirect.hidden_dependence_on_supplier(conn),
         "loss": indirect.supplier_loss(conn),
         "rolling": rolling_page,
+        "crma": crma_page,
+        "counts": beyond.counts_section(conn),
     }
     payload = {
         "figures": figures,

@@ -19,6 +19,8 @@ SECTIONS: dict[str, tuple[str, tuple[str, ...]]] = {
     "product": ("Product charts of the dependencies", ("monitor.eu_dependencies", "monitor.nl_dependencies")),
     "rolling": ("Rolling 12 months", ("monitor.ec_screen_rolling",)),
     "supplier-loss": ("If a supplier stopped", ("monitor.supplier_loss", "monitor.supplier_loss_by_domain")),
+    "crma": ("CRMA benchmark (largest third-country share of EU27 imports per strategic raw material)",
+             ("monitor.crma_benchmark",)),
 }
 
 
@@ -38,7 +40,8 @@ def public_content(page: dict, payload: dict, sections: list[str]) -> tuple[dict
         payload.update(products={}, initial_product=None)
     if "rolling" in sections:
         payload["rolling"] = {"products": {}, "layout": {}}
-    dropped = tuple(prefix for s, prefix in (("headline", "headline-"), ("rolling", "rolling-")) if s in sections)
+    dropped = tuple(prefix for s, prefix in (("headline", "headline-"), ("rolling", "rolling-"), ("crma", "crma-"))
+                    if s in sections)
     payload["figures"] = {k: v for k, v in payload["figures"].items() if not (dropped and k.startswith(dropped))}
     return page, payload
 

@@ -57,6 +57,8 @@ def thresholds(conn) -> dict[str, list[float]]:
         # a parameter of the publication, not of a screen row
         "changes_hhi_move": "SELECT value FROM meta.parameters WHERE name = 'changes_hhi_move'",
     }
+    if columns(conn, "monitor", "crma_benchmark"):  # issue 29: absent from older publications
+        sql["crma_benchmark"] = "SELECT DISTINCT value FROM meta.parameters WHERE name = 'crma_benchmark'"
     return {name: sorted(v for (v,) in conn.execute(q).fetchall() if v is not None) for name, q in sql.items()}
 
 
