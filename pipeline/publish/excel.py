@@ -37,8 +37,9 @@ SHEETS: dict[str, str] = {
     "Changes": "monitor.changes",
     # issue 29: the CRMA benchmark is small (materials x stages x years): no row filter, its latest WORKBOOK_YEARS years
     "CRMA benchmark": "monitor.crma_benchmark",
-    "Supplier headroom": "monitor.supplier_headroom",
 }
+# monitor.supplier_headroom has no sheet: about 70% of its rows are concentrated_oecd (8,480 of 12,003 on the
+# embedded default), so a world year would again be hundreds of thousands of cells written by xlsxwriter.
 # The sheets of the every-importer screens hold their flagged rows only (this boolean column true): the rows
 # policy staff read. In full, at one world year, they were 940,000 rows and 137 of the 165 s of publication
 # (SF1, 2026-11-30); every row stays in the Parquet snapshot and geomonitor.duckdb.
@@ -46,7 +47,6 @@ SHEET_FILTERS: dict[str, str] = {
     "Dependence on NL": "depends_on_nl",
     "Dependence on EU": "depends_on_eu",
     "World supply screen": "flagged",
-    "Supplier headroom": "concentrated_oecd",
 }
 CAVEATS = [
     "Candidate dependencies are evidence for analysts, not verdicts (methodology section 6).",
