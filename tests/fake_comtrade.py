@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import csv
 import email.utils
+import gzip
+import io
 import json
 import random
 import socket
@@ -79,6 +81,17 @@ def make_records(reporters, years, flows, codes, partners, *, sizes, seed: int =
                     })
                     out.append(rec)
     return out
+
+
+def bulk_file(records: list[dict], fields: list[str]) -> bytes:
+    """A UN Comtrade bulk file of ``records``: the ``fields`` tab-separated under their header, gzip, empty for
+    null and booleans lower-case, as the bulk API serves them."""
+    out = io.StringIO()
+    out.write("\t".join(fields) + "\n")
+    for r in records:
+        out.write("\t".join("" if r.get(c) is None else str(r[c]).lower() if isinstance(r[c], bool) else str(r[c])
+                            for c in fields) + "\n")
+    return gzip.compress(out.getvalue().encode())
 
 
 def record_key(rec: dict) -> tuple:

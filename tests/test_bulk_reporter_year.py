@@ -14,8 +14,6 @@ tests/test_comtrade_parquet.py.
 
 from __future__ import annotations
 
-import gzip
-import io
 import json
 from pathlib import Path
 
@@ -24,6 +22,7 @@ import pytest
 
 from conftest import SAMPLE
 from fake_comext import month_archive
+from fake_comtrade import bulk_file
 from pipeline.io import sha256_of
 from pipeline.readers import comext_bulk, comtrade
 from pipeline.readers.comtrade_parquet import cached_conversion
@@ -42,12 +41,7 @@ def _records() -> list[dict]:
 
 
 def _tsv(records: list[dict]) -> bytes:
-    out = io.StringIO()
-    out.write("\t".join(FIELDS) + "\n")
-    for r in records:
-        out.write("\t".join("" if r.get(c) is None else str(r[c]).lower() if isinstance(r[c], bool) else str(r[c])
-                            for c in FIELDS) + "\n")
-    return gzip.compress(out.getvalue().encode())
+    return bulk_file(records, FIELDS)
 
 
 def _sync(folder: Path, cache: Path):

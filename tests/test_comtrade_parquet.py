@@ -8,7 +8,6 @@ of the same 47 fields written from it, as the bulk API ships reporter-years.
 from __future__ import annotations
 
 import gzip
-import io
 import json
 import shutil
 from pathlib import Path
@@ -17,6 +16,7 @@ import duckdb
 import pytest
 
 from conftest import SAMPLE, failure_messages
+from fake_comtrade import bulk_file
 from pipeline.readers import comtrade
 from pipeline.readers.comtrade_view import COVERAGE, sync_comtrade_view
 from pipeline.readers.inputs import discover
@@ -30,13 +30,7 @@ def _records() -> list[dict]:
 
 
 def _tsv(records: list[dict]) -> bytes:
-    """A bulk file: the 47 fields tab-separated under their header, gzip, empty for null."""
-    out = io.StringIO()
-    out.write("\t".join(FIELDS) + "\n")
-    for r in records:
-        out.write("\t".join("" if r.get(c) is None else str(r[c]).lower() if isinstance(r[c], bool) else str(r[c])
-                            for c in FIELDS) + "\n")
-    return gzip.compress(out.getvalue().encode())
+    return bulk_file(records, FIELDS)
 
 
 def _page(records: list[dict]) -> str:
