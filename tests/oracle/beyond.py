@@ -10,7 +10,8 @@ from __future__ import annotations
 import duckdb
 import polars as pl
 
-from oracle.oracle import EU27, Prepared, _div, _import_concentration, _own_totals, _shares, _supplier_rows, prepare
+from oracle.oracle import (EU27, Prepared, _div, _import_concentration, _own_totals, _shares, _supplier_rows,
+                           importer_hs6_rows, prepare)
 
 KEYS: dict[str, list[str]] = {
     "supplier_headroom": ["source", "importer", "year", "product_code"],
@@ -83,11 +84,7 @@ def _settings(p: Prepared, settings) -> dict:
 def _supplier_headroom(p: Prepared, ic: pl.DataFrame, s: dict) -> pl.DataFrame:
     src = "comtrade"
     k = ["source", "importer", "year", "product_code"]
-    rows = ic.filter(
-        (pl.col("source") == src) & (pl.col("product_level") == "HS6")
-        & (((pl.col("reporter") != EU27) & (pl.col("partner_scope") == "all"))
-           | ((pl.col("reporter") == EU27) & (pl.col("partner_scope") == "extra_eu")))
-    ).rename({"reporter": "importer"})
+    rows = importer_hs6_rows(ic, src)
     # world exports: every Comtrade country reporter's own total (World row, else partner rows), positive ones
     exporters = _own_totals(p, "export").filter((pl.col("source") == src) & (pl.col("total_k") > 0)).select(
         "year", "product_code", exporter=pl.col("reporter"), x=pl.col("total_k"))

@@ -702,6 +702,16 @@ def _lt_supplier_share(p: Prepared, supplier_set: list[str]) -> pl.DataFrame:
 # ---------------------------------------------------------------------------------------------------------
 # monitor.world_supply_screen
 
+def importer_hs6_rows(ic: pl.DataFrame, source: str) -> pl.DataFrame:
+    """The importers' HS6 concentration rows of one source, as the world-level screens read them: a country on
+    all its partners, the EU27 bloc on its extra-EU partners; ``reporter`` renamed ``importer``."""
+    return ic.filter(
+        (pl.col("source") == source) & (pl.col("product_level") == "HS6")
+        & (((pl.col("reporter") != EU27) & (pl.col("partner_scope") == "all"))
+           | ((pl.col("reporter") == EU27) & (pl.col("partner_scope") == "extra_eu")))
+    ).rename({"reporter": "importer"})
+
+
 def _world_supply_screen(p: Prepared, ic: pl.DataFrame) -> pl.DataFrame:
     s = p.settings
     src = "comtrade"
@@ -741,11 +751,7 @@ def _world_supply_screen(p: Prepared, ic: pl.DataFrame) -> pl.DataFrame:
     exports = pl.concat([country_x, bloc_x], how="vertical")
 
     k = ["source", "importer", "year", "product_code"]
-    rows = ic.filter(
-        (pl.col("source") == src) & (pl.col("product_level") == "HS6")
-        & (((pl.col("reporter") != EU27) & (pl.col("partner_scope") == "all"))
-           | ((pl.col("reporter") == EU27) & (pl.col("partner_scope") == "extra_eu")))
-    ).rename({"reporter": "importer"})
+    rows = importer_hs6_rows(ic, src)
     out = (
         rows.join(exports, on=["importer", "year", "product_code"], how="left")
         .join(world, on=["year", "product_code"], how="left")
