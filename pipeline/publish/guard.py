@@ -23,7 +23,7 @@ from pipeline.io import sql_string
 FLOWS = "staging.trade_flows"
 # tables every publication makes afresh, compared with nothing: monitor.changes is the difference itself
 NOT_COMPARED = {"monitor.changes"}
-SCHEMAS = ("monitor", "reference", "staging")
+SCHEMAS = ("monitor", "reference", "staging")  # compared with the previous publication
 SHOWN = 12  # findings printed per refusal; the manifest and the check's metadata keep them all
 NEVER_ACCEPTED = "no_flows"
 
@@ -124,7 +124,7 @@ class Guard:
     def _against_previous(self, conn, tables: list[str], made_later: set[str]) -> tuple[str | None, list[Finding]]:
         published = {f"{s}.{t}" for s, t in conn.execute(
             "SELECT schema_name, table_name FROM duckdb_tables() WHERE database_name = 'guard_prev' "
-            f"AND schema_name IN {SCHEMAS}").fetchall()} - NOT_COMPARED - made_later
+            f"AND schema_name IN ({', '.join(sql_string(x) for x in SCHEMAS)})").fetchall()} - NOT_COMPARED - made_later
         previous = None
         if "publication" in {t for (t,) in conn.execute(
                 "SELECT table_name FROM duckdb_tables() WHERE database_name = 'guard_prev' "
