@@ -128,7 +128,8 @@ def model_asset(model: SqlModel, partitioned: set[str]) -> AssetsDefinition:
         pool=DUCKDB_POOL,
         kinds={"duckdb", "sql"},
         automation_condition=AutomationCondition.eager(),
-        metadata={"sql_file": str(model.path.relative_to(SQL_DIR.parent)),
+        metadata={"sql_file": str(model.path.relative_to(SQL_DIR.parent) if model.path.is_relative_to(SQL_DIR.parent)
+                                  else model.path),  # a test's extra model folder (sql_models.EXTRA_MODEL_DIRS)
                   "partitioned_by": model.partition or "none (whole table)"},
     )
     def _build(context: AssetExecutionContext, settings: InputSettings, thresholds: Thresholds,

@@ -84,13 +84,6 @@ def view_descriptions(marts: list[str]) -> dict[str, str]:
     return out
 
 
-# the views every publication with these marts has (kept for callers that list them)
-VIEW_DESCRIPTIONS = view_descriptions([
-    "monitor.eu_dependencies", "monitor.nl_dependencies", "monitor.dependence_on_nl", "monitor.dependence_on_eu",
-    "monitor.import_concentration", "monitor.ec_screen", "monitor.ec_screen_rolling", "monitor.trends",
-    "monitor.domain_summary", "monitor.supplier_shares", "monitor.world_supply_screen", "monitor.changes"])
-
-
 def create_analyst_views(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
     """A named view of every ``monitor`` table present; returns the descriptions of the views made."""
     con.execute("CREATE SCHEMA IF NOT EXISTS views")

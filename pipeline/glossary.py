@@ -3,8 +3,15 @@
 The publisher writes these as ``COMMENT ON COLUMN`` into ``geomonitor.duckdb`` (so
 ``DESCRIBE`` and ``duckdb_columns()`` explain themselves), the snapshot manifest
 carries them, and the Dagster column schema shows them. A column name means the
-same thing in every table; a test fails when a published column has no entry.
+same thing in every table; a test fails when a published column has no entry. A column only one table has
+may instead be declared in that table's SQL header (``-- column <name>: ...``, pipeline/contracts.py).
+
+A meaning that depends on a setting names it as a placeholder, ``{depends_share}``: the publisher writes the
+value the run used (``depends_share = 0.5``), anything else the setting's name alone (``describe``), so no
+published comment states a default the run did not use.
 """
+
+import re
 
 COLUMNS: dict[str, str] = {
     # keys and provenance
@@ -61,7 +68,8 @@ COLUMNS: dict[str, str] = {
                                  "member state for EU27), summed: a discrepancy in the source, never netted against "
                                  "another product's unallocated value."),
     "unallocated_share": "unallocated_value / (allocated_value + unallocated_value).",
-    "low_confidence": "True when unallocated_share exceeds the low-confidence threshold (default 0.10).",
+    "low_confidence": ("True when unallocated_share exceeds the low-confidence threshold "
+                       "({low_confidence_unallocated_share})."),
     "internal_value": ("Value the scope leaves out: re-imports (a member's trade with itself for EU27), and for "
                        "'extra_eu' imports from member states and the intra-EU codes QR/QV/QY."),
     "world_value": ("Sum of the World totals of the row's products (per member for EU27); null when any of them has "
@@ -147,9 +155,11 @@ COLUMNS: dict[str, str] = {
     "importer_top_partner": "The importer's largest supplier country.",
     "depends": ("supplier_share >= depends_share, or the supplier is top and importer_hhi > depends_top_hhi; null "
                 "where the importer's own report is missing."),
-    "depends_on_nl": ("nl_share >= 0.5, or NL is the top supplier and the importer's HHI > 0.4 (thresholds in the "
+    "depends_on_nl": ("nl_share >= {depends_share}, or NL is the top supplier and the importer's HHI > "
+                      "{depends_top_hhi} (thresholds in the "
                       "row); null (unknown) where the importer's own report is missing (mirror view only)."),
-    "depends_on_eu": ("eu_share >= 0.5, or the EU is the top supplier and the importer's HHI > 0.4; null (unknown) "
+    "depends_on_eu": ("eu_share >= {depends_share}, or the EU is the top supplier and the importer's HHI > "
+                      "{depends_top_hhi}; null (unknown) "
                       "where the importer's own report is missing."),
     "depends_share_threshold": "Share threshold used for depends_on_*.",
     "depends_top_hhi_threshold": "Importer-HHI threshold used with the top-supplier rule.",
@@ -181,10 +191,10 @@ COLUMNS: dict[str, str] = {
                     "importer's imports from countries (one hop, an upper bound). Null as lt_nl_share."),
     "hidden_dependence": ("depends is not true and lt_supplier_share >= depends_share: depending on the supplier's "
                           "goods without buying them from it; null where lt_supplier_share is null."),
-    "hidden_dependence_on_nl": ("depends_on_nl is not true and lt_nl_share >= 0.5: the importer depends on Dutch "
-                                "supply bought through other countries; null where lt_nl_share is null."),
-    "hidden_dependence_on_eu": ("depends_on_eu is not true and lt_eu_share >= 0.5: the importer depends on the member "
-                                "states' supply bought through non-members; null where lt_eu_share is null."),
+    "hidden_dependence_on_nl": ("depends_on_nl is not true and lt_nl_share >= {depends_share}: the importer "
+                                "depends on Dutch supply bought through other countries; null where lt_nl_share is null."),
+    "hidden_dependence_on_eu": ("depends_on_eu is not true and lt_eu_share >= {depends_share}: the importer "
+                                "depends on the member states' supply bought through non-members; null where lt_eu_share is null."),
     # domain summary
     "eu_products_screened": "HS6 products of the domain screened for the EU27.",
     "eu_dependent_products": "Of those, dependent (EC screen).",
@@ -292,7 +302,7 @@ COLUMNS: dict[str, str] = {
     "window_complete": "months_in_window = 12; a shorter window shows its criteria but is never flagged dependent.",
     # changes since the previous publication (monitor.changes)
     "screen": "The screen the key belongs to: ec_screen, world_supply_screen, dependence_on_nl or dependence_on_eu.",
-    "change": "newly_dependent, no_longer_dependent, top_supplier_changed or hhi_moved (by more than changes_hhi_move).",
+    "change": "newly_dependent, no_longer_dependent, top_supplier_changed or hhi_moved (by more than {changes_hhi_move}).",
     "dependent_before": "The key's flag in the previous publication (dependent, flagged or depends_on_*).",
     "dependent_now": "The key's flag in this publication; null when the key is gone.",
     "top_supplier_before": "The key's top supplier in the previous publication.",
@@ -340,25 +350,9 @@ DOMAIN_LABELS: dict[str, str] = {
 }
 COLUMNS.setdefault("label", "Readable name of the entry.")
 
-# The methodology section (docs/methodology.md) every published table follows.
+# The methodology section (docs/methodology.md) of the reference tables; a SQL model declares its own in its header
+# ('-- methodology: ...', read through pipeline/catalog.py).
 TABLE_SECTIONS: dict[str, str] = {
-    "monitor.import_concentration": "4 Import concentration; 5 The EU as one bloc",
-    "monitor.ec_screen": "6 Screens (EC 2021 C1-C3); 5 The EU as one bloc",
-    "monitor.ec_screen_rolling": "8 Beyond the single-step screen (rolling 12 months); 6 Screens (EC 2021 C1-C3)",
-    "monitor.eu_dependencies": "6 Screens (EC 2021 C1-C3); 5 The EU as one bloc",
-    "monitor.nl_dependencies": "6 Screens (EC 2021 C1-C3); 10 Caveats (quasi-transit)",
-    "monitor.world_supply_screen": "6 Screens (world supply G1-G3)",
-    "monitor.supplier_dependence": "7 Third countries' dependence on the Netherlands and on the EU",
-    "monitor.dependence_on_nl": "7 Third countries' dependence on the Netherlands and on the EU",
-    "monitor.dependence_on_eu": "7 Third countries' dependence on the Netherlands and on the EU",
-    "monitor.domain_summary": "9 Strategic domains; 6 Screens",
-    "monitor.trends": "6 Screens (year over year)",
-    "monitor.supplier_shares": "4 Import concentration (supplier shares)",
-    "monitor.look_through_shares": "8 Beyond the single-step screen",
-    "monitor.indirect_dependencies": "8 Beyond the single-step screen",
-    "monitor.supplier_loss": "8 Beyond the single-step screen (supplier loss)",
-    "monitor.supplier_loss_by_domain": "8 Beyond the single-step screen (supplier loss)",
-    "monitor.changes": "6 Screens; 7 Dependence (changes since the previous publication)",
     "reference.countries": "2 Sources, currencies, product codes; 3 Partner kinds",
     "reference.hs_products": "2 Sources, currencies, product codes",
     "reference.strategic_domains": "9 Strategic domains",
@@ -415,8 +409,26 @@ def currency(column: str) -> str:
     return "row's currency: USD (comtrade) / EUR (comext)" if column in _VALUE_COLUMNS else ""
 
 
-def describe(column: str) -> str | None:
-    return COLUMNS.get(column)
+_PLACEHOLDER = re.compile(r"\{(\w+)\}")
+
+
+def _number(value) -> str:
+    return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
+
+
+def fill(text: str, parameters: dict | None = None) -> str:
+    """A meaning with its ``{setting}`` placeholders written out: 'setting = value' with the values the run used
+    (``parameters``, as meta.parameters), the setting's name alone where they are not known."""
+    def one(found: re.Match) -> str:
+        name = found.group(1)
+        return f"{name} = {_number(parameters[name])}" if parameters and name in parameters else name
+    return _PLACEHOLDER.sub(one, text)
+
+
+def describe(column: str, parameters: dict | None = None) -> str | None:
+    """The column's meaning, its settings written out (``fill``)."""
+    text = COLUMNS.get(column)
+    return fill(text, parameters) if text else None
 
 
 # methodology section 8, "Screens no public monitor shows yet" (issue 29)
@@ -438,16 +450,12 @@ COLUMNS.update({
     "china_top_cases": "Concentrated cases whose largest supplier is China (CHN).",
     "china_share_of_concentrated": "china_top_cases / concentrated_cases (the OECD's 'China's part').",
 })
-TABLE_SECTIONS.update({
-    "monitor.supplier_headroom": "8 Beyond the single-step screen (supplier headroom)",
-    "monitor.supplier_headroom_by_year": "8 Beyond the single-step screen (supplier headroom)",
-})
 COLUMNS.update({
     # monitor.crma_benchmark (Critical Raw Materials Act, Regulation (EU) 2024/1252, Art. 5(1)(d))
     "material": "Strategic raw material of the CRMA (Annex I, Section 1), as in reference.crma_materials.",
     "stage": "Processing stage of the material: extraction, processing or magnets (reference.crma_materials).",
     "top_share": "top_supplier's share of the stage's imports from non-EU countries (m_extra).",
-    "benchmark": "The CRMA benchmark used (crma_benchmark, default 0.65): at most this share from one third country.",
+    "benchmark": "The CRMA benchmark used ({crma_benchmark}): at most this share from one third country.",
     "over_benchmark": "top_share > benchmark, for a complete year only (an incomplete year shows its share, no flag).",
     "benchmark_gap": "top_share - benchmark: the distance to the benchmark (> 0 is over it).",
     "top_share_3y_before": "The same material's and stage's top_share three calendar years before; null if none.",
@@ -456,7 +464,6 @@ COLUMNS.update({
     "codes_shared": ("Of those, codes that also cover other goods (shared_with in the mapping): counted whole, so "
                      "the row is an upper bound."),
 })
-TABLE_SECTIONS["monitor.crma_benchmark"] = "8 Beyond the single-step screen (CRMA benchmark)"
 COLUMNS.update({
     # reference.crma_materials (data/reference/crma_materials.csv, provenance in data/reference/PROVENANCE.md)
     "hs6": "HS 2022 subheading (6 digits) mapped to the material and stage.",
@@ -486,11 +493,6 @@ COLUMNS.update({
     "members_only": "Products where a member state is and the bloc is not.",
     "bloc_and_members": "Products where both are.",
 })
-TABLE_SECTIONS.update({
-    "monitor.bloc_vs_members": "8 Beyond the single-step screen (bloc versus members); 6 Screens (EC 2021)",
-    "monitor.third_country_bloc_vs_members": "8 Beyond the single-step screen (bloc versus members); 7 Dependence on the EU",
-    "monitor.bloc_member_counts": "8 Beyond the single-step screen (bloc versus members)",
-})
 COLUMNS.update({
     # monitor.ec_screen_cn8 (after IW Koeln's China monitor)
     "cn8": "Comext's native 8-digit CN code.",
@@ -498,6 +500,5 @@ COLUMNS.update({
     "product_code_target": ("The HS6 code on the target edition (hs_target_edition) the CN8 code's trade belongs to, "
                             "i.e. its monitor.ec_screen row; null when the code is shared out over several."),
     "annual_imports": "M_extra + M_intra of the CN8 code in the year: the imports the EC screen sees.",
-    "min_value": "The minimum annual imports (cn8_min_value, EUR) a CN8 code needs to be screened.",
+    "min_value": "The minimum annual imports ({cn8_min_value}, EUR) a CN8 code needs to be screened.",
 })
-TABLE_SECTIONS["monitor.ec_screen_cn8"] = "8 Beyond the single-step screen (CN8 screen); 6 Screens (EC 2021 C1-C3)"

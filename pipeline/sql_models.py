@@ -20,13 +20,19 @@ functions such as ``read_parquet`` are not dependencies), so lineage never has
 to be written by hand. Unknown tables and cycles are errors at load time that
 name the file.
 
+A model's header also declares its table's publication contract (access class, workbook sheet, changes
+screens, report sections, methodology section, table-specific column meanings): pipeline/contracts.py
+lists those directives; pipeline/catalog.py is what reads them for the publisher.
+
 A typo never passes silently: these are errors at load time too, naming the file and line:
 
 * a header line that looks like a directive but is not one: a word one letter away from a
   directive (``-- grains: ...``, ``-- chek x: ...``) or a longer form of one (``-- checks x: ...``,
   ``-- warning x: ...``) before a colon, a directive keyword without the ``:`` form
   (``-- check positive v > 0``), or a directive after the SQL has begun (DuckDB would ignore it);
-  so a description line must not start with a directive keyword;
+  so a description line must not start with a directive keyword (of grain, partition, check, warn, assert);
+* a contract directive that cannot be read (an unknown access class, a sheet filter or a changes column
+  the SELECT does not produce, a sheet name or changes screen declared twice);
 * ``getvariable('name')`` where ``name`` is not a setting (``pipeline.resources.Thresholds``):
   DuckDB returns NULL for it, and a threshold compared with NULL never flags;
 * a grain column the model's SELECT does not produce (read statically from the SQL, stars
@@ -47,7 +53,15 @@ from pathlib import Path
 import sqlglot
 from sqlglot import exp
 
+from pipeline import glossary
+from pipeline.contracts import KEYWORDS as CONTRACT_KEYWORDS
+from pipeline.contracts import Contract, ContractError, declare
+from pipeline.contracts import FORMS as CONTRACT_FORMS
 from pipeline.sql_macros import MACRO_FOLDER, load_macros, macros_called
+
+# Test-only hook: more folders of <layer>/<name>.sql models that load_models reads beside its root (a test adds a
+# table through one SQL file this way, and finds it published with no other edit: tests/test_table_contracts.py).
+EXTRA_MODEL_DIRS: tuple[Path, ...] = ()
 
 
 class ModelError(Exception):
@@ -84,6 +98,7 @@ class SqlModel:
     lookback: int = 0  # years before its own that a year's rows read (partitioned models only)
     grain_line: int = 0  # line of the grain directive in the file, for errors
     macro_sql: str = ""  # the shared macros it calls (pipeline/sql_macros.py), part of its code version
+    contract: Contract = field(default_factory=Contract)  # what publishing does with the table (pipeline/contracts.py)
 
     @property
     def table(self) -> str:
@@ -94,8 +109,9 @@ class SqlModel:
         return hashlib.sha256((self.sql + self.macro_sql).encode()).hexdigest()[:16]
 
 
-_DIRECTIVE = re.compile(r"^--\s*(grain|partition|check|warn|assert)\b\s*(\w+)?\s*:\s*(.+)$", re.IGNORECASE)
-_KEYWORDS = ("grain", "partition", "check", "warn", "assert")
+_MODEL_KEYWORDS = ("grain", "partition", "check", "warn", "assert")
+_KEYWORDS = _MODEL_KEYWORDS + CONTRACT_KEYWORDS
+_DIRECTIVE = re.compile(rf"^--\s*({'|'.join(_KEYWORDS)})\b\s*(\w+)?\s*:\s*(.+)$", re.IGNORECASE)
 # a comment line's first word, and whether a colon follows it (or a name and a colon): '-- grains: a'
 _LOOKS_LIKE = re.compile(r"^--\s*([A-Za-z_]+)(\s*(?:\w+\s*)?:)?")
 _PARTITION = re.compile(r"^year(?:\s*,\s*lookback\s+([1-9][0-9]*))?$", re.IGNORECASE)
@@ -121,8 +137,10 @@ def _misspelt_directive(line: str) -> str | None:
         return None
     word, colon = found.group(1).lower(), found.group(2)
     for keyword in _KEYWORDS:
-        if word == keyword:
-            return keyword  # the keyword itself, but not in the directive's form
+        if word == keyword and keyword in _MODEL_KEYWORDS:
+            # the keyword itself, but not in the directive's form (the contract's words, e.g. 'report' or
+            # 'methodology', start description lines too: only their colon forms are taken for directives)
+            return keyword
         if colon and (_one_edit_apart(word, keyword) or (word.startswith(keyword) and len(word) <= len(keyword) + 3)):
             return keyword
     return None
@@ -134,6 +152,7 @@ _FORMS = {
     "check": "-- check <name>: <predicate>",
     "warn": "-- warn <name>: <predicate>",
     "assert": "-- assert <name>: <SELECT returning offending rows>",
+    **CONTRACT_FORMS,
 }
 
 
@@ -168,23 +187,33 @@ def table_references(sql: str, origin: str = "<sql>") -> frozenset[str]:
     return frozenset(refs)
 
 
-def parse_model(path: Path, root: Path, variables: Iterable[str] | None = None) -> SqlModel:
-    """One model file. ``variables``: the names ``getvariable()`` may read (None: not checked)."""
-    rel = path.relative_to(root)
-    if len(rel.parts) != 2:
-        raise ModelError(f"{path}: models live at dbt_like_sql/<layer>/<name>.sql")
-    layer, name = rel.parts[0], path.stem
-    text = path.read_text(encoding="utf-8")
+@dataclass(frozen=True)
+class Header:
+    """What a SQL file's leading comment lines say: its description and its directives."""
+
+    description: str
+    grain: tuple[str, ...] = ()
+    grain_line: int = 0
+    partition: str | None = None
+    lookback: int = 0
+    checks: tuple[Check, ...] = ()
+    contract: Contract = field(default_factory=Contract)
+    sql_lines: tuple[tuple[int, str], ...] = ()  # (line number, text) of every line that is SQL, directives included
+
+
+def parse_header(path: Path, text: str | None = None) -> Header:
+    """The header of a SQL file (a model, or the publisher's changes.sql): errors name the file and line."""
+    text = path.read_text(encoding="utf-8") if text is None else text
     description_lines: list[str] = []
     grain: tuple[str, ...] = ()
     grain_line = 0
     partition: str | None = None
     lookback = 0
     checks: list[Check] = []
-    sql_lines: list[tuple[int, str]] = []  # (line number, text) of every line that is SQL, directives included
-    lines = text.splitlines()
+    contract = Contract()
+    sql_lines: list[tuple[int, str]] = []
     in_header = True
-    for number, line in enumerate(lines, start=1):
+    for number, line in enumerate(text.splitlines(), start=1):
         stripped = line.strip()
         if not stripped:
             continue
@@ -208,7 +237,12 @@ def parse_model(path: Path, root: Path, variables: Iterable[str] | None = None) 
             continue
         sql_lines.append((number, line))
         kind = directive.group(1).lower()
-        if kind == "grain":
+        if kind in CONTRACT_KEYWORDS:
+            try:
+                contract = declare(contract, kind, directive.group(2), directive.group(3), number)
+            except ContractError as exc:
+                raise ModelError(f"{path}:{number}: {exc}: {stripped!r}") from None
+        elif kind == "grain":
             if directive.group(2):
                 raise ModelError(f"{path}:{number}: looks like a directive but is not one: {stripped!r}; "
                                  f"write '{_FORMS['grain']}'")
@@ -232,9 +266,21 @@ def parse_model(path: Path, root: Path, variables: Iterable[str] | None = None) 
             checks.append(Check(directive.group(2), directive.group(3).strip(), kind))
     if not description_lines:
         raise ModelError(f"{path}: start the model with a comment that says what the table is")
+    return Header("\n".join(description_lines), grain, grain_line, partition, lookback, tuple(checks), contract,
+                  tuple(sql_lines))
+
+
+def parse_model(path: Path, root: Path, variables: Iterable[str] | None = None) -> SqlModel:
+    """One model file. ``variables``: the names ``getvariable()`` may read (None: not checked)."""
+    rel = path.relative_to(root)
+    if len(rel.parts) != 2:
+        raise ModelError(f"{path}: models live at dbt_like_sql/<layer>/<name>.sql")
+    layer, name = rel.parts[0], path.stem
+    text = path.read_text(encoding="utf-8")
+    header = parse_header(path, text)
     if variables is not None:
         known = {v.lower() for v in variables}
-        for number, line in sql_lines:
+        for number, line in header.sql_lines:
             for found in _GETVARIABLE.finditer(line):
                 if found.group(1) is None:
                     raise ModelError(f"{path}:{number}: getvariable() takes a setting's name as a string literal, "
@@ -248,13 +294,14 @@ def parse_model(path: Path, root: Path, variables: Iterable[str] | None = None) 
         layer=layer,
         name=name,
         sql=body,
-        description="\n".join(description_lines),
+        description=header.description,
         deps=table_references(body, origin=str(path)),
-        grain=grain,
-        checks=tuple(checks),
-        partition=partition,
-        lookback=lookback,
-        grain_line=grain_line,
+        grain=header.grain,
+        checks=header.checks,
+        partition=header.partition,
+        lookback=header.lookback,
+        grain_line=header.grain_line,
+        contract=header.contract,
     )
 
 
@@ -333,19 +380,65 @@ def settings_names() -> set[str]:
     return set(Thresholds().sql_variables())
 
 
+def model_files(root: Path) -> list[tuple[Path, Path]]:
+    """(file, its root) of every model under ``root`` and the EXTRA_MODEL_DIRS, macros left out."""
+    return [(path, folder) for folder in (root, *EXTRA_MODEL_DIRS) for path in sorted(folder.glob("*/*.sql"))
+            if path.parent.name != MACRO_FOLDER]
+
+
+def _check_contract(model: SqlModel, columns: set[str] | None) -> None:
+    """The columns a model's contract names are columns its SELECT produces (when they can be told)."""
+    contract = model.contract
+    for column, _ in contract.columns:
+        if column in glossary.COLUMNS:
+            raise ModelError(f"{model.path}:{contract.lines[f'column {column}']}: column {column!r} already has its one "
+                             "meaning in pipeline/glossary.py (a column name means the same in every table)")
+    named = contract.referenced_columns()
+    for screen in contract.changes:
+        if screen.where:
+            try:
+                condition = sqlglot.parse_one(f"SELECT 1 WHERE {screen.where}", read="duckdb")
+            except sqlglot.errors.ParseError as exc:
+                raise ModelError(f"{model.path}:{contract.lines[f'changes {screen.screen}']}: the changes screen's "
+                                 f"'where' does not parse: {exc}") from None
+            named += [(c.name, "changes") for c in condition.find_all(exp.Column)]
+    if columns is None:
+        return
+    for column, kind in named:
+        if column.lower() not in columns:
+            line = next((n for key, n in contract.lines.items() if key.split(" ")[0] == kind), 0)
+            raise ModelError(f"{model.path}:{line}: the {kind} declaration names column {column!r}, which the model "
+                             f"does not produce; its columns: {', '.join(sorted(columns))}")
+
+
+def _check_unique_declarations(models: list[SqlModel]) -> None:
+    """A sheet name and a changes screen belong to one table each."""
+    seen: dict[str, SqlModel] = {}
+    for model in models:
+        declared = ([f"sheet {model.contract.sheet.name!r}"] if model.contract.sheet else []) \
+            + [f"changes screen {s.screen!r}" for s in model.contract.changes]
+        for what in declared:
+            if what in seen:
+                raise ModelError(f"{model.path}: {what} is declared by {seen[what].path} too")
+            seen[what] = model
+
+
 def load_models(root: Path, external_tables: set[str], variables: Iterable[str] | None = None) -> list[SqlModel]:
-    """Every model under ``root``, in dependency order, validated against known tables, the settings
-    ``getvariable()`` may read (``variables``; default: ``settings_names()``) and its own columns."""
+    """Every model under ``root`` (and EXTRA_MODEL_DIRS), in dependency order, validated against known tables,
+    the settings ``getvariable()`` may read (``variables``; default: ``settings_names()``), its own columns and
+    its contract's."""
     variables = settings_names() if variables is None else set(variables)
     macros = load_macros(root)
     models = []
-    for path in sorted(root.glob("*/*.sql")):
-        if path.parent.name == MACRO_FOLDER:
-            continue
-        model = parse_model(path, root, variables)
+    for path, folder in model_files(root):
+        model = parse_model(path, folder, variables)
         called = macros_called(parsed(model.sql), macros)
         models.append(replace(model, macro_sql="".join(m.sql for m in called)) if called else model)
     by_table = {m.table: m for m in models}
+    if len(by_table) < len(models):
+        twice = sorted({m.table for m in models if sum(o.table == m.table for o in models) > 1})
+        raise ModelError(f"table(s) {twice} defined by more than one model file")
+    _check_unique_declarations(models)
     for model in models:
         unknown = sorted(d for d in model.deps if d not in by_table and d not in external_tables)
         if unknown:
@@ -362,6 +455,7 @@ def load_models(root: Path, external_tables: set[str], variables: Iterable[str] 
     columns: dict[str, set[str] | None] = {}
     for model in ordered:
         columns[model.table] = output_columns(parsed(model.sql), columns)
+        _check_contract(model, columns[model.table])
         if not model.grain or columns[model.table] is None:
             continue  # a star over a raw table or COLUMNS(...): tests/test_sql_models.py checks every project model
         missing = [c for c in model.grain if c.lower() not in columns[model.table]]

@@ -15,7 +15,8 @@ import pytest
 
 from conftest import Runner, copy_data, sdmx_rows
 from pipeline.publish import export_snapshot, verify_folder
-from pipeline.publish.access import DEFAULT_RESTRICTED, PUBLIC, RESTRICTED, file_classes
+from pipeline.catalog import access_class
+from pipeline.publish.access import PUBLIC, RESTRICTED, file_classes
 from pipeline.publish.snapshots import SnapshotError, snapshot_dir
 from pipeline.serve import make_server, read_token
 
@@ -35,7 +36,7 @@ def _manifest(paths):
 def test_manifest_marks_every_file(published):
     manifest = _manifest(published.paths)
     for table, meta in manifest["tables"].items():
-        assert meta["access"] == (RESTRICTED if table in DEFAULT_RESTRICTED else PUBLIC), table
+        assert meta["access"] == access_class(table), table  # as its SQL header declares
     assert manifest["tables"]["monitor.eu_dependencies"]["access"] == RESTRICTED
     assert manifest["tables"]["monitor.import_concentration"]["access"] == PUBLIC
     assert all("access" in meta for meta in manifest["files"].values())
@@ -115,7 +116,8 @@ def test_public_export_holds_no_restricted_file(published, tmp_path):
     assert manifest["access"]["public_only"] is True
     assert set(file_classes(manifest).values()) == {PUBLIC}
     present = {p.relative_to(target).as_posix() for p in target.rglob("*") if p.is_file()}
-    assert not any(name.startswith(tuple(DEFAULT_RESTRICTED)) for name in present)
+    tables = [name.removesuffix(".parquet") for name in present if name.endswith(".parquet")]
+    assert "monitor.eu_dependencies" not in tables and all(access_class(t) == PUBLIC for t in tables)
     assert "monitor.import_concentration.parquet" in present and "reference.countries.parquet" in present
     assert "monitor.eu_dependencies" not in (target / "DICTIONARY.md").read_text()
     assert verify_folder(target) == []

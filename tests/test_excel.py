@@ -8,9 +8,13 @@ import openpyxl
 import polars as pl
 import pytest
 
-from pipeline import glossary
+from pipeline import catalog
 from pipeline.publish import verify_snapshot
-from pipeline.publish.excel import SHEET_FILTERS, SHEETS, WORKBOOK_YEARS, workbook_name
+from pipeline.publish.excel import WORKBOOK_YEARS, workbook_name
+
+# the sheets as the tables' SQL headers declare them: sheet -> table, and the row filters
+SHEETS = {name: table for name, (table, _) in catalog.sheets().items()}
+SHEET_FILTERS = {name: sheet.filter for name, (_, sheet) in catalog.sheets().items() if sheet.filter}
 
 
 @pytest.fixture(scope="module")
@@ -95,7 +99,7 @@ def test_dictionary_covers_every_published_column(snapshot):
         assert f"## {table}" in text
         for field in meta["schema"]:
             assert f"| `{field['name']}` |" in text
-            assert glossary.describe(field["name"]), f"{table}.{field['name']} has no glossary entry"
+            assert catalog.describe(field["name"], table), f"{table}.{field['name']} has no meaning"
     assert "methodology: 6 Screens" in text and "USD (comtrade) / EUR (comext)" in text
 
 

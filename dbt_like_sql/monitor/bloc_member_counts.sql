@@ -6,6 +6,8 @@
 --   side 'partner'  one row per third country: products for which it depends on the EU bloc, and on a
 --                   single member state
 --   bloc_dependent, members_dependent  products with each; bloc_only, members_only, bloc_and_members: the patterns
+-- access: public
+-- methodology: 8 Beyond the single-step screen (bloc versus members)
 -- grain: source, year, side, importer
 -- check counts_add_up: bloc_dependent = bloc_only + bloc_and_members AND members_dependent = members_only + bloc_and_members
 SELECT source, year, 'eu' AS side, 'EU27' AS importer,

@@ -16,6 +16,8 @@
 -- (bloc_basis 'eu27_rows') they need not sum to 1.
 -- The third-country side is monitor.third_country_bloc_vs_members; yearly counts monitor.bloc_member_counts.
 -- release and synthetic: the bloc's row.
+-- access: restricted
+-- methodology: 8 Beyond the single-step screen (bloc versus members); 6 Screens (EC 2021)
 -- grain: source, year, product_code
 -- check pattern_consistent: dependence_pattern = CASE WHEN bloc_dependent AND members_dependent > 0 THEN 'both' WHEN bloc_dependent THEN 'bloc_only' WHEN members_dependent > 0 THEN 'members_only' ELSE 'neither' END
 -- check member_shares: top_member_share IS NULL OR top_member_share > 0 AND top_member_share <= top3_members_share + 1e-12

@@ -21,6 +21,10 @@
 -- counts them. Products are on the target edition's axis (default HS 2022), like the mapping.
 -- caveat: the quasi-transit warning on the Netherlands' Comext rows (section 10).
 -- release and synthetic: the import rows behind the row.
+-- access: restricted
+-- sheet: CRMA benchmark; order 8
+-- report: crma
+-- methodology: 8 Beyond the single-step screen (CRMA benchmark)
 -- grain: source, reporter, year, material, stage
 -- check share_bounds: top_share > 0 AND top_share <= 1 + 1e-9 AND top_supplier_value <= m_extra
 -- check benchmark_consistent: over_benchmark = (top_share > benchmark AND year_complete)

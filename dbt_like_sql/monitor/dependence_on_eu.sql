@@ -5,6 +5,9 @@
 -- much rests on codes split across HS revisions. lt_eu_share: the sum of the 27 members' look-through
 -- shares of the importer's supply (one hop, methodology section 8); hidden_dependence_on_eu: depends_on_eu
 -- is not true and lt_eu_share >= 0.5. See monitor.supplier_dependence for the definitions.
+-- access: public
+-- sheet: Dependence on EU; filter depends_on_eu; order 4
+-- methodology: 7 Third countries' dependence on the Netherlands and on the EU
 -- grain: source, importer, year, product_code
 SELECT
     source, currency, importer, year, product_code, domain,

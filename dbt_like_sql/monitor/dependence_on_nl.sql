@@ -5,6 +5,9 @@
 -- rests on codes split across HS revisions. lt_nl_share: the Netherlands' share of the importer's supply once
 -- each supplier's own imports are looked through (one hop, methodology section 8); hidden_dependence_on_nl:
 -- depends_on_nl is not true and lt_nl_share >= 0.5. See monitor.supplier_dependence for the definitions.
+-- access: public
+-- sheet: Dependence on NL; filter depends_on_nl; order 3
+-- methodology: 7 Third countries' dependence on the Netherlands and on the EU
 -- grain: source, importer, year, product_code
 SELECT
     source, currency, importer, year, product_code, domain,

@@ -8,6 +8,9 @@
 -- eu_/nl_split_dependent_products count the dependent products whose flag rests partly on value
 -- shared out from codes split across HS revisions (monitor.ec_screen.split_dependent).
 -- A product in several domains counts in each (staging.product_domains, not the screens' one-domain column).
+-- access: public
+-- sheet: Domain summary; order 5
+-- methodology: 9 Strategic domains; 6 Screens
 -- grain: source, domain, year
 WITH screen AS (
     SELECT e.* REPLACE (d.domain AS domain)

@@ -22,6 +22,10 @@
 -- converted_split: some of M_extra, M_intra or X_extra was shared out from a code split across HS
 -- revisions (value_share_from_split: the part of M_extra); split_dependent: the product came out
 -- dependent on such value, so the flag rests partly on estimated split weights.
+-- access: restricted
+-- changes ec_screen: keys source, reporter, year, product_code; flag dependent; top top_supplier; hhi hhi_extra
+-- report: headline
+-- methodology: 6 Screens (EC 2021 C1-C3); 5 The EU as one bloc
 -- grain: source, reporter, year, product_code
 -- check criteria_consistent: dependent = (coalesce(c1_concentration AND c2_importance AND c3_substitutability, false) AND year_complete) AND (screened = (c3_substitutability IS NOT NULL))
 -- check bloc_complete_when_dependent: NOT dependent OR reporter <> 'EU27' OR bloc_complete

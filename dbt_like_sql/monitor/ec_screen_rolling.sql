@@ -31,6 +31,9 @@
 -- flag rests partly on such value.
 -- Built per year of period_end; a year's windows read the year before it too (lookback 1), so a new
 -- month rebuilds the windows of its own year only, never the history (pipeline/incremental.py).
+-- access: restricted
+-- report: rolling
+-- methodology: 8 Beyond the single-step screen (rolling 12 months); 6 Screens (EC 2021 C1-C3)
 -- partition: year, lookback 1
 -- grain: source, reporter, period_end, product_code
 -- check criteria_consistent: dependent = (coalesce(c1_concentration AND c2_importance AND c3_substitutability, false) AND window_complete AND coalesce(bloc_complete, true)) AND (screened = (c3_substitutability IS NOT NULL))

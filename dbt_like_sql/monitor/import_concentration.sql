@@ -30,6 +30,8 @@
 -- whether any of the group's value (any partner, World included) was shared out from a code split
 -- across HS revisions; value_share_from_split is the part of allocated_value that was, the
 -- measure of how much the HHI and shares rest on estimated split weights.
+-- access: public
+-- methodology: 4 Import concentration; 5 The EU as one bloc
 -- partition: year
 -- grain: source, reporter, year, product_level, product_code, partner_scope
 -- check hhi_bounds: n_suppliers = 0 AND hhi IS NULL OR hhi BETWEEN 1.0 / n_suppliers - 1e-9 AND 1 + 1e-9

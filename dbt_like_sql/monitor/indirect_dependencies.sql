@@ -9,6 +9,8 @@
 -- Look-through figures are an UPPER BOUND under the proportional re-export assumption (see
 -- monitor.look_through_shares). domain as staging.product_domains. Squares are summed as exact
 -- decimals (18 places), so reruns give the same bits.
+-- access: public
+-- methodology: 8 Beyond the single-step screen
 -- partition: year
 -- grain: source, importer, year, product_code
 -- check hhi_bounds: direct_hhi BETWEEN 0 AND 1 + 1e-9 AND look_through_hhi BETWEEN 0 AND 1 + 1e-9

@@ -27,6 +27,8 @@
 -- release and synthetic: the importer's and every intermediary's import and export rows used.
 -- Shares are carried as DECIMAL(38, 18) from each row's division on, so every sum is exact and a
 -- rerun gives the same bits whatever order DuckDB's threads add in; published as DOUBLE.
+-- access: public
+-- methodology: 8 Beyond the single-step screen
 -- partition: year
 -- grain: source, importer, year, product_code, ultimate_supplier
 -- check share_bounds: look_through_share BETWEEN -1e-9 AND 1 + 1e-9 AND direct_share BETWEEN 0 AND 1 + 1e-9

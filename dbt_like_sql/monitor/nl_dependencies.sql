@@ -3,6 +3,10 @@
 -- Comext rows carry the quasi-transit caveat of monitor.ec_screen: goods cleared in Dutch ports
 -- for other member states count as Dutch extra-EU imports, so NL import dependence from Comext
 -- is overstated (methodology section 10); EU-level results are not affected.
+-- access: restricted
+-- sheet: NL dependencies; order 2
+-- report: dependencies, product
+-- methodology: 6 Screens (EC 2021 C1-C3); 10 Caveats (quasi-transit)
 -- grain: source, year, product_code
 SELECT
     s.* EXCLUDE (reporter, bloc_members, bloc_months_min, bloc_complete),

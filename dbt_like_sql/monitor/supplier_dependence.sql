@@ -31,6 +31,10 @@
 -- importer's imports or of the supplier's exports to it was shared out from a code split across
 -- HS revisions; value_share_from_split: the part of importer_total_imports that was;
 -- split_dependent: depends is true and rests partly on such value.
+-- access: public
+-- changes dependence_on_nl: keys source, importer, year, product_code; flag depends; top importer_top_partner; hhi importer_hhi; where supplier = 'NLD'
+-- changes dependence_on_eu: keys source, importer, year, product_code; flag depends; top importer_top_partner; hhi importer_hhi; where supplier <> 'NLD'
+-- methodology: 7 Third countries' dependence on the Netherlands and on the EU
 -- partition: year
 -- grain: supplier, source, importer, year, product_code
 -- check share_bounds: supplier_share IS NULL OR supplier_share BETWEEN 0 AND 1 + 1e-9

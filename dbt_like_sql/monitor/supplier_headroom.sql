@@ -20,6 +20,8 @@
 -- world-supply screen's G2); headroom is shown either way, and judged on the world that reported.
 -- release and synthetic: the importer's import rows behind the row (as monitor.import_concentration).
 -- monitor.supplier_headroom_by_year holds the yearly world count of concentrated cases.
+-- access: public
+-- methodology: 8 Beyond the single-step screen (supplier headroom)
 -- partition: year
 -- grain: source, importer, year, product_code
 -- check actual_within_potential: actual_suppliers IS NULL OR actual_suppliers BETWEEN 0 AND potential_suppliers

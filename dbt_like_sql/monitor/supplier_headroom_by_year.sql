@@ -8,6 +8,8 @@
 --   china_top_cases        concentrated cases whose largest supplier is China (CHN)
 --   china_share_of_concentrated  china_top_cases / concentrated_cases
 -- reporters_in_year and world_covered as in monitor.supplier_headroom.
+-- access: public
+-- methodology: 8 Beyond the single-step screen (supplier headroom)
 -- grain: source, year
 -- check counts_ordered: china_top_cases <= concentrated_cases AND concentrated_cases <= cases
 SELECT

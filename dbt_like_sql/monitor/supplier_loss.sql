@@ -10,6 +10,9 @@
 --   single_point_of_failure  u's share of world exports > 0.5, or coverage < 1
 -- supplier_rank orders the suppliers of the product (1 = largest; ties to the highest code).
 -- supplier_world_export_share is null where u reports no exports of p to Comtrade.
+-- access: restricted
+-- report: supplier-loss
+-- methodology: 8 Beyond the single-step screen (supplier loss)
 -- partition: year
 -- grain: source, importer, year, product_code, supplier
 -- check share_bounds: share_at_risk > 0 AND share_at_risk <= 1 + 1e-9 AND spare_capacity >= 0

@@ -3,6 +3,9 @@
 -- HS6 products at risk and how many of them u is a single point of failure for
 -- (monitor.supplier_loss). domain 'all_products' sums every product, in a domain or not, once; a product in several domains
 -- counts in each of them (staging.product_domains).
+-- access: restricted
+-- report: supplier-loss
+-- methodology: 8 Beyond the single-step screen (supplier loss)
 -- grain: source, importer, year, supplier, domain
 SELECT
     l.source, any_value(l.currency) AS currency, l.importer, l.year, l.supplier, l.domain,

@@ -2,6 +2,8 @@
 -- year and HS6 product: the partner rows behind the extra-EU HHI of monitor.import_concentration
 -- (their squared shares add up to its hhi). Only products the EC screen flagged for the EU27 or NL
 -- in at least one year; the report's supplier charts read them. release and synthetic: the rows summed.
+-- access: public
+-- methodology: 4 Import concentration (supplier shares)
 -- grain: source, reporter, year, product_code, partner
 -- check share_bounds: partner_share > 0 AND partner_share <= 1 + 1e-9
 -- assert shares_give_hhi: SELECT s.source, s.reporter, s.year, s.product_code, sum(s.partner_share * s.partner_share) AS squares, any_value(c.hhi) AS hhi FROM monitor.supplier_shares AS s JOIN monitor.import_concentration AS c ON c.source = s.source AND c.reporter = s.reporter AND c.year = s.year AND c.product_code = s.product_code AND c.product_level = 'HS6' AND c.partner_scope = 'extra_eu' GROUP BY ALL HAVING abs(sum(s.partner_share * s.partner_share) - any_value(c.hhi)) > 1e-9

@@ -11,6 +11,8 @@
 --                         highest code) and its share of the importer's total imports
 --   dependence_pattern    'both', 'bloc_only' (on the bloc, on no single member), 'members_only' or 'neither'
 -- release and synthetic: those of the monitor.dependence_on_eu row.
+-- access: public
+-- methodology: 8 Beyond the single-step screen (bloc versus members); 7 Dependence on the EU
 -- grain: source, importer, year, product_code
 -- check pattern_consistent: dependence_pattern = CASE WHEN depends_on_eu AND members_depended_on > 0 THEN 'both' WHEN depends_on_eu THEN 'bloc_only' WHEN members_depended_on > 0 THEN 'members_only' ELSE 'neither' END
 WITH dep AS (

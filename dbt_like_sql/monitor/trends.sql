@@ -14,6 +14,8 @@
 -- value shared out from a code split across revisions; split_dependent: that, and the product is
 -- dependent in either year, so its status rests partly on estimated split weights.
 -- release and synthetic: both years' screen rows (section 10).
+-- access: restricted
+-- methodology: 6 Screens (year over year)
 -- grain: source, reporter, year, product_code
 WITH years AS (
     SELECT DISTINCT source, reporter, year FROM monitor.ec_screen

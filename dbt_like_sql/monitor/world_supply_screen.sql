@@ -21,6 +21,10 @@
 -- value_share_from_split: the part of the importer's allocated imports that was; split_dependent:
 -- flagged this year on such value, or persistent with such value in a flagged year of the window.
 -- release and synthetic: the importer's import and export rows behind the row.
+-- access: public
+-- sheet: World supply screen; filter flagged; order 6
+-- changes world_supply_screen: keys source, importer, year, product_code; flag flagged; top top_supplier; hhi importer_hhi
+-- methodology: 6 Screens (world supply G1-G3)
 -- grain: source, importer, year, product_code
 -- check bloc_complete_when_flagged: NOT coalesce(flagged, false) OR importer <> 'EU27' OR bloc_complete
 -- check year_complete_when_flagged: NOT coalesce(flagged, false) OR year_complete

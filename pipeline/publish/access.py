@@ -1,32 +1,28 @@
 """Access classes: which published files anyone may download, and which only holders of the serve token.
 
 Every table of a snapshot is ``public`` or ``restricted``; the manifest marks each table and
-each other file (``access``). The NL and EU vulnerability findings are not for open
-publication: by default the EC screen (annual and rolling 12 months) and its EU27/NL cuts, the supplier-loss stress tests,
-and the two tables that carry the same flags row by row (``trends``: the screen year over
-year; ``changes``: newly dependent products) are restricted. A file built from several tables
-(the workbook, the report) takes the strictest class of what it shows. ``geomon serve`` sends
-restricted files only with the bearer token; ``geomon export --public`` copies public files only.
+each other file (``access``). A table's class is declared in its SQL header (``-- access: public``;
+pipeline/contracts.py) and a table that declares none is restricted, so a forgotten declaration never
+exposes a sensitive screen: the NL and EU vulnerability findings (the EC screen and its cuts, the
+supplier-loss stress tests, trends, changes, ...) are not for open publication. Reference tables (code
+lists) are public. A user may list the restricted tables instead (DataFolder.restricted_tables). A file
+built from several tables (the workbook, the report) takes the strictest class of what it shows.
+``geomon serve`` sends restricted files only with the bearer token; ``geomon export --public`` copies
+public files only.
 """
 
 from __future__ import annotations
 
-PUBLIC, RESTRICTED = "public", "restricted"
-CLASSES = (PUBLIC, RESTRICTED)
+from pipeline.contracts import CLASSES, PUBLIC, RESTRICTED
 
-DEFAULT_RESTRICTED: tuple[str, ...] = (
-    "monitor.eu_dependencies", "monitor.nl_dependencies", "monitor.ec_screen", "monitor.ec_screen_rolling",
-    "monitor.supplier_loss", "monitor.supplier_loss_by_domain",
-    "monitor.trends", "monitor.changes",
-    # the EU's and NL's own supplier concentration per strategic raw material (issue 29), like the EC screen
-    "monitor.crma_benchmark",
-    # the EU's and each member state's own EC-screen flags side by side (issue 29)
-    "monitor.bloc_vs_members", "monitor.ec_screen_cn8",
-)
+__all__ = ["CLASSES", "PUBLIC", "RESTRICTED", "file_classes", "is_public_manifest", "strictest", "table_class"]
 
 
-def table_class(table: str, restricted: tuple[str, ...] | list[str] | set[str] = DEFAULT_RESTRICTED) -> str:
-    return RESTRICTED if table in set(restricted) else PUBLIC
+def table_class(table: str, restricted: tuple[str, ...] | list[str] | set[str] | None = None) -> str:
+    """The table's class as declared (``restricted``: the user's list of restricted tables instead)."""
+    from pipeline.catalog import access_class  # reads the SQL headers: only where tables are published
+
+    return access_class(table, restricted)
 
 
 def strictest(classes) -> str:

@@ -3,11 +3,16 @@
 -- changes_hhi_move (default 0.1), with the previous and the new values and both snapshot ids.
 -- Runs at publication on the warehouse, with the previously published file attached as `prev`
 -- (its tables are the previous figures); the first publication gets no row. Both sides read the
--- screens through the same SELECTs (pipeline/publish/changes.py SCREENS), on `monitor` and `prev.monitor`. One row per key and
+-- screens through the same SELECTs (each screen's table declares them: '-- changes <screen>: ...'), on `monitor`
+-- and `prev.monitor`. One row per key and
 -- kind of change; a key that appears
 -- or disappears counts as dependent or not as it is on its side ("absent" is not dependent).
 -- Screens: ec_screen (EU27 and every member state), world_supply_screen (flagged),
 -- dependence_on_nl and dependence_on_eu (depends_on_*, partner view).
+-- access: restricted
+-- sheet: Changes; order 7
+-- report: changes
+-- methodology: 6 Screens; 7 Dependence (changes since the previous publication)
 WITH cur AS (
     {current}
 ),

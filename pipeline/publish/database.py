@@ -14,7 +14,7 @@ from pathlib import Path
 
 import duckdb
 
-from pipeline import glossary
+from pipeline import catalog
 from pipeline.analyst_views import create_analyst_views, domains_sql
 from pipeline.incremental import STATE as BUILD_STATE, table_exists
 from pipeline.io import sql_string
@@ -203,11 +203,13 @@ def describe_database(target: Path, tables: list[str], descriptions: dict) -> No
                 or META_DESCRIPTIONS.get(f"{schema}.{name}", "") or DERIVED_DESCRIPTIONS.get(f"{schema}.{name}", "")
             if text:
                 con.execute(f"COMMENT ON {kind} {schema}.{name} IS {sql_string(text)}")
+        # a meaning that names a threshold states the value this publication used (meta.parameters)
+        parameters = dict(con.execute("SELECT name, value FROM meta.parameters").fetchall())
         for schema, name, column in con.execute(
             "SELECT schema_name, table_name, column_name FROM duckdb_columns() "
             "WHERE database_name = current_database()"
         ).fetchall():
-            text = glossary.describe(column)
+            text = catalog.describe(column, f"{schema}.{name}", parameters)
             if text:
                 con.execute(f'COMMENT ON COLUMN {schema}.{name}."{column}" IS {sql_string(text)}')
         con.execute("COMMIT")

@@ -1,15 +1,17 @@
 """The data dictionary of a snapshot (``DICTIONARY.md``): every published table and column with its meaning,
-unit, currency, access class and the methodology section it follows, all from ``pipeline.glossary``."""
+unit, currency, access class and the methodology section it follows: meanings from the tables' SQL headers and
+``pipeline.glossary`` (pipeline/catalog.py), with the thresholds the publication used."""
 
 from __future__ import annotations
 
-from pipeline import glossary
+from pipeline import catalog, glossary
 
 DICTIONARY_FILE = "DICTIONARY.md"
 
 
-def dictionary_rows(tables: dict) -> list[dict]:
-    """One row per (table, column) of the manifest's ``tables`` (each with its ``schema``)."""
+def dictionary_rows(tables: dict, parameters: dict | None = None) -> list[dict]:
+    """One row per (table, column) of the manifest's ``tables`` (each with its ``schema``); ``parameters``: the
+    thresholds the publication used, written into the meanings that name one."""
     rows = []
     for table, meta in sorted(tables.items()):
         for field in meta.get("schema", []):
@@ -18,10 +20,10 @@ def dictionary_rows(tables: dict) -> list[dict]:
                 "table": table,
                 "column": name,
                 "type": dtype,
-                "meaning": glossary.describe(name) or "",
+                "meaning": catalog.describe(name, table, parameters) or "",
                 "unit": glossary.unit(name, _duck_type(dtype)),
                 "currency": glossary.currency(name),
-                "methodology": glossary.TABLE_SECTIONS.get(table, ""),
+                "methodology": catalog.methodology(table),
             })
     return rows
 
@@ -57,7 +59,7 @@ def dictionary_markdown(manifest: dict) -> str:
     ]
     if manifest.get("synthetic"):
         lines += [f"**{manifest.get('synthetic_note') or 'CONTAINS SYNTHETIC DEMO DATA'}**", ""]
-    rows = dictionary_rows(manifest.get("tables", {}))
+    rows = dictionary_rows(manifest.get("tables", {}), manifest.get("parameters"))
     for table, meta in sorted(manifest.get("tables", {}).items()):
         lines += [
             f"## {table}",
@@ -65,7 +67,7 @@ def dictionary_markdown(manifest: dict) -> str:
             f"{meta.get('description', '')}",
             "",
             f"File `{meta['file']}`, {meta['rows']:,} rows, access: **{meta.get('access', '?')}**, methodology: "
-            f"{glossary.TABLE_SECTIONS.get(table) or '-'}.",
+            f"{catalog.methodology(table) or '-'}.",
             "",
             "| column | type | unit | currency | meaning |",
             "|---|---|---|---|---|",

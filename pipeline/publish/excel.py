@@ -1,11 +1,13 @@
 """The Excel workbook of a snapshot, for policy staff: ``geomonitor_<snapshot>.xlsx``.
 
-One sheet per screen people read, each a whole table of the published file's named view
+One sheet per table whose SQL header declares one (``-- sheet: <name>[; filter <column>][; order <n>]``,
+pipeline/contracts.py), each a whole table of the published file's named view
 (names instead of country codes and domain slugs; the HS code stays beside its product
 name), written by polars through xlsxwriter as an Excel table: frozen header, filters,
 shares as %, values with thousands separators. A README sheet (snapshot, sources and
 releases, thresholds, attribution, caveats, and a red SYNTHETIC banner when any input is
-synthetic) and a column dictionary (from pipeline.glossary) come first. Read from the
+synthetic) and a column dictionary (pipeline/catalog.py: the glossary and the tables' own column declarations,
+thresholds as used) come first. Read from the
 DuckDB file about to be published, so the workbook shows exactly what analysts query.
 """
 
@@ -18,7 +20,7 @@ import duckdb
 import polars as pl
 import xlsxwriter
 
-from pipeline import glossary
+from pipeline import catalog, glossary
 from pipeline.analyst_views import COUNTRY_COLUMNS
 
 EXCEL_MAX_ROWS = 1_048_575  # rows below the header
@@ -26,28 +28,11 @@ EXCEL_MAX_ROWS = 1_048_575  # rows below the header
 # for reading, and xlsxwriter writes every cell in Python, so ten years of history took minutes to write.
 # Every year is in the Parquet snapshot and geomonitor.duckdb.
 WORKBOOK_YEARS = 3
-# sheet name -> the mart it shows (through views.<mart>)
-SHEETS: dict[str, str] = {
-    "EU27 dependencies": "monitor.eu_dependencies",
-    "NL dependencies": "monitor.nl_dependencies",
-    "Dependence on NL": "monitor.dependence_on_nl",
-    "Dependence on EU": "monitor.dependence_on_eu",
-    "Domain summary": "monitor.domain_summary",
-    "World supply screen": "monitor.world_supply_screen",
-    "Changes": "monitor.changes",
-    # issue 29: the CRMA benchmark is small (materials x stages x years): no row filter, its latest WORKBOOK_YEARS years
-    "CRMA benchmark": "monitor.crma_benchmark",
-}
-# monitor.supplier_headroom has no sheet: about 70% of its rows are concentrated_oecd (8,480 of 12,003 on the
-# embedded default), so a world year would again be hundreds of thousands of cells written by xlsxwriter.
-# The sheets of the every-importer screens hold their flagged rows only (this boolean column true): the rows
-# policy staff read. In full, at one world year, they were 940,000 rows and 137 of the 165 s of publication
-# (SF1, 2026-11-30); every row stays in the Parquet snapshot and geomonitor.duckdb.
-SHEET_FILTERS: dict[str, str] = {
-    "Dependence on NL": "depends_on_nl",
-    "Dependence on EU": "depends_on_eu",
-    "World supply screen": "flagged",
-}
+# The sheets are declared by their tables (catalog.sheets()). monitor.supplier_headroom has none: about 70% of its
+# rows are concentrated_oecd (8,480 of 12,003 on the embedded default), so a world year would again be hundreds of
+# thousands of cells written by xlsxwriter. The sheets of the every-importer screens declare a filter and hold their
+# flagged rows only: the rows policy staff read. In full, at one world year, they were 940,000 rows and 137 of the
+# 165 s of publication (SF1, 2026-11-30); every row stays in the Parquet snapshot and geomonitor.duckdb.
 CAVEATS = [
     "Candidate dependencies are evidence for analysts, not verdicts (methodology section 6).",
     "Values are in the row's currency: USD for UN Comtrade, EUR for Eurostat Comext; never added across sources.",
@@ -111,13 +96,14 @@ def write_workbook(database: Path, path: Path, manifest: dict, access: str = "re
 
     ``left_out``: tables whose sheets the public edition leaves out (its README sheet names them)."""
     started = time.perf_counter()
+    sheets = catalog.sheets()
     con = duckdb.connect(str(database), read_only=True)
     con.execute("SET enable_progress_bar = false")
-    sheets: dict[str, dict] = {}
+    written: dict[str, dict] = {}
     try:
         present = {f"monitor.{t}" for (t,) in con.execute(
             "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'monitor'").fetchall()}
-        frames = {name: sheet_frame(con, mart, SHEET_FILTERS.get(name)) for name, mart in SHEETS.items()
+        frames = {name: sheet_frame(con, mart, sheet.filter) for name, (mart, sheet) in sheets.items()
                   if mart in present and mart not in left_out}
         complete_years = con.execute("SELECT source, latest_complete_year FROM meta.latest_complete_year "
                                      "ORDER BY source").fetchall() if con.execute(
@@ -129,8 +115,8 @@ def write_workbook(database: Path, path: Path, manifest: dict, access: str = "re
     with xlsxwriter.Workbook(str(path), {"constant_memory": False, "strings_to_numbers": False,
                                          "strings_to_formulas": False, "strings_to_urls": False}) as book:
         _readme_sheet(book, manifest, frames, complete_years, access,
-                      [name for name, mart in SHEETS.items() if mart in present and mart in left_out])
-        _dictionary_sheet(book, frames)
+                      [name for name, (mart, _) in sheets.items() if mart in present and mart in left_out], sheets)
+        _dictionary_sheet(book, frames, sheets, manifest.get("parameters"))
         for name, frame in frames.items():
             rows = min(frame.height, EXCEL_MAX_ROWS)
             frame.head(rows).write_excel(
@@ -138,16 +124,17 @@ def write_workbook(database: Path, path: Path, manifest: dict, access: str = "re
                 column_formats=_formats(frame), column_widths=_widths(frame), freeze_panes=(1, 0),
                 autofilter=True, autofit=False, float_precision=6,
             )
-            sheets[name] = {"table": SHEETS[name], "rows": rows, "truncated": frame.height > rows}
+            mart, sheet = sheets[name]
+            written[name] = {"table": mart, "rows": rows, "truncated": frame.height > rows}
             if "year" in frame.columns:  # which years of the table the sheet holds (verify counts them)
-                sheets[name]["years"] = sorted(frame["year"].unique().to_list())
-            if name in SHEET_FILTERS:  # and which of their rows
-                sheets[name]["where"] = SHEET_FILTERS[name]
-    return {"sheets": sheets, "seconds": round(time.perf_counter() - started, 2)}
+                written[name]["years"] = sorted(frame["year"].unique().to_list())
+            if sheet.filter:  # and which of their rows
+                written[name]["where"] = sheet.filter
+    return {"sheets": written, "seconds": round(time.perf_counter() - started, 2)}
 
 
 def _readme_sheet(book: xlsxwriter.Workbook, manifest: dict, frames: dict, complete_years: list, access: str,
-                  left_out: list[str]) -> None:
+                  left_out: list[str], sheets: dict) -> None:
     sheet = book.add_worksheet("README")
     bold = book.add_format({"bold": True, "valign": "top"})
     wrap = book.add_format({"text_wrap": True, "valign": "top"})
@@ -175,8 +162,8 @@ def _readme_sheet(book: xlsxwriter.Workbook, manifest: dict, frames: dict, compl
     items += [(f"Threshold {k}", str(v)) for k, v in sorted(manifest.get("parameters", {}).items())]
     items += [("Attribution", manifest.get("attribution", ""))]
     items += [("Caveat", c) for c in CAVEATS]
-    items += [("Sheet " + name, f"{SHEETS[name]} (views.{SHEETS[name].split('.')[1]}): {frame.height:,} rows"
-               + (f", those where {SHEET_FILTERS[name]} is true" if name in SHEET_FILTERS else ""))
+    items += [("Sheet " + name, f"{sheets[name][0]} (views.{sheets[name][0].split('.')[1]}): {frame.height:,} rows"
+               + (f", those where {sheets[name][1].filter} is true" if sheets[name][1].filter else ""))
               for name, frame in frames.items()]
     items += [("Left out", f"public edition: the restricted sheets {', '.join(left_out)} (the NL and EU "
                "vulnerability findings) are not in this workbook")] if left_out else []
@@ -190,17 +177,18 @@ def _readme_sheet(book: xlsxwriter.Workbook, manifest: dict, frames: dict, compl
     sheet.freeze_panes(1, 0)
 
 
-def _dictionary_sheet(book: xlsxwriter.Workbook, frames: dict) -> None:
+def _dictionary_sheet(book: xlsxwriter.Workbook, frames: dict, sheets: dict, parameters: dict | None) -> None:
     records = []
     for name, frame in frames.items():
-        table = SHEETS[name]
+        table = sheets[name][0]
         for column, dtype in frame.schema.items():
-            base = column if glossary.describe(column) else column.removesuffix("_name")
+            meaning = catalog.describe(column, table, parameters) \
+                or catalog.describe(column.removesuffix("_name"), table, parameters)
             records.append({
-                "sheet": name, "column": column, "meaning": glossary.describe(column) or glossary.describe(base) or "",
+                "sheet": name, "column": column, "meaning": meaning or "",
                 "unit": glossary.unit(column, "DOUBLE" if dtype.is_float() else "BIGINT" if dtype.is_integer()
                                       else "BOOLEAN" if dtype == pl.Boolean else "VARCHAR"),
-                "currency": glossary.currency(column), "methodology": glossary.TABLE_SECTIONS.get(table, ""),
+                "currency": glossary.currency(column), "methodology": catalog.methodology(table),
             })
     pl.DataFrame(records, schema={k: pl.String for k in ("sheet", "column", "meaning", "unit", "currency",
                                                          "methodology")}).write_excel(

@@ -112,7 +112,8 @@ def _public_editions(database: Path, tmp: Path, manifest: dict, restricted: list
     are none."""
     import duckdb
 
-    from pipeline.publish.excel import SHEETS, workbook_name, write_workbook
+    from pipeline.catalog import sheets
+    from pipeline.publish.excel import workbook_name, write_workbook
     from pipeline.report import write_report
     from pipeline.report.public import SECTIONS, left_out_sections
 
@@ -131,9 +132,9 @@ def _public_editions(database: Path, tmp: Path, manifest: dict, restricted: list
     manifest["access"]["public_editions"] = [REPORT_FILE, book.name]
     return {
         REPORT_FILE: {"bytes": report.bytes, "sha256": report.sha256, "access": PUBLIC, "edition": "public",
-                      "left_out": [SECTIONS[s][0] for s in sections]},
+                      "left_out": [SECTIONS[s] for s in sections]},
         book.name: {"bytes": book.stat().st_size, "sha256": sha256_of(book), "access": PUBLIC, "edition": "public",
-                    "sheets": written["sheets"], "left_out": [n for n, t in SHEETS.items() if t in restricted]},
+                    "sheets": written["sheets"], "left_out": [n for n, (t, _) in sheets().items() if t in restricted]},
     }
 
 

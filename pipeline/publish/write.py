@@ -25,13 +25,13 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipeline import glossary
+from pipeline import catalog
 from pipeline.io import atomic_write_text, sha256_of
 from pipeline.paths import REPO_ROOT, SQL_DIR, DataPaths
 from pipeline.publish.changes import DESCRIPTION as CHANGES_DESCRIPTION
 from pipeline.publish.changes import TABLE as CHANGES_TABLE
 from pipeline.publish.changes import build_changes
-from pipeline.publish.access import DEFAULT_RESTRICTED, PUBLIC, strictest, table_class
+from pipeline.publish.access import PUBLIC, strictest, table_class
 from pipeline.publish.database import (DERIVED_DESCRIPTIONS, DERIVED_TABLES, STORAGE_VERSION, describe_database,
                                        latest_complete_years, record_published_years, reusable_years, write_database)
 from pipeline.publish.dictionary import DICTIONARY_FILE, dictionary_markdown
@@ -108,7 +108,7 @@ def publish(
     vintage: str = "",
     keep: int = 10,
     quarantine: list[dict] | None = None,
-    restricted_tables: list[str] | tuple[str, ...] = DEFAULT_RESTRICTED,
+    restricted_tables: list[str] | tuple[str, ...] | None = None,
     storage_version: str = STORAGE_VERSION,
     guard: Guard | None = None,
 ) -> Publication:
@@ -117,7 +117,7 @@ def publish(
     ``descriptions`` (table -> text) become table comments, ``parameters`` (the
     thresholds used) go into the manifest, ``keep`` is how many snapshots
     retention keeps besides the pinned ones. ``restricted_tables`` are marked restricted in the manifest
-    (everything else public; see pipeline/publish/access.py); ``storage_version`` is the DuckDB storage
+    (everything else public; None: as the tables' SQL headers declare, see pipeline/publish/access.py); ``storage_version`` is the DuckDB storage
     format of geomonitor.duckdb (the oldest that holds the tables, so older DuckDB versions open it).
     ``guard`` holds the publication guard's limits (default: Guard()); a candidate it refuses raises
     ``PublicationRefused`` before any file is written.
@@ -159,7 +159,8 @@ def publish(
             "latest_complete_year": latest_complete_years(conn),
             "storage_version": storage_version,
             # every file's class is in its entry ("access"); restricted files need the serve token
-            "access": {"restricted_tables": sorted(restricted_tables), "public_only": False},
+            "access": {"restricted_tables": sorted(restricted_tables) if restricted_tables is not None
+                       else catalog.restricted_tables(snapshot_tables), "public_only": False},
         }
         reusable = reusable_years(conn, paths, storage_version)
         writes = write_database(conn, tmp_db, database_tables, manifest, reusable, paths.published_db,
@@ -167,7 +168,7 @@ def publish(
         describe_database(tmp_db, database_tables, descriptions)
         tmp_snap.mkdir()
         access = {table: table_class(table, restricted_tables) for table in snapshot_tables}
-        tables_meta = _write_snapshot(conn, tmp_snap, snapshot_tables, descriptions)
+        tables_meta = _write_snapshot(conn, tmp_snap, snapshot_tables, descriptions, manifest["parameters"])
         for table, meta in tables_meta.items():
             meta["access"] = access[table]
         manifest["tables"] = tables_meta
@@ -196,9 +197,9 @@ def publish(
 def _workbook_file(database: Path, folder: Path, manifest: dict, access: dict[str, str]) -> dict:
     """The workbook of the sheets' tables, in the strictest class of those tables, and its manifest entry."""
     # polars and xlsxwriter are imported when a workbook is written, not by every `geomon` command
-    from pipeline.publish.excel import SHEETS, workbook_name, write_workbook
+    from pipeline.publish.excel import workbook_name, write_workbook
 
-    shown = [access[t] for t in SHEETS.values() if t in access]
+    shown = [access[t] for t, _ in catalog.sheets().values() if t in access]
     shown_class = strictest(shown) if shown else PUBLIC
     path = folder / workbook_name(manifest["snapshot_id"])
     written = write_workbook(database, path, manifest, shown_class)
@@ -212,7 +213,8 @@ def _dictionary_file(folder: Path, manifest: dict) -> dict:
                               "sha256": sha256_of(folder / DICTIONARY_FILE), "access": PUBLIC}}
 
 
-def _write_snapshot(conn: duckdb.DuckDBPyConnection, folder: Path, tables: list[str], descriptions: dict) -> dict:
+def _write_snapshot(conn: duckdb.DuckDBPyConnection, folder: Path, tables: list[str], descriptions: dict,
+                    parameters: dict) -> dict:
     meta = {}
     for table in tables:
         # sorted rows make the file, and so its checksum, a function of the table's contents
@@ -227,8 +229,9 @@ def _write_snapshot(conn: duckdb.DuckDBPyConnection, folder: Path, tables: list[
             "rows": rows,
             "bytes": path.stat().st_size,
             "sha256": sha256_of(path),
-            "schema": [{"name": f.name, "type": str(f.type), "description": glossary.describe(f.name) or ""}
-                       for f in reader.schema],
+            # column meanings with the thresholds this run used (pipeline/glossary.py: fill)
+            "schema": [{"name": f.name, "type": str(f.type),
+                        "description": catalog.describe(f.name, table, parameters) or ""} for f in reader.schema],
         }
     return meta
 

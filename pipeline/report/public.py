@@ -2,7 +2,8 @@
 
 Access classes (pipeline/publish/access.py) restrict the NL and EU vulnerability findings. The full report
 shows them, so it is restricted; ``geomon export --public`` ships this edition instead. A section is left
-out when any table it shows is restricted: its ``<section>`` and its navigation link are cut from the
+out when any table it shows is restricted (a table declares the sections that show it in its SQL header,
+``-- report: <section id>``; pipeline/catalog.py): its ``<section>`` and its navigation link are cut from the
 template before it renders, its data is dropped from the JSON the charts read, and a note at the top names
 what was left out.
 """
@@ -11,29 +12,35 @@ from __future__ import annotations
 
 import re
 
-# section id -> (title, the tables it shows); the sections not listed show public tables only
-SECTIONS: dict[str, tuple[str, tuple[str, ...]]] = {
-    "changes": ("What changed", ("monitor.changes",)),
-    "headline": ("Headline (EU27 and NL screen totals)", ("monitor.ec_screen",)),
-    "dependencies": ("Dependencies (the EU27 and NL screens)", ("monitor.eu_dependencies", "monitor.nl_dependencies")),
-    "product": ("Product charts of the dependencies", ("monitor.eu_dependencies", "monitor.nl_dependencies")),
-    "rolling": ("Rolling 12 months", ("monitor.ec_screen_rolling",)),
-    "supplier-loss": ("If a supplier stopped", ("monitor.supplier_loss", "monitor.supplier_loss_by_domain")),
-    "crma": ("CRMA benchmark (largest third-country share of EU27 imports per strategic raw material)",
-             ("monitor.crma_benchmark",)),
+# section id -> its title; the tables each shows declare it ('-- report: <section id>'); the sections no
+# table names show public tables only
+SECTIONS: dict[str, str] = {
+    "changes": "What changed",
+    "headline": "Headline (EU27 and NL screen totals)",
+    "dependencies": "Dependencies (the EU27 and NL screens)",
+    "product": "Product charts of the dependencies",
+    "rolling": "Rolling 12 months",
+    "supplier-loss": "If a supplier stopped",
+    "crma": "CRMA benchmark (largest third-country share of EU27 imports per strategic raw material)",
 }
 
 
 def left_out_sections(restricted_tables) -> list[str]:
     """The ids of the sections that show at least one of ``restricted_tables``, in page order."""
-    restricted = set(restricted_tables)
-    return [s for s, (_, tables) in SECTIONS.items() if restricted & set(tables)]
+    from pipeline.catalog import report_tables  # the SQL headers, read when an edition is made
+
+    restricted, shown = set(restricted_tables), report_tables()
+    unknown = sorted(set(shown) - set(SECTIONS))
+    if unknown:
+        raise ValueError(f"SQL headers name report section(s) {unknown} that the report does not have: "
+                         f"{', '.join(SECTIONS)}")
+    return [s for s in SECTIONS if restricted & set(shown.get(s, ()))]
 
 
 def public_content(page: dict, payload: dict, sections: list[str]) -> tuple[dict, dict]:
     """``page`` with the note that names ``sections``, and ``payload`` (the JSON the charts read) without their
     data; the template's public edition (``strip_sections``) does not render their part of ``page``."""
-    page = {**page, "left_out": [SECTIONS[s][0] for s in sections]}
+    page = {**page, "left_out": [SECTIONS[s] for s in sections]}
     payload = {**payload}
     if {"dependencies", "product"} & set(sections):
         page["split_rows"] = 0  # the methodology section counts the table's rows

@@ -9,7 +9,6 @@ from dagster import ConfigurableResource
 from pydantic import Field
 
 from pipeline.paths import INPUT_FOLDERS, DataPaths
-from pipeline.publish.access import DEFAULT_RESTRICTED
 from pipeline.publish.guard import Guard
 
 
@@ -19,10 +18,11 @@ class DataFolder(ConfigurableResource):
     root: str = Field(description="Data folder; the definitions read it from GEOMON_DATA_DIR, the CLI from "
                       "--data-dir (default <repo>/data).")
     keep_snapshots: int = Field(default=10, description="Snapshots kept by retention, besides pinned ones and LATEST.")
-    restricted_tables: list[str] = Field(
-        default=list(DEFAULT_RESTRICTED),
+    restricted_tables: list[str] | None = Field(
+        default=None,
         description="Published tables of access class 'restricted' (every other one is public): geomon serve sends "
-        "them only with the bearer token (GEOMON_SERVE_TOKEN), geomon export --public leaves them out.",
+        "them only with the bearer token (GEOMON_SERVE_TOKEN), geomon export --public leaves them out. Default: "
+        "as each table's SQL header declares ('-- access: public'; a table that declares nothing is restricted).",
     )
     published_storage_version: str = Field(
         default="v1.1.0",
