@@ -2,7 +2,8 @@
 
 Every asset key with its group, upstream keys, pool, kinds, partitions and automation condition;
 every asset check with its blocking flag; every job with the assets it selects; every schedule and
-sensor with its target. A refactoring that changes none of these passes; one that renames an asset,
+sensor with its target; every published monitor table's contract as its SQL header declares it (access
+class, workbook sheet and filter, changes screens, report sections: pipeline/contracts.py). A refactoring that changes none of these passes; one that renames an asset,
 drops a check, makes a check non-blocking or moves an asset out of a job fails here and shows the
 difference.
 
@@ -66,7 +67,20 @@ def graph() -> dict:
                  "default_status": s.default_status.value}
         for s in sorted(defs.sensors or [], key=lambda s: s.name)
     }
-    return {"assets": assets, "checks": checks, "jobs": jobs, "schedules": schedules, "sensors": sensors}
+    return {"assets": assets, "checks": checks, "jobs": jobs, "schedules": schedules, "sensors": sensors,
+            "tables": tables()}
+
+
+def tables() -> dict:
+    """The published monitor tables' contracts, so that a changed access class or sheet shows in the diff."""
+    from pipeline.catalog import contracts
+
+    return {
+        table: {"access": c.access_class, "sheet": c.sheet.name if c.sheet else None,
+                "sheet_filter": c.sheet.filter if c.sheet else None, "changes": [s.screen for s in c.changes],
+                "report": list(c.report)}
+        for table, c in sorted(contracts().items()) if table.startswith("monitor.")
+    }
 
 
 def dumps(snapshot: dict) -> str:
@@ -87,7 +101,7 @@ def test_graph_matches_the_committed_snapshot():
     assert SNAPSHOT.exists(), f"no {SNAPSHOT.name}: run with {UPDATE_ENV}=1 to write it"
     committed = json.loads(SNAPSHOT.read_text(encoding="utf-8"))
     # section by section, so a failure names what changed rather than dumping the whole graph
-    for section in ("assets", "checks", "jobs", "schedules", "sensors"):
+    for section in ("assets", "checks", "jobs", "schedules", "sensors", "tables"):
         old, new = committed.get(section, {}), current[section]
         changes = {
             "added": sorted(set(new) - set(old)),
