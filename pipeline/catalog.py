@@ -25,15 +25,22 @@ PUBLIC_LAYERS = ("reference",)
 
 def contracts() -> dict[str, Contract]:
     """Every declared table (schema.table) and its contract."""
-    return _contracts(SQL_DIR, sql_models.EXTRA_MODEL_DIRS)
+    return {table: header.contract for table, header in _headers(SQL_DIR, sql_models.EXTRA_MODEL_DIRS).items()}
 
 
 @lru_cache(maxsize=4)
-def _contracts(root: Path, extra: tuple[Path, ...]) -> dict[str, Contract]:
-    out = {f"{path.parent.name}.{path.stem}": sql_models.parse_header(path).contract
-           for path, _ in sql_models.model_files(root)}
-    out[CHANGES_TABLE] = sql_models.parse_header(CHANGES_SQL).contract
+def _headers(root: Path, extra: tuple[Path, ...]) -> dict[str, sql_models.Header]:
+    out = {f"{path.parent.name}.{path.stem}": sql_models.parse_header(path) for path, _ in sql_models.model_files(root)}
+    out[CHANGES_TABLE] = sql_models.parse_header(CHANGES_SQL)
     return out
+
+
+def table_description(table: str, parameters: dict | None = None) -> str | None:
+    """A SQL model's description, the settings it names written out with the run's values (None: not a model)."""
+    header = _headers(SQL_DIR, sql_models.EXTRA_MODEL_DIRS).get(table)
+    if header is None or table == CHANGES_TABLE:  # monitor.changes is described by pipeline/publish/changes.py
+        return None
+    return glossary.fill(header.description, parameters)
 
 
 def access_class(table: str, restricted: list[str] | tuple[str, ...] | set[str] | None = None) -> str:

@@ -8,7 +8,8 @@ Beside the grain, partition and checks, a model's header may declare what publis
     -- sheet: World supply screen; filter flagged; order 6
                                                a sheet of the workbook: its name, optionally only the rows
                                                where a boolean column is true, and its place among the sheets
-    -- changes <screen>: keys source, importer, year, product_code; flag flagged; top top_supplier; hhi importer_hhi[; where <predicate>]
+    -- changes <screen>: keys source, importer, year, product_code; flag flagged; top top_supplier;
+                         hhi importer_hhi[; where <predicate>]   (one line in the header)
                                                a screen of monitor.changes: its key columns (source, the
                                                reporter or importer, year, product), its flag, top supplier
                                                and HHI, optionally on the rows a predicate selects
@@ -17,6 +18,9 @@ Beside the grain, partition and checks, a model's header may declare what publis
     -- methodology: 6 Screens (EC 2021 C1-C3)  the section(s) of docs/methodology.md it follows
     -- column <name>: <meaning>                a column only this table has (shared column names have
                                                their one meaning in pipeline/glossary.py)
+
+A description or a column meaning may name a setting as ``{setting}`` (e.g. ``hhi_extra > {ec_c1_hhi}``): the
+publication states the value the run used there (``ec_c1_hhi = 0.4``), the Dagster UI the setting's name.
 
 Everything that publishes, serves or shows tables reads these (pipeline/catalog.py); no other list of tables exists.
 """

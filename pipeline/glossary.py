@@ -425,6 +425,11 @@ def fill(text: str, parameters: dict | None = None) -> str:
     return _PLACEHOLDER.sub(one, text)
 
 
+def placeholders(text: str) -> list[str]:
+    """The settings a text names as ``{setting}``."""
+    return _PLACEHOLDER.findall(text)
+
+
 def describe(column: str, parameters: dict | None = None) -> str | None:
     """The column's meaning, its settings written out (``fill``)."""
     text = COLUMNS.get(column)

@@ -33,6 +33,7 @@ A typo never passes silently: these are errors at load time too, naming the file
   so a description line must not start with a directive keyword (of grain, partition, check, warn, assert);
 * a contract directive that cannot be read (an unknown access class, a sheet filter or a changes column
   the SELECT does not produce, a sheet name or changes screen declared twice);
+* a ``{name}`` in the header (a setting whose value the publication states) that is not a setting;
 * ``getvariable('name')`` where ``name`` is not a setting (``pipeline.resources.Thresholds``):
   DuckDB returns NULL for it, and a threshold compared with NULL never flags;
 * a grain column the model's SELECT does not produce (read statically from the SQL, stars
@@ -280,6 +281,13 @@ def parse_model(path: Path, root: Path, variables: Iterable[str] | None = None) 
     header = parse_header(path, text)
     if variables is not None:
         known = {v.lower() for v in variables}
+        for number, line in enumerate(text.splitlines(), start=1):
+            if not line.strip().startswith("--"):
+                break  # the header ends where the SQL begins
+            for setting in glossary.placeholders(line):
+                if setting.lower() not in known:
+                    raise ModelError(f"{path}:{number}: {{{setting}}} is not a setting, so the publication could not "
+                                     f"state its value; settings: {', '.join(sorted(known))}")
         for number, line in header.sql_lines:
             for found in _GETVARIABLE.finditer(line):
                 if found.group(1) is None:
@@ -294,7 +302,9 @@ def parse_model(path: Path, root: Path, variables: Iterable[str] | None = None) 
         layer=layer,
         name=name,
         sql=body,
-        description=header.description,
+        # the settings a description names as {setting} read as their names here (the Dagster UI); the publisher
+        # writes the values the run used (pipeline/catalog.py: table_description)
+        description=glossary.fill(header.description),
         deps=table_references(body, origin=str(path)),
         grain=header.grain,
         checks=header.checks,

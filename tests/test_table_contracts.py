@@ -167,9 +167,20 @@ def test_a_meaning_names_the_threshold_the_run_used_never_a_default():
     assert "depends_top_hhi = 0.45" in glossary.describe("depends_on_nl", used)
     # without the run's values (the Dagster UI's column schema): the setting's name, no number
     assert glossary.describe("low_confidence").endswith("(low_confidence_unallocated_share).")
-    for column in glossary.COLUMNS:
+    settings = sql_models.settings_names()
+    for column, template in glossary.COLUMNS.items():
+        assert set(glossary.placeholders(template)) <= settings, (column, template)
         text = glossary.describe(column)
         assert "{" not in text and not re.search(r"default \d", text), (column, text)
+
+
+def test_a_description_names_settings_it_knows(tmp_path):
+    (model,) = load_models(_write(tmp_path, "monitor/s.sql", f"-- flagged above {{ec_c1_hhi}}\n{BODY}").parents[1],
+                           set(), variables={"ec_c1_hhi"})
+    assert model.description == "flagged above ec_c1_hhi"  # the Dagster UI's text: the setting's name
+    _write(tmp_path, "monitor/s.sql", f"-- a toy\n-- column f: above {{ec_c1_hi}}\n{BODY}")
+    with pytest.raises(ModelError, match=r"monitor/s\.sql:2: \{ec_c1_hi\} is not a setting"):
+        load_models(tmp_path, set(), variables={"ec_c1_hhi"})
 
 
 # --- the proof: a toy screen through one SQL file ----------------------------------------------------------------
@@ -257,4 +268,11 @@ def test_a_published_comment_states_the_threshold_the_run_used(toy_world):
                        "(low_confidence_unallocated_share = 0.25).")
     schema = {f["name"]: f["description"] for f in manifest["tables"]["monitor.import_concentration"]["schema"]}
     assert schema["low_confidence"] == comment
+    # a table's own description too: the EC screen's C1 at the run's 0.35, C2 at its default
+    with runner.published() as con:
+        (table_comment,) = con.execute("SELECT comment FROM duckdb_tables() WHERE schema_name = 'monitor' "
+                                       "AND table_name = 'ec_screen'").fetchone()
+    assert "hhi_extra > c1_threshold (ec_c1_hhi = 0.35)" in table_comment
+    assert "> c2_threshold (ec_c2_extra_share = 0.5)" in table_comment and "{" not in table_comment
+    assert manifest["tables"]["monitor.ec_screen"]["description"] == table_comment
     assert "(low_confidence_unallocated_share = 0.25)" in (snapshot / "DICTIONARY.md").read_text()

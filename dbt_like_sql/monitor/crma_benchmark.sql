@@ -9,7 +9,7 @@
 --   top_supplier      the largest third country of those imports (ties to the highest code);
 --   top_share         its share of them; top_supplier_value its value; n_suppliers_extra the third
 --                     countries with a positive value
---   over_benchmark    top_share > crma_benchmark (default 0.65), and only for a complete year (a year of 12
+--   over_benchmark    top_share > {crma_benchmark}, and only for a complete year (a year of 12
 --                     months; for EU27 a complete bloc, section 5): an incomplete year shows its share,
 --                     never the flag
 --   benchmark_gap     top_share - crma_benchmark (the distance to the benchmark; > 0 is over it)

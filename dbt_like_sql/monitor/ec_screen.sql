@@ -1,8 +1,8 @@
 -- The EC 2021 bottom-up dependency screen (methodology section 6) for the EU27 bloc and
 -- for every member state, per HS6 and year, counting non-EU partners only:
---   C1 concentration     hhi_extra > c1_threshold (default 0.4)
---   C2 importance        extra_eu_import_share = M_extra / (M_extra + M_intra) > c2_threshold (0.5)
---   C3 substitutability  import_export_ratio = M_extra / X_extra > c3_threshold (1); X_extra = 0
+--   C1 concentration     hhi_extra > c1_threshold ({ec_c1_hhi})
+--   C2 importance        extra_eu_import_share = M_extra / (M_extra + M_intra) > c2_threshold ({ec_c2_extra_share})
+--   C3 substitutability  import_export_ratio = M_extra / X_extra > c3_threshold ({ec_c3_import_export_ratio}); X_extra = 0
 --                        with M_extra > 0 passes and leaves the ratio null; with M_extra = X_extra
 --                        = 0 the product is not screened (screened false, C3 null)
 --   dependent = C1 and C2 and C3, and only when year_complete (section 5): a member state's year

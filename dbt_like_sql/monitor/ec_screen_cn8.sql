@@ -6,7 +6,7 @@
 --   dependent: exactly as monitor.ec_screen, on the CN8 code's rows (non-EU country suppliers in the HHI;
 --   dependent only for a complete year: 12 months, for EU27 a complete bloc)
 --   annual_imports  m_extra + m_intra: the imports the screen sees; a code is screened here only where
---                   they reach cn8_min_value (default EUR 1,000,000): smaller codes have no row
+--                   they reach {cn8_min_value} (EUR): smaller codes have no row
 --   product_code    the HS6 row the code belongs to: its first six digits (the edition's HS); product_code_target
 --                   the same trade's code on the target HS edition (monitor.ec_screen's axis), or null where the
 --                   code is shared out over several (converted_split)

@@ -5,7 +5,7 @@
 -- direct_hhi and look_through_hhi are sums of squared shares (0..1); top_direct_supplier is the
 -- largest direct supplier, top_ultimate_supplier the largest after looking through one hop.
 -- hidden_dependency: the look-through HHI passes the concentration threshold of the EC screen
--- (ec_c1_hhi, default 0.4) while the direct HHI does not: a dependency the direct screen misses.
+-- ({ec_c1_hhi}) while the direct HHI does not: a dependency the direct screen misses.
 -- Look-through figures are an UPPER BOUND under the proportional re-export assumption (see
 -- monitor.look_through_shares). domain as staging.product_domains. Squares are summed as exact
 -- decimals (18 places), so reruns give the same bits.

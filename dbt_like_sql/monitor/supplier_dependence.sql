@@ -4,8 +4,8 @@
 --   partner view: the importer's own import report. supplier_share = imports from the
 --     supplier / the importer's total imports (its World total, unallocated included);
 --     the importer's HHI (all partners); the supplier's rank among its country suppliers
---     (EU members merged into one for EU27); depends = supplier_share >= depends_share
---     (0.5), or the supplier is the top supplier and the importer's HHI > depends_top_hhi (0.4);
+--     (EU members merged into one for EU27); depends = supplier_share >= {depends_share},
+--     or the supplier is the top supplier and the importer's HHI > {depends_top_hhi};
 --     null (unknown) where the importer's own report is missing.
 --   mirror view: the supplier's own export report. mirror_share = exports to the importer
 --     / the importer's total imports from the same source (null where the importer does
@@ -25,8 +25,8 @@
 --   lt = sum_k s(r<-k) * ([k is the supplier] * (1 - pass_k) + pass_k * s(k<-supplier))
 -- with pass_k = M_k / max(X_k, M_k) (0 without imports from a country) and s(k<-supplier) k's import
 -- share from the supplier (members summed for EU27). Null without the partner view or without a
--- country supplier. hidden_dependence: depends is not true and lt_supplier_share >= depends_share
--- (0.5): depending on the supplier's goods without buying them from it (null where lt is null).
+-- country supplier. hidden_dependence: depends is not true and lt_supplier_share >=
+-- {depends_share}: depending on the supplier's goods without buying them from it (null where lt is null).
 -- Products are on the target edition's axis (default HS 2022). converted_split: some of the
 -- importer's imports or of the supplier's exports to it was shared out from a code split across
 -- HS revisions; value_share_from_split: the part of importer_total_imports that was;

@@ -5,7 +5,7 @@
 -- for a country, 'extra_eu' for the bloc):
 --   potential_suppliers  exporters of the product whose share of world exports (staging.world_exports:
 --                        G2's denominator, every Comtrade country reporter with exports > 0) is at least
---                        potential_min_share (default 0.01); the importer itself (for the bloc: its 27
+--                        {potential_min_share}; the importer itself (for the bloc: its 27
 --                        member states) is never a potential supplier of its own imports, since its
 --                        trade with itself is not an import (section 3)
 --   actual_suppliers     those potential suppliers the importer buys from (country partner value > 0)

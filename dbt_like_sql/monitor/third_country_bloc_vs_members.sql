@@ -2,9 +2,9 @@
 -- per source, importing third country, HS6 and year with the partner view (the importer's own import
 -- report), its dependence on the EU bloc (monitor.dependence_on_eu: section 7 with the 27 members as one
 -- supplier) beside its dependence on any single member state m, by the same rule on m alone:
---   depends on m  m's share of the importer's total imports (its World total, as eu_share) >= depends_share
---                 (0.5), or m is its largest country supplier (no country partner larger; a tie counts,
---                 as nl_rank) and the importer's HHI > depends_top_hhi (0.4)
+--   depends on m  m's share of the importer's total imports (its World total, as eu_share) >= {depends_share},
+--                 or m is its largest country supplier (no country partner larger; a tie counts,
+--                 as nl_rank) and the importer's HHI > {depends_top_hhi}
 --   members_depended_on   how many member states it depends on; members_depended_on_list who (sorted ISO3,
 --                         '; '-separated, null when none)
 --   top_member_supplier, top_member_supplier_share  the member state it imports most from (ties to the

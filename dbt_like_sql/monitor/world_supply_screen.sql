@@ -1,16 +1,16 @@
 -- The world-supply screen (CEPII GeoDep form, methodology section 6) per importer (every
 -- Comtrade reporter and the EU27 bloc) , HS6 and year, in USD from UN Comtrade:
---   G1 importer concentration   importer_hhi > g1_threshold (0.4); extra-EU suppliers for EU27
---   G2 world supply concentration hhi_world_exports > g2_threshold (0.4): HHI of all
+--   G1 importer concentration   importer_hhi > g1_threshold ({world_g1_hhi}); extra-EU suppliers for EU27
+--   G2 world supply concentration hhi_world_exports > g2_threshold ({world_g2_hhi}): HHI of all
 --      exporters' shares in world exports of the product (staging.world_exports)
---   G3 net importer             import_export_ratio = imports / exports > g3_threshold (1);
+--   G3 net importer             import_export_ratio = imports / exports > g3_threshold ({world_g3_import_export_ratio});
 --      no exports passes and leaves the ratio null. A country's imports and exports are its
 --      World totals; the bloc's are both extra-EU and both over country partners (M_extra,
 --      X_extra of the EC screen), so the ratio never compares two scopes
 --   flagged = G1 and G2 and G3, never for an incomplete year (year_complete, section 5: fewer
 --   than 12 months for a country, an incomplete bloc for EU27; such a year counts as not flagged
---   in persistence); persistent when flagged in at least persistence_min_years
---   (2) of the persistence_window_years (3) calendar years up to this one with data.
+--   in persistence); persistent when flagged in at least {persistence_min_years}
+--   of the {persistence_window_years} calendar years up to this one with data.
 -- G2 needs the whole world: where fewer than min_world_reporters Comtrade reporters
 -- reported that year, hhi_world_exports, G2, flagged and persistent are null and
 -- world_coverage_note says why.

@@ -142,6 +142,8 @@ def publish(
         references = [t for t in SNAPSHOT_REFERENCE_TABLES if t in database_tables and t not in snapshot_tables]
         snapshot_tables = [*snapshot_tables, CHANGES_TABLE, *references]
         descriptions = {**DERIVED_DESCRIPTIONS, **descriptions, CHANGES_TABLE: CHANGES_DESCRIPTION}
+        # a model's description with the thresholds this run used where it names one ('{setting}' in its header)
+        descriptions = {t: catalog.table_description(t, parameters) or d for t, d in descriptions.items()}
         manifest = {
             "snapshot_id": snapshot_id,
             "created_at": created_at,
