@@ -12,6 +12,9 @@ from __future__ import annotations
 import importlib
 import json
 import re
+import shutil
+
+import duckdb
 
 import openpyxl
 import polars as pl
@@ -190,8 +193,10 @@ TOY_SCREEN = """-- A toy screen for a test: the EC screen's rows, flagged where 
 -- sheet: Toy screen; filter toy_flag; order 9
 -- methodology: 6 Screens (a test's toy table)
 -- column toy_flag: hhi_extra > {ec_c1_hhi}: the toy's flag.
+-- changes toy_screen: keys source, reporter, year, product_code; flag toy_flag; top top_supplier; hhi hhi_extra
 -- grain: source, reporter, year, product_code
-SELECT source, reporter, year, product_code, hhi_extra, hhi_extra > getvariable('ec_c1_hhi') AS toy_flag
+SELECT source, reporter, year, product_code, top_supplier, hhi_extra,
+       hhi_extra > getvariable('ec_c1_hhi') AS toy_flag
 FROM monitor.ec_screen
 """
 TOY_SECRET = """-- A toy table that declares no access class.
@@ -276,3 +281,21 @@ def test_a_published_comment_states_the_threshold_the_run_used(toy_world):
     assert "> c2_threshold (ec_c2_extra_share = 0.5)" in table_comment and "{" not in table_comment
     assert manifest["tables"]["monitor.ec_screen"]["description"] == table_comment
     assert "(low_confidence_unallocated_share = 0.25)" in (snapshot / "DICTIONARY.md").read_text()
+
+
+@pytest.mark.pipeline
+def test_monitor_changes_compares_the_toy_screen(toy_world, tmp_path):
+    """The toy's '-- changes' declaration makes it a screen of monitor.changes: against a previous publication where
+    its flag was the other way, each of its flagged rows is newly dependent, and no other screen moved."""
+    from pipeline.publish.changes import build_changes
+
+    runner, snapshot, manifest = toy_world
+    previous = tmp_path / "previous.duckdb"
+    shutil.copy(runner.paths.published_db, previous)
+    with duckdb.connect(str(previous)) as con:
+        con.execute("UPDATE monitor.toy_screen SET toy_flag = NOT toy_flag")
+    flagged = int(pl.read_parquet(snapshot / manifest["tables"]["monitor.toy_screen"]["file"])["toy_flag"].sum())
+    with duckdb.connect(str(runner.paths.warehouse)) as con:
+        counts = build_changes(con, previous, "next", 0.1)
+        moved = con.execute("SELECT screen, change, count(*) FROM monitor.changes GROUP BY ALL").fetchall()
+    assert flagged > 0 and moved == [("toy_screen", "newly_dependent", flagged)] and counts == {"newly_dependent": flagged}
