@@ -208,7 +208,8 @@ def country_names(conn) -> dict[str, str]:
 
 def dictionary(conn) -> list[dict]:
     """Every published monitor and reference table with its columns, types and meanings: the comments the
-    publisher wrote from the one glossary (pipeline/glossary.py)."""
+    publisher wrote from the tables' SQL headers and the one glossary (pipeline/catalog.py), with the thresholds
+    the publication used."""
     tables = rows(conn, """
         SELECT schema_name || '.' || table_name AS "table", comment AS description
         FROM duckdb_tables() WHERE database_name = current_database() AND schema_name IN ('monitor', 'reference')
