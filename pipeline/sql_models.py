@@ -115,6 +115,7 @@ _KEYWORDS = _MODEL_KEYWORDS + CONTRACT_KEYWORDS
 _DIRECTIVE = re.compile(rf"^--\s*({'|'.join(_KEYWORDS)})\b\s*(\w+)?\s*:\s*(.+)$", re.IGNORECASE)
 # a comment line's first word, and whether a colon follows it (or a name and a colon): '-- grains: a'
 _LOOKS_LIKE = re.compile(r"^--\s*([A-Za-z_]+)(\s*(?:\w+\s*)?:)?")
+_ACCESS_WITHOUT_COLON = re.compile(r"^--\s*access\s+(public|restricted)\s*$", re.IGNORECASE)
 _PARTITION = re.compile(r"^year(?:\s*,\s*lookback\s+([1-9][0-9]*))?$", re.IGNORECASE)
 _GETVARIABLE = re.compile(r"getvariable\s*\(\s*(?:'(\w+)'\s*\))?", re.IGNORECASE)
 
@@ -137,6 +138,8 @@ def _misspelt_directive(line: str) -> str | None:
     if found is None:
         return None
     word, colon = found.group(1).lower(), found.group(2)
+    if _ACCESS_WITHOUT_COLON.match(line):
+        return "access"  # '-- access public': a class meant, which a description line would never say so
     for keyword in _KEYWORDS:
         if word == keyword and keyword in _MODEL_KEYWORDS:
             # the keyword itself, but not in the directive's form (the contract's words, e.g. 'report' or

@@ -72,6 +72,7 @@ def test_a_table_that_declares_nothing_is_restricted(tmp_path):
 @pytest.mark.parametrize("header, error", [
     ("-- access: secret", r"monitor/s\.sql:2: unknown access class 'secret'"),
     ("-- acess: public", r"monitor/s\.sql:2: looks like a directive but is not one"),
+    ("-- access public", r"monitor/s\.sql:2: looks like a directive but is not one.*-- access: public"),
     ("-- sheets: Toy", r"monitor/s\.sql:2: looks like a directive but is not one.*-- sheet: <sheet name>"),
     ("-- colum f: a flag", r"monitor/s\.sql:2: looks like a directive but is not one.*-- column <name>"),
     ("-- reports: headline", r"monitor/s\.sql:2: looks like a directive but is not one.*-- report:"),
