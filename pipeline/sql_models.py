@@ -27,7 +27,7 @@ A typo never passes silently: these are errors at load time too, naming the file
   ``-- warning x: ...``) before a colon, a directive keyword without the ``:`` form
   (``-- check positive v > 0``), or a directive after the SQL has begun (DuckDB would ignore it);
   so a description line must not start with a directive keyword;
-* ``getvariable('name')`` where ``name`` is not a setting (``pipeline.resources.Thresholds``):
+* ``getvariable('name')`` where ``name`` is not a setting (``pipeline.settings.ScreenThresholds``):
   DuckDB returns NULL for it, and a threshold compared with NULL never flags;
 * a grain column the model's SELECT does not produce (read statically from the SQL, stars
   expanded through CTEs, subqueries and upstream models; a star over a raw or reference table,
@@ -328,9 +328,9 @@ def output_columns(query: exp.Expression, tables: dict[str, set[str] | None],
 
 def settings_names() -> set[str]:
     """The names the models may read with getvariable(): the settings handed to SQL."""
-    from pipeline.resources import Thresholds
+    from pipeline.settings import ScreenThresholds
 
-    return set(Thresholds().sql_variables())
+    return set(ScreenThresholds().sql_variables())
 
 
 def load_models(root: Path, external_tables: set[str], variables: Iterable[str] | None = None) -> list[SqlModel]:
