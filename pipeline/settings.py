@@ -63,7 +63,8 @@ def read_environment(environ: Mapping[str, str] | None = None) -> Environment:
                        serve_token=SecretStr(value(SERVE_TOKEN_ENV)), dagster_home=value(DAGSTER_HOME_ENV))
 
 
-# The environment a running geomon command read when it started (None outside a command).
+# The environment a running geomon command read when it started: empty outside a command; a stack, since
+# a test may run a command inside another's block.
 _current: list[Environment] = []
 
 
