@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -45,14 +44,14 @@ def _prepare(con) -> None:
 def cmd_pipeline(args) -> dict:
     """`geomon run` as pipeline/cli.py runs it (same job, run config, ephemeral instance,
     summary), plus the warehouse's memory_limit/threads, and per-step times from the event log."""
-    from pipeline.paths import DATA_DIR_ENV, DataPaths
-
-    os.environ[DATA_DIR_ENV] = str(Path(args.data_dir).resolve())
-    # as the CLI does: the Comtrade client's EnvVar needs the variable; empty = no key (no API call here)
-    os.environ.setdefault("COMTRADE_API_KEY", "")
     from dagster import DagsterEventType, DagsterInstance
 
-    from pipeline.definitions import defs
+    from pipeline.definitions import definitions
+    from pipeline.paths import DataPaths
+
+    paths = DataPaths(Path(args.data_dir).resolve())
+    # the data folder given, not the environment's; no Comtrade key (empty: keyless, and no API call here)
+    defs = definitions(data_dir=str(paths.root), comtrade_key="")
 
     t_imported = time.perf_counter()
     settings: dict = {"sources": args.sources.split(",")}
@@ -76,7 +75,7 @@ def cmd_pipeline(args) -> dict:
         from pipeline.summary import print_summary
 
         with contextlib.redirect_stdout(sys.stderr):
-            print_summary(DataPaths.resolve(), elapsed)
+            print_summary(paths, elapsed)
     t_summary = time.perf_counter()
 
     steps: dict[str, dict] = {}

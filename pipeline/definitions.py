@@ -2,9 +2,10 @@
 
 Loading this module reads the SQL model files to build their assets; it opens
 no database, reads no environment variable and makes no network call. ``defs``
-takes the data folder and the Comtrade key from the environment when a run
-starts (Dagster's ``EnvVar``); ``definitions(...)`` builds the same with given
-values (the CLI, tests).
+takes the data folder from the environment when a run starts (Dagster's
+``EnvVar``), and the Comtrade client its key when it opens a session
+(pipeline/settings.py); ``definitions(...)`` builds the same with given values
+(the CLI, tests).
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ from assets.reference import EXTERNAL_TABLES as REFERENCE_TABLES
 from assets.reference import REFERENCE_TABLES as REFERENCE_SPECS
 from assets.reference import reference_assets
 from assets.report import monitor_report
-from pipeline.clients.comtrade.session import KEY_ENV
 from pipeline.paths import DATA_DIR_ENV
 from pipeline.readers import comext, comtrade
 from pipeline.resources import (
@@ -50,7 +50,7 @@ table_descriptions = {
 
 
 
-def definitions(*, data_dir: str = EnvVar(DATA_DIR_ENV), comtrade_key: str = EnvVar(KEY_ENV),
+def definitions(*, data_dir: str = EnvVar(DATA_DIR_ENV), comtrade_key: str | None = None,
                 comext_bulk_start: str = DEFAULT_BULK_START, **settings) -> Definitions:
     """Every asset, job, schedule and sensor with their resources. ``settings`` are fields of DataFolder,
     InputSettings or Thresholds by name (e.g. ``sources=["landing"]``, ``min_world_reporters=1``)."""
@@ -85,7 +85,7 @@ def definitions(*, data_dir: str = EnvVar(DATA_DIR_ENV), comtrade_key: str = Env
             "thresholds": Thresholds(**chosen["thresholds"]),
             "webhook": Webhook(**chosen["webhook"]),
             "warehouse": Warehouse(data=data),
-            # empty key: the keyless preview endpoint
+            # None: the environment's key, read by pipeline.settings (never config); empty: the keyless preview
             "comtrade": ComtradeClient(key=ComtradeKey(value=comtrade_key)),
             "comext_api": ComextApi(),
         },

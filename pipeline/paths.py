@@ -8,8 +8,8 @@ Two kinds of location:
 * generated (writable): everything below the data directory. It defaults to
   ``<repo>/data`` and is moved as a whole by ``GEOMON_DATA_DIR`` (or the CLI's
   ``--data-dir``). Runs get it from the ``data`` resource (``DataFolder``,
-  ``EnvVar("GEOMON_DATA_DIR")`` in the definitions); only the CLI and tests
-  resolve it from the environment themselves, never at import time.
+  ``EnvVar("GEOMON_DATA_DIR")`` in the definitions); otherwise the variable is
+  the one pipeline/settings.py read, never at import time.
 """
 
 from __future__ import annotations
@@ -18,15 +18,15 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+# the variable moving the data folder and the input folders are settings, declared there; importable from
+# here too, beside the folders they name
+from pipeline.settings import DATA_DIR_ENV, INPUT_FOLDERS, environment  # noqa: F401
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 REFERENCE_DIR = REPO_ROOT / "data" / "reference"
 SAMPLE_DIR = REPO_ROOT / "data" / "sample"
 SQL_DIR = REPO_ROOT / "dbt_like_sql"
 
-DATA_DIR_ENV = "GEOMON_DATA_DIR"
-# The input folders a run may read, in reading order: the embedded real extracts, the synthetic demo
-# world, files a user dropped in, and what the API assets fetched.
-INPUT_FOLDERS = ("sample", "demo", "landing", "api")
 # An input folder's release sidecar (pipeline/readers/inputs.py); the fetch stores write one.
 SIDECAR = "_release.json"
 # The HTML report, inside a snapshot folder (listed under the manifest's "files") and inside the data folder.
@@ -41,8 +41,8 @@ class DataPaths:
 
     @classmethod
     def resolve(cls, data_dir: str | os.PathLike | None = None) -> "DataPaths":
-        """Explicit argument, else ``$GEOMON_DATA_DIR``, else ``<repo>/data``."""
-        chosen = data_dir or os.environ.get(DATA_DIR_ENV) or (REPO_ROOT / "data")
+        """Explicit argument, else ``$GEOMON_DATA_DIR`` (as pipeline.settings read it), else ``<repo>/data``."""
+        chosen = data_dir or environment().data_dir or (REPO_ROOT / "data")
         return cls(Path(chosen).expanduser().resolve())
 
     # inputs a user drops in

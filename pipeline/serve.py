@@ -25,6 +25,7 @@ import json
 import logging
 import re
 import sys
+from collections.abc import Mapping
 from functools import partial
 from http import HTTPStatus
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -32,9 +33,10 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from pipeline.publish.access import PUBLIC, RESTRICTED, file_classes
+from pipeline.settings import SERVE_TOKEN_ENV as TOKEN_ENV  # noqa: F401 (geomon serve names it)
+from pipeline.settings import environment, read_environment
 
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
-TOKEN_ENV = "GEOMON_SERVE_TOKEN"
 LATEST_ALIAS = "latest"
 
 log = logging.getLogger("geomon.serve")
@@ -168,9 +170,11 @@ class RangeRequestHandler(SimpleHTTPRequestHandler):
         pass  # errors are logged with their status in handle_one_request
 
 
-def read_token(environ=None) -> bytes | None:
-    """The serve token from GEOMON_SERVE_TOKEN (read when serve starts); None when unset or empty."""
-    value = (environ if environ is not None else os.environ).get(TOKEN_ENV, "").strip()
+def read_token(environ: Mapping[str, str] | None = None) -> bytes | None:
+    """The serve token from GEOMON_SERVE_TOKEN, as pipeline.settings read it when serve started (``environ``:
+    another mapping, for tests); None when unset or empty."""
+    env = environment() if environ is None else read_environment(environ)
+    value = env.serve_token.get_secret_value()
     return value.encode() if value else None
 
 

@@ -34,7 +34,7 @@ A typo never passes silently: these are errors at load time too, naming the file
 * a contract directive that cannot be read (an unknown access class, a sheet filter or a changes column
   the SELECT does not produce, a sheet name or changes screen declared twice);
 * a ``{name}`` in the header (a setting whose value the publication states) that is not a setting;
-* ``getvariable('name')`` where ``name`` is not a setting (``pipeline.resources.Thresholds``):
+* ``getvariable('name')`` where ``name`` is not a setting (``pipeline.settings.ScreenThresholds``):
   DuckDB returns NULL for it, and a threshold compared with NULL never flags;
 * a grain column the model's SELECT does not produce (read statically from the SQL, stars
   expanded through CTEs, subqueries and upstream models; a star over a raw or reference table,
@@ -388,9 +388,9 @@ def output_columns(query: exp.Expression, tables: dict[str, set[str] | None],
 
 def settings_names() -> set[str]:
     """The names the models may read with getvariable(): the settings handed to SQL."""
-    from pipeline.resources import Thresholds
+    from pipeline.settings import ScreenThresholds
 
-    return set(Thresholds().sql_variables())
+    return set(ScreenThresholds().sql_variables())
 
 
 def model_files(root: Path) -> list[tuple[Path, Path]]:

@@ -8,14 +8,14 @@ Each module has ``add_commands(sub)``, registering its subcommands with their ha
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import tempfile
 from pathlib import Path
 
 from pipeline.cli import fetch, run, snapshots, status
 from pipeline.cli.parser import Parser
-from pipeline.paths import DATA_DIR_ENV, DataPaths
+from pipeline.paths import DataPaths
+from pipeline.settings import DATA_DIR_ENV, environment, read_environment, using
 
 GROUPS = (run, fetch, status, snapshots)
 # commands that write into the data folder (the Dagster instance's SQLite files among them); `snapshots` only
@@ -41,7 +41,7 @@ def unwritable(paths: DataPaths) -> str | None:
         paths.root.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         return f"cannot create the data folder {paths.root} ({exc.strerror or exc})"
-    home = os.environ.get("DAGSTER_HOME")
+    home = environment().dagster_home
     folders = [paths.root, *(paths.root / name for name in ("dagster_home", "work", "snapshots")),
                *([Path(home)] if home else [])]
     for folder in folders:
@@ -57,14 +57,17 @@ def unwritable(paths: DataPaths) -> str | None:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    paths = DataPaths.resolve(args.data_dir)
-    if args.command in WRITING_COMMANDS or getattr(args, "pin", None) or getattr(args, "unpin", None):
-        reason = unwritable(paths)
-        if reason:
-            print(f"geomon {args.command}: {reason}; make it writable (a read-only mount: remount it read-write), "
-                  f"or choose a writable data folder with --data-dir or ${DATA_DIR_ENV}", file=sys.stderr)
-            return 2
-    return args.func(args, paths)
+    # the environment is read once, here, and is what every part of the command asks for (pipeline/settings.py)
+    with using(read_environment()):
+        paths = DataPaths.resolve(args.data_dir)
+        if args.command in WRITING_COMMANDS or getattr(args, "pin", None) or getattr(args, "unpin", None):
+            reason = unwritable(paths)
+            if reason:
+                print(f"geomon {args.command}: {reason}; make it writable (a read-only mount: remount it "
+                      f"read-write), or choose a writable data folder with --data-dir or ${DATA_DIR_ENV}",
+                      file=sys.stderr)
+                return 2
+        return args.func(args, paths)
 
 
 if __name__ == "__main__":

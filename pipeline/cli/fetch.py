@@ -8,7 +8,6 @@ rerun resumes), 2 for invalid options, 130 after Ctrl-C (stored files are kept; 
 
 from __future__ import annotations
 
-import os
 import re
 import sys
 import time
@@ -87,14 +86,6 @@ def add_commands(sub) -> None:
 # --------------------------------------------------------------------------- running an asset
 
 
-def _key_value():
-    from dagster import EnvVar
-
-    from pipeline.clients.comtrade.session import KEY_ENV
-
-    return EnvVar(KEY_ENV) if KEY_ENV in os.environ else ""
-
-
 def _execute(args, paths: DataPaths, key, *, run_config, resources: dict | None = None,
              partitions: list[str] | None = None, label: str, total: int | None = None, what: str = "calls") -> int:
     """Materialize asset ``key`` (each of ``partitions``) in-process with a progress reporter; exit status.
@@ -105,7 +96,7 @@ def _execute(args, paths: DataPaths, key, *, run_config, resources: dict | None 
     from pipeline.clients.progress import reporting
     from pipeline.definitions import definitions
 
-    defs = definitions(data_dir=str(paths.root), comtrade_key=_key_value())
+    defs = definitions(data_dir=str(paths.root))  # the Comtrade client takes its key from pipeline.settings
     merged = {**defs.resources, **(resources or {})}
     asset_def = defs.get_assets_def(key)
     config_for = run_config if callable(run_config) else (lambda _partition: run_config)
@@ -177,7 +168,6 @@ def _resource_settings(path: str) -> dict:
 
 
 def _comtrade_resource(args):
-    from pipeline.clients.comtrade.session import KEY_ENV
     from pipeline.resources import ComtradeClient, ComtradeKey
 
     # the key stays the environment's: a config file never carries it
@@ -186,8 +176,8 @@ def _comtrade_resource(args):
         overrides["base_url"] = args.base_url.rstrip("/")
     if args.rate is not None:
         overrides["requests_per_second"] = args.rate
-    key = _key_value()
-    return ComtradeClient(key=ComtradeKey(value=key), **overrides), bool(key) and bool(os.environ.get(KEY_ENV, "").strip())
+    client = ComtradeClient(key=ComtradeKey(), **overrides)
+    return client, client.has_key
 
 
 def _year_partitions(years: list[int], command: str) -> list[str] | None:

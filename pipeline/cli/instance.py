@@ -17,6 +17,7 @@ import socket
 from pathlib import Path
 
 from pipeline.paths import DataPaths
+from pipeline.settings import environment
 
 PID_TAG, HOST_TAG = "geomon/pid", "geomon/host"
 
@@ -30,8 +31,8 @@ def instance_for(paths: DataPaths):
     from dagster import DagsterInstance
     from dagster._core.instance.ref import InstanceRef
 
-    if os.environ.get("DAGSTER_HOME"):
-        instance = DagsterInstance.get()
+    if environment().dagster_home:
+        instance = DagsterInstance.get()  # Dagster's own reading of DAGSTER_HOME
     else:
         home = paths.root / "dagster_home"
         home.mkdir(parents=True, exist_ok=True)

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 
-from pipeline.paths import INPUT_FOLDERS, DataPaths
+from pipeline.paths import DataPaths
+from pipeline.settings import INPUT_FOLDERS, SettingsError
 
 SOURCES = INPUT_FOLDERS
 GUARD_CHECK, GUARD_STEP = "publication_guard", "publish__publication"  # assets/publication.py's
@@ -48,11 +48,9 @@ def add_commands(sub) -> None:
 
 
 def _run(args, paths: DataPaths) -> int:
-    from dagster import EnvVar
-
-    from pipeline.clients.comtrade.session import KEY_ENV
     from pipeline.cli.instance import instance_for, run_tags
     from pipeline.definitions import definitions
+    from pipeline.resources.settings import check_resource_config
 
     # the flags configure the resources; a --config file is run config on top of them (ops, other resources)
     settings: dict = {"sources": args.sources}
@@ -70,12 +68,18 @@ def _run(args, paths: DataPaths) -> int:
     if args.config:
         try:
             run_config = {**run_config, **_load_config(args.config)}
-        except (OSError, ValueError) as exc:
+            # the typed layer checks the settings a config file gives, before Dagster starts: a wrong one is a
+            # line naming it, not a configuration traceback
+            check_resource_config(_resource_configs(run_config))
+        except (OSError, ValueError) as exc:  # SettingsError is a ValueError
             print(f"geomon run: --config {args.config}: {exc}", file=sys.stderr)
             return 2
-    # no key in the environment is the keyless preview endpoint, not an error
-    key = EnvVar(KEY_ENV) if KEY_ENV in os.environ else ""
-    defs = definitions(data_dir=str(paths.root), comtrade_key=key, **settings)
+    try:
+        # the Comtrade key is not handed over: the client takes it from the environment main() read
+        defs = definitions(data_dir=str(paths.root), **settings)
+    except SettingsError as exc:
+        print(f"geomon run: {exc}", file=sys.stderr)
+        return 2
     instance = instance_for(paths)
     started = time.perf_counter()
     result = defs.resolve_job_def("refresh").execute_in_process(
@@ -167,6 +171,20 @@ def _load_config(path: str) -> dict:
     if not isinstance(loaded, dict):
         raise ValueError("expected a mapping at the top level")
     return loaded
+
+
+def _resource_configs(run_config: dict) -> dict[str, dict]:
+    """``{resource key: its config}`` of a run config's resources section."""
+    resources = run_config.get("resources") or {}
+    if not isinstance(resources, dict):
+        raise ValueError("resources must be a mapping")
+    out = {}
+    for key, entry in resources.items():
+        config = (entry or {}).get("config") if isinstance(entry, dict) else None
+        if config is not None and not isinstance(config, dict):
+            raise ValueError(f"resources.{key}.config must be a mapping")
+        out[key] = config or {}
+    return out
 
 
 def _quarantine(paths: DataPaths) -> list[tuple]:

@@ -3,8 +3,10 @@
 database (``Warehouse``), the two remote sources (``ComtradeClient``, ``ComextApi``) and the publication
 webhook (``Webhook``).
 
-Every path is resolved from the ``data`` resource when a run uses it, never at import; the resource's
-``root`` comes from ``EnvVar("GEOMON_DATA_DIR")`` in the definitions, or from the CLI's ``--data-dir``.
+The first three wrap the typed settings of pipeline/settings.py, which hold their fields, defaults and
+descriptions. Every path is resolved from the ``data`` resource when a run uses it, never at import; the
+resource's ``root`` comes from ``EnvVar("GEOMON_DATA_DIR")`` in the definitions, or from the CLI's
+``--data-dir``. The Comtrade key is no resource config: the client takes it from pipeline.settings.
 """
 
 from pipeline.resources.notify import Webhook

@@ -20,6 +20,7 @@ from pipeline.clients.comtrade.plan import MAX_URL
 from pipeline.clients.comtrade.session import KEY_ENV, KEY_HEADER, PREVIEW_CAP, ComtradeSession, record_cap
 from pipeline.clients.http import FetchPolicy, Fetcher, utc_now
 from pipeline.clients.secrets import speaker
+from pipeline.settings import environment
 
 
 class FetchSettings(ConfigurableResource):
@@ -41,12 +42,21 @@ class FetchSettings(ConfigurableResource):
 
 
 class ComtradeKey(ConfigurableResource):
-    """The UN Comtrade subscription key, from ``EnvVar("COMTRADE_API_KEY")``; empty = the keyless preview.
+    """The UN Comtrade subscription key: the environment's COMTRADE_API_KEY, as pipeline.settings read it (when
+    the geomon command started, or when a session opens in a run launched from the UI); empty = the keyless
+    preview. It is no configuration, so no run config, stored job snapshot or log holds it.
 
     A resource of its own inside ``ComtradeClient``: run config that reconfigures the client (another base
-    URL) replaces the client's fields, and the key must not fall back to empty then."""
+    URL) replaces the client's fields, and the key must stay the environment's then."""
 
-    value: str = Field(default="", description="Subscription key (sent as the Ocp-Apim-Subscription-Key header).")
+    value: str | None = Field(default=None, description="None: COMTRADE_API_KEY from the environment. A key given "
+                              "here (tests; '' = keyless) is stored with the run's config: never a real one.")
+
+    def secret(self) -> str:
+        """The key, stripped; empty when there is none."""
+        if self.value is not None:
+            return self.value.strip()
+        return environment().comtrade_key.get_secret_value()
 
 
 class ComtradeClient(FetchSettings):
@@ -66,7 +76,7 @@ class ComtradeClient(FetchSettings):
 
     @property
     def has_key(self) -> bool:
-        return bool(self.key.value and self.key.value.strip())
+        return bool(self.key.secret())
 
     def record_cap(self) -> int:
         """Records per call: the configured cap, never above what the endpoint serves (500 without a key)."""
@@ -75,7 +85,7 @@ class ComtradeClient(FetchSettings):
     def open_session(self, *, log: Any = None, call_budget: int | None = None, transport=None, sleep=time.sleep,
                      clock=time.monotonic, now=utc_now, rng=None) -> ComtradeSession:
         """A live session (an httpx client); use it in a ``with`` block. Test hooks: transport, sleep, clock."""
-        key = self.key.value.strip() if self.has_key else ""
+        key = self.key.secret()
         fetcher = Fetcher(self.fetch_policy(call_budget), headers={KEY_HEADER: key} if key else None,
                           secrets=[key] if key else [], log=log, transport=transport, sleep=sleep, clock=clock,
                           now=now, rng=rng)
