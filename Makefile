@@ -25,16 +25,22 @@ run: $(STAMP)
 # which on a busy disk costs more than the work itself (test_refresh_safety + test_cli_failure, measured while
 # other jobs used the disk: 397 s on /tmp, 164 s on /dev/shm). TEST_TMP= (empty) keeps the system's temp folder.
 TEST_TMP ?= $(shell df -Pk /dev/shm 2>/dev/null | awk 'NR == 2 && $$4 > 4000000 {print "/dev/shm"}')
+# Bytecode is written even where the environment says PYTHONDONTWRITEBYTECODE (some containers do): without
+# it every pytest process rewrote the assertions of its plugins' packages (hypothesis, anyio, xdist: 120
+# modules) and the test modules again, 3 of the unit tier's 39 CPU-s in each process (2026-12-07). The
+# __pycache__ folders are ignored by git.
+TEST_ENV = PYTHONDONTWRITEBYTECODE= $(if $(TEST_TMP),TMPDIR=$(TEST_TMP) )
 test: $(STAMP)
-	$(if $(TEST_TMP),TMPDIR=$(TEST_TMP) )$(BIN)/python -m pytest -n auto --dist loadfile --no-loadscope-reorder
+	$(TEST_ENV)$(BIN)/python -m pytest -n auto --dist loadfile --no-loadscope-reorder
 
 # The unit tier (tests/conftest.py's docstring: parsers, SQL on the in-memory harness, CLI parsing, access
 # rules), for every change: the tests with none of the marks pipeline, service, browser, world, oracle, property.
-# One process: pytest-xdist's workers each collect every file, which costs more than they save on this tier
-# (2 cores, load 2.5-3.4: 27-30 s in one process, 40-49 s with -n 2).
+# One worker per core, tests handed out one by one (its module fixtures are small harnesses): each worker
+# collects every file (about 4 CPU-s), which the second core repays (2 cores at load 6-8: 49 s against 68 s
+# in one process; `$(BIN)/python -m pytest -m "..."` runs it in one).
 FAST_TIER := not (pipeline or service or browser or world or oracle or property)
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -m "$(FAST_TIER)" -q
+	$(TEST_ENV)$(BIN)/python -m pytest -n auto --dist load -m "$(FAST_TIER)" -q
 
 # README.md's figures block from a fresh run of the embedded default in a folder of its own (an existing
 # data/ with landing files would change them); tests/test_readme_figures.py fails when the block drifts.

@@ -100,7 +100,8 @@ FIRST = ("test_oracle.py", "test_refresh_safety.py", "test_incremental.py", "tes
 # them), and the fixtures whose users are pipeline tests: the shared worlds, and the runners whose ``run``
 # executes a Dagster job.
 TIER_MARKS = ("pipeline", "service", "browser", "world", "oracle", "property")
-PIPELINE_FIXTURES = frozenset({"default_world", "small_publication", "cli_publication", "runner", "sql_runner"})
+PIPELINE_FIXTURES = frozenset({"default_world", "small_publication", "sample_publication", "cli_publication", "runner",
+                               "sql_runner"})
 
 
 def pytest_collection_modifyitems(items):
@@ -284,6 +285,19 @@ def small_publication(tmp_path_factory) -> BuiltWorld:
     """One Comext file (SMALL_COMEXT, landing/comext/good.csv) published, built once per session; read-only:
     the snapshot, access and bad-input tests read it or start from a copy."""
     root = built_once(tmp_path_factory, "small_publication", _build_small_publication) / "data"
+    with pytest.MonkeyPatch.context() as mp:
+        yield BuiltWorld(root, mp)
+
+
+def _build_sample_publication(folder: Path) -> None:
+    _publish(folder, {"sources": ["sample"]})
+
+
+@pytest.fixture(scope="module")
+def sample_publication(tmp_path_factory) -> BuiltWorld:
+    """The real sample extracts (data/sample) alone published, built once per session; read-only: the real
+    fixture's and the NL-share hand computations read it (three runs of the same job before)."""
+    root = built_once(tmp_path_factory, "sample_publication", _build_sample_publication) / "data"
     with pytest.MonkeyPatch.context() as mp:
         yield BuiltWorld(root, mp)
 

@@ -10,7 +10,7 @@ from decimal import Decimal
 import pytest
 
 from pipeline.analyst_views import create_analyst_views
-from sql_harness import Harness
+from sql_harness import Harness, insert_rows
 
 # Comtrade numeric codes used below
 DEU, FRA, NLD, CHN, USA, EU97, WORLD, AREAS_NES = 276, 251, 528, 156, 842, 97, 0, 899
@@ -301,10 +301,10 @@ def test_an_incomplete_year_is_not_flagged_and_does_not_count_in_persistence(har
     annual = [(2024, 52, USA, "M", CHN, "280530", 100), (2024, 52, CHN, "X", WORLD, "280530", 1000)]
     monthly = [(2025, m, USA, "M", CHN, "280530", 10) for m in range(1, 12)]
     monthly += [(2025, m, CHN, "X", WORLD, "280530", 100) for m in range(1, 12)]
-    h.con.executemany(
-        "INSERT INTO raw.comtrade_records (freqCode, refYear, refMonth, reporterCode, flowCode, partnerCode, "
+    insert_rows(
+        h.con, "INSERT INTO raw.comtrade_records (freqCode, refYear, refMonth, reporterCode, flowCode, partnerCode, "
         "partner2Code, classificationCode, cmdCode, customsCode, motCode, primaryValue, _file, _line, release, "
-        "synthetic) VALUES (CASE WHEN ? = 52 THEN 'A' ELSE 'M' END, ?, ?, ?, ?, ?, 0, 'H6', ?, 'C00', 0, ?, "
+        "synthetic) VALUES", "(CASE WHEN ? = 52 THEN 'A' ELSE 'M' END, ?, ?, ?, ?, ?, 0, 'H6', ?, 'C00', 0, ?, "
         "'test.json', 0, 'test', false)",
         [[month, year, month, r, f, p, code, v] for year, month, r, f, p, code, v in annual + monthly])
     h.build("monitor.world_supply_screen")

@@ -20,12 +20,14 @@ import random
 import subprocess
 import sys
 from decimal import Decimal
+from functools import lru_cache
 from pathlib import Path
 
 import duckdb
 import pytest
 
 from conftest import COMTRADE_CODES, failure_messages, sdmx_rows
+from sql_harness import insert_rows
 
 REPO = Path(__file__).resolve().parents[1]
 CORRELATIONS = REPO / "data" / "reference" / "hs_correlations.csv"
@@ -122,14 +124,31 @@ HAND_MADE = [
 ]
 
 
+@lru_cache(maxsize=1)
+def _reference_csvs() -> dict:
+    """The committed reference tables but the correlations (Models brings its own), read as the reference
+    assets type them, once per process as Arrow tables: read again for each of the module's dozen builds,
+    they cost a sixth of its CPU."""
+    from assets.reference import REFERENCE_TABLES
+    from pipeline.io import sql_string
+    from pipeline.paths import REFERENCE_DIR
+
+    con, tables = duckdb.connect(), {}
+    for name, (_, types) in REFERENCE_TABLES.items():
+        if name != "hs_correlations":
+            type_map = "{" + ", ".join(f"'{k}': '{v}'" for k, v in types.items()) + "}"
+            tables[name] = con.sql(f"SELECT * FROM read_csv({sql_string(REFERENCE_DIR / f'{name}.csv')}, header=true, "
+                                   f"all_varchar=true, types={type_map})").to_arrow_table()
+    return tables
+
+
 class Models:
     """Every SQL model, run in dependency order on an in-memory DuckDB, as the assets run them."""
 
     def __init__(self, correlations=HAND_MADE, **settings):
         from assets.reference import REFERENCE_TABLES
-        from pipeline.paths import REFERENCE_DIR, SQL_DIR
+        from pipeline.paths import SQL_DIR
         from pipeline.readers import comext, comtrade
-        from pipeline.io import sql_string
         from pipeline.readers.raw_store import META_COLUMNS
         from pipeline.resources import Thresholds
         from pipeline.sql_macros import prepare_session
@@ -138,16 +157,14 @@ class Models:
         self.con = con = duckdb.connect()
         for schema in ("raw", "reference", "staging", "monitor"):
             con.execute(f"CREATE SCHEMA {schema}")
-        for name, (_, types) in REFERENCE_TABLES.items():
-            if name != "hs_correlations":
-                type_map = "{" + ", ".join(f"'{k}': '{v}'" for k, v in types.items()) + "}"
-                con.execute(f"CREATE TABLE reference.{name} AS SELECT * FROM read_csv("
-                            f"{sql_string(REFERENCE_DIR / f'{name}.csv')}, header=true, all_varchar=true, "
-                            f"types={type_map})")
+        for name, data in _reference_csvs().items():
+            con.register("_reference", data)
+            con.execute(f"CREATE TABLE reference.{name} AS SELECT * FROM _reference")
+            con.unregister("_reference")
         con.execute("CREATE TABLE reference.hs_correlations (from_edition VARCHAR, from_code VARCHAR, "
                     "to_edition VARCHAR, to_code VARCHAR, relationship VARCHAR, relationship_table VARCHAR)")
-        con.executemany("INSERT INTO reference.hs_correlations VALUES (?, ?, ?, ?, NULL, NULL)",
-                        [list(r) for r in correlations])
+        insert_rows(con, "INSERT INTO reference.hs_correlations VALUES", "(?, ?, ?, ?, NULL, NULL)",
+                    [list(r) for r in correlations])
         raw = {comtrade.TABLE: comtrade.COLUMNS, comext.SDMX_TABLE: comext.SDMX_COLUMNS,
                comext.BULK_TABLE: comext.BULK_COLUMNS}
         for table, columns in raw.items():
@@ -158,10 +175,10 @@ class Models:
 
     def comext(self, rows):
         """(reporter, partner, CN8, flow, year, value) annual observations."""
-        self.con.executemany(
-            "INSERT INTO raw.comext_sdmx (dataflow, freq, reporter, partner, product, flow, indicators, time_period, "
-            "obs_value, _file, _line, release, synthetic) VALUES ('ESTAT:DS-045409(1.0)', 'A', ?, ?, ?, ?, "
-            "'VALUE_IN_EUROS', ?, ?, 'hand.csv', 1, 'test', false)",
+        insert_rows(
+            self.con, "INSERT INTO raw.comext_sdmx (dataflow, freq, reporter, partner, product, flow, indicators, "
+            "time_period, obs_value, _file, _line, release, synthetic) VALUES",
+            "('ESTAT:DS-045409(1.0)', 'A', ?, ?, ?, ?, 'VALUE_IN_EUROS', ?, ?, 'hand.csv', 1, 'test', false)",
             [[r, p, cn8, flow, str(year), value] for r, p, cn8, flow, year, value in rows])
         return self
 

@@ -9,7 +9,7 @@ from collections import defaultdict
 
 import pytest
 
-from conftest import SAMPLE, failure_messages
+from conftest import SAMPLE
 
 FIXTURE = SAMPLE / "comext" / "DS-045409_M_EU27_CN39201081_2023-2025.csv"
 EU = {"AT", "BE", "BG", "CY", "CZ", "DE", "DK", "EE", "ES", "FI", "FR", "GR", "HR", "HU", "IE", "IT", "LT", "LU",
@@ -48,9 +48,8 @@ def _hand_computed():
     return expected
 
 
-def test_comext_fixture_hhi_matches_hand_computation(runner):
-    result = runner.run(sources=["sample"])
-    assert result.success, failure_messages(result)
+def test_comext_fixture_hhi_matches_hand_computation(sample_publication):
+    runner = sample_publication  # the job run on data/sample alone (conftest), shared read-only
     got = {
         (r, y): (h, a, u)
         for r, y, h, a, u in runner.published().execute(
@@ -74,9 +73,8 @@ def test_comext_fixture_hhi_matches_hand_computation(runner):
     assert {y: round(h, 12) for (r, y), (h, _, _) in got.items() if r == "EU27"} == {2023: 1.0, 2024: 1.0, 2025: 1.0}
 
 
-def test_real_files_are_read_completely(runner):
-    result = runner.run(sources=["sample"])
-    assert result.success, failure_messages(result)
+def test_real_files_are_read_completely(sample_publication):
+    runner = sample_publication  # the job run on data/sample alone (conftest), shared read-only
     con = runner.warehouse()
     assert con.execute("SELECT count(*) FROM raw.comext_sdmx").fetchall()[0][0] == 10_950
     bulk = con.execute("SELECT product_nc, value_eur FROM raw.comext_bulk ORDER BY _line").fetchall()
