@@ -501,3 +501,6 @@ COLUMNS.update({
     "min_value": "The minimum annual imports (cn8_min_value, EUR) a CN8 code needs to be screened.",
 })
 TABLE_SECTIONS["monitor.ec_screen_cn8"] = "8 Beyond the single-step screen (CN8 screen); 6 Screens (EC 2021 C1-C3)"
+# issue 29 (leftovers): the CRMA benchmark on rolling 12-month windows; its columns are those of
+# monitor.crma_benchmark and monitor.ec_screen_rolling (over_benchmark there: a complete window, and bloc)
+TABLE_SECTIONS["monitor.crma_benchmark_rolling"] = "8 Beyond the single-step screen (CRMA benchmark; rolling 12 months)"

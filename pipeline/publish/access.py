@@ -19,7 +19,7 @@ DEFAULT_RESTRICTED: tuple[str, ...] = (
     "monitor.supplier_loss", "monitor.supplier_loss_by_domain",
     "monitor.trends", "monitor.changes",
     # the EU's and NL's own supplier concentration per strategic raw material (issue 29), like the EC screen
-    "monitor.crma_benchmark",
+    "monitor.crma_benchmark", "monitor.crma_benchmark_rolling",
     # the EU's and each member state's own EC-screen flags side by side (issue 29)
     "monitor.bloc_vs_members", "monitor.ec_screen_cn8",
 )
