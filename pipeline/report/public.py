@@ -20,7 +20,8 @@ SECTIONS: dict[str, tuple[str, tuple[str, ...]]] = {
     "rolling": ("Rolling 12 months", ("monitor.ec_screen_rolling",)),
     "supplier-loss": ("If a supplier stopped", ("monitor.supplier_loss", "monitor.supplier_loss_by_domain")),
     "crma": ("CRMA benchmark (largest third-country share of EU27 imports per strategic raw material)",
-             ("monitor.crma_benchmark",)),
+             ("monitor.crma_benchmark", "monitor.crma_benchmark_rolling")),
+    "cn8": ("EC screen on CN8 codes (EU27 and NL)", ("monitor.ec_screen_cn8",)),
 }
 
 
