@@ -227,6 +227,30 @@ def test_crma_mapping_uses_only_known_hs_codes():
     assert "## crma_materials.csv" in (ref / "PROVENANCE.md").read_text(encoding="utf-8")
 
 
+@pytest.mark.pipeline
+def test_crma_mapping_is_published_in_the_snapshot_and_the_analysts_file(default_world):
+    """reference.crma_materials travels with the tables summed by it: Parquet and manifest (public, it is a
+    mapping, not a finding) and geomonitor.duckdb, row for row the committed CSV."""
+    import csv
+    import json
+
+    import duckdb
+
+    from conftest import REPO
+
+    csv_rows = sorted(tuple(r.values()) for r in csv.DictReader(
+        (REPO / "data" / "reference" / "crma_materials.csv").open(encoding="utf-8")))
+    paths = default_world.paths
+    folder = paths.snapshots / paths.latest_pointer.read_text().strip()
+    meta = json.loads((folder / "manifest.json").read_text())["tables"]["reference.crma_materials"]
+    assert meta["access"] == "public" and meta["rows"] == len(csv_rows)
+    cols = "material, stage, hs6, hs_description, coalesce(shared_with, '')"
+    parquet = duckdb.sql(f"SELECT {cols} FROM read_parquet('{folder / meta['file']}') ORDER BY ALL").fetchall()
+    assert parquet == csv_rows
+    with duckdb.connect(str(paths.published_db), read_only=True) as con:
+        assert con.execute(f"SELECT {cols} FROM reference.crma_materials ORDER BY ALL").fetchall() == csv_rows
+
+
 # ------------------------------------------------------------------------------------- bloc versus members
 
 BLOC_ONLY, MEMBERS_ONLY = "85051100", "85051900"
