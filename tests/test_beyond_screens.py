@@ -356,6 +356,50 @@ def test_ec_screen_cn8_by_hand(harness):
     assert co["min_value"] == pytest.approx(1_000_000)
 
 
+# ------------------------------------------------------------------------------------- the demo world's planted cases
+
+@pytest.mark.pipeline
+def test_demo_world_shows_each_planted_beyond_case(default_world):
+    """pipeline/demo_world/planted.py's BEYOND_CASES, found again on the embedded default in every demo year."""
+    import duckdb
+
+    from pipeline.demo_world.planted import BEYOND_CASES
+
+    con = duckdb.connect(str(default_world.paths.published_db), read_only=True)
+    q = lambda sql, *p: con.execute(sql, list(p)).fetchall()  # noqa: E731
+    years = [y for (y,) in q("SELECT DISTINCT year FROM monitor.supplier_headroom ORDER BY 1")]
+    assert years, "the demo world has Comtrade years"
+
+    cobalt = BEYOND_CASES["crma_cobalt_over_benchmark"]
+    rows = q("SELECT source, reporter, year, top_supplier, top_share, over_benchmark FROM monitor.crma_benchmark "
+             "JOIN reference.crma_materials USING (material, stage) WHERE hs6 = ? AND year_complete", cobalt)
+    assert {(s, r, y) for s, r, y, *_ in rows} == {(s, r, y) for s in ("comext", "comtrade") for r in ("EU27", "NLD")
+                                                  for y in years}, rows
+    assert all(top == "COD" and over and share == pytest.approx(0.70, abs=0.03) for *_, top, share, over in rows), rows
+    windows = q("SELECT top_supplier, bool_and(over_benchmark), count(*) FROM monitor.crma_benchmark_rolling "
+                "JOIN reference.crma_materials USING (material, stage) WHERE hs6 = ? AND reporter = 'EU27' "
+                "AND window_complete AND bloc_complete GROUP BY ALL", cobalt)
+    assert len(windows) == 1 and windows[0][:2] == ("COD", True) and windows[0][2] >= 12 * len(years) - 11, windows
+
+    gallium = BEYOND_CASES["headroom_one_potential_supplier"]
+    rows = q("SELECT year, potential_suppliers, actual_suppliers, concentrated_oecd, unused_potential_suppliers "
+             "FROM monitor.supplier_headroom WHERE importer = 'NLD' AND product_code = ? ORDER BY year", gallium)
+    assert rows == [(y, 1, 0, True, "CHN") for y in years]
+    # the intermediaries buy from it: one potential, one actual supplier, not concentrated
+    assert set(q("SELECT importer, potential_suppliers, actual_suppliers, concentrated_oecd "
+                 "FROM monitor.supplier_headroom WHERE product_code = ? AND importer IN ('TUR', 'CHE')", gallium)) == \
+        {("TUR", 1, 1, False), ("CHE", 1, 1, False)}
+
+    small = BEYOND_CASES["cn8_below_minimum"]
+    screened = q("SELECT reporter, year, m_extra + m_intra FROM monitor.ec_screen WHERE source = 'comext' "
+                 "AND product_code = ? AND reporter IN ('NLD', 'EU27') AND year_complete", small)
+    assert {(r, y) for r, y, _ in screened} == {(r, y) for r in ("NLD", "EU27") for y in years}, screened
+    minimum = q("SELECT value FROM meta.parameters WHERE name = 'cn8_min_value'")[0][0]
+    assert all(0 < v < minimum for *_, v in screened), screened  # the whole HS6 row is under it
+    assert q("SELECT count(*) FROM monitor.ec_screen_cn8 WHERE product_code = ?", small) == [(0,)]
+    con.close()
+
+
 # ------------------------------------------------------------------------------------- the oracle, row by row
 
 def _oracle_and_sql(runner) -> tuple[dict, dict]:
