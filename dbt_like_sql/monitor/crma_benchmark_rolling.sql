@@ -31,6 +31,13 @@ mapping AS (
     SELECT material, stage, hs6, nullif(shared_with, '') IS NOT NULL AS shared
     FROM reference.crma_materials
 ),
+candidates AS (
+    -- the codes that can reach a material's code on the target edition (as themselves, converted or shared
+    -- out): only their rows are read, a fifth of the time at SF 0.1 (the join on mapping below stays exact)
+    SELECT hs6 AS product_code FROM mapping
+    UNION SELECT product_code FROM staging.hs_conversion WHERE product_code_target IN (SELECT hs6 FROM mapping)
+    UNION SELECT product_code FROM staging.hs_split_weights WHERE product_code_target IN (SELECT hs6 FROM mapping)
+),
 detail AS (
     SELECT
         reporter, year * 12 + month - 1 AS month_index, partner, partner_kind, product_code_native, product_code,
@@ -38,6 +45,7 @@ detail AS (
     FROM staging.trade_flows
     WHERE source = 'comext' AND freq = 'M' AND is_detail AND flow = 'import' AND product_code IS NOT NULL
       AND (reporter = 'EU27' OR reporter IN (SELECT iso3 FROM members))
+      AND product_code IN (SELECT product_code FROM candidates)
 ),
 direct_bloc AS (
     -- where Comext's own EU27_2020 rows hold a month and code (any partner), the bloc is those rows
