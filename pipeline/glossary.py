@@ -461,7 +461,8 @@ COLUMNS.update({
     "stage": "Processing stage of the material: extraction, processing or magnets (reference.crma_materials).",
     "top_share": "top_supplier's share of the stage's imports from non-EU countries (m_extra).",
     "benchmark": "The CRMA benchmark used ({crma_benchmark}): at most this share from one third country.",
-    "over_benchmark": "top_share > benchmark, for a complete year only (an incomplete year shows its share, no flag).",
+    "over_benchmark": ("top_share > benchmark, for a complete year only (on a rolling window: a complete window, and "
+                       "for EU27 a complete bloc); an incomplete year or window shows its share, no flag."),
     "benchmark_gap": "top_share - benchmark: the distance to the benchmark (> 0 is over it).",
     "top_share_3y_before": "The same material's and stage's top_share three calendar years before; null if none.",
     "top_share_change_3y": "top_share - top_share_3y_before.",

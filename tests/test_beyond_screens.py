@@ -160,6 +160,55 @@ def test_crma_benchmark_is_a_parameter():
     assert r["benchmark_gap"] == pytest.approx(0.05)
 
 
+def test_crma_benchmark_rolling_by_hand(harness):
+    h = harness.reset()
+    # every member state reports each month of 2024 and January 2025 (wooden furniture): the bloc's windows
+    # ending 2024-12 and 2025-01 are complete, those ending 2024-01..2024-11 are not (1..11 months)
+    months = [f"2024-{m:02d}" for m in range(1, 13)] + ["2025-01"]
+    h.add_sdmx([(m, "CN", "94036000", 1, p, 10) for m in MEMBERS for p in months])
+    h.add_sdmx([
+        # cobalt, processing (810520, 282200): 2024 DE CN 10 (Jan) + 45 (Jun), NL CN 10 (Feb, below), US 20 (Mar),
+        # JP 15 (Sep): CN 65 of 100 in the window ending 2024-12 -> exactly the benchmark, not over it
+        ("DE", "CN", "81052000", 1, "2024-01", 10), ("DE", "CN", "81052000", 1, "2024-06", 45),
+        ("DE", "US", "81052000", 1, "2024-03", 20), ("FR", "JP", "28220000", 1, "2024-09", 15),
+        # January 2025: CN 35 more; January 2024 leaves the window: CN 90 of 125 = 0.72 -> over
+        ("DE", "CN", "81052000", 1, "2025-01", 35),
+        # NL: CN 10 (Feb), and BE 100 (intra-EU, not in it): 10 of 10 from CN
+        ("NL", "CN", "28220000", 1, "2024-02", 10), ("NL", "BE", "28220000", 1, "2024-02", 100),
+    ])
+    h.build("monitor.crma_benchmark_rolling")
+    h.build("monitor.crma_benchmark")
+    rows = {(r["reporter"], r["period_end"], r["material"], r["stage"]): r
+            for r in h.rows("SELECT * FROM monitor.crma_benchmark_rolling")}
+    dec = rows[("EU27", "2024-12", "cobalt", "processing")]
+    assert (dec["m_extra"], dec["top_supplier"], dec["top_supplier_value"], dec["n_suppliers_extra"]) == (
+        Decimal("100.000"), "CHN", Decimal("65.000"), 3)
+    assert dec["top_share"] == pytest.approx(0.65, abs=1e-15) and dec["over_benchmark"] is False
+    assert (dec["period_start"], dec["months_in_window"], dec["window_complete"], dec["bloc_members"],
+            dec["bloc_complete"]) == ("2024-01", 12, True, 27, True)
+    assert dec["codes_traded"] == 2 and dec["codes_shared"] == 0 and dec["year"] == 2024
+    jan = rows[("EU27", "2025-01", "cobalt", "processing")]
+    assert (jan["m_extra"], jan["top_supplier_value"], jan["over_benchmark"]) == (
+        Decimal("125.000"), Decimal("90.000"), True)
+    assert jan["top_share"] == pytest.approx(0.72) and jan["benchmark_gap"] == pytest.approx(0.07)
+    # the window ending 2024-06 holds 6 months: CN 65 of 85 (0.76) is shown, never flagged
+    jun = rows[("EU27", "2024-06", "cobalt", "processing")]
+    assert jun["top_share"] == pytest.approx(65 / 85) and jun["months_in_window"] == 6
+    assert jun["window_complete"] is False and jun["over_benchmark"] is False
+    # before any cobalt import, no row
+    assert ("EU27", "2024-01", "cobalt", "processing") in rows and ("EU27", "2023-12", "cobalt", "processing") not in rows
+    assert rows[("EU27", "2024-01", "cobalt", "processing")]["m_extra"] == Decimal("10.000")
+    nl = rows[("NLD", "2024-12", "cobalt", "processing")]
+    assert (nl["m_extra"], nl["top_share"], nl["over_benchmark"], nl["bloc_complete"]) == (
+        Decimal("10.000"), 1.0, True, None)
+    assert nl["caveat"].startswith("quasi-transit") and ("NLD", "2024-01", "cobalt", "processing") not in rows
+    # the December window of a year of monthly rows is the calendar year: monitor.crma_benchmark's row
+    year = h.rows("SELECT * FROM monitor.crma_benchmark WHERE source = 'comext' AND year = 2024 "
+                  "AND material = 'cobalt' AND reporter = 'EU27'")[0]
+    assert (year["m_extra"], year["top_supplier"], year["top_share"], year["over_benchmark"]) == (
+        dec["m_extra"], dec["top_supplier"], dec["top_share"], dec["over_benchmark"])
+
+
 def test_crma_mapping_uses_only_known_hs_codes():
     import csv
 
@@ -176,6 +225,30 @@ def test_crma_mapping_uses_only_known_hs_codes():
     assert len({r["material"] for r in rows}) == 17
     assert {r["stage"] for r in rows} <= {"extraction", "processing", "magnets"}
     assert "## crma_materials.csv" in (ref / "PROVENANCE.md").read_text(encoding="utf-8")
+
+
+@pytest.mark.pipeline
+def test_crma_mapping_is_published_in_the_snapshot_and_the_analysts_file(default_world):
+    """reference.crma_materials travels with the tables summed by it: Parquet and manifest (public, it is a
+    mapping, not a finding) and geomonitor.duckdb, row for row the committed CSV."""
+    import csv
+    import json
+
+    import duckdb
+
+    from conftest import REPO
+
+    csv_rows = sorted(tuple(r.values()) for r in csv.DictReader(
+        (REPO / "data" / "reference" / "crma_materials.csv").open(encoding="utf-8")))
+    paths = default_world.paths
+    folder = paths.snapshots / paths.latest_pointer.read_text().strip()
+    meta = json.loads((folder / "manifest.json").read_text())["tables"]["reference.crma_materials"]
+    assert meta["access"] == "public" and meta["rows"] == len(csv_rows)
+    cols = "material, stage, hs6, hs_description, coalesce(shared_with, '')"
+    parquet = duckdb.sql(f"SELECT {cols} FROM read_parquet('{folder / meta['file']}') ORDER BY ALL").fetchall()
+    assert parquet == csv_rows
+    with duckdb.connect(str(paths.published_db), read_only=True) as con:
+        assert con.execute(f"SELECT {cols} FROM reference.crma_materials ORDER BY ALL").fetchall() == csv_rows
 
 
 # ------------------------------------------------------------------------------------- bloc versus members
@@ -283,6 +356,50 @@ def test_ec_screen_cn8_by_hand(harness):
     assert co["min_value"] == pytest.approx(1_000_000)
 
 
+# ------------------------------------------------------------------------------------- the demo world's planted cases
+
+@pytest.mark.pipeline
+def test_demo_world_shows_each_planted_beyond_case(default_world):
+    """pipeline/demo_world/planted.py's BEYOND_CASES, found again on the embedded default in every demo year."""
+    import duckdb
+
+    from pipeline.demo_world.planted import BEYOND_CASES
+
+    con = duckdb.connect(str(default_world.paths.published_db), read_only=True)
+    q = lambda sql, *p: con.execute(sql, list(p)).fetchall()  # noqa: E731
+    years = [y for (y,) in q("SELECT DISTINCT year FROM monitor.supplier_headroom ORDER BY 1")]
+    assert years, "the demo world has Comtrade years"
+
+    cobalt = BEYOND_CASES["crma_cobalt_over_benchmark"]
+    rows = q("SELECT source, reporter, year, top_supplier, top_share, over_benchmark FROM monitor.crma_benchmark "
+             "JOIN reference.crma_materials USING (material, stage) WHERE hs6 = ? AND year_complete", cobalt)
+    assert {(s, r, y) for s, r, y, *_ in rows} == {(s, r, y) for s in ("comext", "comtrade") for r in ("EU27", "NLD")
+                                                  for y in years}, rows
+    assert all(top == "COD" and over and share == pytest.approx(0.70, abs=0.03) for *_, top, share, over in rows), rows
+    windows = q("SELECT top_supplier, bool_and(over_benchmark), count(*) FROM monitor.crma_benchmark_rolling "
+                "JOIN reference.crma_materials USING (material, stage) WHERE hs6 = ? AND reporter = 'EU27' "
+                "AND window_complete AND bloc_complete GROUP BY ALL", cobalt)
+    assert len(windows) == 1 and windows[0][:2] == ("COD", True) and windows[0][2] >= 12 * len(years) - 11, windows
+
+    gallium = BEYOND_CASES["headroom_one_potential_supplier"]
+    rows = q("SELECT year, potential_suppliers, actual_suppliers, concentrated_oecd, unused_potential_suppliers "
+             "FROM monitor.supplier_headroom WHERE importer = 'NLD' AND product_code = ? ORDER BY year", gallium)
+    assert rows == [(y, 1, 0, True, "CHN") for y in years]
+    # the intermediaries buy from it: one potential, one actual supplier, not concentrated
+    assert set(q("SELECT importer, potential_suppliers, actual_suppliers, concentrated_oecd "
+                 "FROM monitor.supplier_headroom WHERE product_code = ? AND importer IN ('TUR', 'CHE')", gallium)) == \
+        {("TUR", 1, 1, False), ("CHE", 1, 1, False)}
+
+    small = BEYOND_CASES["cn8_below_minimum"]
+    screened = q("SELECT reporter, year, m_extra + m_intra FROM monitor.ec_screen WHERE source = 'comext' "
+                 "AND product_code = ? AND reporter IN ('NLD', 'EU27') AND year_complete", small)
+    assert {(r, y) for r, y, _ in screened} == {(r, y) for r in ("NLD", "EU27") for y in years}, screened
+    minimum = q("SELECT value FROM meta.parameters WHERE name = 'cn8_min_value'")[0][0]
+    assert all(0 < v < minimum for *_, v in screened), screened  # the whole HS6 row is under it
+    assert q("SELECT count(*) FROM monitor.ec_screen_cn8 WHERE product_code = ?", small) == [(0,)]
+    con.close()
+
+
 # ------------------------------------------------------------------------------------- the oracle, row by row
 
 def _oracle_and_sql(runner) -> tuple[dict, dict]:
@@ -324,8 +441,8 @@ def _check(world, table: str) -> None:
     assert res.ok, "\n" + res.report
 
 
-BEYOND_TABLES = ["supplier_headroom", "supplier_headroom_by_year", "crma_benchmark", "bloc_vs_members",
-                 "third_country_bloc_vs_members", "bloc_member_counts", "ec_screen_cn8"]
+BEYOND_TABLES = ["supplier_headroom", "supplier_headroom_by_year", "crma_benchmark", "crma_benchmark_rolling",
+                 "bloc_vs_members", "third_country_bloc_vs_members", "bloc_member_counts", "ec_screen_cn8"]
 
 
 @pytest.mark.oracle

@@ -36,7 +36,7 @@ def public_report(default_world, tmp_path_factory):
 
 def test_public_edition_leaves_the_restricted_sections_and_their_data_out(public_report):
     path, sections = public_report
-    assert sections == ["changes", "headline", "dependencies", "product", "rolling", "supplier-loss", "crma"]
+    assert sections == ["changes", "headline", "dependencies", "product", "rolling", "supplier-loss", "crma", "cn8"]
     html = path.read_text(encoding="utf-8")
     data = json.loads(re.search(r'<script type="application/json" id="report-data">(.*?)</script>', html, re.S)[1])
     assert data["products"] == {} and data["initial_product"] is None and data["rolling"]["products"] == {}

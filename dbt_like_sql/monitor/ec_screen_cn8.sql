@@ -14,6 +14,7 @@
 -- caveat: the quasi-transit warning on the Netherlands' rows (section 10).
 -- release and synthetic: the rows behind M_extra, M_intra and X_extra.
 -- access: restricted
+-- report: cn8
 -- methodology: 8 Beyond the single-step screen (CN8 screen); 6 Screens (EC 2021 C1-C3)
 -- grain: reporter, year, cn8
 -- check criteria_consistent: dependent = (coalesce(c1_concentration AND c2_importance AND c3_substitutability, false) AND year_complete) AND (screened = (c3_substitutability IS NOT NULL))

@@ -63,10 +63,30 @@ SEMI_IMPORTERS = {"KOR": 6.0e9, "TWN": 9.0e9, "USA": 4.0e9, "CHN": 12.0e9, "BEL"
 # so both pass everything on: looked through, China holds 0.70 and the US 0.30 (HHI 0.58).
 # Only these importers trade the product, so nothing else changes the answer.
 GALLIUM_NL = (("TUR", 0.35), ("CHE", 0.35), ("USA", 0.30))
-GALLIUM_NL_TOTAL_USD = 0.3e9
+# small on purpose (issue 29): the Netherlands' gallium stays under the CN8 screen's minimum (EUR 1 million a
+# year, split over its CN8 codes), and CHN, selling 1.2e9 to the intermediaries, holds over 99% of world
+# exports: the one potential supplier of every importer (see BEYOND_CASES). The shares above are unchanged.
+GALLIUM_NL_TOTAL_USD = 0.8e6
 GALLIUM_INTERMEDIARIES = {"TUR": 0.6e9, "CHE": 0.6e9}  # each several times its exports to NL
 GALLIUM_ULTIMATE = (("CHN", 1.0),)
 SEMI_SUPPLIERS = (("NLD", 0.70), ("JPN", 0.15), ("DEU", 0.08), ("SGP", 0.07))
+
+
+# One planted case of each screen no public monitor shows yet (methodology section 8, issue 29), from the
+# planted pairs of this module; tests/test_beyond_screens.py finds each again on the embedded default.
+BEYOND_CASES: dict[str, str] = {
+    # monitor.crma_benchmark(_rolling): cobalt ores (CRMA cobalt, extraction) come 70% from COD for every
+    # importer (COBALT_SUPPLIERS): over the 0.65 benchmark for the EU27 and NL every complete year, and for the
+    # EU27 every complete 12-month window (NL's months vary more: a window may dip under it)
+    "crma_cobalt_over_benchmark": COBALT,
+    # monitor.supplier_headroom: CHN sells gallium to TUR and CHE (1.2e9) and the Netherlands buys 0.8e6 from
+    # TUR, CHE and the US: CHN has over 99% of world exports, the one potential supplier (>= 1%), and NL, buying
+    # from none of it, is concentrated in the OECD's sense (0 < 1 / 2)
+    "headroom_one_potential_supplier": GALLIUM,
+    # monitor.ec_screen_cn8: NL's gallium (EUR ~0.7 million a year, the EU27's only) is under cn8_min_value:
+    # its HS6 row is screened, none of its CN8 codes is
+    "cn8_below_minimum": GALLIUM,
+}
 
 
 def planted_specs() -> list[PlantedSpec]:

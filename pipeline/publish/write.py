@@ -40,9 +40,10 @@ from pipeline.publish.report_files import write_snapshot_report
 from pipeline.publish.snapshots import PINNED_FILE, apply_retention
 
 ROWS_PER_GROUP = 1_000_000  # Parquet row group = Arrow batch written at a time
-# reference tables a snapshot carries, so that downloaders can put names on codes (when the database has them)
+# reference tables a snapshot carries, so that downloaders can put names on codes (when the database has them);
+# crma_materials: the mapping monitor.crma_benchmark(_rolling) sums codes by (issue 29)
 SNAPSHOT_REFERENCE_TABLES = ("reference.countries", "reference.hs_products", "reference.strategic_domains",
-                             "reference.domains")
+                             "reference.domains", "reference.crma_materials")
 ATTRIBUTION = (
     "Derived indicators. Sources: Eurostat, Comext (re-use with attribution); UN Comtrade "
     "(subject to the UN Comtrade policy on use and re-dissemination; raw records are not redistributed)."

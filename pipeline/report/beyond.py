@@ -1,7 +1,9 @@
 """The report's screens beyond the single-step EC screen (issue 29, methodology section 8): the CRMA 65%
-benchmark as small multiples (``monitor.crma_benchmark``, restricted), and two short count tables, bloc versus
-member states (``monitor.bloc_member_counts``, after MERICS) and supplier headroom
-(``monitor.supplier_headroom_by_year``, after the OECD). Read from the published tables; a publication without
+benchmark as small multiples (``monitor.crma_benchmark``, restricted) with the Netherlands' shares beside the
+EU27's and the latest rolling 12 months (``monitor.crma_benchmark_rolling``); two short count tables, bloc
+versus member states (``monitor.bloc_member_counts``, after MERICS) and supplier headroom
+(``monitor.supplier_headroom_by_year``, after the OECD); and the EC screen on CN8 codes
+(``monitor.ec_screen_cn8``, restricted, after IW Koeln). Read from the published tables; a publication without
 them (older code) gets sections that say so."""
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ STAGE_COLORS = {"extraction": NL_COLOR, "processing": EU_COLOR}
 OTHER_STAGE_COLORS = ["#2a9d8f", "#7a5195", "#6c757d"]
 BENCHMARK_COLOR = "#b3261e"
 PARTNERS_SHOWN = 10
+CN8_SHOWN = 10  # dependent CN8 codes listed per reporter
 
 
 def crma_section(conn, benchmark: list[float]) -> tuple[dict, dict]:
@@ -54,8 +57,47 @@ def crma_section(conn, benchmark: list[float]) -> tuple[dict, dict]:
     currency = found[0]["currency"]
     page = {"available": True, "source": source, "source_label": source_label(source, currency),
             "benchmark": benchmark[0], "materials": len({r["material"] for r in found}), "over": over,
-            "figure_id": FIGURE_PREFIX + source, "comtrade_too": source == "comext" and bool(sources.get("comtrade"))}
+            "figure_id": FIGURE_PREFIX + source, "comtrade_too": source == "comext" and bool(sources.get("comtrade")),
+            "nl": nl_rows(conn, source), "rolling": rolling_rows(conn)}
     return page, {FIGURE_PREFIX + source: crma_figure(found, benchmark[0], source, currency)}
+
+
+def nl_rows(conn, source: str) -> list[dict]:
+    """The Netherlands' CRMA rows (its non-EU imports) in its latest complete year of ``source``, beside the
+    EU27's share of the same material, stage and year; largest share first."""
+    return rows(conn, """
+        WITH latest AS (
+            SELECT max(year) AS year FROM monitor.crma_benchmark
+            WHERE reporter = 'NLD' AND source = $1 AND year_complete
+        )
+        SELECT n.year, n.material, n.stage, n.top_supplier, n.top_share, n.over_benchmark, n.m_extra, n.currency,
+               n.codes_shared, n.caveat, e.top_supplier AS eu_top_supplier, e.top_share AS eu_top_share
+        FROM monitor.crma_benchmark AS n
+        JOIN latest USING (year)
+        LEFT JOIN monitor.crma_benchmark AS e
+            ON e.source = n.source AND e.reporter = 'EU27' AND e.year = n.year AND e.material = n.material
+           AND e.stage = n.stage
+        WHERE n.reporter = 'NLD' AND n.source = $1
+        ORDER BY n.top_share DESC, n.material, n.stage
+    """, [source])
+
+
+def rolling_rows(conn) -> list[dict] | None:
+    """The EU27's CRMA rows of the latest complete 12-month window (monthly Comext), largest share first; None
+    for a publication without the rolling table."""
+    if not columns(conn, "monitor", "crma_benchmark_rolling"):
+        return None
+    return rows(conn, """
+        WITH latest AS (
+            SELECT max(period_end) AS period_end FROM monitor.crma_benchmark_rolling
+            WHERE reporter = 'EU27' AND window_complete AND bloc_complete
+        )
+        SELECT period_start, period_end, material, stage, top_supplier, top_share, over_benchmark, m_extra, currency
+        FROM monitor.crma_benchmark_rolling
+        JOIN latest USING (period_end)
+        WHERE reporter = 'EU27'
+        ORDER BY top_share DESC, material, stage
+    """)
 
 
 def crma_figure(found: list[dict], benchmark: float, source: str, currency: str) -> dict:
@@ -133,3 +175,32 @@ def counts_section(conn) -> dict:
             FROM monitor.supplier_headroom_by_year ORDER BY source, year
         """)
     return out
+
+
+def cn8_section(conn) -> dict:
+    """The EC screen on CN8 codes (EU27 and NL): per year and reporter the codes at or above the minimum, screened
+    and dependent; and the largest dependent codes of each reporter's latest complete year with their HS6 row."""
+    if not columns(conn, "monitor", "ec_screen_cn8"):
+        return {"available": False}
+    counts = rows(conn, """
+        SELECT year, reporter, count(*) AS codes, count(*) FILTER (WHERE screened) AS screened,
+               count(*) FILTER (WHERE dependent) AS dependent, bool_and(year_complete) AS year_complete
+        FROM monitor.ec_screen_cn8
+        GROUP BY year, reporter
+        ORDER BY year, reporter DESC
+    """)
+    minimum = rows(conn, "SELECT DISTINCT min_value, currency FROM monitor.ec_screen_cn8 ORDER BY 1")
+    top = rows(conn, f"""
+        WITH latest AS (
+            SELECT reporter, max(year) AS year FROM monitor.ec_screen_cn8 WHERE year_complete GROUP BY reporter
+        )
+        SELECT c.reporter, c.year, c.cn8, c.product_code, coalesce(p.description, '') AS product, c.top_supplier,
+               c.top_supplier_share, c.hhi_extra, c.m_extra, c.currency, c.converted_split
+        FROM monitor.ec_screen_cn8 AS c
+        JOIN latest USING (reporter, year)
+        LEFT JOIN reference.hs_products AS p ON p.code = coalesce(c.product_code_target, c.product_code)
+        WHERE c.dependent
+        QUALIFY row_number() OVER (PARTITION BY c.reporter ORDER BY c.m_extra DESC, c.cn8) <= {CN8_SHOWN}
+        ORDER BY c.reporter DESC, c.m_extra DESC, c.cn8
+    """)
+    return {"available": True, "counts": counts, "top": top, "minimum": minimum}

@@ -61,6 +61,7 @@ def collect(conn, manifest: dict | None = None) -> tuple[dict, dict]:
         "rolling": rolling_page,
         "crma": crma_page,
         "counts": beyond.counts_section(conn),
+        "cn8": beyond.cn8_section(conn),
     }
     payload = {
         "figures": figures,

@@ -22,6 +22,7 @@ SECTIONS: dict[str, str] = {
     "rolling": "Rolling 12 months",
     "supplier-loss": "If a supplier stopped",
     "crma": "CRMA benchmark (largest third-country share of EU27 imports per strategic raw material)",
+    "cn8": "EC screen on CN8 codes (EU27 and NL)",
 }
 
 

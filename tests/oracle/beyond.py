@@ -17,6 +17,7 @@ KEYS: dict[str, list[str]] = {
     "supplier_headroom": ["source", "importer", "year", "product_code"],
     "supplier_headroom_by_year": ["source", "year"],
     "crma_benchmark": ["source", "reporter", "year", "material", "stage"],
+    "crma_benchmark_rolling": ["source", "reporter", "period_end", "material", "stage"],
     "bloc_vs_members": ["source", "year", "product_code"],
     "third_country_bloc_vs_members": ["source", "importer", "year", "product_code"],
     "bloc_member_counts": ["source", "year", "side", "importer"],
@@ -37,6 +38,11 @@ CONTRACT_COLUMNS: dict[str, list[str]] = {
         "over_benchmark",
         "benchmark_gap", "top_share_3y_before", "top_share_change_3y", "codes_traded", "codes_shared",
         "months_covered", "year_complete", "caveat", "release", "synthetic",
+    ],
+    "crma_benchmark_rolling": [
+        "currency", "year", "period_start", "m_extra", "n_suppliers_extra", "top_supplier", "top_supplier_value",
+        "top_share", "benchmark", "over_benchmark", "benchmark_gap", "codes_traded", "codes_shared",
+        "months_in_window", "window_complete", "bloc_members", "bloc_complete", "caveat", "release", "synthetic",
     ],
     "bloc_vs_members": [
         "currency", "m_extra", "hhi_extra", "top_supplier", "top_supplier_share", "screened", "bloc_dependent",
@@ -173,6 +179,7 @@ def compute_beyond(con: duckdb.DuckDBPyConnection, settings=None) -> dict[str, p
     out["supplier_headroom_by_year"] = _supplier_headroom_by_year(out["supplier_headroom"])
     mapping = con.sql("SELECT * FROM reference.crma_materials").pl()
     out["crma_benchmark"] = _crma_benchmark(p, ic, mapping, s)
+    out["crma_benchmark_rolling"] = _crma_benchmark_rolling(p, mapping, s)
     from oracle.oracle import _dependence, _ec_screen
 
     out["bloc_vs_members"] = _bloc_vs_members(p, _ec_screen(p, ic))
@@ -235,6 +242,76 @@ def _crma_benchmark(p: Prepared, ic: pl.DataFrame, mapping: pl.DataFrame, s: dic
         "top_share", "benchmark", "over_benchmark", "benchmark_gap", "top_share_3y_before", "top_share_change_3y",
         "codes_traded", "codes_shared", "months_covered", "year_complete", "caveat", "release", "synthetic",
     ).sort(g)
+
+
+def _crma_benchmark_rolling(p: Prepared, mapping: pl.DataFrame, s: dict) -> pl.DataFrame:
+    """Contract section 8's CRMA benchmark on the rolling 12-month windows of section 8 ("Rolling 12 months"):
+    monthly Comext, EU27 on extra-EU and NLD on non-EU country suppliers, the windows of the rolling EC screen
+    (tests/oracle/rolling.py), flagged only on a complete window (and complete bloc)."""
+    from oracle.oracle import NLD_CAVEAT, _dec, _release_text
+    from oracle.rolling import WINDOW, _month_name, _to_window_ends, _windows
+
+    monthly = p.all_rows.filter(
+        (pl.col("source") == "comext") & (pl.col("freq") == "M") & pl.col("reporter").is_in(p.members + [EU27])
+    ).with_columns(mi=(pl.col("year").cast(pl.Int64) * 12 + pl.col("month").cast(pl.Int64) - 1))
+    windows = _windows(monthly, p.members).filter(pl.col("reporter").is_in([EU27, "NLD"]))
+    imports = monthly.filter(pl.col("hs6").is_not_null() & (pl.col("flow") == "import"))
+    # the bloc: Comext's EU27_2020 rows for a (month, native code) that has them, else the member states
+    eu_keys = imports.filter(pl.col("reporter") == EU27).select("mi", "product_code_native").unique()
+    units = pl.concat([
+        imports.filter(pl.col("reporter").is_in([EU27, "NLD"])).with_columns(unit=pl.col("reporter")),
+        imports.filter(pl.col("reporter").is_in(p.members)).join(eu_keys, on=["mi", "product_code_native"],
+                                                                  how="anti")
+        .with_columns(unit=pl.col("reporter"), reporter=pl.lit(EU27)),
+    ], how="vertical")
+    supplier = ((pl.col("partner_kind") == "country") & (pl.col("partner") != pl.col("unit"))
+                & ~pl.col("partner").is_in(p.members)).fill_null(False)
+    m = mapping.select("material", "stage", "hs6", shared=pl.col("shared_with").fill_null("").str.len_chars() > 0)
+    rows = units.filter(supplier).join(m, on="hs6", how="inner")
+    g = ["reporter", "end", "material", "stage"]
+    spread = _to_window_ends(rows.select("reporter", "mi", "material", "stage", "hs6", "shared", "partner",
+                                         "value_k", "rbit", "synthetic")) \
+        .join(windows.select("reporter", "end"), on=["reporter", "end"], how="semi")
+    per = spread.group_by(g + ["partner"]).agg(v=pl.col("value_k").sum())
+    top = (
+        per.filter(pl.col("v") > 0).sort(["v", "partner"], descending=[True, True])
+        .group_by(g, maintain_order=True)
+        .agg(top_supplier=pl.col("partner").first(), top_k=pl.col("v").first(), imports_k=pl.col("v").sum(),
+             n_suppliers=pl.len().cast(pl.Int64))
+    )
+    prov = spread.group_by(g).agg(
+        codes_traded=pl.col("hs6").n_unique().cast(pl.Int64),
+        codes_shared=pl.col("hs6").filter(pl.col("shared")).n_unique().cast(pl.Int64),
+        rbit=pl.col("rbit").bitwise_or(), synthetic=pl.col("synthetic").any(),
+    )
+    bench = float(s["crma_benchmark"])
+    is_bloc = pl.col("reporter") == EU27
+    out = (
+        top.join(prov, on=g, how="left").join(windows, on=["reporter", "end"], how="left")
+        .with_columns(
+            top_share=_div(pl.col("top_k"), pl.col("imports_k")), benchmark=pl.lit(bench),
+            window_complete=pl.col("months_in_window") == WINDOW,
+            bloc_complete=pl.when(is_bloc).then((pl.col("bloc_members") == 27)
+                                                & (pl.col("months_in_window") == WINDOW)),
+        )
+        .with_columns(
+            over_benchmark=(pl.col("top_share") > bench) & pl.col("window_complete")
+            & pl.col("bloc_complete").fill_null(True),
+            benchmark_gap=pl.col("top_share") - bench,
+            caveat=pl.when(pl.col("reporter") == "NLD").then(pl.lit(NLD_CAVEAT)),
+            start=pl.col("end") - (WINDOW - 1),
+        )
+        .with_columns(source=pl.lit("comext"), currency=pl.lit("EUR"), year=(pl.col("end") // 12).cast(pl.Int64),
+                      period_end=_month_name("end"), period_start=_month_name("start"))
+    )
+    out = _release_text(out, p.releases)
+    keys = KEYS["crma_benchmark_rolling"]
+    return out.select(
+        *keys, "currency", "year", "period_start", _dec("imports_k").alias("m_extra"),
+        pl.col("n_suppliers").alias("n_suppliers_extra"), "top_supplier", _dec("top_k").alias("top_supplier_value"),
+        "top_share", "benchmark", "over_benchmark", "benchmark_gap", "codes_traded", "codes_shared",
+        "months_in_window", "window_complete", "bloc_members", "bloc_complete", "caveat", "release", "synthetic",
+    ).sort(keys)
 
 
 # ------------------------------------------------------------------------------------- bloc versus members
