@@ -95,10 +95,10 @@ def test_crma_section_shows_nl_beside_the_eu27_and_the_latest_12_months(publishe
 
 
 def test_public_edition_leaves_the_cn8_section_out(default_world, tmp_path):
-    from pipeline.publish.access import DEFAULT_RESTRICTED
+    from pipeline.catalog import contracts, restricted_tables
     from pipeline.report.public import left_out_sections
 
-    sections = left_out_sections(DEFAULT_RESTRICTED)
+    sections = left_out_sections(restricted_tables(contracts()))
     assert "cn8" in sections
     path = tmp_path / "index.html"
     write_report(default_world.paths.published_db, path, left_out=sections)

@@ -145,7 +145,7 @@ def test_the_report_sections_the_tables_name_are_the_reports():
     from pipeline.report.public import left_out_sections
 
     assert left_out_sections(restricted_tables(contracts())) == [
-        "changes", "headline", "dependencies", "product", "rolling", "supplier-loss", "crma"]
+        "changes", "headline", "dependencies", "product", "rolling", "supplier-loss", "crma", "cn8"]
     assert left_out_sections([]) == []
 
 
