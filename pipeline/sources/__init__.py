@@ -15,7 +15,13 @@ Layout (modelled on dagster-open-platform's ``defs/<source>/`` folders loaded by
 * its ``geomon fetch <name>`` subcommands: a module with ``add_commands(kinds, common)``;
   its ``geomon status`` rows: a function ``coverage(paths, ingested, published) -> list[dict]``;
   its demo-world writer (optional): a module of :mod:`pipeline.demo_world`;
-* its rows enter ``staging.trade_flows`` through its own CTE of ``dbt_like_sql/staging/trade_flows.sql``.
+* its rows enter ``staging.trade_flows`` through its own CTE of ``dbt_like_sql/staging/trade_flows.sql``;
+  the marts ask its traits through SQL macros the registry generates instead of naming it
+  (:func:`pipeline.sources.registry.trait_macros`: ``source_caveat``, ``source_frequency``, ...), and the
+  report and run summary order sources by :func:`pipeline.sources.registry.preference`. Not yet: the
+  world-side models (staging.world_exports and comtrade_coverage, monitor.world_supply_screen,
+  supplier_headroom, supplier_loss, supplier_dependence's world shares) still read Comtrade by name, so BACI
+  gets the import-side screens but no world-supply screen of its own.
 
 The registry itself is :mod:`pipeline.sources.registry`: definitions, incremental builds, freshness policies,
 jobs and schedules, ``geomon status`` and ``geomon fetch`` loop over its ``SOURCES``; adding a source is one
