@@ -7,8 +7,9 @@ import os
 import sys
 
 from pipeline.cli.fetch import _execute, _key_value
-from pipeline.cli.fetch_options import FLOWS, LEVELS, _choices, _code_list, _positive, _years
+from pipeline.cli.fetch_options import _choices, _positive
 from pipeline.paths import DataPaths
+from pipeline.sources.comtrade.options import FLOWS, LEVELS, _code_list, _years
 
 
 def add_commands(kinds, common) -> None:
