@@ -29,6 +29,9 @@ REPO = Path(__file__).resolve().parents[1]
 NLD_HHI = (6000.125 / 10000) ** 2 + (2500 / 10000) ** 2 + (1499.875 / 10000) ** 2
 # the EU27 bloc's extra-EU suppliers: CHN 6000.125 + 3000 + 500 = 9500.125, USA 1499.875, JPN 1000: total 12000
 EU27_EXTRA_HHI = (9500.125 / 12000) ** 2 + (1499.875 / 12000) ** 2 + (1000 / 12000) ** 2
+# world exports of 810520 (every exporter's rows: BACI's world is its matrix): CHN 9500.125, DEU 2500,
+# USA 1499.875, JPN 1000, NLD 250.5: total 14750.5
+WORLD_HHI = sum((v / 14750.5) ** 2 for v in (9500.125, 2500, 1499.875, 1000, 250.5))
 
 
 def _sync(conn, folder: Path, cache: Path):
@@ -152,6 +155,12 @@ def test_staging_enters_each_row_once_on_each_side_and_the_hhi_matches_a_hand_co
         "AND year = 2021 AND product_level = 'HS6' AND product_code = '810520'").fetchall())
     assert hhi[("NLD", "all")] == pytest.approx(NLD_HHI, abs=1e-12)
     assert hhi[("EU27", "extra_eu")] == pytest.approx(EU27_EXTRA_HHI, abs=1e-12)
+    # screened like Comtrade on the world side too: the world-supply screen's G1 and G2 inputs
+    world = dict((i, (g1, g2, top)) for i, g1, g2, top in h.con.execute(
+        "SELECT importer, importer_hhi, hhi_world_exports, top_world_exporter FROM monitor.world_supply_screen "
+        "WHERE source = 'baci' AND year = 2021 AND product_code = '810520'").fetchall())
+    assert world["NLD"][0] == pytest.approx(NLD_HHI, abs=1e-12)
+    assert world["NLD"][1] == pytest.approx(WORLD_HHI, abs=1e-12) and world["NLD"][2] == "CHN"
 
 
 @pytest.mark.service

@@ -18,10 +18,9 @@ Layout (modelled on dagster-open-platform's ``defs/<source>/`` folders loaded by
 * its rows enter ``staging.trade_flows`` through its own CTE of ``dbt_like_sql/staging/trade_flows.sql``;
   the marts ask its traits through SQL macros the registry generates instead of naming it
   (:func:`pipeline.sources.registry.trait_macros`: ``source_caveat``, ``source_frequency``, ...), and the
-  report and run summary order sources by :func:`pipeline.sources.registry.preference`. Not yet: the
-  world-side models (staging.world_exports and comtrade_coverage, monitor.world_supply_screen,
-  supplier_headroom, supplier_loss, supplier_dependence's world shares) still read Comtrade by name, so BACI
-  gets the import-side screens but no world-supply screen of its own.
+  report and run summary order sources by :func:`pipeline.sources.registry.preference`. A source whose
+  reporters make the world (``world_matrix``: Comtrade, BACI) gets world exports, the world-supply screen and
+  supplier headroom of its own; staging.comtrade_coverage keeps its name but counts each such source's reporters.
 
 The registry itself is :mod:`pipeline.sources.registry`: definitions, incremental builds, freshness policies,
 jobs and schedules, ``geomon status`` and ``geomon fetch`` loop over its ``SOURCES``; adding a source is one
@@ -64,6 +63,9 @@ class Source:
     fetch_groups: tuple[str, ...] = ()  # asset groups of partitioned fetch assets, kept out of unpartitioned jobs
     demo_writer: str | None = None  # module of the demo world that writes this source's files, if any
     caveats: dict[str, str] = field(default_factory=dict)  # note per reporter (e.g. NLD quasi-transit)
+    # its reporters together make the world: world exports, the world-supply screen and supplier headroom are
+    # computed from it (Comtrade, BACI; not Comext, whose reporters are the EU member states)
+    world_matrix: bool = False
 
     @property
     def group(self) -> str:

@@ -54,7 +54,8 @@ def trait_macros() -> dict[str, str]:
     * ``source_currency(src)``, ``source_frequency(src)`` ('M' / 'A'), ``source_native_level(src)`` ('CN8' /
       'HS6'): null for a source that is not registered;
     * ``source_caveat(src, rep)``: the note on a reporter's rows of a source (Comext's NLD quasi-transit), else
-      null.
+      null;
+    * ``source_world(src)``: whether the source's reporters make the world (world exports, world-supply screen).
     """
     def by_source(name: str, attribute: str) -> str:
         cases = " ".join(f"WHEN {_sql_text(s.name)} THEN {_sql_text(getattr(s, attribute))}" for s in SOURCES)
@@ -67,4 +68,7 @@ def trait_macros() -> dict[str, str]:
         "source_frequency": by_source("source_frequency", "frequency"),
         "source_native_level": by_source("source_native_level", "native_level"),
         "source_caveat": f"CREATE MACRO source_caveat(src, rep) AS CASE {caveats or 'WHEN false THEN NULL'} END",
+        "source_world": "CREATE MACRO source_world(src) AS coalesce(CASE src "
+                        + " ".join(f"WHEN {_sql_text(s.name)} THEN {str(s.world_matrix).lower()}" for s in SOURCES)
+                        + " END, false)",
     }

@@ -35,4 +35,5 @@ SOURCE = Source(
     assets="assets.baci:source_definitions",
     fetch_cli="pipeline.sources.baci.fetch_cli",
     status="pipeline.sources.baci.status:coverage",
+    world_matrix=True,
 )

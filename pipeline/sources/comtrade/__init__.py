@@ -27,4 +27,5 @@ SOURCE = Source(
     status="pipeline.sources.comtrade.status:coverage",
     fetch_groups=("comtrade_fetch",),
     demo_writer="pipeline.demo_world.comtrade",
+    world_matrix=True,
 )
