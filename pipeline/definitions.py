@@ -12,11 +12,6 @@ from __future__ import annotations
 
 from dagster import Definitions, EnvVar, in_process_executor
 
-from assets.comext.api import DEFAULT_BULK_START, comext_bulk_months_asset, comext_fetch_assets, comext_sensors
-from assets.comext.records import comext_bulk, comext_sdmx
-from assets.comtrade.api import comtrade_api_pages, comtrade_revision_sensor
-from assets.comtrade.bulk import comtrade_bulk_files
-from assets.comtrade.records import comtrade_records
 from assets.demo import demo_world_files
 from assets.models import sql_model_assets
 from assets.publication import publication_asset
@@ -25,11 +20,7 @@ from assets.reference import REFERENCE_TABLES as REFERENCE_SPECS
 from assets.reference import reference_assets
 from assets.report import monitor_report
 from pipeline.paths import DATA_DIR_ENV
-from pipeline.readers import comext, comtrade
 from pipeline.resources import (
-    ComextApi,
-    ComtradeClient,
-    ComtradeKey,
     DataFolder,
     InputSettings,
     Thresholds,
@@ -38,8 +29,10 @@ from pipeline.resources import (
     split_settings,
 )
 from pipeline.schedules import jobs, schedules
+from pipeline.sources import load
+from pipeline.sources.registry import SOURCES, raw_years
 
-RAW_TABLES = {comtrade.TABLE, comext.SDMX_TABLE, comext.BULK_TABLE}
+RAW_TABLES = set(raw_years())
 
 model_assets = sql_model_assets(external_tables=REFERENCE_TABLES | RAW_TABLES)
 monitor_tables = [a.key.to_user_string().replace("/", ".") for a in model_assets if a.key.path[0] == "monitor"]
@@ -51,22 +44,19 @@ table_descriptions = {
 
 
 def definitions(*, data_dir: str = EnvVar(DATA_DIR_ENV), comtrade_key: str | None = None,
-                comext_bulk_start: str = DEFAULT_BULK_START, **settings) -> Definitions:
+                comext_bulk_start: str | None = None, **settings) -> Definitions:
     """Every asset, job, schedule and sensor with their resources. ``settings`` are fields of DataFolder,
-    InputSettings or Thresholds by name (e.g. ``sources=["landing"]``, ``min_world_reporters=1``)."""
+    InputSettings or Thresholds by name (e.g. ``sources=["landing"]``, ``min_world_reporters=1``);
+    ``comtrade_key`` and ``comext_bulk_start`` go to the sources' own definitions (pipeline/sources)."""
     chosen = split_settings(settings)
     data = DataFolder(root=data_dir, **chosen["data"])
+    # each registered source's assets, sensors and client resources (assets/<source>/source_definitions)
+    parts = [load(s.assets)(comtrade_key=comtrade_key, comext_bulk_start=comext_bulk_start) for s in SOURCES]
     return Definitions(
         assets=[
             *reference_assets,
             demo_world_files,
-            comtrade_api_pages,
-            comtrade_bulk_files,
-            comtrade_records,
-            comext_sdmx,
-            comext_bulk,
-            *comext_fetch_assets,
-            comext_bulk_months_asset(comext_bulk_start),
+            *(a for part in parts for a in part.assets or []),
             *model_assets,
             publication_asset(monitor_tables, sorted(REFERENCE_TABLES), table_descriptions),
             monitor_report,
@@ -78,16 +68,14 @@ def definitions(*, data_dir: str = EnvVar(DATA_DIR_ENV), comtrade_key: str | Non
         # of a backfill) still run side by side, each in its process.
         executor=in_process_executor,
         schedules=schedules,
-        sensors=[comtrade_revision_sensor, *comext_sensors],
+        sensors=[sensor for part in parts for sensor in part.sensors or []],
         resources={
             "data": data,
             "settings": InputSettings(**chosen["settings"]),
             "thresholds": Thresholds(**chosen["thresholds"]),
             "webhook": Webhook(**chosen["webhook"]),
             "warehouse": Warehouse(data=data),
-            # None: the environment's key, read by pipeline.settings (never config); empty: the keyless preview
-            "comtrade": ComtradeClient(key=ComtradeKey(value=comtrade_key)),
-            "comext_api": ComextApi(),
+            **{key: resource for part in parts for key, resource in (part.resources or {}).items()},
         },
     )
 

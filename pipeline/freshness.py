@@ -1,10 +1,14 @@
-"""How old each source's data may get before Dagster warns (and then fails) its freshness."""
+"""How old each source's data may get before Dagster warns (and then fails) its freshness: each source's
+``freshness_days`` in the registry (pipeline/sources)."""
 
 from datetime import timedelta
 
 from dagster import FreshnessPolicy
 
-# Comext releases monthly: a month and a half without a new read is late.
-COMEXT_FRESHNESS = FreshnessPolicy.time_window(warn_window=timedelta(days=35), fail_window=timedelta(days=45))
-# Comtrade is checked weekly: two weeks without one is late.
-COMTRADE_FRESHNESS = FreshnessPolicy.time_window(warn_window=timedelta(days=8), fail_window=timedelta(days=15))
+from pipeline.sources.registry import source
+
+
+def freshness_policy(name: str) -> FreshnessPolicy:
+    """The freshness policy of source ``name``'s raw assets."""
+    warn, fail = source(name).freshness_days
+    return FreshnessPolicy.time_window(warn_window=timedelta(days=warn), fail_window=timedelta(days=fail))

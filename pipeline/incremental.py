@@ -38,8 +38,8 @@ import duckdb
 from sqlglot import tokenize
 from sqlglot.tokens import TokenType
 
-from pipeline.readers import comext, comtrade
 from pipeline.readers.raw_store import LEDGER
+from pipeline.sources.registry import raw_years
 from pipeline.sql_models import ModelError, SqlModel
 
 STATE = "meta.model_builds"
@@ -48,12 +48,8 @@ CREATE TABLE IF NOT EXISTS {STATE} (
     table_name VARCHAR, year INTEGER, code_version VARCHAR, input_fp VARCHAR, output_fp VARCHAR, built_at TIMESTAMP
 )"""
 
-# The year of a raw row, per raw table (the readers' own column names).
-RAW_YEAR = {
-    comtrade.TABLE: comtrade.YEAR_OF_ROW,
-    comext.SDMX_TABLE: comext.SDMX_YEAR_OF_ROW,
-    comext.BULK_TABLE: comext.BULK_YEAR_OF_ROW,
-}
+# The year of a raw row, per raw table of every registered source (the readers' own column names).
+RAW_YEAR = raw_years()
 _VARIABLE = re.compile(r"getvariable\(\s*'(\w+)'\s*\)", re.IGNORECASE)
 
 

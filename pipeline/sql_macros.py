@@ -69,9 +69,14 @@ def parse_macro(path: Path) -> Macro:
 
 
 def load_macros(sql_root: Path) -> dict[str, Macro]:
-    """Every macro under ``sql_root/macros``, by name."""
+    """Every macro under ``sql_root/macros``, by name, and the source registry's trait macros
+    (pipeline.sources.registry.trait_macros: a model asks a source's traits instead of naming the source)."""
+    from pipeline.sources.registry import trait_macros
+
     files = sorted((sql_root / MACRO_FOLDER).glob("*.sql"))
-    return {m.name: m for m in (_parsed(p, p.stat().st_mtime_ns, p.stat().st_size) for p in files)}
+    macros = {m.name: m for m in (_parsed(p, p.stat().st_mtime_ns, p.stat().st_size) for p in files)}
+    registry = Path(__file__).resolve().parent / "sources" / "registry.py"
+    return {**macros, **{name: Macro(name, registry, sql) for name, sql in trait_macros().items()}}
 
 
 @lru_cache(maxsize=256)

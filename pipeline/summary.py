@@ -10,11 +10,13 @@ import duckdb
 
 from pipeline.paths import DataPaths
 from pipeline.publish import latest_snapshot_id
+from pipeline.sources.registry import preference
 
 TOP_EU_DEPENDENCIES = """
 WITH main_year AS (
     -- per source, the year with the most screened products (latest on a tie): a partial
-    -- latest year or a single-product extract does not make the headline
+    -- latest year or a single-product extract does not make the headline; the finest source first
+    -- ($preference: pipeline.sources.registry.preference, Comext's CN8 before HS6 sources)
     SELECT source, arg_max(year, (n, year)) AS year
     FROM (SELECT source, year, count(*) AS n FROM monitor.eu_dependencies GROUP BY ALL)
     GROUP BY source
@@ -25,7 +27,7 @@ FROM monitor.eu_dependencies AS e
 JOIN main_year USING (source, year)
 LEFT JOIN reference.hs_products AS p ON p.code = e.product_code
 WHERE e.dependent
-ORDER BY e.source = 'comext' DESC, e.hhi_extra DESC, e.m_extra DESC
+ORDER BY array_position($preference, e.source), e.hhi_extra DESC, e.m_extra DESC
 LIMIT 5
 """
 
@@ -71,7 +73,7 @@ def print_summary(paths: DataPaths, elapsed: float) -> None:
             print(f"  {source} {year}: {dependent:,} of {screened:,} = {dependent / screened:.1%}{notes}")
         print("top 5 most concentrated EU27 dependencies (EC 2021 screen C1-C3, HS6, extra-EU suppliers):")
         for source, year, code, product, hhi, top, share, value, currency, synthetic in con.execute(
-            TOP_EU_DEPENDENCIES
+            TOP_EU_DEPENDENCIES, {"preference": preference()}
         ).fetchall():
             label = " [SYNTHETIC]" if synthetic else ""
             print(f"  {source} {year} {code} {product[:48]:<48} HHI {hhi:.3f}  top {top} {share:.0%}  "

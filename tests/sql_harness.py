@@ -20,9 +20,11 @@ from pipeline.readers import comext, comtrade
 from pipeline.readers.raw_store import META_COLUMNS
 from pipeline.resources import Thresholds
 from pipeline.sql_macros import prepare_session
+from pipeline.sources.baci import reader as baci
 from pipeline.sql_models import SqlModel, load_models
 
-RAW = {comtrade.TABLE: comtrade.COLUMNS, comext.SDMX_TABLE: comext.SDMX_COLUMNS, comext.BULK_TABLE: comext.BULK_COLUMNS}
+RAW = {comtrade.TABLE: comtrade.COLUMNS, comext.SDMX_TABLE: comext.SDMX_COLUMNS, comext.BULK_TABLE: comext.BULK_COLUMNS,
+       baci.TABLE: baci.COLUMNS}
 
 
 @lru_cache(maxsize=1)

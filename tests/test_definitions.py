@@ -13,7 +13,8 @@ def test_definitions_load_and_lineage_comes_from_sql():
                      "monitor/import_concentration", "publish/publication"]:
         assert expected in keys
     parents = {k.to_user_string() for k in graph.get(AssetKey(["staging", "trade_flows"])).parent_keys}
-    assert parents == {"raw/comtrade_records", "raw/comext_sdmx", "raw/comext_bulk", "reference/area_codes"}
+    assert parents == {"raw/comtrade_records", "raw/comext_sdmx", "raw/comext_bulk", "raw/baci_flows",
+                       "reference/area_codes"}
 
 
 def test_every_asset_is_documented_and_every_writer_is_in_the_duckdb_pool():
@@ -54,5 +55,5 @@ def test_schedules_follow_each_sources_rhythm():
 
 def test_raw_inputs_have_freshness_policies():
     graph = defs.resolve_asset_graph()
-    for key in (["raw", "comext_bulk"], ["raw", "comext_sdmx"], ["raw", "comtrade_records"]):
+    for key in (["raw", "comext_bulk"], ["raw", "comext_sdmx"], ["raw", "comtrade_records"], ["raw", "baci_flows"]):
         assert graph.get(AssetKey(key)).freshness_policy is not None

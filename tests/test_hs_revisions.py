@@ -148,11 +148,11 @@ class Models:
     def __init__(self, correlations=HAND_MADE, **settings):
         from assets.reference import REFERENCE_TABLES
         from pipeline.paths import SQL_DIR
-        from pipeline.readers import comext, comtrade
         from pipeline.readers.raw_store import META_COLUMNS
         from pipeline.resources import Thresholds
         from pipeline.sql_macros import prepare_session
         from pipeline.sql_models import load_models
+        from sql_harness import RAW
 
         self.con = con = duckdb.connect()
         for schema in ("raw", "reference", "staging", "monitor"):
@@ -165,8 +165,7 @@ class Models:
                     "to_edition VARCHAR, to_code VARCHAR, relationship VARCHAR, relationship_table VARCHAR)")
         insert_rows(con, "INSERT INTO reference.hs_correlations VALUES", "(?, ?, ?, ?, NULL, NULL)",
                     [list(r) for r in correlations])
-        raw = {comtrade.TABLE: comtrade.COLUMNS, comext.SDMX_TABLE: comext.SDMX_COLUMNS,
-               comext.BULK_TABLE: comext.BULK_COLUMNS}
+        raw = RAW  # every registered source's raw tables, as the SQL harness creates them
         for table, columns in raw.items():
             con.execute(f"CREATE TABLE {table} ("
                         + ", ".join(f'"{c}" {t}' for c, t in {**columns, **META_COLUMNS}.items()) + ")")

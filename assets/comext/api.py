@@ -47,8 +47,10 @@ from pipeline.clients.progress import current as current_progress
 from pipeline.readers.comext_bulk import cached_bulk_parquet
 from pipeline.readers.inputs import InputError
 from pipeline.resources import ComextApi, DataFolder
-from pipeline.schedules import comext_job
+from pipeline.schedules import source_jobs
 from pipeline.sevenzip import ArchiveCheck, ArchiveError
+
+comext_job = source_jobs["comext"]
 
 SDMX_FILES_KEY = AssetKey(["raw", "comext_sdmx_files"])
 # the op Dagster names after the asset key; the sensor's run config goes under it

@@ -7,7 +7,7 @@ from assets.ingest import ingest, input_contract_spec
 from pipeline.readers import comext
 from pipeline.readers.comext_bulk import bulk_selector
 from pipeline.readers.raw_store import sync_raw_table
-from pipeline.freshness import COMEXT_FRESHNESS
+from pipeline.freshness import freshness_policy
 from pipeline.resources import DUCKDB_POOL, DataFolder, InputSettings, Warehouse
 
 
@@ -22,7 +22,7 @@ def _only(*formats: str):
     key=AssetKey(["raw", "comext_sdmx"]),
     check_specs=[input_contract_spec(AssetKey(["raw", "comext_sdmx"]))],
     group_name="comext",
-    freshness_policy=COMEXT_FRESHNESS,
+    freshness_policy=freshness_policy("comext"),
     deps=[AssetKey(["raw", "demo_world"]), AssetKey(["raw", "comext_sdmx_files"])],
     pool=DUCKDB_POOL,
     kinds={"duckdb"},
@@ -43,7 +43,7 @@ def comext_sdmx(context: AssetExecutionContext, settings: InputSettings, warehou
     key=AssetKey(["raw", "comext_bulk"]),
     check_specs=[input_contract_spec(AssetKey(["raw", "comext_bulk"]))],
     group_name="comext",
-    freshness_policy=COMEXT_FRESHNESS,
+    freshness_policy=freshness_policy("comext"),
     deps=[AssetKey(["raw", "demo_world"]), AssetKey(["raw", "comext_bulk_months"])],
     pool=DUCKDB_POOL,
     kinds={"duckdb"},

@@ -4,7 +4,7 @@
 from dagster import AssetExecutionContext, AssetKey, MaterializeResult, asset
 
 from assets.ingest import ingest, input_contract_spec
-from pipeline.freshness import COMTRADE_FRESHNESS
+from pipeline.freshness import freshness_policy
 from pipeline.readers import comtrade
 from pipeline.readers.comtrade_parquet import cache_dir
 from pipeline.readers.comtrade_view import sync_comtrade_view
@@ -17,7 +17,7 @@ RECORDS_KEY = AssetKey(["raw", "comtrade_records"])
     key=RECORDS_KEY,
     check_specs=[input_contract_spec(RECORDS_KEY)],
     group_name="comtrade",
-    freshness_policy=COMTRADE_FRESHNESS,
+    freshness_policy=freshness_policy("comtrade"),
     deps=[AssetKey(["raw", "demo_world"]), AssetKey(["raw", "comtrade_api_pages"]),
           AssetKey(["raw", "comtrade_bulk_files"])],
     pool=DUCKDB_POOL,

@@ -71,10 +71,7 @@ shares AS (
         t.top_supplier_value / t.m_extra AS top_share,
         getvariable('crma_benchmark') AS benchmark,
         y.months_covered, y.year_complete,
-        CASE WHEN t.reporter = 'NLD' AND t.source = 'comext'
-             THEN 'quasi-transit: Comext counts goods cleared in Dutch ports for other member states as Dutch '
-                  || 'extra-EU imports; NL import dependence is overstated'
-        END AS caveat,
+        source_caveat(t.source, t.reporter) AS caveat,
         p.release, p.synthetic
     FROM stage_totals AS t
     JOIN provenance AS p USING (source, reporter, year, material, stage)

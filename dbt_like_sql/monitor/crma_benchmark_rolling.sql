@@ -43,29 +43,30 @@ candidates AS (
 ),
 detail AS (
     SELECT
-        reporter, year * 12 + month - 1 AS month_index, partner, partner_kind, product_code_native, product_code,
+        source, reporter, year * 12 + month - 1 AS month_index, partner, partner_kind, product_code_native, product_code,
         hs_edition, value, release, synthetic
     FROM staging.trade_flows
-    WHERE source = 'comext' AND freq = 'M' AND is_detail AND flow = 'import' AND product_code IS NOT NULL
+    -- monthly sources only (registry trait: Comext)
+    WHERE source_frequency(source) = 'M' AND freq = 'M' AND is_detail AND flow = 'import' AND product_code IS NOT NULL
       AND (reporter = 'EU27' OR reporter IN (SELECT iso3 FROM members))
       AND product_code IN (SELECT product_code FROM candidates)
 ),
 direct_bloc AS (
-    -- where Comext's own EU27_2020 rows hold a month and code (any partner), the bloc is those rows
-    SELECT DISTINCT month_index, product_code_native FROM detail WHERE reporter = 'EU27'
+    -- where the source's own EU27 rows (Comext's EU27_2020) hold a month and code (any partner), the bloc is those rows
+    SELECT DISTINCT source, month_index, product_code_native FROM detail WHERE reporter = 'EU27'
 ),
 on_target AS (
     -- non-EU country suppliers only, on the target edition's code (a split's part cut as
     -- monitor.ec_screen_rolling cuts a month's value), and only the codes of a material
     SELECT
-        d.reporter, d.month_index, d.partner, d.product_code_native, d.release, d.synthetic,
+        d.source, d.reporter, d.month_index, d.partner, d.product_code_native, d.release, d.synthetic,
         coalesce(c.product_code_target, w.product_code_target, d.product_code) AS product_code,
         hs_split_part(d.value, w.product_code_target, w.cum_weight_before, w.cum_weight) AS value
     FROM detail AS d
     LEFT JOIN staging.hs_conversion AS c
         ON c.hs_edition = d.hs_edition AND c.product_code = d.product_code AND NOT c.converted_split
     LEFT JOIN staging.hs_split_weights AS w
-        ON w.source = 'comext' AND w.reporter = d.reporter AND w.flow = 'import'
+        ON w.source = d.source AND w.reporter = d.reporter AND w.flow = 'import'
        AND w.hs_edition = d.hs_edition AND w.product_code = d.product_code
     WHERE d.partner_kind = 'country' AND d.partner <> d.reporter AND d.partner NOT IN (SELECT iso3 FROM members)
 ),
@@ -75,22 +76,22 @@ units AS (
     UNION ALL
     SELECT o.* REPLACE ('EU27' AS reporter)
     FROM on_target AS o
-    ANTI JOIN direct_bloc AS b USING (month_index, product_code_native)
+    ANTI JOIN direct_bloc AS b USING (source, month_index, product_code_native)
     WHERE o.reporter <> 'EU27'
 ),
 stage_rows AS (
-    SELECT u.reporter, u.month_index, m.material, m.stage, u.product_code, m.shared, u.partner, u.value,
+    SELECT u.source, u.reporter, u.month_index, m.material, m.stage, u.product_code, m.shared, u.partner, u.value,
            u.release, u.synthetic
     FROM units AS u
     JOIN mapping AS m ON m.hs6 = u.product_code
 ),
 month_suppliers AS (
-    SELECT reporter, month_index, material, stage, partner, sum(value) AS value
+    SELECT source, reporter, month_index, material, stage, partner, sum(value) AS value
     FROM stage_rows
     GROUP BY ALL
 ),
 month_codes AS (
-    SELECT reporter, month_index, material, stage, product_code, bool_or(shared) AS shared,
+    SELECT source, reporter, month_index, material, stage, product_code, bool_or(shared) AS shared,
            list_distinct(list(release)) AS releases, bool_or(synthetic) AS synthetic
     FROM stage_rows
     GROUP BY ALL
@@ -99,7 +100,7 @@ windows AS (
     -- monitor.ec_screen_rolling's windows of the two reporters; every window holding imports of a
     -- material's code has a row there for that code
     SELECT DISTINCT
-        reporter, period_end, period_start, year,
+        source, reporter, period_end, period_start, year,
         year * 12 + right(period_end, 2)::INTEGER - 1 AS end_index,
         months_in_window, window_complete, bloc_members, bloc_complete
     FROM monitor.ec_screen_rolling
@@ -107,14 +108,14 @@ windows AS (
 ),
 window_suppliers AS (
     -- each month's sums go to the 12 windows it belongs to, where the reporter has one
-    SELECT s.reporter, s.end_index, s.material, s.stage, s.partner, sum(s.value) AS value
+    SELECT s.source, s.reporter, s.end_index, s.material, s.stage, s.partner, sum(s.value) AS value
     FROM (SELECT *, unnest(generate_series(month_index, month_index + 11)) AS end_index FROM month_suppliers) AS s
-    SEMI JOIN windows AS w ON w.reporter = s.reporter AND w.end_index = s.end_index
+    SEMI JOIN windows AS w ON w.source = s.source AND w.reporter = s.reporter AND w.end_index = s.end_index
     GROUP BY ALL
 ),
 totals AS (
     SELECT
-        reporter, end_index, material, stage,
+        source, reporter, end_index, material, stage,
         sum(value) FILTER (WHERE value > 0) AS m_extra,
         count(*) FILTER (WHERE value > 0) AS n_suppliers_extra,
         -- ties broken by partner code so reruns give the same top supplier
@@ -126,17 +127,17 @@ totals AS (
 ),
 provenance AS (
     SELECT
-        c.reporter, c.end_index, c.material, c.stage,
+        c.source, c.reporter, c.end_index, c.material, c.stage,
         count(DISTINCT c.product_code) AS codes_traded,
         count(DISTINCT c.product_code) FILTER (WHERE c.shared) AS codes_shared,
         array_to_string(list_sort(list_distinct(flatten(list(c.releases)))), '; ') AS release,
         bool_or(c.synthetic) AS synthetic
     FROM (SELECT *, unnest(generate_series(month_index, month_index + 11)) AS end_index FROM month_codes) AS c
-    SEMI JOIN windows AS w ON w.reporter = c.reporter AND w.end_index = c.end_index
+    SEMI JOIN windows AS w ON w.source = c.source AND w.reporter = c.reporter AND w.end_index = c.end_index
     GROUP BY ALL
 )
 SELECT
-    'comext' AS source, 'EUR' AS currency, t.reporter, w.year, w.period_end, w.period_start, t.material, t.stage,
+    t.source, source_currency(t.source) AS currency, t.reporter, w.year, w.period_end, w.period_start, t.material, t.stage,
     t.m_extra, t.n_suppliers_extra, t.top_supplier, t.top_supplier_value,
     t.top_supplier_value / t.m_extra AS top_share,
     getvariable('crma_benchmark') AS benchmark,
@@ -144,11 +145,8 @@ SELECT
         AND coalesce(w.bloc_complete, true) AS over_benchmark,
     t.top_supplier_value / t.m_extra - getvariable('crma_benchmark') AS benchmark_gap,
     p.codes_traded, p.codes_shared, w.months_in_window, w.window_complete, w.bloc_members, w.bloc_complete,
-    CASE WHEN t.reporter = 'NLD'
-         THEN 'quasi-transit: Comext counts goods cleared in Dutch ports for other member states as Dutch '
-              || 'extra-EU imports; NL import dependence is overstated'
-    END AS caveat,
+    source_caveat(t.source, t.reporter) AS caveat,
     p.release, p.synthetic
 FROM totals AS t
-JOIN windows AS w USING (reporter, end_index)
-JOIN provenance AS p USING (reporter, end_index, material, stage)
+JOIN windows AS w USING (source, reporter, end_index)
+JOIN provenance AS p USING (source, reporter, end_index, material, stage)

@@ -22,17 +22,19 @@
 WITH flows AS (
     SELECT *
     FROM staging.annual_flows
-    WHERE source = 'comext' AND reporter IN ('EU27', 'NLD') AND regexp_full_match(product_code_native, '[0-9]{8}')
+    -- the source whose detail is CN8 (registry trait: Comext)
+    WHERE source_native_level(source) = 'CN8' AND reporter IN ('EU27', 'NLD')
+      AND regexp_full_match(product_code_native, '[0-9]{8}')
 ),
 by_partner AS (
     -- extra-EU country suppliers, summed over a split code's targets
-    SELECT reporter, year, product_code_native AS cn8, partner, sum(value) AS value
+    SELECT source, reporter, year, product_code_native AS cn8, partner, sum(value) AS value
     FROM flows
     WHERE flow = 'import' AND partner_role = 'external' AND NOT partner_in_eu
     GROUP BY ALL
 ),
 conc AS (
-    SELECT reporter, year, cn8,
+    SELECT source, reporter, year, cn8,
            sum(value) FILTER (WHERE value > 0) AS m_extra,
            count(*) FILTER (WHERE value > 0) AS n_suppliers_extra,
            sum(value * value) FILTER (WHERE value > 0) AS sum_sq,
@@ -43,7 +45,7 @@ conc AS (
 ),
 trade AS (
     SELECT
-        currency, reporter, year, product_code_native AS cn8,
+        source, currency, reporter, year, product_code_native AS cn8,
         any_value(product_code) AS product_code,
         CASE WHEN count(DISTINCT product_code_target) = 1 THEN any_value(product_code_target) END AS product_code_target,
         count(DISTINCT product_code_target) > 1 AS converted_split,
@@ -64,7 +66,7 @@ trade AS (
 ),
 criteria AS (
     SELECT
-        'comext' AS source, t.currency, t.reporter, t.year, t.cn8, 'CN' || t.year AS cn_edition,
+        t.source, t.currency, t.reporter, t.year, t.cn8, 'CN' || t.year AS cn_edition,
         t.product_code, t.product_code_target, t.converted_split,
         coalesce(c.m_extra, 0) AS m_extra, t.m_intra, t.x_extra,
         coalesce(c.m_extra, 0) + t.m_intra AS annual_imports,
@@ -78,14 +80,11 @@ criteria AS (
         getvariable('ec_c2_extra_share') AS c2_threshold,
         getvariable('ec_c3_import_export_ratio') AS c3_threshold,
         y.months_covered, y.year_complete,
-        CASE WHEN t.reporter = 'NLD'
-             THEN 'quasi-transit: Comext counts goods cleared in Dutch ports for other member states as Dutch '
-                  || 'extra-EU imports; NL import dependence is overstated'
-        END AS caveat,
+        source_caveat(t.source, t.reporter) AS caveat,
         array_to_string(list_sort(t.releases), '; ') AS release, t.synthetic
     FROM trade AS t
-    LEFT JOIN conc AS c USING (reporter, year, cn8)
-    JOIN staging.reporter_years AS y ON y.source = 'comext' AND y.reporter = t.reporter AND y.year = t.year
+    LEFT JOIN conc AS c USING (source, reporter, year, cn8)
+    JOIN staging.reporter_years AS y ON y.source = t.source AND y.reporter = t.reporter AND y.year = t.year
 ),
 flagged AS (
     SELECT

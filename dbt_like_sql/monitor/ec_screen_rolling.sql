@@ -47,29 +47,30 @@ release_names AS (
     -- each release text once, numbered in its sort order: rows carry the number (each month's
     -- sums go to 12 windows, so the text would be copied 12 times), lists of numbers sort as the texts
     SELECT release, row_number() OVER (ORDER BY release)::INTEGER AS release_id
-    FROM (SELECT DISTINCT release FROM staging.trade_flows WHERE source = 'comext' AND release IS NOT NULL)
+    FROM (SELECT DISTINCT release FROM staging.trade_flows WHERE source_frequency(source) = 'M' AND release IS NOT NULL)
 ),
 release_list AS (
     SELECT coalesce(list(release ORDER BY release_id), []) AS names FROM release_names
 ),
 monthly AS (
-    -- months counted from year 0, so a window is a range of 12 consecutive numbers across years
+    -- months counted from year 0, so a window is a range of 12 consecutive numbers across years; the
+    -- monthly sources only (registry trait: Comext)
     SELECT
-        t.reporter, t.year * 12 + t.month - 1 AS month_index, t.flow, t.partner, t.partner_kind,
+        t.source, t.reporter, t.year * 12 + t.month - 1 AS month_index, t.flow, t.partner, t.partner_kind,
         t.product_code_native, t.product_code, t.hs_edition, t.value, r.release_id AS release, t.synthetic
     FROM staging.trade_flows AS t
     LEFT JOIN release_names AS r ON r.release = t.release
-    WHERE t.source = 'comext' AND t.freq = 'M' AND t.is_detail AND t.flow IN ('import', 'export')
+    WHERE source_frequency(t.source) = 'M' AND t.freq = 'M' AND t.is_detail AND t.flow IN ('import', 'export')
       AND (t.reporter = 'EU27' OR t.reporter IN (SELECT iso3 FROM members))
 ),
 reporter_months AS (
-    SELECT DISTINCT reporter, month_index FROM monthly
+    SELECT DISTINCT source, reporter, month_index FROM monthly
 ),
 on_target AS (
     -- the target edition's code: an exact mapping, or a split's part of the month's value cut as
     -- staging.annual_flows cuts a year's (codes without six digits have no HS6 row: left out)
     SELECT
-        m.reporter, m.month_index, m.flow, m.partner, m.partner_kind, m.product_code_native, m.release, m.synthetic,
+        m.source, m.reporter, m.month_index, m.flow, m.partner, m.partner_kind, m.product_code_native, m.release, m.synthetic,
         coalesce(c.product_code_target, w.product_code_target, m.product_code) AS product_code,
         coalesce(w.n_parts > 1, false) AS converted_split,
         hs_split_part(m.value, w.product_code_target, w.cum_weight_before, w.cum_weight) AS value
@@ -77,12 +78,12 @@ on_target AS (
     LEFT JOIN staging.hs_conversion AS c
         ON c.hs_edition = m.hs_edition AND c.product_code = m.product_code AND NOT c.converted_split
     LEFT JOIN staging.hs_split_weights AS w
-        ON w.source = 'comext' AND w.reporter = m.reporter AND w.flow = m.flow
+        ON w.source = m.source AND w.reporter = m.reporter AND w.flow = m.flow
        AND w.hs_edition = m.hs_edition AND w.product_code = m.product_code
     WHERE m.product_code IS NOT NULL
 ),
 direct_bloc AS (
-    SELECT DISTINCT month_index, flow, product_code_native FROM on_target WHERE reporter = 'EU27'
+    SELECT DISTINCT source, month_index, flow, product_code_native FROM on_target WHERE reporter = 'EU27'
 ),
 units AS (
     -- every reporter as itself, and each member state once more as a unit of the bloc
@@ -90,13 +91,13 @@ units AS (
     UNION ALL
     SELECT o.* REPLACE ('EU27' AS reporter), o.reporter AS unit
     FROM on_target AS o
-    ANTI JOIN direct_bloc AS d USING (month_index, flow, product_code_native)
+    ANTI JOIN direct_bloc AS d USING (source, month_index, flow, product_code_native)
     WHERE o.reporter <> 'EU27'
 ),
 roles AS (
     -- a unit's trade with itself counts nowhere; Comext's QR, QV and QY are intra-EU trade
     SELECT
-        reporter, month_index, product_code, partner, value, release, synthetic, converted_split,
+        source, reporter, month_index, product_code, partner, value, release, synthetic, converted_split,
         flow = 'import' AND partner_kind = 'country' AND partner <> unit
             AND partner NOT IN (SELECT iso3 FROM members) AS is_supplier,
         flow = 'import' AND (partner_kind = 'country' AND partner <> unit AND partner IN (SELECT iso3 FROM members)
@@ -108,7 +109,7 @@ roles AS (
 ),
 month_products AS (
     SELECT
-        reporter, month_index, product_code,
+        source, reporter, month_index, product_code,
         sum(value) FILTER (WHERE is_intra) AS m_intra,
         sum(value) FILTER (WHERE is_extra_export) AS x_extra,
         bool_or(is_import_row) AS imported,
@@ -120,58 +121,58 @@ month_products AS (
     GROUP BY ALL
 ),
 month_suppliers AS (
-    SELECT reporter, month_index, product_code, partner, sum(value) AS value
+    SELECT source, reporter, month_index, product_code, partner, sum(value) AS value
     FROM roles WHERE is_supplier
     GROUP BY ALL
 ),
 window_ends AS (
     -- a member state's windows end at its months; the bloc's at any of its units' months
-    SELECT reporter, month_index AS end_index FROM reporter_months
+    SELECT source, reporter, month_index AS end_index FROM reporter_months
     UNION
-    SELECT 'EU27', month_index FROM reporter_months
+    SELECT source, 'EU27', month_index FROM reporter_months
 ),
 window_units AS (
     -- per window, the months each unit has data for (for a member state: itself)
-    SELECT e.reporter, e.end_index, m.reporter AS unit, count(*) AS months
+    SELECT e.source, e.reporter, e.end_index, m.reporter AS unit, count(*) AS months
     FROM window_ends AS e
     JOIN reporter_months AS m
-      ON (m.reporter = e.reporter OR e.reporter = 'EU27') AND m.month_index BETWEEN e.end_index - 11 AND e.end_index
+      ON m.source = e.source AND (m.reporter = e.reporter OR e.reporter = 'EU27') AND m.month_index BETWEEN e.end_index - 11 AND e.end_index
     GROUP BY ALL
 ),
 windows AS (
     SELECT
-        reporter, end_index,
+        source, reporter, end_index,
         CASE WHEN reporter <> 'EU27' THEN NULL
              WHEN bool_or(unit = 'EU27') THEN 27 ELSE count(*) END::BIGINT AS bloc_members,
         CASE WHEN reporter <> 'EU27' THEN max(months)
              WHEN bool_or(unit = 'EU27') THEN max(months) FILTER (WHERE unit = 'EU27')
              ELSE min(months) END::BIGINT AS months_in_window
     FROM window_units
-    GROUP BY reporter, end_index
+    GROUP BY source, reporter, end_index
 ),
 window_products AS (
     -- each month's sums go to the 12 windows it belongs to, where the reporter has one
     SELECT
-        p.reporter, e.end_index, p.product_code,
+        p.source, p.reporter, e.end_index, p.product_code,
         coalesce(sum(p.m_intra), 0) AS m_intra,
         coalesce(sum(p.x_extra), 0) AS x_extra,
         list_sort(list_distinct(flatten(list(p.releases)))) AS releases,
         coalesce(bool_or(p.synthetic), false) AS synthetic,
         coalesce(bool_or(p.converted_split), false) AS converted_split
     FROM (SELECT *, unnest(generate_series(month_index, month_index + 11)) AS end_index FROM month_products) AS p
-    JOIN windows AS e ON e.reporter = p.reporter AND e.end_index = p.end_index
-    GROUP BY p.reporter, e.end_index, p.product_code
+    JOIN windows AS e ON e.source = p.source AND e.reporter = p.reporter AND e.end_index = p.end_index
+    GROUP BY p.source, p.reporter, e.end_index, p.product_code
     HAVING bool_or(p.imported)
 ),
 window_suppliers AS (
-    SELECT s.reporter, s.end_index, s.product_code, s.partner, sum(s.value) AS v
+    SELECT s.source, s.reporter, s.end_index, s.product_code, s.partner, sum(s.value) AS v
     FROM (SELECT *, unnest(generate_series(month_index, month_index + 11)) AS end_index FROM month_suppliers) AS s
-    SEMI JOIN windows AS e ON e.reporter = s.reporter AND e.end_index = s.end_index
+    SEMI JOIN windows AS e ON e.source = s.source AND e.reporter = s.reporter AND e.end_index = s.end_index
     GROUP BY ALL
 ),
 concentration AS (
     SELECT
-        reporter, end_index, product_code,
+        source, reporter, end_index, product_code,
         count(*) FILTER (WHERE v > 0) AS n_suppliers,
         coalesce(sum(v) FILTER (WHERE v > 0), 0) AS allocated_value,
         sum(v * v) FILTER (WHERE v > 0) AS sum_sq,
@@ -183,7 +184,7 @@ concentration AS (
 ),
 criteria AS (
     SELECT
-        'comext' AS source, 'EUR' AS currency, p.reporter,
+        p.source, source_currency(p.source) AS currency, p.reporter,
         p.end_index // 12 AS year,
         printf('%04d-%02d', p.end_index // 12, p.end_index % 12 + 1) AS period_end,
         printf('%04d-%02d', (p.end_index - 11) // 12, (p.end_index - 11) % 12 + 1) AS period_start,
@@ -206,16 +207,13 @@ criteria AS (
         w.bloc_members,
         CASE WHEN p.reporter = 'EU27' THEN w.months_in_window END AS bloc_months_min,
         CASE WHEN p.reporter = 'EU27' THEN w.bloc_members = 27 AND w.months_in_window = 12 END AS bloc_complete,
-        CASE WHEN p.reporter = 'NLD'
-             THEN 'quasi-transit: Comext counts goods cleared in Dutch ports for other member states as Dutch '
-                  || 'extra-EU imports; NL import dependence is overstated'
-        END AS caveat,
+        source_caveat(p.source, p.reporter) AS caveat,
         array_to_string(list_transform(p.releases, lambda i: n.names[i]), '; ') AS release,
         p.synthetic,
         p.converted_split
     FROM window_products AS p
-    JOIN windows AS w USING (reporter, end_index)
-    LEFT JOIN concentration AS c USING (reporter, end_index, product_code)
+    JOIN windows AS w USING (source, reporter, end_index)
+    LEFT JOIN concentration AS c USING (source, reporter, end_index, product_code)
     LEFT JOIN staging.product_domains AS d ON d.code = p.product_code AND d.domain_rank = 1
     CROSS JOIN release_list AS n
 ),

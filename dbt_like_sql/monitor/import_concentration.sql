@@ -170,10 +170,8 @@ SELECT
     a.bloc_basis,
     coalesce(r.release, '') AS release,
     a.synthetic,
-    CASE WHEN a.source = 'comext' AND a.reporter = 'NLD'
-         THEN 'quasi-transit: Comext counts goods cleared in Dutch ports for other member states as Dutch '
-              || 'extra-EU imports; NL import dependence is overstated'
-    END AS caveat,
+    -- the source's note on this reporter's rows (registry trait: Comext's NLD quasi-transit)
+    source_caveat(a.source, a.reporter) AS caveat,
     a.converted_split,
     CASE WHEN a.allocated_value > 0 THEN a.allocated_from_split / a.allocated_value END AS value_share_from_split
 FROM aggregated AS a

@@ -118,7 +118,7 @@ mirror AS (
 ),
 world_share AS (
     -- per product with known world exports; 0 where the supplier exports none of it
-    SELECT s.supplier, w.year, w.product_code,
+    SELECT w.source, s.supplier, w.year, w.product_code,
            coalesce(sum(w.export_value) FILTER (WHERE w.exporter = s.supplier
                                                 OR s.supplier = 'EU27' AND w.exporter IN (SELECT iso3 FROM members)), 0)
                / any_value(w.world_export_value) AS supplier_world_export_share
@@ -239,7 +239,8 @@ judged AS (
         END AS depends,
         getvariable('depends_share') AS depends_share_threshold,
         getvariable('depends_top_hhi') AS depends_top_hhi_threshold,
-        CASE WHEN b.source = 'comtrade' THEN w.supplier_world_export_share END AS supplier_world_export_share,
+        -- known for the sources whose reporters make the world (staging.world_exports has only theirs)
+        w.supplier_world_export_share,
         -- known wherever the importer reports a country supplier of the product: 0 when none of them
         -- is, or passes on, the supplier's goods
         CASE WHEN b.partner_view_available AND c.n_suppliers > 0
@@ -250,7 +251,7 @@ judged AS (
         ON c.source = b.source AND c.reporter = b.importer AND c.year = b.year
        AND c.product_level = 'HS6' AND c.product_code = b.product_code AND c.partner_scope = 'all'
     LEFT JOIN world_share AS w
-        ON w.supplier = b.supplier AND w.year = b.year AND w.product_code = b.product_code
+        ON w.source = b.source AND w.supplier = b.supplier AND w.year = b.year AND w.product_code = b.product_code
     LEFT JOIN lt_share AS l
         ON l.supplier = b.supplier AND l.source = b.source AND l.importer = b.importer AND l.year = b.year
        AND l.product_code = b.product_code

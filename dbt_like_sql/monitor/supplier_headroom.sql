@@ -30,34 +30,35 @@ WITH members AS (
     SELECT iso3 FROM reference.eu_members WHERE in_eu27_2020
 ),
 conc AS (
+    -- the sources whose reporters make the world (registry trait: Comtrade, BACI)
     SELECT * FROM monitor.import_concentration
-    WHERE source = 'comtrade' AND product_level = 'HS6'
+    WHERE source_world(source) AND product_level = 'HS6'
       AND partner_scope = CASE WHEN reporter = 'EU27' THEN 'extra_eu' ELSE 'all' END
 ),
 supplied AS (
     -- the importer's country suppliers with a positive value: extra-EU ones for the bloc
-    SELECT reporter AS importer, year, product_code_target AS product_code, partner AS supplier
+    SELECT source, reporter AS importer, year, product_code_target AS product_code, partner AS supplier
     FROM staging.annual_flows
-    WHERE source = 'comtrade' AND flow = 'import' AND partner_role = 'external'
+    WHERE source_world(source) AND flow = 'import' AND partner_role = 'external'
       AND product_code_target IS NOT NULL AND (reporter <> 'EU27' OR NOT partner_in_eu)
     GROUP BY ALL
     HAVING sum(value) > 0
 ),
 potential AS (
     -- every (importer, product, year) with each potential supplier that is not the importer itself
-    SELECT c.reporter AS importer, c.year, c.product_code, w.exporter, w.export_value,
+    SELECT c.source, c.reporter AS importer, c.year, c.product_code, w.exporter, w.export_value,
            s.supplier IS NOT NULL AS supplies
     FROM conc AS c
     JOIN staging.world_exports AS w
-        ON w.year = c.year AND w.product_code = c.product_code
+        ON w.source = c.source AND w.year = c.year AND w.product_code = c.product_code
        AND w.world_share >= getvariable('potential_min_share')
     LEFT JOIN supplied AS s
-        ON s.importer = c.reporter AND s.year = c.year AND s.product_code = c.product_code AND s.supplier = w.exporter
+        ON s.source = c.source AND s.importer = c.reporter AND s.year = c.year AND s.product_code = c.product_code AND s.supplier = w.exporter
     WHERE w.exporter <> c.reporter AND NOT (c.reporter = 'EU27' AND w.exporter IN (SELECT iso3 FROM members))
 ),
 headroom AS (
     SELECT
-        importer, year, product_code,
+        source, importer, year, product_code,
         count(*) AS potential_suppliers,
         count(*) FILTER (WHERE supplies) AS potential_used,
         array_to_string(list_slice(
@@ -67,7 +68,7 @@ headroom AS (
     GROUP BY ALL
 ),
 world AS (
-    SELECT year, product_code, any_value(n_exporters) AS n_exporters
+    SELECT source, year, product_code, any_value(n_exporters) AS n_exporters
     FROM staging.world_exports
     GROUP BY ALL
 )
@@ -88,7 +89,8 @@ SELECT
     c.months_covered, c.year_complete,
     c.release, c.synthetic
 FROM conc AS c
-JOIN staging.comtrade_coverage AS cv USING (year)
-LEFT JOIN headroom AS h ON h.importer = c.reporter AND h.year = c.year AND h.product_code = c.product_code
-LEFT JOIN world AS w ON w.year = c.year AND w.product_code = c.product_code
+JOIN staging.comtrade_coverage AS cv USING (source, year)
+LEFT JOIN headroom AS h
+    ON h.source = c.source AND h.importer = c.reporter AND h.year = c.year AND h.product_code = c.product_code
+LEFT JOIN world AS w ON w.source = c.source AND w.year = c.year AND w.product_code = c.product_code
 LEFT JOIN staging.product_domains AS d ON d.code = c.product_code AND d.domain_rank = 1

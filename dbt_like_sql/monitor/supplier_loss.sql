@@ -29,33 +29,35 @@ supplied AS (
            list_distinct(flatten(list(f.releases))) AS releases, bool_or(f.synthetic) AS synthetic
     FROM staging.annual_flows AS f
     JOIN importers AS i ON i.importer = f.reporter
-    WHERE f.source = 'comtrade' AND f.flow = 'import' AND f.partner_role = 'external'
+    -- the sources whose reporters make the world (registry trait: Comtrade, BACI)
+    WHERE source_world(f.source) AND f.flow = 'import' AND f.partner_role = 'external'
       AND f.product_code_target IS NOT NULL AND (f.reporter <> 'EU27' OR NOT f.partner_in_eu)
     GROUP BY ALL
     HAVING sum(f.value) > 0
 ),
 exports_to_importer AS (
     -- each exporter's own report of what it shipped to the importer (to any member for the bloc)
-    SELECT f.reporter AS exporter, i.importer, f.year, f.product_code_target AS product_code, sum(f.value) AS value
+    SELECT f.source, f.reporter AS exporter, i.importer, f.year, f.product_code_target AS product_code,
+           sum(f.value) AS value
     FROM staging.annual_flows AS f
     JOIN importers AS i
         ON f.partner = i.importer OR (i.importer = 'EU27' AND f.partner IN (SELECT iso3 FROM members))
-    WHERE f.source = 'comtrade' AND f.flow = 'export' AND f.partner_role = 'external'
+    WHERE source_world(f.source) AND f.flow = 'export' AND f.partner_role = 'external'
       AND f.reporter <> 'EU27' AND f.product_code_target IS NOT NULL
     GROUP BY ALL
 ),
 others AS (
     -- per importer: every exporter but the importer itself (its member states for the bloc)
-    SELECT i.importer, w.year, w.product_code, w.exporter, w.export_value, w.world_share,
+    SELECT w.source, i.importer, w.year, w.product_code, w.exporter, w.export_value, w.world_share,
            coalesce(x.value, 0) AS to_importer
     FROM staging.world_exports AS w
     CROSS JOIN importers AS i
     LEFT JOIN exports_to_importer AS x
-        ON x.exporter = w.exporter AND x.importer = i.importer AND x.year = w.year AND x.product_code = w.product_code
+        ON x.source = w.source AND x.exporter = w.exporter AND x.importer = i.importer AND x.year = w.year AND x.product_code = w.product_code
     WHERE w.exporter <> i.importer AND NOT (i.importer = 'EU27' AND w.exporter IN (SELECT iso3 FROM members))
 ),
 capacity AS (
-    SELECT importer, year, product_code, sum(export_value - least(to_importer, export_value)) AS spare_all
+    SELECT source, importer, year, product_code, sum(export_value - least(to_importer, export_value)) AS spare_all
     FROM others
     GROUP BY ALL
 ),
@@ -72,9 +74,9 @@ judged AS (
         o.world_share AS supplier_world_export_share,
         s.releases, s.synthetic
     FROM supplied AS s
-    LEFT JOIN capacity AS c USING (importer, year, product_code)
+    LEFT JOIN capacity AS c USING (source, importer, year, product_code)
     LEFT JOIN others AS o
-        ON o.importer = s.importer AND o.year = s.year AND o.product_code = s.product_code AND o.exporter = s.supplier
+        ON o.source = s.source AND o.importer = s.importer AND o.year = s.year AND o.product_code = s.product_code AND o.exporter = s.supplier
 )
 SELECT
     source, currency, importer, year, product_code, supplier, supplier_rank,

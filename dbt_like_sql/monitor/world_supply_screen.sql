@@ -30,13 +30,14 @@
 -- check year_complete_when_flagged: NOT coalesce(flagged, false) OR year_complete
 -- check split_consistent: NOT split_dependent OR converted_split OR persistent
 WITH conc AS (
+    -- the sources whose reporters make the world (registry trait: Comtrade, BACI)
     SELECT * FROM monitor.import_concentration
-    WHERE source = 'comtrade' AND product_level = 'HS6'
+    WHERE source_world(source) AND product_level = 'HS6'
       AND partner_scope = CASE WHEN reporter = 'EU27' THEN 'extra_eu' ELSE 'all' END
 ),
 world AS (
     SELECT
-        year, product_code,
+        source, year, product_code,
         any_value(world_export_sum_sq) / (any_value(world_export_value) * any_value(world_export_value))
             AS hhi_world_exports,
         arg_max(exporter, (world_share, exporter)) AS top_world_exporter,
@@ -50,7 +51,7 @@ world AS (
 own_exports AS (
     -- what the importer itself exports of the product: to the world for a country,
     -- outside the EU for the bloc (like its imports)
-    SELECT reporter AS importer, year, product_code_target AS product_code,
+    SELECT source, reporter AS importer, year, product_code_target AS product_code,
            coalesce(sum(value) FILTER (WHERE reporter <> 'EU27' AND partner_role = 'world'),
                     sum(value) FILTER (WHERE reporter <> 'EU27' AND partner_role IN ('external', 'internal', 'self', 'unallocated')),
                     sum(value) FILTER (WHERE reporter = 'EU27' AND partner_role = 'external' AND NOT partner_in_eu))
@@ -60,7 +61,7 @@ own_exports AS (
            list_distinct(flatten(list(releases) FILTER (WHERE partner_role IN ('world', 'external', 'internal', 'self', 'unallocated')))) AS export_releases,
            bool_or(synthetic) FILTER (WHERE partner_role IN ('world', 'external', 'internal', 'self', 'unallocated')) AS export_synthetic
     FROM staging.annual_flows
-    WHERE source = 'comtrade' AND flow = 'export' AND product_code_target IS NOT NULL
+    WHERE source_world(source) AND flow = 'export' AND product_code_target IS NOT NULL
     GROUP BY ALL
 ),
 criteria AS (
@@ -89,9 +90,10 @@ criteria AS (
             AS converted_split,
         c.value_share_from_split
     FROM conc AS c
-    JOIN staging.comtrade_coverage AS cv USING (year)
-    LEFT JOIN world AS w USING (year, product_code)
-    LEFT JOIN own_exports AS e ON e.importer = c.reporter AND e.year = c.year AND e.product_code = c.product_code
+    JOIN staging.comtrade_coverage AS cv USING (source, year)
+    LEFT JOIN world AS w USING (source, year, product_code)
+    LEFT JOIN own_exports AS e
+        ON e.source = c.source AND e.importer = c.reporter AND e.year = c.year AND e.product_code = c.product_code
     LEFT JOIN staging.product_domains AS d ON d.code = c.product_code AND d.domain_rank = 1
 ),
 flagged AS (
@@ -123,10 +125,10 @@ persisted AS (
         END AS persistent,
         count(*) FILTER (WHERE flagged) OVER win AS years_flagged_in_window,
         count(*) OVER win AS years_in_window,
-        count(*) FILTER (WHERE flagged) OVER (PARTITION BY importer, product_code) AS years_flagged,
+        count(*) FILTER (WHERE flagged) OVER (PARTITION BY source, importer, product_code) AS years_flagged,
         coalesce(bool_or(flagged AND converted_split) OVER win, false) AS split_in_window
     FROM screened
-    WINDOW win AS (PARTITION BY importer, product_code ORDER BY year
+    WINDOW win AS (PARTITION BY source, importer, product_code ORDER BY year
                    RANGE BETWEEN getvariable('persistence_window_years') - 1 PRECEDING AND CURRENT ROW)
 )
 SELECT

@@ -4,8 +4,9 @@
 -- monitor.world_supply_screen, whose world export concentration (screen G2) needs
 -- min_world_reporters of them.
 -- partition: year
--- grain: year
-SELECT year, count(DISTINCT reporter) AS reporters_in_year
+-- grain: source, year
+SELECT source, year, count(DISTINCT reporter) AS reporters_in_year
 FROM staging.annual_flows
-WHERE source = 'comtrade' AND reporter <> 'EU27'
-GROUP BY year
+-- per source whose reporters make the world (registry trait: Comtrade, BACI)
+WHERE source_world(source) AND reporter <> 'EU27'
+GROUP BY source, year

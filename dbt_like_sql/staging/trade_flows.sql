@@ -105,10 +105,52 @@ comext AS (
     LEFT JOIN reference.area_codes AS par ON par.source = 'comext' AND par.code = c.partner
     GROUP BY ALL
 ),
+baci_sides AS (
+    -- CEPII BACI, USD (pipeline/sources/baci): its reconciled matrix gives one value per exporter i,
+    -- importer j, HS6 and year, so a line i -> j is both j's import from i and i's export to j. It
+    -- enters once on each side (reporter j / partner i / import, reporter i / partner j / export)
+    -- with the same value: each side holds every flow once, so the import screens and world
+    -- exports count it once. No World row: BACI's world is the sum of its rows.
+    SELECT b.t AS year, b.j AS reporter_code, b.i AS partner_code, 'import' AS flow, b.k, b.hs_edition, b.v, b.q,
+           b.release, b.synthetic, b._file, b._line
+    FROM raw.baci_flows AS b
+    UNION ALL
+    SELECT b.t, b.i, b.j, 'export', b.k, b.hs_edition, b.v, b.q, b.release, b.synthetic, b._file, b._line
+    FROM raw.baci_flows AS b
+),
+baci AS (
+    SELECT
+        'baci' AS source,
+        'USD' AS currency,
+        'A' AS freq,
+        s.year,
+        NULL::INTEGER AS month,
+        coalesce(rep.area, 'UNKNOWN:' || s.reporter_code) AS reporter,
+        rep.kind AS reporter_kind,
+        coalesce(par.area, 'UNKNOWN:' || s.partner_code) AS partner,
+        par.kind AS partner_kind,
+        s.flow,
+        s.k AS product_code_native,
+        s.hs_edition AS classification,
+        s.hs_edition,
+        -- thousand USD and tonnes (six decimals at most, checked by the reader) to exact USD and kg
+        (s.v * 1000)::DECIMAL(38, 3) AS value,
+        (s.q * 1000)::DECIMAL(38, 3) AS net_mass_kg,
+        s.release,
+        s.synthetic,
+        s._file AS source_file,
+        s._line AS source_line
+    FROM baci_sides AS s
+    -- BACI's codes are Comtrade's: its dictionary is one of the sources of area_codes' comtrade rows
+    LEFT JOIN reference.area_codes AS rep ON rep.source = 'comtrade' AND rep.code = s.reporter_code::VARCHAR
+    LEFT JOIN reference.area_codes AS par ON par.source = 'comtrade' AND par.code = s.partner_code::VARCHAR
+),
 unioned AS (
     SELECT * FROM comtrade
     UNION ALL BY NAME
     SELECT * FROM comext
+    UNION ALL BY NAME
+    SELECT * FROM baci
 )
 SELECT
     source, currency, freq, year, month, reporter, reporter_kind, partner, partner_kind, flow,
@@ -119,7 +161,7 @@ SELECT
         WHEN length(product_code_native) IN (2, 4, 6) THEN 'HS' || length(product_code_native)
     END AS product_level,
     -- the finest level each source reports; coarser rows are totals of these
-    (source = 'comtrade' AND length(product_code_native) = 6)
+    (source IN ('comtrade', 'baci') AND length(product_code_native) = 6)
         OR (source = 'comext' AND length(product_code_native) = 8) AS is_detail,
     -- confidential codes such as 39XXXXXX reach only the level their leading digits allow
     CASE WHEN length(regexp_extract(product_code_native, '^[0-9]+')) >= 6 THEN left(product_code_native, 6) END AS product_code,

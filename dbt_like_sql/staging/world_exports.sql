@@ -8,18 +8,19 @@
 -- Products are on the target edition's axis (staging.annual_flows); value_from_split is the part
 -- of export_value shared out from a code split across HS revisions, converted_split whether any.
 -- partition: year
--- grain: year, product_code, exporter
+-- grain: source, year, product_code, exporter
 -- check positive_share: world_share >= 0 AND world_share <= 1 + 1e-9
 -- assert exporters_are_countries: SELECT w.year, w.product_code, w.exporter FROM staging.world_exports AS w LEFT JOIN (SELECT DISTINCT area FROM reference.area_codes WHERE source = 'comtrade' AND kind = 'country') AS c ON c.area = w.exporter WHERE c.area IS NULL
 WITH exports AS (
-    SELECT reporter AS exporter, year, product_code_target AS product_code, partner_role, value,
+    -- per source whose reporters make the world (registry trait: Comtrade, BACI)
+    SELECT source, reporter AS exporter, year, product_code_target AS product_code, partner_role, value,
            value_from_split, converted_split
     FROM staging.annual_flows
-    WHERE source = 'comtrade' AND flow = 'export' AND product_code_target IS NOT NULL AND reporter <> 'EU27'
+    WHERE source_world(source) AND flow = 'export' AND product_code_target IS NOT NULL AND reporter <> 'EU27'
 ),
 by_exporter AS (
     SELECT
-        exporter, year, product_code,
+        source, exporter, year, product_code,
         coalesce(sum(value) FILTER (WHERE partner_role = 'world'),
                  sum(value) FILTER (WHERE partner_role IN ('external', 'internal', 'self', 'unallocated'))) AS export_value,
         CASE WHEN sum(value) FILTER (WHERE partner_role = 'world') IS NOT NULL
@@ -32,7 +33,7 @@ by_exporter AS (
     GROUP BY ALL
 )
 SELECT
-    e.year, e.product_code, e.exporter, e.export_value, e.value_from_split, e.converted_split,
+    e.source, e.year, e.product_code, e.exporter, e.export_value, e.value_from_split, e.converted_split,
     e.export_value / sum(e.export_value) OVER w AS world_share,
     sum(e.export_value) OVER w AS world_export_value,
     -- exact decimal sums: the world HHI is sum_sq / total^2, identical on every rerun
@@ -40,6 +41,6 @@ SELECT
     count(*) OVER w AS n_exporters,
     r.reporters_in_year
 FROM by_exporter AS e
-JOIN staging.comtrade_coverage AS r USING (year)
+JOIN staging.comtrade_coverage AS r USING (source, year)
 WHERE e.export_value > 0
-WINDOW w AS (PARTITION BY e.year, e.product_code)
+WINDOW w AS (PARTITION BY e.source, e.year, e.product_code)

@@ -1,4 +1,5 @@
-"""``geomon status``: what is fetched, per source, reporter and year (Comext: month), from the data folder."""
+"""``geomon status``: what is fetched, per registered source, reporter and year (Comext: month), from the data
+folder."""
 
 from __future__ import annotations
 
@@ -6,13 +7,14 @@ import json
 import sys
 
 from pipeline.paths import DataPaths
+from pipeline.sources.registry import SOURCES
 
 
 def add_commands(sub) -> None:
     status = sub.add_parser("status", help="coverage matrix: what is fetched, its release, rows, what the "
                             "revision sensors would refetch")
     status.add_argument("--json", action="store_true", help="print the matrix as JSON")
-    status.add_argument("--source", choices=["comtrade", "comext"], help="one source only")
+    status.add_argument("--source", choices=[s.name for s in SOURCES], help="one source only")
     status.set_defaults(func=_status)
 
 

@@ -10,6 +10,7 @@ from typing import Sequence
 import pipeline.demo_world as package
 from pipeline.cli.parser import Parser
 from pipeline.demo_world.generate import generate
+from pipeline.sources.registry import source
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -24,8 +25,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     manifest = generate(args.out_dir, scale=args.scale, years=args.years, seed=args.seed,
                         comtrade_format=args.comtrade_format)
     size = sum((args.out_dir / f).stat().st_size for f in manifest["files"])
-    print(f"{manifest['release']}: {manifest['rows']['comtrade']:,} Comtrade rows, "
-          f"{manifest['rows']['comext']:,} Comext rows, {len(manifest['files'])} files, "
+    counts = ", ".join(f"{n:,} {source(name).label} rows" for name, n in manifest["rows"].items()
+                       if not name.endswith("_by_year"))
+    print(f"{manifest['release']}: {counts}, {len(manifest['files'])} files, "
           f"{size / 1e6:.1f} MB in {time.perf_counter() - started:.1f}s -> {args.out_dir}", file=sys.stderr)
     return 0
 

@@ -206,3 +206,10 @@ def write_comext_year(flows: pl.DataFrame, ctry: pl.DataFrame, prods: pl.DataFra
         n_rows += df.height
     return written, n_rows
 
+
+
+def write_year(core: pl.DataFrame, *, ctry: pl.DataFrame, prods: pl.DataFrame, hs: pl.DataFrame, year: int,
+               seed: int, folder: Path, sink: FileSink, comtrade_format: str = "json") -> tuple[list[Path], int]:
+    """The demo world's writer for source 'comext' (pipeline/sources/comext): twelve monthly full_v2 files of the
+    EU members' flows of ``year``; (files, rows)."""
+    return write_comext_year(comext_flows(core, ctry, prods, year), ctry, prods, year, seed, folder, sink)

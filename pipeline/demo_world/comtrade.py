@@ -244,3 +244,15 @@ def write_comtrade_bulk(records: pl.DataFrame, folder: Path, reporter_code: int,
     text = records.write_csv(separator="\t", null_value="", line_terminator="\n")
     return [sink.put(path, text.encode("utf-8"), compress=True)]
 
+
+
+def write_year(core: pl.DataFrame, *, ctry: pl.DataFrame, prods: pl.DataFrame, hs: pl.DataFrame, year: int,
+               seed: int, folder: Path, sink: FileSink, comtrade_format: str = "json") -> tuple[list[Path], int]:
+    """The demo world's writer for source 'comtrade' (pipeline/sources/comtrade): every reporter's records of
+    ``year``, as API pages or bulk files; (files, rows of the year's core)."""
+    writer = write_comtrade_json if comtrade_format == "json" else write_comtrade_bulk
+    files: list[Path] = []
+    for rep in sorted(set(core["rep"].to_list())):  # one reporter at a time bounds memory
+        records = comtrade_records(core.filter(pl.col("rep") == rep), ctry, hs, year)
+        files += writer(records, folder, int(ctry["ct_code"][rep]), year, sink)
+    return files, core.height

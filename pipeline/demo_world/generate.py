@@ -1,4 +1,5 @@
-"""The driver: build the world, write every year's Comtrade and Comext files, sidecars and ``planted.json``."""
+"""The driver: build the world, write every year's files for each registered source with a demo-world writer
+(pipeline/sources: Comtrade and Comext; a writer is a module with ``write_year``), sidecars and ``planted.json``."""
 
 from __future__ import annotations
 
@@ -8,13 +9,15 @@ from typing import Sequence
 
 import polars as pl
 
-from pipeline.demo_world.comext import comext_flows, usd_per_eur, write_comext_year
-from pipeline.demo_world.comtrade import comtrade_core, comtrade_records, write_comtrade_bulk, write_comtrade_json
+from pipeline.demo_world.comext import usd_per_eur
+from pipeline.demo_world.comtrade import comtrade_core
 from pipeline.demo_world.countries import countries_frame, load_reference
 from pipeline.demo_world.files import FileSink, clean_generated, json_text
 from pipeline.demo_world.planted import planted_pairs, planted_specs, truth_context
 from pipeline.demo_world.world import (EXCLUDED_HS6, ROWS_PER_PLANTED_PAIR, build_links, product_frame, required_products,
                                        scale_plan, select_products, truth_for_year)
+from pipeline.sources import load
+from pipeline.sources.registry import SOURCES
 
 GENERATOR = "pipeline.demo_world"
 RELEASE_FMT = "SYNTHETIC demo-world v2 (seed={seed}, scale={scale}, years={years})"
@@ -33,9 +36,10 @@ def generate(out_dir: Path, *, scale: float = 0.01, years: Sequence[int] = (2022
     if not years:
         raise ValueError("at least one year")
     out_dir = Path(out_dir)
-    ct_dir, cx_dir = out_dir / "comtrade", out_dir / "comext"
-    clean_generated(ct_dir)
-    clean_generated(cx_dir)
+    # each registered source with a demo-world writer gets its folder: comtrade/, comext/
+    writers = {s.name: load(s.demo_writer) for s in SOURCES if s.demo_writer}
+    for name in writers:
+        clean_generated(out_dir / name)
 
     hs, domains = load_reference()
     ctry = countries_frame()
@@ -50,33 +54,29 @@ def generate(out_dir: Path, *, scale: float = 0.01, years: Sequence[int] = (2022
 
     release = RELEASE_FMT.format(seed=seed, scale=scale, years=years)
     files: list[Path] = []
-    rows_ct: dict[str, int] = {}
-    rows_cx: dict[str, int] = {}
+    rows: dict[str, dict[str, int]] = {name: {} for name in writers}
     context: dict[str, dict] = {}
-    writer = write_comtrade_json if comtrade_format == "json" else write_comtrade_bulk
     sink = FileSink()
     try:
         for year in years:
             truth = truth_for_year(links, year, seed)
             context[str(year)] = truth_context(truth, ctry, prods)
+            # what the reporters report: every writer's files are views of it
             core = comtrade_core(truth, ctry, prods, year, seed)
             del truth
-            rows_ct[str(year)] = core.height
-            for rep in sorted(set(core["rep"].to_list())):  # one reporter at a time bounds memory
-                records = comtrade_records(core.filter(pl.col("rep") == rep), ctry, hs, year)
-                files += writer(records, ct_dir, int(ctry["ct_code"][rep]), year, sink)
-            flows = comext_flows(core, ctry, prods, year)
+            for name, writer in writers.items():
+                written, n_rows = writer.write_year(core, ctry=ctry, prods=prods, hs=hs, year=year, seed=seed,
+                                                    folder=out_dir / name, sink=sink, comtrade_format=comtrade_format)
+                files += written
+                rows[name][str(year)] = n_rows
             del core
-            cx_files, n_cx = write_comext_year(flows, ctry, prods, year, seed, cx_dir, sink)
-            files += cx_files
-            rows_cx[str(year)] = n_cx
     finally:
         sink.close()
 
     sidecar = {"release": release, "synthetic": True, "generator": GENERATOR}
-    for folder in (ct_dir, cx_dir):
-        (folder / "_release.json").write_text(json_text(sidecar), encoding="utf-8")
-        files.append(folder / "_release.json")
+    for name in writers:
+        (out_dir / name / "_release.json").write_text(json_text(sidecar), encoding="utf-8")
+        files.append(out_dir / name / "_release.json")
 
     manifest = {
         "synthetic": True,
@@ -89,8 +89,8 @@ def generate(out_dir: Path, *, scale: float = 0.01, years: Sequence[int] = (2022
         "usd_per_eur": {str(y): usd_per_eur(y) for y in years},
         "plan": {"n_products": prods.height, "k_mean": round(plan.k_mean, 3),
                  "participation": round(plan.participation, 5), "n_countries": ctry.height},
-        "rows": {"comtrade": sum(rows_ct.values()), "comext": sum(rows_cx.values()),
-                 "comtrade_by_year": rows_ct, "comext_by_year": rows_cx},
+        "rows": {**{name: sum(by_year.values()) for name, by_year in rows.items()},
+                 **{f"{name}_by_year": by_year for name, by_year in rows.items()}},
         "files": sorted(p.relative_to(out_dir).as_posix() for p in files),
         "planted": [
             {"id": s.id, "view": s.view, "importer": s.importer, "exporter": s.exporter, "product": s.product,

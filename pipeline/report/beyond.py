@@ -16,6 +16,7 @@ from plotly.subplots import make_subplots
 from pipeline.report.charts import EU_COLOR, FONT, NL_COLOR, _layout, _spec
 from pipeline.report.formatting import source_label
 from pipeline.report.queries import columns, rows
+from pipeline.sources.registry import preference
 
 FIGURE_PREFIX = "crma-"  # + the source: a figure holds one source (and currency)
 COLUMNS = 4  # panels per row of the small multiples
@@ -33,8 +34,9 @@ def crma_section(conn, benchmark: list[float]) -> tuple[dict, dict]:
         return {"available": False}, {}
     sources = dict(conn.execute("SELECT source, count(*) FROM monitor.crma_benchmark WHERE reporter = 'EU27' "
                                 "GROUP BY source").fetchall())
-    # Comext (EUR, monthly, CN8 behind the HS6) when it has EU27 rows; else UN Comtrade: one source per chart
-    source = "comext" if sources.get("comext") else "comtrade" if sources.get("comtrade") else None
+    # one source per chart: the first with EU27 rows in the registry's preference (Comext: EUR, monthly, CN8 behind
+    # the HS6; then UN Comtrade; then BACI)
+    source = next((name for name in preference() if sources.get(name)), None)
     if source is None:
         return {"available": True, "source": None}, {}
     found = rows(conn, """
@@ -57,7 +59,11 @@ def crma_section(conn, benchmark: list[float]) -> tuple[dict, dict]:
     currency = found[0]["currency"]
     page = {"available": True, "source": source, "source_label": source_label(source, currency),
             "benchmark": benchmark[0], "materials": len({r["material"] for r in found}), "over": over,
-            "figure_id": FIGURE_PREFIX + source, "comtrade_too": source == "comext" and bool(sources.get("comtrade")),
+            "figure_id": FIGURE_PREFIX + source,
+            # the other sources with rows in the table, and whether the chart shows the preferred source (else
+            # the only one with EU27 rows)
+            "others_too": [source_label(name) for name in preference() if name != source and sources.get(name)],
+            "first_choice": source == preference()[0],
             "nl": nl_rows(conn, source), "rolling": rolling_rows(conn)}
     return page, {FIGURE_PREFIX + source: crma_figure(found, benchmark[0], source, currency)}
 

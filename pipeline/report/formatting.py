@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-SOURCE_LABELS = {"comext": "Eurostat Comext", "comtrade": "UN Comtrade"}
+from pipeline.sources.registry import SOURCES
+
+# each registered source's label (pipeline/sources)
+SOURCE_LABELS = {s.name: s.label for s in SOURCES}
 REPORTER_LABELS = {"EU27": "EU27", "NLD": "Netherlands"}
 NO_DOMAIN = "(no strategic domain)"
 

@@ -10,17 +10,20 @@ import plotly.graph_objects as go
 from pipeline.report.charts import EU_COLOR, _layout, _spec
 from pipeline.report.formatting import reporter_label, source_label
 from pipeline.report.queries import columns, rows
+from pipeline.sources.registry import SOURCES
 
 FIGURE_ID = "rolling-comext"  # the chart's first product is drawn as a fixed figure; the picker redraws it
 DEPENDENT_COLOR = "#b3261e"
 ANNUAL_COLOR = "#e0620d"
 
-# EU27 and NL products dependent in some calendar year or some 12-month window of Comext
-SHOWN = """
+# the rolling screen is the monthly sources' (registry trait frequency 'M': Comext); their annual screen beside it
+MONTHLY = "(" + ", ".join(f"'{s.name}'" for s in SOURCES if s.frequency == "M") + ")"
+# EU27 and NL products dependent in some calendar year or some 12-month window of a monthly source
+SHOWN = f"""
     SELECT reporter, product_code FROM monitor.ec_screen_rolling WHERE reporter IN ('EU27', 'NLD') AND dependent
     UNION
     SELECT reporter, product_code FROM monitor.ec_screen
-    WHERE source = 'comext' AND reporter IN ('EU27', 'NLD') AND dependent
+    WHERE source IN {MONTHLY} AND reporter IN ('EU27', 'NLD') AND dependent
 """
 
 
@@ -29,7 +32,7 @@ def rolling_section(conn) -> tuple[dict, dict, dict]:
     if not columns(conn, "monitor", "ec_screen_rolling"):
         return {"available": False}, {}, {}
     windows = rows(conn, f"""
-        SELECT r.reporter, r.product_code, r.currency, r.period_end, r.hhi_extra, r.dependent, r.months_in_window,
+        SELECT r.source, r.reporter, r.product_code, r.currency, r.period_end, r.hhi_extra, r.dependent, r.months_in_window,
                r.window_complete, r.bloc_complete, r.top_supplier, r.top_supplier_share, r.m_extra, r.c1_threshold,
                coalesce(p.description, r.product_code) AS product
         FROM monitor.ec_screen_rolling AS r
@@ -41,10 +44,10 @@ def rolling_section(conn) -> tuple[dict, dict, dict]:
         SELECT e.reporter, e.product_code, e.year, e.hhi_extra, e.dependent, e.months_covered
         FROM monitor.ec_screen AS e
         SEMI JOIN ({SHOWN}) AS s ON s.reporter = e.reporter AND s.product_code = e.product_code
-        WHERE e.source = 'comext'
+        WHERE e.source IN {MONTHLY}
         ORDER BY e.reporter, e.product_code, e.year
     """)
-    only_windows = rows(conn, """
+    only_windows = rows(conn, f"""
         SELECT r.reporter, r.product_code, coalesce(p.description, r.product_code) AS product,
                count(*) FILTER (WHERE r.dependent) AS windows_flagged,
                min(r.period_end) FILTER (WHERE r.dependent) AS first_flagged,
@@ -55,7 +58,7 @@ def rolling_section(conn) -> tuple[dict, dict, dict]:
         WHERE r.reporter IN ('EU27', 'NLD')
         GROUP BY ALL
         HAVING count(*) FILTER (WHERE r.dependent) > 0 AND NOT EXISTS (
-            SELECT 1 FROM monitor.ec_screen AS e WHERE e.source = 'comext' AND e.reporter = r.reporter
+            SELECT 1 FROM monitor.ec_screen AS e WHERE e.source IN {MONTHLY} AND e.reporter = r.reporter
             AND e.product_code = r.product_code AND e.dependent)
         ORDER BY r.reporter, windows_flagged DESC, r.product_code
     """)
@@ -63,7 +66,8 @@ def rolling_section(conn) -> tuple[dict, dict, dict]:
     for w in windows:
         key = f"{w['reporter']}|{w['product_code']}"
         product = by_key.setdefault(key, {"reporter": w["reporter"], "product_code": w["product_code"],
-                                          "product": w["product"], "currency": w["currency"], "windows": [],
+                                          "product": w["product"], "source": w["source"],
+                                          "currency": w["currency"], "windows": [],
                                           "years": []})
         product["windows"].append(w)
     for y in years:
@@ -116,7 +120,7 @@ def rolling_figure(p: dict) -> dict:
         hovertemplate="%{customdata}<br>HHI %{y:.3f}<extra></extra>",
     ))
     title = (f"Rolling 12-month HHI · {reporter_label(p['reporter'])} · {p['product_code']} · "
-             f"{source_label('comext', p['currency'])}")
+             f"{source_label(p['source'], p['currency'])}")
     fig = go.Figure(traces, layout=_layout(
         title={"text": title, "x": 0, "xanchor": "left"}, height=420,
         yaxis={"title": {"text": "HHI (0-1), extra-EU suppliers"}, "range": [0, 1.05], "gridcolor": "#e6e9ee"},

@@ -1,0 +1,80 @@
+"""The source registry: every trade-data source declared once, and the machinery loops over it.
+
+Layout (modelled on dagster-open-platform's ``defs/<source>/`` folders loaded by one entry):
+
+* ``pipeline/sources/<name>/__init__.py`` holds the source's :class:`Source`: its traits (currency, monthly
+  or annual, native code level, unit multiplier), its raw tables with their year-of-row rule, the rhythm of its
+  refresh job and freshness policy, and where its other parts are (dotted ``module:attribute`` paths, imported
+  only when used, so that reading the registry imports no client, no Dagster and no numpy);
+* its Dagster asset module under ``assets/<name>/`` (the layout card: ``assets/`` holds the asset modules)
+  exposes ``source_definitions(**options) -> dagster.Definitions``: its ingestion and fetch assets, sensors
+  and resources; ``pipeline/definitions.py`` merges them;
+* its client and reader stay where the layout card puts them (``pipeline/clients/<name>/``,
+  ``pipeline/readers/``); a new source may keep them in its own folder (BACI does:
+  ``pipeline/sources/baci/``);
+* its ``geomon fetch <name>`` subcommands: a module with ``add_commands(kinds, common)``;
+  its ``geomon status`` rows: a function ``coverage(paths, ingested, published) -> list[dict]``;
+  its demo-world writer (optional): a module of :mod:`pipeline.demo_world`;
+* its rows enter ``staging.trade_flows`` through its own CTE of ``dbt_like_sql/staging/trade_flows.sql``;
+  the marts ask its traits through SQL macros the registry generates instead of naming it
+  (:func:`pipeline.sources.registry.trait_macros`: ``source_caveat``, ``source_frequency``, ...), and the
+  report and run summary order sources by :func:`pipeline.sources.registry.preference`. A source whose
+  reporters make the world (``world_matrix``: Comtrade, BACI) gets world exports, the world-supply screen and
+  supplier headroom of its own; staging.comtrade_coverage keeps its name but counts each such source's reporters.
+
+The registry itself is :mod:`pipeline.sources.registry`: definitions, incremental builds, freshness policies,
+jobs and schedules, ``geomon status`` and ``geomon fetch`` loop over its ``SOURCES``; adding a source is one
+folder, one line there, and its staging SQL.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """When the source's refresh job runs (its release rhythm)."""
+
+    name: str
+    cron: str
+    timezone: str
+    description: str
+
+
+@dataclass(frozen=True)
+class Source:
+    """One trade-data source: its traits and where its parts are."""
+
+    name: str  # the value of staging.trade_flows.source, the input folder name (sample/<name>, landing/<name>)
+    label: str  # for people: 'Eurostat Comext'
+    currency: str  # the currency of its values, never mixed with another source's
+    frequency: str  # 'M' monthly or 'A' annual: the finest period it publishes
+    native_level: str  # its detail product level: 'HS6' or 'CN8' (coarser rows are totals of these)
+    unit_multiplier: int  # source value unit -> currency units (BACI: thousand USD -> 1000)
+    raw_tables: dict[str, str]  # raw table -> SQL over its columns giving a row's year (incremental rebuilds)
+    freshness_days: tuple[int, int]  # (warn, fail): days without a new read before Dagster warns / fails
+    schedule: Schedule
+    assets: str  # "module:function" giving the source's dagster.Definitions (assets, sensors, resources)
+    fetch_cli: str  # module with add_commands(kinds, common): its `geomon fetch` subcommands
+    status: str | None = None  # "module:function" (paths, ingested, published) -> coverage rows
+    fetch_groups: tuple[str, ...] = ()  # asset groups of partitioned fetch assets, kept out of unpartitioned jobs
+    demo_writer: str | None = None  # module of the demo world that writes this source's files, if any
+    caveats: dict[str, str] = field(default_factory=dict)  # note per reporter (e.g. NLD quasi-transit)
+    # its reporters together make the world: world exports, the world-supply screen and supplier headroom are
+    # computed from it (Comtrade, BACI; not Comext, whose reporters are the EU member states)
+    world_matrix: bool = False
+
+    @property
+    def group(self) -> str:
+        """The Dagster asset group of its ingestion assets (its refresh job selects it and what follows)."""
+        return self.name
+
+
+def load(path: str) -> Any:
+    """The object a ``module:attribute`` path names (a module for a path without ':')."""
+    module, _, attribute = path.partition(":")
+    loaded = importlib.import_module(module)
+    return getattr(loaded, attribute) if attribute else loaded

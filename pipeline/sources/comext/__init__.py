@@ -1,0 +1,32 @@
+"""Eurostat Comext as a registered source: monthly bulk files and SDMX extracts, EUR, CN8 of the EU member states.
+
+Its parts: the client ``pipeline/clients/comext/``, the readers ``pipeline/readers/comext*.py``, the assets
+``assets/comext/``, ``geomon fetch comext|comext-sdmx`` (:mod:`pipeline.sources.comext.fetch_cli`), its status
+rows (:mod:`pipeline.sources.comext.status`), the demo world's Comext writer and the ``comext`` CTEs of
+``dbt_like_sql/staging/trade_flows.sql``.
+"""
+
+from pipeline.readers import comext as reader
+from pipeline.sources import Schedule, Source
+
+SOURCE = Source(
+    name="comext",
+    label="Eurostat Comext",
+    currency="EUR",
+    frequency="M",
+    native_level="CN8",
+    unit_multiplier=1,
+    raw_tables={reader.SDMX_TABLE: reader.SDMX_YEAR_OF_ROW, reader.BULK_TABLE: reader.BULK_YEAR_OF_ROW},
+    # releases monthly: a month and a half without a new read is late
+    freshness_days=(35, 45),
+    schedule=Schedule(
+        name="comext_monthly", cron="0 6 15 * *", timezone="Europe/Brussels",
+        description="Mid-month, after Eurostat's monthly Comext release."),
+    assets="assets.comext:source_definitions",
+    fetch_cli="pipeline.sources.comext.fetch_cli",
+    status="pipeline.sources.comext.status:coverage",
+    fetch_groups=("comext_fetch",),
+    demo_writer="pipeline.demo_world.comext",
+    caveats={"NLD": "quasi-transit: Comext counts goods cleared in Dutch ports for other member states as Dutch "
+                    "extra-EU imports; NL import dependence is overstated"},
+)

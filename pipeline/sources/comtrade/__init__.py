@@ -1,0 +1,31 @@
+"""UN Comtrade as a registered source: v1 API pages and bulk files, USD, HS6 as reported by each country.
+
+Its parts: the client ``pipeline/clients/comtrade/``, the reader ``pipeline/readers/comtrade*.py``, the assets
+``assets/comtrade/``, ``geomon fetch comtrade|comtrade-bulk`` (:mod:`pipeline.sources.comtrade.fetch_cli`),
+its status rows (:mod:`pipeline.sources.comtrade.status`), the demo world's Comtrade writer and the ``comtrade``
+CTE of ``dbt_like_sql/staging/trade_flows.sql``.
+"""
+
+from pipeline.readers import comtrade as reader
+from pipeline.sources import Schedule, Source
+
+SOURCE = Source(
+    name="comtrade",
+    label="UN Comtrade",
+    currency="USD",
+    frequency="A",
+    native_level="HS6",
+    unit_multiplier=1,
+    raw_tables={reader.TABLE: reader.YEAR_OF_ROW},
+    # checked weekly: two weeks without a read is late
+    freshness_days=(8, 15),
+    schedule=Schedule(
+        name="comtrade_weekly", cron="0 6 * * 1", timezone="UTC",
+        description="Weekly: UN Comtrade releases reporter-years as countries deliver them."),
+    assets="assets.comtrade:source_definitions",
+    fetch_cli="pipeline.sources.comtrade.fetch_cli",
+    status="pipeline.sources.comtrade.status:coverage",
+    fetch_groups=("comtrade_fetch",),
+    demo_writer="pipeline.demo_world.comtrade",
+    world_matrix=True,
+)
