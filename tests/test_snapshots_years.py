@@ -15,7 +15,7 @@ import pyarrow.dataset as ds
 import pytest
 
 from conftest import Runner, failure_messages, sdmx_rows
-from pipeline.publish import apply_retention, export_snapshot, verify_folder
+from pipeline.publish import apply_retention, export_snapshot, list_snapshots, verify_folder
 from pipeline.serve import make_server
 
 TABLE = "monitor.import_concentration"  # year-partitioned, public
@@ -98,6 +98,14 @@ def test_unchanged_years_are_hard_links_and_a_changed_year_is_written(three):
             os.stat(paths.snapshots / first / before[2024]["file"]).st_ino
     for snapshot in (first, second, third):
         assert verify_folder(paths.snapshots / snapshot) == [], snapshot
+    # the listing says how much of each snapshot is shared with the one before: none of the first, every
+    # year file of the second, the 2023 files of the third
+    listed = {s["snapshot_id"]: s["linked_bytes"] for s in list_snapshots(paths)}
+    year_files = {s: [f for m in _manifest(paths, s)["tables"].values() for f in m.get("files", [])]
+                  for s in (second, third)}
+    assert listed[first] == 0
+    assert listed[second] == sum(f["bytes"] for f in year_files[second] if f["year"] is not None) > 0
+    assert listed[third] == sum(f["bytes"] for f in year_files[third] if f["year"] == 2023) > 0
 
 
 @pytest.mark.pipeline

@@ -184,6 +184,9 @@ def list_snapshots(paths: DataPaths) -> list[dict]:
             "bytes": sum(m.get("bytes", 0) for m in [*manifest.get("tables", {}).values(),
                                                       *manifest.get("files", {}).values()]),
             "restricted": sum(1 for c in file_classes(manifest).values() if c != PUBLIC) if manifest else 0,
+            # of those bytes, the year files hard-linked from the previous snapshot (no new disk space)
+            "linked_bytes": sum(f.get("bytes", 0) for m in manifest.get("tables", {}).values()
+                                for f in m.get("files", []) if f.get("linked")),
         })
     return out
 
