@@ -88,7 +88,8 @@ def test_unchanged_years_are_hard_links_and_a_changed_year_is_written(three):
         before, same, revised = (_files(_manifest(paths, s), table) for s in (first, second, third))
         # the same inputs again: every year the same inode as the first snapshot's file
         for year, entry in same.items():
-            assert entry["linked"] is True and entry["sha256"] == before[year]["sha256"], (table, year)
+            assert entry["linked"] is True and entry["reused_from"] == first, (table, year)
+            assert entry["sha256"] == before[year]["sha256"], (table, year)
             assert os.stat(paths.snapshots / second / entry["file"]).st_ino == \
                 os.stat(paths.snapshots / first / before[year]["file"]).st_ino
         # 2024 revised: written again (other bytes), 2023 still linked
@@ -141,3 +142,22 @@ def test_deleting_the_snapshot_a_file_was_linked_from_leaves_the_kept_one_whole(
     assert os.stat(linked).st_nlink == 3  # the first snapshot's file, linked by the second and the third
     assert sorted(apply_retention(runner.paths, 1)) == [first, second]
     assert os.stat(linked).st_nlink == 1 and verify_folder(runner.paths.snapshots / third) == []
+
+
+@pytest.mark.pipeline
+def test_where_the_filesystem_refuses_links_an_unchanged_year_is_copied(three, monkeypatch):
+    runner, (*_, third) = three
+
+    def refuse(*_args, **_kwargs):
+        raise PermissionError("hard links not permitted here")
+
+    monkeypatch.setattr("pipeline.publish.parquet.os.link", refuse)
+    result = runner.run()
+    assert result.success, failure_messages(result)
+    fourth = runner.paths.latest_pointer.read_text().strip()
+    before, after = _files(_manifest(runner.paths, third), TABLE), _files(_manifest(runner.paths, fourth), TABLE)
+    for year, entry in after.items():
+        assert entry["linked"] is False and entry["reused_from"] == third and entry["sha256"] == before[year]["sha256"]
+        assert os.stat(runner.paths.snapshots / fourth / entry["file"]).st_ino != \
+            os.stat(runner.paths.snapshots / third / entry["file"]).st_ino
+    assert verify_folder(runner.paths.snapshots / fourth) == []

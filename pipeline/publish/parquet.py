@@ -105,9 +105,11 @@ def _write_years(conn, folder: Path, table: str, query: str, keys: dict[int, str
         name = f"{table}/year={NULL_YEAR if year is None else int(year)}.parquet"
         key = keys.get(year) if year is not None else None
         old = previous.years.get((table, year)) if previous and key else None
-        if old is not None and old["key"] == key and old["file"] == name and _link(previous.folder / old["file"], folder / name, old):
+        reused = _reuse(previous.folder / old["file"], folder / name, old) \
+            if old is not None and old["key"] == key and old["file"] == name else None
+        if reused is not None:
             files.append({**{k: old[k] for k in ("rows", "bytes", "sha256")}, "file": name, "year": year,
-                          "key": key, "linked": True, "linked_from": previous.snapshot_id})
+                          "key": key, "linked": reused, "reused_from": previous.snapshot_id})
             continue
         where = "year IS NULL" if year is None else f"year = {int(year)}"
         rows, _ = _write_file(conn, f"{query} WHERE {where}", folder / name)
@@ -123,19 +125,20 @@ def _write_years(conn, folder: Path, table: str, query: str, keys: dict[int, str
             "sha256": combined_sha256(files)}, schema
 
 
-def _link(source: Path, target: Path, entry: dict) -> bool:
-    """Hard-link (or, across filesystems, copy) the previous snapshot's file; False when it is not there as
-    its manifest lists it (then the year is written again)."""
+def _reuse(source: Path, target: Path, entry: dict) -> bool | None:
+    """The previous snapshot's file as ``target``: True if hard-linked, False if copied (a filesystem that
+    refuses links), None when it is not there as its manifest lists it (then the year is written again)."""
     try:
         if source.stat().st_size != entry["bytes"]:
-            return False
+            return None
     except OSError:
-        return False
+        return None
     try:
         os.link(source, target)
+        return True
     except OSError:
         shutil.copyfile(source, target)
-    return True
+        return False
 
 
 def _write_file(conn: duckdb.DuckDBPyConnection, query: str, path: Path) -> tuple[int, pa.Schema]:
