@@ -75,7 +75,8 @@ def test_serve_needs_the_token_for_restricted_files_only(published, caplog, monk
             assert _get(public, byte_range="bytes=-4") == (206, b"PAR1")
             assert _get(public, token=TOKEN, byte_range="bytes=-4") == (206, b"PAR1")
             # /latest/ is the snapshot LATEST names; the workbook and the report are restricted
-            assert _get(f"{base}/latest/monitor.import_concentration/year=2024.parquet", byte_range="bytes=-4")[0] == 206
+            latest_year = f"{base}/latest/monitor.import_concentration/year=2024.parquet"
+            assert _get(latest_year, byte_range="bytes=-4")[0] == 206
             assert _get(f"{base}/latest/geomonitor_{snapshot}.xlsx")[0] == 401
             assert _get(f"{base}/latest/report/index.html")[0] == 401
             assert _get(f"{base}/latest/manifest.json")[0] == 200

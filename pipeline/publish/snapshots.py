@@ -2,7 +2,8 @@
 
 A snapshot is a folder ``snapshots/<id>/`` holding Parquet tables (a year-partitioned one as
 ``<table>/year=<year>.parquet``, unchanged years hard links to the previous snapshot's files, so deleting
-a snapshot never breaks another), ``manifest.json`` (with each file's size, rows and sha256) and the report; ``snapshots/LATEST`` names the
+a snapshot never breaks another), ``manifest.json`` (with each file's size, rows and sha256) and the
+report; ``snapshots/LATEST`` names the
 current one and ``snapshots/PINNED`` those retention never removes. Nothing here
 writes a snapshot: that is ``pipeline.publish.write``.
 """
@@ -219,7 +220,8 @@ def verify_folder(folder: Path) -> list[str]:
         if "files" in meta:  # a year-partitioned table (format 2): its glob, then each year's file
             listed.update(f["file"] for f in meta["files"])
             problems += [p for f in meta["files"] for p in _verify_file(folder, f)]
-            if sum(f["rows"] for f in meta["files"]) != meta["rows"] or combined_sha256(meta["files"]) != meta["sha256"]:
+            files = meta["files"]
+            if sum(f["rows"] for f in files) != meta["rows"] or combined_sha256(files) != meta["sha256"]:
                 problems.append(f"{folder / table}: its files' rows or checksums differ from the table's entry")
             continue
         listed.add(meta["file"])
@@ -241,11 +243,12 @@ def verify_folder(folder: Path) -> list[str]:
             if table is None or listed_sheet.get("truncated"):
                 continue
             expected = table["rows"]
-            if ("years" in listed_sheet or "where" in listed_sheet) and all(p.is_file() for p in _table_paths(folder, table)):
+            table_paths = _table_paths(folder, table)
+            if ("years" in listed_sheet or "where" in listed_sheet) and all(p.is_file() for p in table_paths):
                 # a sheet holds the latest years of its table, and maybe only the rows where a flag is true
                 columns = (["year"] if "years" in listed_sheet else []) + (
                     [listed_sheet["where"]] if "where" in listed_sheet else [])
-                data = pa.concat_tables(pq.read_table(p, columns=columns) for p in _table_paths(folder, table))
+                data = pa.concat_tables(pq.read_table(p, columns=columns) for p in table_paths)
                 shown = pa.array([True] * data.num_rows, type=pa.bool_())
                 if "years" in listed_sheet:
                     shown = pc.is_in(data.column("year"), value_set=pa.array(listed_sheet["years"],
