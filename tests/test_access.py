@@ -64,7 +64,7 @@ def test_serve_needs_the_token_for_restricted_files_only(published, caplog, monk
     try:
         base = f"http://127.0.0.1:{server.server_address[1]}"
         restricted = f"{base}/{snapshot}/monitor.eu_dependencies.parquet"
-        public = f"{base}/{snapshot}/monitor.import_concentration.parquet"
+        public = f"{base}/{snapshot}/monitor.import_concentration/year=2024.parquet"  # one file per year
         with caplog.at_level(logging.INFO, logger="geomon.serve"):
             assert _get(restricted)[0] == 401
             assert _get(restricted, token="wrong")[0] == 401
@@ -75,7 +75,8 @@ def test_serve_needs_the_token_for_restricted_files_only(published, caplog, monk
             assert _get(public, byte_range="bytes=-4") == (206, b"PAR1")
             assert _get(public, token=TOKEN, byte_range="bytes=-4") == (206, b"PAR1")
             # /latest/ is the snapshot LATEST names; the workbook and the report are restricted
-            assert _get(f"{base}/latest/monitor.import_concentration.parquet", byte_range="bytes=-4")[0] == 206
+            latest_year = f"{base}/latest/monitor.import_concentration/year=2024.parquet"
+            assert _get(latest_year, byte_range="bytes=-4")[0] == 206
             assert _get(f"{base}/latest/geomonitor_{snapshot}.xlsx")[0] == 401
             assert _get(f"{base}/latest/report/index.html")[0] == 401
             assert _get(f"{base}/latest/manifest.json")[0] == 200
@@ -86,7 +87,7 @@ def test_serve_needs_the_token_for_restricted_files_only(published, caplog, monk
         lines = [r.getMessage() for r in caplog.records if r.name == "geomon.serve"]
         assert len(lines) == 12
         assert any("monitor.eu_dependencies.parquet 401" in line for line in lines)
-        assert any("monitor.import_concentration.parquet 206 4" in line for line in lines)
+        assert any("monitor.import_concentration/year=2024.parquet 206 4" in line for line in lines)
         assert not any(TOKEN in line or "wrong" in line for line in lines)
     finally:
         server.shutdown()
@@ -116,9 +117,10 @@ def test_public_export_holds_no_restricted_file(published, tmp_path):
     assert manifest["access"]["public_only"] is True
     assert set(file_classes(manifest).values()) == {PUBLIC}
     present = {p.relative_to(target).as_posix() for p in target.rglob("*") if p.is_file()}
-    tables = [name.removesuffix(".parquet") for name in present if name.endswith(".parquet")]
+    # a table's file, or its folder of year files (monitor.import_concentration/year=2024.parquet)
+    tables = [name.split("/")[0].removesuffix(".parquet") for name in present if name.endswith(".parquet")]
     assert "monitor.eu_dependencies" not in tables and all(access_class(t) == PUBLIC for t in tables)
-    assert "monitor.import_concentration.parquet" in present and "reference.countries.parquet" in present
+    assert "monitor.import_concentration/year=2024.parquet" in present and "reference.countries.parquet" in present
     assert "monitor.eu_dependencies" not in (target / "DICTIONARY.md").read_text()
     assert verify_folder(target) == []
 

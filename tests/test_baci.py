@@ -221,3 +221,6 @@ def test_geomon_run_publishes_baci_rows_whose_hhi_matches_a_hand_computation(tmp
     assert rows[("EU27", "extra_eu")][0] == pytest.approx(EU27_EXTRA_HHI, abs=1e-12)
     assert rows[("EU27", "extra_eu")][3] == Decimal("12000000.000")
     assert con.execute("SELECT DISTINCT source FROM staging.trade_flows").fetchall() == [("baci",)]
+    # the publication names BACI's terms of re-use, and only the sources it holds rows of
+    attribution = con.execute("SELECT attribution FROM meta.publication").fetchone()[0]
+    assert "CEPII BACI (Etalab Open Licence 2.0" in attribution and "Comext" not in attribution, attribution

@@ -128,7 +128,7 @@ def test_snapshot_verifies_and_detects_a_changed_byte(default_run, tmp_path):
     snap = paths.snapshots / paths.latest_pointer.read_text().strip()
     shutil.copytree(snap, copy.snapshots / snap.name)
     (copy.snapshots / "LATEST").write_text(snap.name)
-    target = copy.snapshots / snap.name / "monitor.import_concentration.parquet"
+    target = sorted((copy.snapshots / snap.name / "monitor.import_concentration").glob("year=*.parquet"))[-1]
     data = bytearray(target.read_bytes())
     data[len(data) // 2] ^= 0x01
     target.write_bytes(bytes(data))

@@ -25,15 +25,17 @@ def test_polars_reads_a_table_straight_from_the_served_url(published):
     thread.start()
     try:
         port = server.server_address[1]
-        url = f"http://127.0.0.1:{port}/{snapshot}/monitor.import_concentration.parquet"
+        # a year-partitioned table is one file per year (pipeline/publish/parquet.py)
+        name = "monitor.import_concentration/year=2024.parquet"
+        url = f"http://127.0.0.1:{port}/{snapshot}/{name}"
         frame = pl.read_parquet(url)
-        local = pl.read_parquet(paths.snapshots / snapshot / "monitor.import_concentration.parquet")
+        local = pl.read_parquet(paths.snapshots / snapshot / name)
         assert frame.equals(local) and frame.height > 0
         # a suffix range returns exactly the Parquet footer magic
         request = urllib.request.Request(url, headers={"Range": "bytes=-4"})
         with urllib.request.urlopen(request, timeout=5) as response:
             assert response.status == 206 and response.read() == b"PAR1"
-            assert response.headers["Content-Range"].endswith(f"/{(paths.snapshots / snapshot / 'monitor.import_concentration.parquet').stat().st_size}")
+            assert response.headers["Content-Range"].endswith(f"/{(paths.snapshots / snapshot / name).stat().st_size}")
         bad = urllib.request.Request(url, headers={"Range": "bytes=999999999-"})
         with pytest.raises(urllib.error.HTTPError) as err:
             urllib.request.urlopen(bad, timeout=5)

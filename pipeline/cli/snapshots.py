@@ -51,16 +51,17 @@ def _snapshots(args, paths: DataPaths) -> int:
     if not snapshots:
         print(f"no snapshots in {paths.snapshots}")
         return 0
-    header = ("SNAPSHOT", "FLAGS", "CREATED (UTC)", "DATA", "TABLES", "ROWS", "MB", "RESTRICTED FILES")
+    # LINKED MB: of MB, the year files shared (hard links) with the previous snapshot, taking no new disk space
+    header = ("SNAPSHOT", "FLAGS", "CREATED (UTC)", "DATA", "TABLES", "ROWS", "MB", "LINKED MB", "RESTRICTED FILES")
     lines = [header]
     for snap in snapshots:
         flags = ",".join(f for f, on in (("LATEST", snap["latest"]), ("pinned", snap["snapshot_id"] in pinned)) if on)
         lines.append((snap["snapshot_id"], f"({flags})" if flags else "", str(snap["created_at"]),
                        "SYNTHETIC" if snap["synthetic"] else "real", str(len(snap["tables"])),
                        f"{sum(n or 0 for n in snap['tables'].values()):,}", f"{snap['bytes'] / 1e6:.1f}",
-                       str(snap["restricted"])))
+                       f"{snap['linked_bytes'] / 1e6:.1f}", str(snap["restricted"])))
     widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
-    right = {4, 5, 6, 7}
+    right = {4, 5, 6, 7, 8}
     for line in lines:
         print("  ".join(cell.rjust(w) if i in right else cell.ljust(w)
                         for i, (cell, w) in enumerate(zip(line, widths))).rstrip())

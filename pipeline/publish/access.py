@@ -34,7 +34,9 @@ def file_classes(manifest: dict) -> dict[str, str]:
     restricted (a snapshot from before access classes is served to token holders only)."""
     out = {"manifest.json": PUBLIC}
     for meta in manifest.get("tables", {}).values():
-        out[meta["file"]] = meta.get("access", RESTRICTED)
+        # a year-partitioned table: its glob ("file") and each year's file ("files"), in the table's class
+        for entry in [meta, *meta.get("files", [])]:
+            out[entry["file"]] = meta.get("access", RESTRICTED)
     for name, meta in manifest.get("files", {}).items():
         out[name] = meta.get("access", RESTRICTED)
     return out

@@ -1,13 +1,16 @@
 """The snapshot catalog: which snapshots exist, which is LATEST, which are pinned; retention, export, verification.
 
-A snapshot is a folder ``snapshots/<id>/`` holding Parquet tables, ``manifest.json``
-(with each file's size, rows and sha256) and the report; ``snapshots/LATEST`` names the
+A snapshot is a folder ``snapshots/<id>/`` holding Parquet tables (a year-partitioned one as
+``<table>/year=<year>.parquet``, unchanged years hard links to the previous snapshot's files, so deleting
+a snapshot never breaks another), ``manifest.json`` (with each file's size, rows and sha256) and the
+report; ``snapshots/LATEST`` names the
 current one and ``snapshots/PINNED`` those retention never removes. Nothing here
 writes a snapshot: that is ``pipeline.publish.write``.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import shutil
@@ -89,11 +92,11 @@ def _copy_public(source: Path, tmp: Path, database: Path) -> None:
                         | set(manifest.get("access", {}).get("restricted_tables", [])))
     classes = file_classes(manifest)
     left_out = sorted(name for name, cls in classes.items() if cls != PUBLIC)
-    manifest["tables"] = {t: m for t, m in manifest.get("tables", {}).items() if classes[m["file"]] == PUBLIC}
+    manifest["tables"] = {t: m for t, m in manifest.get("tables", {}).items() if m.get("access") == PUBLIC}
     manifest["files"] = {n: m for n, m in manifest.get("files", {}).items() if classes[n] == PUBLIC}
     manifest["access"] = {**manifest.get("access", {}), "public_only": True, "left_out": left_out}
     tmp.mkdir(parents=True)
-    for name in [m["file"] for m in manifest["tables"].values()] + list(manifest["files"]):
+    for name in [f["file"] for m in manifest["tables"].values() for f in m.get("files", [m])] + list(manifest["files"]):
         (tmp / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(source / name, tmp / name)
     manifest["files"].update(_public_editions(database, tmp, manifest, restricted))
@@ -182,6 +185,9 @@ def list_snapshots(paths: DataPaths) -> list[dict]:
             "bytes": sum(m.get("bytes", 0) for m in [*manifest.get("tables", {}).values(),
                                                       *manifest.get("files", {}).values()]),
             "restricted": sum(1 for c in file_classes(manifest).values() if c != PUBLIC) if manifest else 0,
+            # of those bytes, the year files hard-linked from the previous snapshot (no new disk space)
+            "linked_bytes": sum(f.get("bytes", 0) for m in manifest.get("tables", {}).values()
+                                for f in m.get("files", []) if f.get("linked")),
         })
     return out
 
@@ -211,19 +217,15 @@ def verify_folder(folder: Path) -> list[str]:
     problems = []
     listed = {"manifest.json"}
     for table, meta in manifest.get("tables", {}).items():
-        path = folder / meta["file"]
+        if "files" in meta:  # a year-partitioned table (format 2): its glob, then each year's file
+            listed.update(f["file"] for f in meta["files"])
+            problems += [p for f in meta["files"] for p in _verify_file(folder, f)]
+            files = meta["files"]
+            if sum(f["rows"] for f in files) != meta["rows"] or combined_sha256(files) != meta["sha256"]:
+                problems.append(f"{folder / table}: its files' rows or checksums differ from the table's entry")
+            continue
         listed.add(meta["file"])
-        if not path.is_file():
-            problems.append(f"{path}: missing")
-            continue
-        if path.stat().st_size != meta["bytes"]:
-            problems.append(f"{path}: {path.stat().st_size} bytes, manifest says {meta['bytes']}")
-        if sha256_of(path) != meta["sha256"]:
-            problems.append(f"{path}: sha256 differs from the manifest")
-            continue
-        rows = pq.read_metadata(path).num_rows
-        if rows != meta["rows"]:
-            problems.append(f"{path}: {rows} rows, manifest says {meta['rows']}")
+        problems += _verify_file(folder, meta)
     for name, meta in manifest.get("files", {}).items():
         if Path(name).is_absolute() or ".." in Path(name).parts:
             problems.append(f"{folder / 'manifest.json'}: lists a file outside the snapshot: {name!r}")
@@ -241,11 +243,12 @@ def verify_folder(folder: Path) -> list[str]:
             if table is None or listed_sheet.get("truncated"):
                 continue
             expected = table["rows"]
-            if ("years" in listed_sheet or "where" in listed_sheet) and (folder / table["file"]).is_file():
+            table_paths = _table_paths(folder, table)
+            if ("years" in listed_sheet or "where" in listed_sheet) and all(p.is_file() for p in table_paths):
                 # a sheet holds the latest years of its table, and maybe only the rows where a flag is true
                 columns = (["year"] if "years" in listed_sheet else []) + (
                     [listed_sheet["where"]] if "where" in listed_sheet else [])
-                data = pq.read_table(folder / table["file"], columns=columns)
+                data = pa.concat_tables(pq.read_table(p, columns=columns) for p in table_paths)
                 shown = pa.array([True] * data.num_rows, type=pa.bool_())
                 if "years" in listed_sheet:
                     shown = pc.is_in(data.column("year"), value_set=pa.array(listed_sheet["years"],
@@ -262,3 +265,29 @@ def verify_folder(folder: Path) -> list[str]:
         if extra not in listed:
             problems.append(f"{folder / extra}: not listed in the manifest")
     return problems
+
+
+def combined_sha256(files: list[dict]) -> str:
+    """A partitioned table's checksum: sha256 of its files' ``<name> <sha256>`` lines, in name order."""
+    lines = "".join(f"{f['file']} {f['sha256']}\n" for f in sorted(files, key=lambda f: f["file"]))
+    return hashlib.sha256(lines.encode()).hexdigest()
+
+
+def _table_paths(folder: Path, meta: dict) -> list[Path]:
+    """The files of a table's manifest entry: one, or (a year-partitioned table) one per year."""
+    return [folder / f["file"] for f in meta.get("files", [meta])]
+
+
+def _verify_file(folder: Path, meta: dict) -> list[str]:
+    """A table file's problems: missing, or size, checksum or row count other than its manifest entry's."""
+    if Path(meta["file"]).is_absolute() or ".." in Path(meta["file"]).parts:
+        return [f"{folder / 'manifest.json'}: lists a file outside the snapshot: {meta['file']!r}"]
+    path = folder / meta["file"]
+    if not path.is_file():
+        return [f"{path}: missing"]
+    if path.stat().st_size != meta["bytes"]:
+        return [f"{path}: {path.stat().st_size} bytes, manifest says {meta['bytes']}"]
+    if sha256_of(path) != meta["sha256"]:
+        return [f"{path}: sha256 differs from the manifest"]
+    rows = pq.read_metadata(path).num_rows
+    return [f"{path}: {rows} rows, manifest says {meta['rows']}"] if rows != meta["rows"] else []

@@ -2,8 +2,9 @@
 
 Order: first the publication guard (pipeline/publish/guard.py) compares the candidate with the current
 publication and refuses one that lost tables, sources, years, reporters or rows (or has no flows at all),
-before anything is written; then the analysts' DuckDB file and the Parquet snapshot are written in full
-under temporary names; only then is the DuckDB file renamed over the old one,
+before anything is written; then the analysts' DuckDB file and the Parquet snapshot are written under
+temporary names (the years unchanged since the previous snapshot as hard links to its files,
+pipeline/publish/parquet.py); only then is the DuckDB file renamed over the old one,
 the snapshot folder renamed to its id, and ``LATEST`` replaced. Each rename is
 atomic, and a failure before them leaves every published byte as it was.
 Readers holding the old DuckDB file open keep reading it; new connections see
@@ -22,8 +23,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import duckdb
-import pyarrow as pa
-import pyarrow.parquet as pq
 
 from pipeline import catalog
 from pipeline.io import atomic_write_text, sha256_of
@@ -36,18 +35,24 @@ from pipeline.publish.database import (DERIVED_DESCRIPTIONS, DERIVED_TABLES, STO
                                        latest_complete_years, record_published_years, reusable_years, write_database)
 from pipeline.publish.dictionary import DICTIONARY_FILE, dictionary_markdown
 from pipeline.publish.guard import Guard, PublicationRefused, Verdict
+from pipeline.publish.parquet import FORMAT_VERSION, previous_snapshot, write_tables
 from pipeline.publish.report_files import write_snapshot_report
-from pipeline.publish.snapshots import PINNED_FILE, apply_retention
+from pipeline.publish.snapshots import PINNED_FILE, apply_retention, latest_snapshot_id
 
-ROWS_PER_GROUP = 1_000_000  # Parquet row group = Arrow batch written at a time
 # reference tables a snapshot carries, so that downloaders can put names on codes (when the database has them);
 # crma_materials: the mapping monitor.crma_benchmark(_rolling) sums codes by (issue 29)
 SNAPSHOT_REFERENCE_TABLES = ("reference.countries", "reference.hs_products", "reference.strategic_domains",
                              "reference.domains", "reference.crma_materials")
-ATTRIBUTION = (
-    "Derived indicators. Sources: Eurostat, Comext (re-use with attribution); UN Comtrade "
-    "(subject to the UN Comtrade policy on use and re-dissemination; raw records are not redistributed)."
-)
+ATTRIBUTION = "Derived indicators. Sources: "
+
+
+def attribution(sources: list[dict]) -> str:
+    """The attribution of a publication: each registered source with rows in it (by label), in its own terms."""
+    from pipeline.sources.registry import SOURCES
+
+    present = {s["source"] for s in sources}
+    listed = sorted((s for s in SOURCES if s.attribution and s.name in present), key=lambda s: s.label)
+    return ATTRIBUTION + "; ".join(s.attribution for s in listed) + "."
 
 
 @dataclass(frozen=True)
@@ -146,6 +151,7 @@ def publish(
         # a model's description with the thresholds this run used where it names one ('{setting}' in its header)
         descriptions = {t: catalog.table_description(t, parameters) or d for t, d in descriptions.items()}
         manifest = {
+            "format_version": FORMAT_VERSION,
             "snapshot_id": snapshot_id,
             "created_at": created_at,
             "code_version": code_version(),
@@ -155,7 +161,7 @@ def publish(
             "parameters": parameters or {},
             # input files left out of this publication, and why (empty unless the run accepted them)
             "quarantine": quarantine or [],
-            "attribution": ATTRIBUTION,
+            "attribution": attribution(sources),
             "changes": changes,
             # what the publication guard compared this one with, its limits, and any shrink accepted on purpose
             "publication_guard": verdict.record(),
@@ -171,7 +177,9 @@ def publish(
         describe_database(tmp_db, database_tables, descriptions)
         tmp_snap.mkdir()
         access = {table: table_class(table, restricted_tables) for table in snapshot_tables}
-        tables_meta = _write_snapshot(conn, tmp_snap, snapshot_tables, descriptions, manifest["parameters"])
+        # the years unchanged since the previous snapshot are hard links to its files (pipeline/publish/parquet.py)
+        previous = previous_snapshot(paths.snapshots / latest if (latest := latest_snapshot_id(paths)) else None)
+        tables_meta = write_tables(conn, tmp_snap, snapshot_tables, descriptions, manifest["parameters"], previous)
         for table, meta in tables_meta.items():
             meta["access"] = access[table]
         manifest["tables"] = tables_meta
@@ -214,50 +222,3 @@ def _dictionary_file(folder: Path, manifest: dict) -> dict:
     (folder / DICTIONARY_FILE).write_text(dictionary_markdown(manifest), encoding="utf-8")
     return {DICTIONARY_FILE: {"bytes": (folder / DICTIONARY_FILE).stat().st_size,
                               "sha256": sha256_of(folder / DICTIONARY_FILE), "access": PUBLIC}}
-
-
-def _write_snapshot(conn: duckdb.DuckDBPyConnection, folder: Path, tables: list[str], descriptions: dict,
-                    parameters: dict) -> dict:
-    meta = {}
-    for table in tables:
-        # sorted rows make the file, and so its checksum, a function of the table's contents
-        query = f"SELECT * FROM ({DERIVED_TABLES[table]})" if table in DERIVED_TABLES else f"SELECT * FROM {table}"
-        reader = conn.sql(f"{query} ORDER BY ALL").to_arrow_reader(ROWS_PER_GROUP)
-        path = folder / f"{table}.parquet"
-        with pq.ParquetWriter(path, reader.schema, compression="zstd") as writer:
-            rows = _write_row_groups(reader, writer)
-        meta[table] = {
-            "file": path.name,
-            "description": descriptions.get(table, ""),
-            "rows": rows,
-            "bytes": path.stat().st_size,
-            "sha256": sha256_of(path),
-            # column meanings with the thresholds this run used (pipeline/glossary.py: fill)
-            "schema": [{"name": f.name, "type": str(f.type),
-                        "description": catalog.describe(f.name, table, parameters) or ""} for f in reader.schema],
-        }
-    return meta
-
-
-def _write_row_groups(reader: pa.RecordBatchReader, writer: pq.ParquetWriter) -> int:
-    """Stream ``reader`` into row groups of exactly ROWS_PER_GROUP rows (the last one shorter).
-
-    Only one row group is held outside DuckDB at a time, whatever the table's size. The
-    batches DuckDB hands out vary in size, so rows are regrouped and made contiguous before
-    writing: the bytes then depend on the rows alone, and reruns give identical files.
-    """
-    pending, pending_rows, rows = [], 0, 0
-    for batch in reader:
-        pending.append(batch)
-        pending_rows += batch.num_rows
-        while pending_rows >= ROWS_PER_GROUP:
-            table = pa.Table.from_batches(pending, schema=reader.schema)
-            writer.write_table(table.slice(0, ROWS_PER_GROUP).combine_chunks(), row_group_size=ROWS_PER_GROUP)
-            rest = table.slice(ROWS_PER_GROUP)
-            pending, pending_rows = rest.to_batches(), rest.num_rows
-            rows += ROWS_PER_GROUP
-    if pending_rows:
-        writer.write_table(pa.Table.from_batches(pending, schema=reader.schema).combine_chunks(),
-                           row_group_size=ROWS_PER_GROUP)
-        rows += pending_rows
-    return rows

@@ -66,6 +66,8 @@ class Source:
     # its reporters together make the world: world exports, the world-supply screen and supplier headroom are
     # computed from it (Comtrade, BACI; not Comext, whose reporters are the EU member states)
     world_matrix: bool = False
+    # its terms of re-use, as the publication's attribution states them when the publication holds its rows
+    attribution: str = ""
 
     @property
     def group(self) -> str:

@@ -20,6 +20,7 @@ from pipeline.sources import Schedule, Source
 from pipeline.sources.baci import reader
 
 SOURCE = Source(
+    attribution='CEPII BACI (Etalab Open Licence 2.0; cite CEPII, Gaulier and Zignago 2010)',
     name="baci",
     label="CEPII BACI",
     currency="USD",

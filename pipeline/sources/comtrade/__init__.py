@@ -10,6 +10,7 @@ from pipeline.readers import comtrade as reader
 from pipeline.sources import Schedule, Source
 
 SOURCE = Source(
+    attribution='UN Comtrade (subject to the UN Comtrade policy on use and re-dissemination; raw records are not redistributed)',
     name="comtrade",
     label="UN Comtrade",
     currency="USD",
