@@ -20,8 +20,9 @@ def default_run(default_world):
     return default_world
 
 
-MONITOR_TABLES = ["bloc_member_counts", "bloc_vs_members", "crma_benchmark", "crma_benchmark_rolling", "dependence_on_eu", "dependence_on_nl",
-                  "domain_summary", "ec_screen", "ec_screen_cn8", "ec_screen_rolling", "eu_dependencies",
+MONITOR_TABLES = ["bloc_member_counts", "bloc_vs_members", "crma_benchmark", "crma_benchmark_rolling",
+                  "dependence_on_eu", "dependence_on_nl", "domain_summary", "ec_screen", "ec_screen_cn8",
+                  "ec_screen_rolling", "eu_dependencies",
                   "import_concentration", "indirect_dependencies", "look_through_shares", "nl_dependencies",
                   "supplier_dependence", "supplier_headroom", "supplier_headroom_by_year", "supplier_loss",
                   "supplier_loss_by_domain", "supplier_shares", "third_country_bloc_vs_members", "trends",
