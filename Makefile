@@ -53,8 +53,7 @@ DEV_PORT ?= 3000
 dev: $(STAMP)
 	mkdir -p $(DATA)/dagster_home
 	cp pipeline/dagster.yaml $(DATA)/dagster_home/dagster.yaml
-	DAGSTER_HOME=$(DATA)/dagster_home GEOMON_DATA_DIR=$(DATA) COMTRADE_API_KEY="$${COMTRADE_API_KEY-}" \
-		$(BIN)/dagster dev -w workspace.yaml -p $(DEV_PORT)
+	DAGSTER_HOME=$(DATA)/dagster_home GEOMON_DATA_DIR=$(DATA) $(BIN)/dagster dev -w workspace.yaml -p $(DEV_PORT)
 
 # Floor vs marts vs pandas vs end to end (issue 7): SF0.1 by default; SF=1 or SCALES="0.1 1 5" for more.
 SCALES ?= $(or $(SF),0.1)

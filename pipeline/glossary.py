@@ -12,11 +12,31 @@ published comment states a default the run did not use.
 """
 
 import re
+from collections.abc import Sequence
+
+from pipeline.sources import Source
+from pipeline.sources.registry import SOURCES
+
+
+def source_meanings(sources: Sequence[Source]) -> dict[str, str]:
+    """The meanings that list the sources, from the registry (a new source needs no edit here): the ``source`` and
+    ``currency`` columns, and a value column's currency (``value_currency``, see :func:`currency`)."""
+    names = [f"'{s.name}' ({s.label}, {s.currency})" for s in sources]
+    return {
+        "source": f"Data source: {', '.join(names[:-1])} or {names[-1]}." if len(names) > 1
+        else f"Data source: {names[0]}.",
+        "currency": "Currency of every value in the row: "
+                    f"{', '.join(f'{s.currency} for {s.label}' for s in sources)}; never mixed.",
+        "value_currency": "row's currency: " + " / ".join(f"{s.currency} ({s.name})" for s in sources),
+    }
+
+
+_SOURCE_MEANINGS = source_meanings(SOURCES)
 
 COLUMNS: dict[str, str] = {
     # keys and provenance
-    "source": "Data source: 'comtrade' (UN Comtrade, USD) or 'comext' (Eurostat Comext, EUR).",
-    "currency": "Currency of every value in the row: USD for Comtrade, EUR for Comext; never mixed.",
+    "source": _SOURCE_MEANINGS["source"],
+    "currency": _SOURCE_MEANINGS["currency"],
     "reporter": "Reporting country (ISO3), or EU27 for the EU as one bloc.",
     "importer": "Importing country (ISO3), or EU27; the country whose imports are measured.",
     "supplier": "The supplier whose importance is measured: NLD (the Netherlands) or EU27 (member states as one).",
@@ -405,8 +425,8 @@ def unit(column: str, data_type: str = "") -> str:
 
 
 def currency(column: str) -> str:
-    """Which currency a value column is in: the row's own (USD for Comtrade, EUR for Comext), never mixed."""
-    return "row's currency: USD (comtrade) / EUR (comext)" if column in _VALUE_COLUMNS else ""
+    """Which currency a value column is in: the row's own (each source's, from the registry), never mixed."""
+    return _SOURCE_MEANINGS["value_currency"] if column in _VALUE_COLUMNS else ""
 
 
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")

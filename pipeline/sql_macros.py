@@ -15,6 +15,7 @@ changing a rule rebuilds exactly the models that use it.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -85,10 +86,14 @@ def _parsed(path: Path, mtime_ns: int, size: int) -> Macro:
     return parse_macro(path)
 
 
-def macros_called(tree: exp.Expression, macros: dict[str, Macro]) -> list[Macro]:
-    """The macros a parsed query calls (sqlglot reads an unknown function as Anonymous), by name."""
-    names = {f.name.lower() for f in tree.find_all(exp.Anonymous)}
-    return [macros[n] for n in sorted(names & macros.keys())]
+def function_names(tree: exp.Expression) -> set[str]:
+    """The functions sqlglot does not know that a parsed query calls (it reads a macro call as Anonymous)."""
+    return {f.name.lower() for f in tree.find_all(exp.Anonymous)}
+
+
+def macros_called(names: Iterable[str], macros: dict[str, Macro]) -> list[Macro]:
+    """The macros among the functions a query calls (``function_names``), by name."""
+    return [macros[n] for n in sorted(set(names) & macros.keys())]
 
 
 def prepare_session(conn, variables: dict[str, object], sql_root: Path | None = None) -> None:

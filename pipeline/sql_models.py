@@ -18,7 +18,8 @@ a model's code version includes the macros it calls.
 Upstream tables are read from the SQL itself with sqlglot (CTE names and table
 functions such as ``read_parquet`` are not dependencies), so lineage never has
 to be written by hand. Unknown tables and cycles are errors at load time that
-name the file.
+name the file. What sqlglot reads is kept on disk between processes (pipeline/sql_cache.py, under
+``CACHE_DIR``): facts only, so every check below still runs on every load.
 
 A model's header also declares its table's publication contract (access class, workbook sheet, changes
 screens, report sections, methodology section, table-specific column meanings): pipeline/contracts.py
@@ -44,7 +45,9 @@ A typo never passes silently: these are errors at load time too, naming the file
 from __future__ import annotations
 
 import hashlib
+import json
 import re
+import sys
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from graphlib import CycleError, TopologicalSorter
@@ -54,15 +57,18 @@ from pathlib import Path
 import sqlglot
 from sqlglot import exp
 
-from pipeline import glossary
+from pipeline import glossary, sql_cache, sql_macros
 from pipeline.contracts import KEYWORDS as CONTRACT_KEYWORDS
 from pipeline.contracts import Contract, ContractError, declare
 from pipeline.contracts import FORMS as CONTRACT_FORMS
-from pipeline.sql_macros import MACRO_FOLDER, load_macros, macros_called
+from pipeline.sql_cache import FactCache
+from pipeline.sql_macros import MACRO_FOLDER, function_names, load_macros, macros_called
 
 # Test-only hook: more folders of <layer>/<name>.sql models that load_models reads beside its root (a test adds a
 # table through one SQL file this way, and finds it published with no other edit: tests/test_table_contracts.py).
 EXTRA_MODEL_DIRS: tuple[Path, ...] = ()
+# Where load_models keeps what sqlglot read from the models (pipeline/sql_cache.py), git-ignored; None: no cache.
+CACHE_DIR: Path | None = Path(__file__).resolve().parents[1] / ".cache" / "sql_models"
 
 
 class ModelError(Exception):
@@ -274,8 +280,25 @@ def parse_header(path: Path, text: str | None = None) -> Header:
                   tuple(sql_lines))
 
 
-def parse_model(path: Path, root: Path, variables: Iterable[str] | None = None) -> SqlModel:
-    """One model file. ``variables``: the names ``getvariable()`` may read (None: not checked)."""
+def _strings(value: object) -> bool:
+    return isinstance(value, list) and all(isinstance(v, str) for v in value)
+
+
+def _query_facts(sql: str, origin: str, facts: FactCache | None) -> dict:
+    """A model query's tables and the functions it calls, from the cache or from a parse."""
+    def compute() -> dict:
+        return {"deps": sorted(table_references(sql, origin)), "functions": sorted(function_names(parsed(sql)))}
+
+    if facts is None:
+        return compute()
+    return facts.get("query\0" + sql, compute,
+                     lambda f: isinstance(f, dict) and _strings(f.get("deps")) and _strings(f.get("functions")))
+
+
+def parse_model(path: Path, root: Path, variables: Iterable[str] | None = None,
+                facts: FactCache | None = None) -> SqlModel:
+    """One model file. ``variables``: the names ``getvariable()`` may read (None: not checked); ``facts``: where
+    to find or keep what sqlglot reads from it (None: parse)."""
     rel = path.relative_to(root)
     if len(rel.parts) != 2:
         raise ModelError(f"{path}: models live at dbt_like_sql/<layer>/<name>.sql")
@@ -308,7 +331,7 @@ def parse_model(path: Path, root: Path, variables: Iterable[str] | None = None) 
         # the settings a description names as {setting} read as their names here (the Dagster UI); the publisher
         # writes the values the run used (pipeline/catalog.py: table_description)
         description=glossary.fill(header.description),
-        deps=table_references(body, origin=str(path)),
+        deps=frozenset(_query_facts(body, str(path), facts)["deps"]),
         grain=header.grain,
         checks=header.checks,
         partition=header.partition,
@@ -399,7 +422,26 @@ def model_files(root: Path) -> list[tuple[Path, Path]]:
             if path.parent.name != MACRO_FOLDER]
 
 
-def _check_contract(model: SqlModel, columns: set[str] | None) -> None:
+def _loader_version() -> str:
+    """sqlglot's version and the code that derives the cached facts: a change to either empties the cache."""
+    code = b"".join(Path(module.__file__).read_bytes() for module in (sys.modules[__name__], sql_cache, sql_macros))
+    return hashlib.sha256(sqlglot.__version__.encode() + code).hexdigest()
+
+
+def _columns(model: SqlModel, columns: dict[str, set[str] | None], facts: FactCache) -> set[str] | None:
+    """The columns a model produces given its upstream tables' (output_columns), from the cache or a parse."""
+    upstream = {d: sorted(columns[d]) if columns.get(d) is not None else None for d in sorted(model.deps)}
+
+    def compute() -> dict:
+        found = output_columns(parsed(model.sql), columns)
+        return {"columns": None if found is None else sorted(found)}
+
+    fact = facts.get("columns\0" + model.sql + "\0" + json.dumps(upstream), compute,
+                     lambda f: isinstance(f, dict) and "columns" in f and (f["columns"] is None or _strings(f["columns"])))
+    return None if fact["columns"] is None else set(fact["columns"])
+
+
+def _check_contract(model: SqlModel, columns: set[str] | None, facts: FactCache) -> None:
     """The columns a model's contract names are columns its SELECT produces (when they can be told)."""
     contract = model.contract
     for column, _ in contract.columns:
@@ -409,12 +451,15 @@ def _check_contract(model: SqlModel, columns: set[str] | None) -> None:
     named = contract.referenced_columns()
     for screen in contract.changes:
         if screen.where:
-            try:
-                condition = sqlglot.parse_one(f"SELECT 1 WHERE {screen.where}", read="duckdb")
-            except sqlglot.errors.ParseError as exc:
-                raise ModelError(f"{model.path}:{contract.lines[f'changes {screen.screen}']}: the changes screen's "
-                                 f"'where' does not parse: {exc}") from None
-            named += [(c.name, "changes") for c in condition.find_all(exp.Column)]
+            def compute(where=screen.where, line=contract.lines[f"changes {screen.screen}"]) -> dict:
+                try:
+                    condition = sqlglot.parse_one(f"SELECT 1 WHERE {where}", read="duckdb")
+                except sqlglot.errors.ParseError as exc:
+                    raise ModelError(f"{model.path}:{line}: the changes screen's 'where' does not parse: {exc}") from None
+                return {"columns": [c.name for c in condition.find_all(exp.Column)]}
+
+            fact = facts.get("where\0" + screen.where, compute, lambda f: isinstance(f, dict) and _strings(f.get("columns")))
+            named += [(c, "changes") for c in fact["columns"]]
     if columns is None:
         return
     for column, kind in named:
@@ -439,13 +484,14 @@ def _check_unique_declarations(models: list[SqlModel]) -> None:
 def load_models(root: Path, external_tables: set[str], variables: Iterable[str] | None = None) -> list[SqlModel]:
     """Every model under ``root`` (and EXTRA_MODEL_DIRS), in dependency order, validated against known tables,
     the settings ``getvariable()`` may read (``variables``; default: ``settings_names()``), its own columns and
-    its contract's."""
+    its contract's. What sqlglot reads is cached (``CACHE_DIR``), saved only when the load raised nothing."""
     variables = settings_names() if variables is None else set(variables)
     macros = load_macros(root)
+    facts = FactCache(CACHE_DIR, _loader_version())
     models = []
     for path, folder in model_files(root):
-        model = parse_model(path, folder, variables)
-        called = macros_called(parsed(model.sql), macros)
+        model = parse_model(path, folder, variables, facts)
+        called = macros_called(_query_facts(model.sql, str(path), facts)["functions"], macros)
         models.append(replace(model, macro_sql="".join(m.sql for m in called)) if called else model)
     by_table = {m.table: m for m in models}
     if len(by_table) < len(models):
@@ -467,12 +513,13 @@ def load_models(root: Path, external_tables: set[str], variables: Iterable[str] 
     ordered = [by_table[t] for t in order]
     columns: dict[str, set[str] | None] = {}
     for model in ordered:
-        columns[model.table] = output_columns(parsed(model.sql), columns)
-        _check_contract(model, columns[model.table])
+        columns[model.table] = _columns(model, columns, facts)
+        _check_contract(model, columns[model.table], facts)
         if not model.grain or columns[model.table] is None:
             continue  # a star over a raw table or COLUMNS(...): tests/test_sql_models.py checks every project model
         missing = [c for c in model.grain if c.lower() not in columns[model.table]]
         if missing:
             raise ModelError(f"{model.path}:{model.grain_line}: grain column(s) {missing} are not produced by the "
                              f"model; its columns: {', '.join(sorted(columns[model.table]))}")
+    facts.save()
     return ordered

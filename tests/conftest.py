@@ -54,9 +54,6 @@ class Runner:
     def __init__(self, root: Path, monkeypatch: pytest.MonkeyPatch):
         self.paths = DataPaths(root)
         monkeypatch.setenv(DATA_DIR_ENV, str(root))
-        # the Comtrade client reads its key through Dagster's EnvVar, which needs the variable to exist;
-        # empty means "no key": the keyless preview endpoint (no test calls the real API)
-        monkeypatch.setenv("COMTRADE_API_KEY", "")
 
     def write(self, relative: str, content: str | bytes) -> Path:
         path = self.paths.root / relative
@@ -72,6 +69,7 @@ class Runner:
 
         from pipeline.definitions import definitions
 
+        # comtrade_key "": the keyless preview, whatever key the environment holds (no test calls the real API)
         defs = definitions(data_dir=str(self.paths.root), comtrade_key="", sources=list(sources), **settings)
         return defs.resolve_job_def("refresh").execute_in_process(
             run_config=IN_PROCESS_RUN,
@@ -309,7 +307,7 @@ def _build_cli_publication(folder: Path) -> None:
     root = folder / "data"
     (root / "landing" / "comext").mkdir(parents=True)
     (root / "landing" / "comext" / "a.csv").write_text(sdmx_rows([("FR", "CN", "85051100", 1, "2024", 500)]))
-    env = {**os.environ, "COMTRADE_API_KEY": ""}
+    env = {**os.environ, "COMTRADE_API_KEY": ""}  # keyless: a developer's real key stays out of a test run
     env.pop("DAGSTER_HOME", None)  # the data folder's own instance (<data>/dagster_home), as on a user's machine
     run = subprocess.run([sys.executable, "-m", "pipeline.cli", "--data-dir", str(root), "run", "--sources", "landing"],
                          cwd=REPO, env=env, capture_output=True, text=True, timeout=300)

@@ -47,7 +47,6 @@ def bench_world(tmp_path_factory):
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv(DATA_DIR_ENV, str(paths.root))
-        mp.setenv("COMTRADE_API_KEY", "")  # the job's Comtrade client resource needs it to exist (no call is made)
         # the mart and what it is built from; the other marts and the publication are not needed here
         # (the partitioned fetches of Comext months and Comtrade years are upstream too, outside this job)
         selection = (AssetSelection.assets(AssetKey(["monitor", "import_concentration"])).upstream()

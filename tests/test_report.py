@@ -467,6 +467,33 @@ def _wait_for(tools, session, expression: str, timeout: float = 30) -> None:
     raise AssertionError(f"timed out waiting for {expression}: {_facts(tools, session)}")
 
 
+def _open_report(tools: DevTools, path: Path) -> tuple[str, list]:
+    """A new tab on the report at ``path``, once the page says it is ready (or failed): its session, and the list
+    of console errors and warnings, exceptions and error/warning log entries the page printed (it keeps growing
+    while the tab is open)."""
+    target = tools.send("Target.createTarget", {"url": "about:blank"})["targetId"]
+    session = tools.send("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
+    problems = []
+
+    def watch(event):
+        if event.get("sessionId") != session:
+            return
+        method, params = event["method"], event.get("params", {})
+        if method == "Runtime.consoleAPICalled" and params["type"] in ("error", "assert", "warning"):
+            problems.append(params)
+        elif method == "Runtime.exceptionThrown" or (method == "Log.entryAdded"
+                                                     and params["entry"]["level"] in ("error", "warning")):
+            problems.append(params)
+
+    tools.on_event(watch)
+    for domain in ("Runtime", "Log", "Page"):
+        tools.send(f"{domain}.enable", {}, session)
+    tools.send("Page.navigate", {"url": path.resolve().as_uri()}, session)
+    _wait_for(tools, session, "['true', 'error'].includes(document.documentElement && "
+                              "document.documentElement.dataset.reportReady)")
+    return session, problems
+
+
 @pytest.fixture
 def browser(tmp_path):
     if not CHROMIUM:
@@ -639,26 +666,7 @@ def test_browser_draws_the_crma_small_multiples_at_the_published_benchmark(demo,
     source = "comext" if by_source.get("comext") else "comtrade"
     assert by_source.get(source, 0) >= 2, by_source  # small multiples: the demo world has several materials
     tools = browser
-    target = tools.send("Target.createTarget", {"url": "about:blank"})["targetId"]
-    session = tools.send("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
-    problems = []
-
-    def watch(event):
-        if event.get("sessionId") != session:
-            return
-        method, params = event["method"], event.get("params", {})
-        if method == "Runtime.consoleAPICalled" and params["type"] in ("error", "assert", "warning"):
-            problems.append(params)
-        elif method == "Runtime.exceptionThrown" or (method == "Log.entryAdded"
-                                                     and params["entry"]["level"] in ("error", "warning")):
-            problems.append(params)
-
-    tools.on_event(watch)
-    for domain in ("Runtime", "Log", "Page"):
-        tools.send(f"{domain}.enable", {}, session)
-    tools.send("Page.navigate", {"url": path.resolve().as_uri()}, session)
-    _wait_for(tools, session, "['true', 'error'].includes(document.documentElement && "
-                              "document.documentElement.dataset.reportReady)")
+    session, problems = _open_report(tools, path)
     facts = json.loads(_evaluate(tools, session, CRMA_FACTS) or "null")
     assert facts is not None, "no CRMA chart in the page"
     assert facts["panels"] == by_source[source] == facts["benchmarkLines"], facts

@@ -15,7 +15,7 @@ import duckdb
 import pytest
 
 from pipeline.report import write_report
-from test_report import CHROMIUM, NO_CHROMIUM, _evaluate, _wait_for, browser, demo, demo_report  # noqa: F401
+from test_report import CHROMIUM, NO_CHROMIUM, _evaluate, _open_report, browser, demo, demo_report  # noqa: F401
 
 LABELS = {"EU27": "EU27", "NLD": "Netherlands"}
 
@@ -130,26 +130,7 @@ def test_browser_draws_the_nl_crma_and_cn8_tables_without_console_error(demo, de
     counts = con.execute("SELECT count(DISTINCT (year, reporter)) FROM monitor.ec_screen_cn8").fetchall()[0][0]
     con.close()
     tools = browser
-    target = tools.send("Target.createTarget", {"url": "about:blank"})["targetId"]
-    session = tools.send("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
-    problems = []
-
-    def watch(event):
-        if event.get("sessionId") != session:
-            return
-        method, params = event["method"], event.get("params", {})
-        if method == "Runtime.consoleAPICalled" and params["type"] in ("error", "assert", "warning"):
-            problems.append(params)
-        elif method == "Runtime.exceptionThrown" or (method == "Log.entryAdded"
-                                                     and params["entry"]["level"] in ("error", "warning")):
-            problems.append(params)
-
-    tools.on_event(watch)
-    for domain in ("Runtime", "Log", "Page"):
-        tools.send(f"{domain}.enable", {}, session)
-    tools.send("Page.navigate", {"url": path.resolve().as_uri()}, session)
-    _wait_for(tools, session, "['true', 'error'].includes(document.documentElement && "
-                              "document.documentElement.dataset.reportReady)")
+    session, problems = _open_report(tools, path)
     facts = json.loads(_evaluate(tools, session, BEYOND_FACTS))
     assert facts["ready"] == "true", facts
     assert facts["cn8"] == facts["cn8Shown"] == counts > 0, facts
