@@ -15,6 +15,11 @@ def source_label(source: str, currency: str | None = None) -> str:
     return f"{label} ({currency})" if currency else label
 
 
+def eu_reporters_only(source: str) -> bool:
+    """Whether the source's reporters are the EU member states only (a registry trait: Comext)."""
+    return any(s.eu_reporters_only for s in SOURCES if s.name == source)
+
+
 def reporter_label(reporter: str) -> str:
     return REPORTER_LABELS.get(reporter, reporter)
 

@@ -50,7 +50,7 @@ def _environment() -> jinja2.Environment:
         lstrip_blocks=True,
     )
     for name in ("money", "share", "number", "ratio", "flag", "threshold", "domain_label", "reporter_label",
-                 "source_label", "sortkey"):
+                 "source_label", "sortkey", "eu_reporters_only"):
         env.filters[name] = getattr(formatting, name)
     return env
 

@@ -68,6 +68,8 @@ class Source:
     world_matrix: bool = False
     # its terms of re-use, as the publication's attribution states them when the publication holds its rows
     attribution: str = ""
+    # its reporters are the EU member states only (Comext): the report says so where it counts importers from the EU
+    eu_reporters_only: bool = False
 
     @property
     def group(self) -> str:

@@ -10,6 +10,7 @@ from pipeline.readers import comext as reader
 from pipeline.sources import Schedule, Source
 
 SOURCE = Source(
+    eu_reporters_only=True,
     attribution='Eurostat, Comext (re-use with attribution)',
     name="comext",
     label="Eurostat Comext",
