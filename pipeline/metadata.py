@@ -43,13 +43,14 @@ def screen_metadata(conn: duckdb.DuckDBPyConnection, table: str) -> dict:
     flag = next((c for c in SCREEN_FLAGS if c in columns), None)
     if flag is None or not {"domain", "year", "product_code"} <= columns:
         return {}
-    source = "t.source" if "source" in columns else "'comtrade'"  # the world screen is Comtrade only
+    # every screen has a source column; a table without one is counted as a whole, under no source
+    source = "t.source" if "source" in columns else "NULL::VARCHAR"
     rows = conn.execute(f"""
         WITH latest AS (SELECT {source} AS source, max(t.year) AS year FROM {table} AS t GROUP BY ALL)
         SELECT l.source, l.year, coalesce(t.domain, '(none)') AS domain,
                count(*) FILTER (WHERE t.{flag}) AS flagged_rows,
                count(DISTINCT t.product_code) FILTER (WHERE t.{flag}) AS flagged_products
-        FROM {table} AS t JOIN latest AS l ON l.source = {source} AND l.year = t.year
+        FROM {table} AS t JOIN latest AS l ON l.source IS NOT DISTINCT FROM {source} AND l.year = t.year
         GROUP BY ALL ORDER BY 1, 3
     """).fetchall()
     lines = [f"| source | year | domain | rows with {flag} | HS6 products |", "|---|---|---|---|---|"]
