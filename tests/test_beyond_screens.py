@@ -397,6 +397,24 @@ def test_demo_world_shows_each_planted_beyond_case(default_world):
     minimum = q("SELECT value FROM meta.parameters WHERE name = 'cn8_min_value'")[0][0]
     assert all(0 < v < minimum for *_, v in screened), screened  # the whole HS6 row is under it
     assert q("SELECT count(*) FROM monitor.ec_screen_cn8 WHERE product_code = ?", small) == [(0,)]
+
+    # the EU27 bloc passes C1-C3 on penicillins in every year of both sources; neither member that trades them
+    # does on its own: DEU sells more than it buys (C3), FRA buys from four suppliers (C1)
+    bloc = BEYOND_CASES["bloc_dependent_no_member"]
+    rows = q("SELECT source, year, bloc_dependent, members_dependent, members_screened, dependence_pattern, "
+             "top3_members FROM monitor.bloc_vs_members WHERE product_code = ? AND bloc_complete", bloc)
+    assert sorted(rows) == [(s, y, True, 0, 2, "bloc_only", "FRA; DEU") for s in ("comext", "comtrade")
+                            for y in years], rows
+    members = q("SELECT source, year, reporter, c1_concentration, c2_importance, c3_substitutability, dependent "
+                "FROM monitor.ec_screen WHERE product_code = ? AND reporter IN ('DEU', 'FRA')", bloc)
+    assert sorted(members) == sorted([(s, y, "DEU", True, True, False, False) for s in ("comext", "comtrade")
+                                      for y in years]
+                                     + [(s, y, "FRA", False, True, True, False) for s in ("comext", "comtrade")
+                                        for y in years]), members
+    # and it counts in the MERICS-style headline of each of those years
+    counts = dict(((s, y), n) for s, y, n in q("SELECT source, year, bloc_only FROM monitor.bloc_member_counts "
+                                               "WHERE side = 'eu'"))
+    assert all(counts.get((s, y), 0) >= 1 for s in ("comext", "comtrade") for y in years), counts
     con.close()
 
 

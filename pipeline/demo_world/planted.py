@@ -35,6 +35,7 @@ class PlantedSpec:
 
 
 MAGNETS, COBALT, MAIZE, SEMI_EQUIPMENT, GALLIUM = "850511", "260500", "100590", "848620", "811292"
+PENICILLINS = "294110"
 
 MAGNETS_EXTRA_EU = (("CHN", 0.85), ("JPN", 0.07), ("USA", 0.05), ("VNM", 0.03))
 MAGNETS_EXTRA_SHARE = 0.90                  # of an EU member's imports
@@ -71,6 +72,23 @@ GALLIUM_INTERMEDIARIES = {"TUR": 0.6e9, "CHE": 0.6e9}  # each several times its 
 GALLIUM_ULTIMATE = (("CHN", 1.0),)
 SEMI_SUPPLIERS = (("NLD", 0.70), ("JPN", 0.15), ("DEU", 0.08), ("SGP", 0.07))
 
+# The EU bloc dependent while no member state is on its own (methodology section 8, after MERICS 2024), on
+# penicillins, traded by these importers only. DEU buys 1.0e9 from CHN alone and sells 1.7e9 to KOR and the US
+# (M/X ~ 0.62 with CIF: C3 fails); FRA buys 1.5e9, half from CHN (HHI 0.33: C1 fails); the bloc buys 2.5e9,
+# CHN 0.70 (HHI 0.52), none of it inside the EU, and M/X ~ 1.54. The margins are wide because every pair's
+# total moves by its own lognormal factor (sigma 0.10) each year (world.truth_for_year): over 3 scales x 6
+# seeds x 7 years DEU's M/X stayed <= 0.80 and the bloc's >= 1.15 (a design with DEU selling 1.2e9 and FRA
+# buying 0.4e9 failed in 31 of those 126 years). 294110 is always in the product list: it is the first code
+# under the strategic prefix 2941 (world.required_products).
+PENICILLINS_DEU = (("CHN", 1.0),)
+PENICILLINS_DEU_TOTAL_USD = 1.0e9
+PENICILLINS_FRA = (("CHN", 0.5), ("JPN", 0.5 / 3), ("USA", 0.5 / 3), ("CAN", 0.5 / 3))
+PENICILLINS_FRA_TOTAL_USD = 1.5e9
+PENICILLINS_DEU_BUYERS = {"KOR": 0.9e9, "USA": 0.8e9}  # DEU their only supplier
+
+# Products that only their planted importers trade (no random links), so nothing else moves their answers.
+ISOLATED_PRODUCTS = (COBALT, GALLIUM, PENICILLINS)
+
 
 # One planted case of each screen no public monitor shows yet (methodology section 8, issue 29), from the
 # planted pairs of this module; tests/test_beyond_screens.py finds each again on the embedded default.
@@ -86,6 +104,9 @@ BEYOND_CASES: dict[str, str] = {
     # monitor.ec_screen_cn8: NL's gallium (EUR ~0.7 million a year, the EU27's only) is under cn8_min_value:
     # its HS6 row is screened, none of its CN8 codes is
     "cn8_below_minimum": GALLIUM,
+    # monitor.bloc_vs_members: penicillins (PENICILLINS_*): the EU27 passes C1-C3 every complete year, DEU
+    # (exports more than it imports) and FRA (HHI 0.33) do not: 'bloc_only', no member dependent
+    "bloc_dependent_no_member": PENICILLINS,
 }
 
 
@@ -160,6 +181,10 @@ def planted_pairs(ctry: pl.DataFrame) -> list[PlantedPair]:
     pairs.append(PlantedPair("NLD", GALLIUM, GALLIUM_NL_TOTAL_USD, GALLIUM_NL))
     for iso, total in GALLIUM_INTERMEDIARIES.items():
         pairs.append(PlantedPair(iso, GALLIUM, total, GALLIUM_ULTIMATE))
+    pairs.append(PlantedPair("DEU", PENICILLINS, PENICILLINS_DEU_TOTAL_USD, PENICILLINS_DEU))
+    pairs.append(PlantedPair("FRA", PENICILLINS, PENICILLINS_FRA_TOTAL_USD, PENICILLINS_FRA))
+    for iso, total in PENICILLINS_DEU_BUYERS.items():
+        pairs.append(PlantedPair(iso, PENICILLINS, total, (("DEU", 1.0),)))
     return pairs
 
 

@@ -14,7 +14,8 @@ import numpy as np
 import polars as pl
 
 from pipeline.demo_world.countries import COUNTRIES
-from pipeline.demo_world.planted import COBALT, GALLIUM, MAGNETS, MAGNETS_NON_EU, PlantedPair, planted_pairs, planted_specs
+from pipeline.demo_world.planted import (ISOLATED_PRODUCTS, MAGNETS, MAGNETS_NON_EU, PlantedPair, planted_pairs,
+                                         planted_specs)
 
 # HS6 392010 is never generated: a real Comext extract for CN 39201081 (HS6
 # 392010) is ingested next to the demo world, and synthetic rows for the same
@@ -219,8 +220,8 @@ def build_links(ctry: pl.DataFrame, prods: pl.DataFrame, plan: ScalePlan, seed: 
     designed = planted_pairs(ctry)
     for pair in designed:
         allowed[ctry_idx[pair.importer], prod_idx[pair.product]] = False
-    allowed[:, prod_idx[COBALT]] = False  # cobalt ores: planted importers only
-    allowed[:, prod_idx[GALLIUM]] = False  # gallium: the planted hidden dependency alone
+    for code in ISOLATED_PRODUCTS:  # cobalt ores, gallium, penicillins: their planted importers only
+        allowed[:, prod_idx[code]] = False
     part_i = np.asarray(plan.importer_participation)
     participate = (rng.random((n_ctry, n_prod)) < part_i[:, None]) & allowed
     imp, prod = np.nonzero(participate)  # row-major: sorted by importer, product
