@@ -1,6 +1,6 @@
 """One measurement per process, so that each gets its own peak RSS (run by bench/run.py).
 
-    python bench/child.py <pipeline|stage|query|pandas|polars|profile|ingest> --repo REPO --out RESULT.json ...
+    python bench/child.py <pipeline|stage|query|pandas|polars|profile|ingest|input_floor> --repo REPO --out RESULT.json ...
 
 ``--repo`` is the checkout whose pipeline is measured; it goes first on sys.path, so its
 ``pipeline`` and ``assets`` packages are the ones imported (not an editable install's).
@@ -329,10 +329,21 @@ def cmd_ingest(args) -> dict:
     return result
 
 
+def cmd_input_floor(args) -> dict:
+    """The input floor (bench/input_floor.py): every landing file read once into a scratch DuckDB file."""
+    from bench.input_floor import read_input_floor
+
+    work = Path(args.temp_dir)
+    work.mkdir(parents=True, exist_ok=True)
+    return read_input_floor(Path(args.landing), Path(args.db), work, memory_limit=args.memory_limit,
+                            threads=args.threads)
+
+
 def main() -> int:
     # plain argparse: this child must import nothing of pipeline before _setup_path picks the repo
     parser = argparse.ArgumentParser(allow_abbrev=False)
-    parser.add_argument("command", choices=["pipeline", "stage", "query", "pandas", "polars", "profile", "ingest"])
+    parser.add_argument("command", choices=["pipeline", "stage", "query", "pandas", "polars", "profile", "ingest",
+                                            "input_floor"])
     parser.add_argument("--repo", required=True)
     parser.add_argument("--out", required=True)
     parser.add_argument("--data-dir")
@@ -352,7 +363,8 @@ def main() -> int:
     args = parser.parse_args()
     _setup_path(Path(args.repo).resolve())
     handler = {"pipeline": cmd_pipeline, "stage": cmd_stage, "query": cmd_query, "pandas": cmd_pandas,
-               "polars": cmd_polars, "profile": cmd_profile, "ingest": cmd_ingest}[args.command]
+               "polars": cmd_polars, "profile": cmd_profile, "ingest": cmd_ingest,
+               "input_floor": cmd_input_floor}[args.command]
     payload = handler(args)
     _write(Path(args.out), payload)
     return 0 if payload.get("success", True) else 1

@@ -100,6 +100,14 @@ def markdown(report: dict) -> str:
         for k in keys],
         f"SF1 <= {targets['e2e_sf1_s']:.0f} s, < {targets['e2e_sf1_rss_gb']:g} GB; SF10 with "
         f"{targets['sf10_memory_limit']} < {targets['sf10_e2e_min']:g} min, < {targets['sf10_rss_gb']:g} GB")
+    row("input floor: every landing file read once into a DuckDB table (Comext unpacked + Comtrade)", [
+        f"{_f(get(k, 'input_floor', 'total_s'))} s (CPU {_f(get(k, 'input_floor', 'cpu_s'))} s; Comext "
+        f"{_f(get(k, 'input_floor', 'comext', 'unpack_s'))} s unpack + {_f(get(k, 'input_floor', 'comext', 'read_s'))} s "
+        f"read, Comtrade {_f(get(k, 'input_floor', 'comtrade', 'read_s'))} s), "
+        f"{_f(get(k, 'input_floor', 'rows'), '{:,}')} rows, {_f(get(k, 'input_floor', 'peak_rss_mb'), '{:.0f}')} MB "
+        f"(load {_load(get(k, 'input_floor') or {})})" for k in keys])
+    row("(d) end to end / input floor", [_f(get(k, "e2e_over_input_floor"), "{:.2f}") for k in keys],
+        f"<= {targets.get('e2e_over_input_floor', '–')} at SF1 and SF10")
     row("Comtrade files -> typed Parquet (raw.comtrade_records, fresh cache; then all cached)", [
         _cell(get(k, "ingest_profile"), "sync_s") + f"; cached {_f(get(k, 'ingest_profile', 'sync_cached_s'), '{:.2f}')} s"
         for k in keys])
@@ -188,6 +196,19 @@ def verdicts(report: dict) -> list[dict]:
             _over(e2e1["wall_s"], t["e2e_sf1_s"], unit=" s") if e2e1["success"] else "**missed**: the run failed")
         rss = e2e1["peak_rss_mb"] / 1024
         add(rss_target, f"{rss:.2f} GB", _over(rss, t["e2e_sf1_rss_gb"], strict=True, unit=" GB", fmt="{:.2f}"))
+
+    # --- end to end over the input floor (issue 28), at SF1 and SF10
+    if "e2e_over_input_floor" in t:
+        for key in ("1", "10"):
+            scale = scales.get(key) or {}
+            target = f"end to end <= {t['e2e_over_input_floor']:g}x the input floor at SF{key}"
+            value, floor = scale.get("e2e_over_input_floor"), scale.get("input_floor") or {}
+            if value is None:
+                add(target, _elsewhere(scales, lambda s: f"{s['e2e_over_input_floor']:.2f}x"),
+                    f"not measured: no successful SF{key} end to end with its input floor in this run")
+            else:
+                add(target, f"{value:.2f}x: {scale['e2e']['wall_s']:.1f} s vs {floor['total_s']:.1f} s "
+                    f"({floor['rows']:,} rows)", _over(value, t["e2e_over_input_floor"], unit="x", fmt="{:.2f}"))
 
     # --- refresh
     rf = report.get("refresh")

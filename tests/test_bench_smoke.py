@@ -244,3 +244,49 @@ def test_scale_factors_map_to_demo_scale_and_years():
     assert parse_memory_limits(["5=2GB", "10=2GB"]) == {"5": "2GB", "10": "2GB"}
     assert parse_memory_limits(["4GB"]) == {"*": "4GB"}
     assert Path(queries.FLOOR_SQL).is_file()
+
+
+@pytest.mark.pipeline
+def test_input_floor_reads_every_landing_row_once(tmp_path):
+    """The input floor (issue 28) at a tiny scale: every Comext archive unpacked and every Comtrade file
+    read into the DuckDB file, as many rows as the generator wrote into the files."""
+    import json
+
+    from bench.input_floor import read_input_floor
+
+    landing = tmp_path / "landing"
+    generate(landing, scale=SCALE, years=[2023], comtrade_format="bulk")
+    manifest = json.loads((landing / "planted.json").read_text())
+    # the demo world writes CSV months; the file service ships .7z archives: two months packed as such
+    import py7zr
+
+    for month in ("202301", "202307"):
+        csv = landing / "comext" / f"SYNTHETIC_full_v2_{month}.csv"
+        with py7zr.SevenZipFile(landing / "comext" / f"full_v2_{month}.7z", "w") as archive:
+            archive.write(csv, f"full_v2_{month}.dat")
+        csv.unlink()
+    db = tmp_path / "floor.duckdb"
+    got = read_input_floor(landing, db, tmp_path / "work", memory_limit="2GB")
+    assert got["comext"]["files"] == 12 and got["comext"]["archives"] == 2
+    assert got["comtrade"]["files"] == len(list((landing / "comtrade").glob("*.gz"))) > 1
+    assert got["comext"]["rows"] == manifest["rows"]["comext"] > 1000
+    assert got["comtrade"]["rows"] == manifest["rows"]["comtrade"] > 1000
+    assert got["rows"] == manifest["rows"]["comext"] + manifest["rows"]["comtrade"]
+    assert got["total_s"] >= got["comext"]["unpack_s"] + got["comext"]["read_s"] + got["comtrade"]["read_s"]
+    assert not db.exists() and not (tmp_path / "work" / "input_floor_unpacked").exists()  # scratch removed
+
+
+def test_report_judges_end_to_end_against_the_input_floor():
+    from bench.report import markdown, verdicts
+
+    report = _invented_report()
+    report["scales"]["1"]["input_floor"] = {"total_s": 30.0, "cpu_s": 40.0, "rows": 1_000_000, "peak_rss_mb": 900.0,
+                                            "comext": {"unpack_s": 5.0, "read_s": 10.0}, "comtrade": {"read_s": 15.0}}
+    report["scales"]["1"]["e2e_over_input_floor"] = 2.5  # 75 s / 30 s
+    got = {v["target"]: (v["measured"], v["verdict"]) for v in verdicts(report)}
+    assert got["end to end <= 3x the input floor at SF1"] == ("2.50x: 75.0 s vs 30.0 s (1,000,000 rows)", "met")
+    assert got["end to end <= 3x the input floor at SF10"][1].startswith("not measured")
+    report["machine"] = {"date_utc": "x", "nproc": 2, "cpu_model": "x", "ram_gb": 1, "load_at_start": [1.0],
+                         "versions": {"duckdb": "x", "python": "x"}}
+    report["args"] = {"repeats": 1}
+    assert "| (d) end to end / input floor | – | 2.50 | – | <= 3.0 at SF1 and SF10 |" in markdown(report)

@@ -98,21 +98,6 @@ totals_releases AS (
       AND f.partner_role IN ('world', 'external', 'self', 'unallocated')
     GROUP BY ALL
 ),
-totals AS (
-    -- each country's own imports and exports of the product: World totals, else its partner rows
-    SELECT source, reporter AS country, year, product_code_target AS product_code,
-           coalesce(sum(value) FILTER (WHERE flow = 'import' AND partner_role = 'world'),
-                    sum(value) FILTER (WHERE flow = 'import' AND partner_role IN ('external', 'self', 'unallocated')), 0)
-               AS imports,
-           coalesce(sum(value) FILTER (WHERE flow = 'export' AND partner_role = 'world'),
-                    sum(value) FILTER (WHERE flow = 'export' AND partner_role IN ('external', 'self', 'unallocated')), 0)
-               AS exports,
-           bool_or(synthetic) AS synthetic
-    FROM staging.annual_flows
-    WHERE reporter <> 'EU27' AND product_code_target IS NOT NULL
-      AND partner_role IN ('world', 'external', 'self', 'unallocated')
-    GROUP BY ALL
-),
 passing AS (
     -- the share of what k supplies that can be goods k imported itself; 0 without imports from a country
     SELECT t.source, t.country, t.year, t.product_code, t.synthetic,
@@ -120,7 +105,7 @@ passing AS (
                     SELECT 1 FROM supplied AS s WHERE s.source = t.source AND s.importer = t.country
                        AND s.year = t.year AND s.product_code = t.product_code)
                 THEN (t.imports / greatest(t.exports, t.imports))::DECIMAL(38, 18) ELSE 0 END AS pass
-    FROM totals AS t
+    FROM staging.country_totals AS t  -- each country's own import and export totals (World, else partner rows)
 ),
 own AS (
     -- what each direct supplier keeps as its own

@@ -139,27 +139,14 @@ lt_rows AS NOT MATERIALIZED (
     FROM staging.annual_flows
     WHERE flow = 'import' AND partner_role = 'external' AND product_code_target IS NOT NULL AND reporter <> 'EU27'
 ),
-lt_totals AS (
-    -- each country's own imports and exports of the product: World totals, else its partner rows
-    SELECT source, reporter AS k, year, product_code_target AS product_code,
-           coalesce(sum(value) FILTER (WHERE flow = 'import' AND partner_role = 'world'),
-                    sum(value) FILTER (WHERE flow = 'import' AND partner_role IN ('external', 'self', 'unallocated')), 0)
-               AS imports,
-           coalesce(sum(value) FILTER (WHERE flow = 'export' AND partner_role = 'world'),
-                    sum(value) FILTER (WHERE flow = 'export' AND partner_role IN ('external', 'self', 'unallocated')), 0)
-               AS exports
-    FROM staging.annual_flows
-    WHERE reporter <> 'EU27' AND product_code_target IS NOT NULL
-      AND partner_role IN ('world', 'external', 'self', 'unallocated')
-    GROUP BY ALL
-),
 lt_pass AS (
-    -- pass_k: the share of what k supplies that can be goods it imported (k has a country supplier)
-    SELECT t.source, t.k, t.year, t.product_code, c.allocated_value AS k_allocated,
+    -- pass_k: the share of what k supplies that can be goods it imported (k has a country supplier);
+    -- k's own import and export totals are staging.country_totals, shared with monitor.look_through_shares
+    SELECT t.source, t.country AS k, t.year, t.product_code, c.allocated_value AS k_allocated,
            CASE WHEN t.imports > 0 THEN (t.imports / greatest(t.exports, t.imports))::DECIMAL(38, 18) ELSE 0 END AS pass
-    FROM lt_totals AS t
+    FROM staging.country_totals AS t
     JOIN monitor.import_concentration AS c
-        ON c.source = t.source AND c.reporter = t.k AND c.year = t.year AND c.product_level = 'HS6'
+        ON c.source = t.source AND c.reporter = t.country AND c.year = t.year AND c.product_level = 'HS6'
        AND c.product_code = t.product_code AND c.partner_scope = 'all' AND c.n_suppliers > 0
 ),
 lt_from_supplier AS (
