@@ -15,7 +15,7 @@ from tests.conftest import Runner, failure_messages, materializations
 YEARS = (2021, 2022, 2023)
 CHANGED = 2023
 SCALE = 0.001  # about 23k Comext and 9k Comtrade flows a year, 110 products: every path of the incremental build
-PARTITIONED = {"staging/trade_flows", "staging/annual_flows", "staging/world_exports",
+PARTITIONED = {"staging/trade_flows", "staging/annual_flows", "staging/world_exports", "staging/country_totals",
                "monitor/import_concentration", "monitor/supplier_dependence"}
 
 
