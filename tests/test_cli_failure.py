@@ -62,7 +62,9 @@ def test_an_empty_or_missing_landing_folder_never_publishes_and_a_shrink_only_on
     assert lines[1] == f"The publication guard refused this run's publication (compared with {latest}):"
     assert lines[2] == "  no flow rows were staged: the run read no trade records (empty or missing input folder?)"
     assert "  flows of comext: 1 rows published, none in this run" in lines
-    assert lines[-1].startswith(f"Next: put input files where the run reads them (e.g. {root}/landing/comext")
+    # every registered source's landing folder is named
+    assert lines[-1].startswith(f"Next: put input files where the run reads them (e.g. {root}/landing/comtrade, "
+                                "landing/comext, landing/baci)"), lines[-1]
     assert "Traceback" not in empty.stderr
     assert published_bytes(root) == before
     assert webhook_receiver.bodies == []

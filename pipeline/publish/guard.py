@@ -70,7 +70,10 @@ class Verdict:
 
     def next_step(self) -> str:
         if any(f.kind == NEVER_ACCEPTED for f in self.findings):
-            return ("put input files where the run reads them (e.g. <data dir>/landing/comext, landing/comtrade) "
+            from pipeline.sources.registry import SOURCES
+
+            folders = ", ".join(f"landing/{s.name}" for s in SOURCES)
+            return (f"put input files where the run reads them (e.g. <data dir>/{folders}) "
                     "or choose other --sources; a run without flows is never published, --allow-shrink or not")
         return ("if the inputs are meant to shrink (files withdrawn, a source dropped), run again with "
                 "--allow-shrink (run config: resources.settings.config.allow_shrink: true) and the manifest "
