@@ -45,7 +45,7 @@ def run_drill(folder: Path, *, months: int = 4, rows: int = 3000, fault_every: i
               timeout_s: float = 0.3) -> dict:
     """The five fetches above in ``folder``; the figures and checks as a dict (``passed`` says it all)."""
     from pipeline.cli import main
-    from pipeline.clients.comext.store import ComextRawStore
+    from pipeline.sources.comext.client.store import ComextRawStore
 
     periods = [202401 + i for i in range(months)]
     archives = {p: month_archive(folder / "served", p, rows, seed=p).read_bytes() for p in periods}

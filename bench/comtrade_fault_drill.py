@@ -1,6 +1,6 @@
 """The Comtrade fault drill: a plan of >= 500 calls against the local fake API with random faults.
 
-Runs the real client (pipeline/clients/comtrade/) against tests/fake_comtrade.py
+Runs the real client (pipeline/sources/comtrade/client/) against tests/fake_comtrade.py
 on 127.0.0.1: 10% of requests get a 429 (with Retry-After), a 500/502 HTML/503,
 a timeout, a reset connection or a truncated body. Prints the calls per second
 achieved against the configured rate, checks that the stored pages hold exactly

@@ -4,7 +4,7 @@ End to end can never cost less than reading its input, so the bench reports it b
 ratio (``e2e_over_input_floor``), a figure that holds on any machine. What is timed, under the
 pipeline's memory limit and threads:
 
-* Comext: each ``.7z`` unpacked the way the pipeline unpacks it (``pipeline.sevenzip.extract_member``,
+* Comext: each ``.7z`` unpacked the way the pipeline unpacks it (``pipeline.sources.comext.sevenzip.extract_member``,
   as the Comext bulk reader does; the demo world's plain CSV months are read as they are), then every
   CSV read by one ``read_csv`` with the bulk layout's column types into ``floor_input.comext``;
 * Comtrade: the gz TSVs read by one ``read_csv`` with the reader's column types into
@@ -33,10 +33,10 @@ def _files(paths: list[Path]) -> str:
 def read_input_floor(landing: Path, db: Path, work_dir: Path, *, memory_limit: str = "",
                      threads: int = 0) -> dict:
     """Read every Comext archive and Comtrade file under ``landing`` into ``db`` once; timings and rows."""
-    from pipeline.readers.comext import _BULK_LAYOUTS, _EXTRA_NUMERIC, BULK_COLUMNS, _split_header, bulk_layout
+    from pipeline.sources.comext.reader import _BULK_LAYOUTS, _EXTRA_NUMERIC, BULK_COLUMNS, _split_header, bulk_layout
     from pipeline.readers.comtrade import COLUMNS
     from pipeline.readers.inputs import first_line
-    from pipeline.sevenzip import extract_member
+    from pipeline.sources.comext.sevenzip import extract_member
 
     # the demo world writes Comext months as CSV; the file service ships .7z archives
     comext_files = sorted(p for p in (landing / "comext").glob("*")

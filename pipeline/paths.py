@@ -55,9 +55,9 @@ class DataPaths:
     def raw_downloads(self) -> Path:
         return self.root / "raw"
 
-    @property
-    def comtrade_pages(self) -> Path:
-        return self.raw_downloads / "comtrade"
+    def api_dir(self, source: str) -> Path:
+        """Where a source's fetch assets keep what they downloaded: its 'api' input folder."""
+        return self.raw_downloads / source
 
     # synthetic demo-world files, regenerated deterministically
     @property
@@ -77,11 +77,6 @@ class DataPaths:
     def duckdb_temp(self) -> Path:
         return self.work / "duckdb_tmp"
 
-    @property
-    def comext_parquet(self) -> Path:
-        """Converted Comext bulk months, one typed Parquet file per archive content."""
-        return self.work / "comext_parquet"
-
     # what users read; only the publisher writes here
     @property
     def published_db(self) -> Path:
@@ -98,6 +93,6 @@ class DataPaths:
         return self.snapshots / "LATEST"
 
     def source_dirs(self, source: str, sources: list[str]) -> list[tuple[str, Path]]:
-        """(kind, folder) pairs holding one source's files ('comtrade' or 'comext'), in reading order."""
+        """(kind, folder) pairs holding one registered source's files, in reading order."""
         folders = {"sample": SAMPLE_DIR, "demo": self.demo, "landing": self.landing, "api": self.raw_downloads}
         return [(kind, folders[kind] / source) for kind in INPUT_FOLDERS if kind in sources]

@@ -19,12 +19,12 @@ ISO2 ``"NA"`` stays ``"NA"`` instead of becoming a null).
 from __future__ import annotations
 
 import csv
-import json
-import re
 import sys
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 from pipeline.cli.parser import Parser
 
@@ -33,10 +33,6 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 # Input files, relative to the shared data folder.
 BACI_COUNTRIES = "baci/baci_country_codes_V202301.csv"
 DATAHUB_COUNTRIES = "countries/country-codes_datahub.csv"
-GEONOM = "comext/reference/comext_geonom_partner_codes.csv"
-COMTRADE_PARTNERS = "comtrade/reference/legacy_partnerAreas.json"
-COMTRADE_REPORTERS = "comtrade/reference/legacy_reporterAreas.json"
-COMTRADE_NES = "comtrade/reference/growthlab_partner_areas_nes_subset.csv"
 EU_MEMBERS = "eu/eu_member_states_eums.csv"
 HS_CODES = "hs/harmonized-system.csv"
 HS_SECTIONS = "hs/hs_sections.csv"
@@ -49,64 +45,6 @@ HS_CORRELATIONS = "hs/hs_version_correlations_consolidated_growthlab.csv"
 
 KINDS = ("country", "aggregate", "unspecified", "confidential", "special")
 WORLD = "WORLD"
-
-# --- Comtrade rules -------------------------------------------------------
-# Groups of countries: never a supplier, always double counting.
-COMTRADE_AGGREGATES = {"0": WORLD, "97": "CT97"}  # World; EU (EU-28 in the legacy list)
-# Trade that has a real destination but no country: ships' bunkers, free zones,
-# "special categories" (goods a reporter declines to allocate, e.g. military).
-COMTRADE_SPECIAL = {"837", "838", "839"}
-# "Other Asia, nes" is Comtrade's name for Taiwan; it must be checked before the
-# generic "nes" rule below or Taiwan would vanish into unallocated trade.
-COMTRADE_TAIWAN = "490"
-# Codes Comtrade itself assigns to a current country's ISO3 (sources.md 1.6:
-# USA -> 842, 841, 840; the legacy exports in shared/data label 381 as ITA) but
-# that neither BACI nor the ISO numeric list resolves.
-COMTRADE_EXTRA_ISO3 = {"381": "ITA", "841": "USA"}
-# BACI maps these former entities onto a current country's ISO3 (Belgium-
-# Luxembourg -> BEL, Fmr Fed. Rep. of Germany -> DEU, SACU -> ZAF, Fmr Sudan ->
-# SDN). We keep that mapping for the area, but they are not the country's
-# current code, so countries.csv must not pick them.
-COMTRADE_FORMER_CODES = {"58", "280", "711", "736"}
-# Comtrade's "not elsewhere specified" areas all say so in their name.
-NES_NAME = re.compile(r"\bnes\b", re.IGNORECASE)
-
-# --- Comext rules ---------------------------------------------------------
-# Partner/reporter aggregates used by the Comext API and bulk files. They are not
-# in the GEONOM list (which only holds geographic codes), so they are listed here.
-COMEXT_AGGREGATES = {
-    "WORLD": "All countries of the world",
-    "EU27_2020": "European Union - 27 countries (from 2020)",
-    "EU27_2020_EXTRA": "Extra-EU27 (from 2020)",
-    "EU27_2020_INTRA": "Intra-EU27 (from 2020)",
-    "EXT_EU27_2020": "Extra-EU27 (from 2020)",
-    "INT_EU27_2020": "Intra-EU27 (from 2020)",
-    "EU28": "European Union - 28 countries (2013-2020)",
-    "EU28_EXTRA": "Extra-EU28 (2013-2020)",
-    "EU28_INTRA": "Intra-EU28 (2013-2020)",
-    "EXT_EU28": "Extra-EU28 (2013-2020)",
-    "INT_EU28": "Intra-EU28 (2013-2020)",
-}
-COMEXT_UNSPECIFIED = {
-    "QU", "QV", "QW",  # countries not specified (all / intra-EU / extra-EU)
-    "QT",  # "West Indies" (1976-1986): a region, like Comtrade's "Caribbean, nes"
-    "ZZ",  # "No data, work code"
-}
-COMEXT_CONFIDENTIAL = {"QX", "QY", "QZ"}  # not specified for commercial or military reasons
-COMEXT_SPECIAL = {"QP", "QQ", "QR", "QS"}  # high seas; stores and provisions
-# GEONOM codes that are not (or no longer) ISO 3166 alpha-2 but stand for a
-# country we know the ISO3 of.
-COMEXT_ISO3 = {
-    "XI": "GBR",  # United Kingdom (Northern Ireland), from 2021
-    "XU": "GBR",  # United Kingdom (excluding Northern Ireland), from 2021
-    "XK": "XKX",  # Kosovo: no ISO code; XKX is the code the EU, IMF and World Bank use
-    "XS": "SRB",  # Serbia, from 2005 (GEONOM never used RS)
-    "XM": "MNE",  # Montenegro 2005-2006, before GEONOM switched to ME
-    "XP": "PSE",  # West Bank and Gaza Strip 1995-2000, now PS
-    "TP": "TLS",  # Portuguese/East Timor, now TL
-    "CS": "SCG",  # Serbia and Montenegro 2004-2005 (its 1976-1992 meaning was Czechoslovakia)
-}
-GEONOM_OPEN_END = "2500-12-31"
 
 # --- HS editions ------------------------------------------------------------
 # The Growth Lab file's `adjustment` names a revision as "<newer year> to <older
@@ -136,7 +74,7 @@ HS_SPLIT_FACT = ("H5", "854140", {"854141", "854142", "854143", "854149"})
 # The EU27_2020 composition is the membership on the day after Brexit.
 EU27_2020_DATE = date(2020, 2, 1)
 
-# Countries that must come out with iso3, iso2, comtrade_code and comext_code all
+# Countries that must come out with iso3, iso2 and every source's code (comtrade_code, ...) all
 # filled, on top of the EU members: the build fails otherwise.
 MAJOR_ECONOMIES = (
     "USA", "CHN", "JPN", "DEU", "GBR", "FRA", "IND", "ITA", "BRA", "CAN", "KOR",
@@ -175,6 +113,7 @@ def code_order(code: str) -> tuple:
 
 
 # --- countries and area codes ---------------------------------------------
+# Each source's own codes and rules are in its folder (pipeline/sources/<name>/reference.py, Source.reference).
 
 
 def load_iso(shared: Path) -> list[dict[str, str]]:
@@ -200,115 +139,6 @@ def load_baci(shared: Path) -> dict[str, dict[str, str]]:
     return {r["country_code"].strip(): r for r in read_csv(shared / BACI_COUNTRIES)}
 
 
-def comtrade_codes(shared: Path, baci: dict[str, dict[str, str]]) -> tuple[dict[str, str], dict[str, bool]]:
-    """Every Comtrade code in the shared sources -> its native name; and isGroup flags."""
-    names: dict[str, str] = {}
-    # Later sources only fill gaps: the legacy partner list has Comtrade's own names.
-    for rel in (COMTRADE_PARTNERS, COMTRADE_REPORTERS):
-        for item in json.loads((shared / rel).read_text(encoding="utf-8"))["results"]:
-            names.setdefault(str(item["id"]).strip(), item["text"].strip())
-    is_group = {}
-    for r in read_csv(shared / COMTRADE_NES):
-        code = r["PartnerCode"].strip()
-        names.setdefault(code, r["PartnerDesc"].strip())
-        is_group[code] = r["isGroup"].strip().lower() == "true"
-    for code, r in baci.items():
-        names.setdefault(code, r["country_name_abbreviation"].strip())
-    check(all(c.isdigit() for c in names), "non-numeric Comtrade code")
-    return names, is_group
-
-
-def classify_comtrade(code: str, name: str, baci: dict, is_group: dict, iso_by_numeric: dict) -> tuple[str, str]:
-    """(area, kind) for one Comtrade code. Order matters: see the comments."""
-    if code in COMTRADE_AGGREGATES:
-        return COMTRADE_AGGREGATES[code], "aggregate"
-    if is_group.get(code):
-        return f"CT{code}", "aggregate"
-    if code == COMTRADE_TAIWAN:
-        return "TWN", "country"
-    if code in COMTRADE_SPECIAL:
-        return f"CT{code}", "special"
-    # Before any ISO lookup: 492 "Europe EU, nes" is also Monaco's ISO numeric
-    # code, and the Comtrade reference even gives it Monaco's ISO3.
-    if NES_NAME.search(name):
-        return f"CT{code}", "unspecified"
-    if code in COMTRADE_EXTRA_ISO3:
-        return COMTRADE_EXTRA_ISO3[code], "country"
-    iso3 = baci.get(code, {}).get("iso_3digit_alpha", "").strip()
-    if iso3 and iso3 != "N/A":
-        return iso3, "country"
-    # Apart from the few exceptions above, Comtrade codes are ISO numeric codes.
-    if code in iso_by_numeric:
-        return iso_by_numeric[code], "country"
-    # A former or odd territory with no ISO3 of its own (Fmr Yugoslavia, Sikkim...).
-    return f"CT{code}", "country"
-
-
-def geonom(shared: Path) -> dict[str, list[dict[str, str]]]:
-    """GEONOM code -> its validity windows, oldest first."""
-    windows: dict[str, list[dict[str, str]]] = defaultdict(list)
-    for r in read_csv(shared / GEONOM):
-        windows[r["code"].strip()].append(r)
-    for rows in windows.values():
-        rows.sort(key=lambda r: r["valid_from"])
-    return windows
-
-
-def classify_comext(code: str, iso_by_iso2: dict, baci_by_iso2: dict) -> tuple[str, str]:
-    if code in COMEXT_AGGREGATES:
-        return code, "aggregate"
-    if code in COMEXT_UNSPECIFIED:
-        return code, "unspecified"
-    if code in COMEXT_CONFIDENTIAL:
-        return code, "confidential"
-    if code in COMEXT_SPECIAL:
-        return code, "special"
-    if code in COMEXT_ISO3:
-        return COMEXT_ISO3[code], "country"
-    if code in iso_by_iso2:  # GR -> GRC: Comext uses ISO's GR, not Eurostat's EL
-        return iso_by_iso2[code], "country"
-    if code in baci_by_iso2:  # former countries BACI knows: AN -> ANT, SU -> SUN, DD -> DDR
-        return baci_by_iso2[code], "country"
-    # Places with no ISO3 at all (Yugoslavia, Canary Islands, Ceuta, Melilla,
-    # "American Oceania"...): still one identifiable supplier, kept under its own code.
-    return code, "country"
-
-
-def build_area_codes(shared: Path, iso: list[dict[str, str]], baci: dict[str, dict[str, str]],
-                     windows: dict[str, list[dict[str, str]]]) -> list[dict[str, str]]:
-    iso_by_numeric = {c["numeric"]: c["iso3"] for c in iso if c["numeric"]}
-    iso_by_iso2 = {c["iso2"]: c["iso3"] for c in iso}
-
-    names, is_group = comtrade_codes(shared, baci)
-    rows = []
-    for code, name in names.items():
-        area, kind = classify_comtrade(code, name, baci, is_group, iso_by_numeric)
-        rows.append({"source": "comtrade", "code": code, "area": area, "kind": kind, "name": name})
-
-    # BACI ISO2 -> ISO3, for former countries only; ISO2 codes that BACI uses for
-    # two different entities (CS: Czechoslovakia and Serbia-Montenegro) are dropped.
-    by_iso2 = defaultdict(set)
-    for r in baci.values():
-        iso2, iso3 = r["iso_2digit_alpha"].strip(), r["iso_3digit_alpha"].strip()
-        if iso2 and iso3 != "N/A":
-            by_iso2[iso2].add(iso3)
-    baci_by_iso2 = {k: v.pop() for k, v in by_iso2.items() if len(v) == 1}
-
-    comext_names = {code: ws[-1]["name"].strip() for code, ws in windows.items()}
-    for code, label in COMEXT_AGGREGATES.items():
-        check(code not in comext_names, f"GEONOM now lists aggregate {code}")
-        comext_names[code] = label
-    for code, name in comext_names.items():
-        area, kind = classify_comext(code, iso_by_iso2, baci_by_iso2)
-        rows.append({"source": "comext", "code": code, "area": area, "kind": kind, "name": name})
-
-    rows.sort(key=lambda r: (r["source"], code_order(r["code"])))
-    keys = [(r["source"], r["code"]) for r in rows]
-    check(len(keys) == len(set(keys)), "duplicate (source, code) in area_codes")
-    check(all(r["kind"] in KINDS for r in rows), "unknown kind")
-    return rows
-
-
 def current_code(iso3: str, candidates: list[str], preferred: str | None, what: str) -> str:
     """The one current native code for a country, or '' when the sources have none."""
     if not candidates:
@@ -319,40 +149,57 @@ def current_code(iso3: str, candidates: list[str], preferred: str | None, what: 
     return candidates[0]
 
 
-def build_countries(iso: list[dict[str, str]], areas: list[dict[str, str]], baci_codes: set[str],
-                    windows: dict[str, list[dict[str, str]]]) -> list[dict[str, str]]:
-    open_geonom = {code for code, ws in windows.items() if ws[-1]["valid_to"] == GEONOM_OPEN_END}
+@dataclass(frozen=True)
+class Countries:
+    """What every source's rules start from: the shared data folder, the current ISO countries (Kosovo added)
+    and BACI's country dictionary (numeric Comtrade-style code -> its row)."""
 
-    comtrade, comtrade_baci, comext = defaultdict(list), defaultdict(list), defaultdict(list)
-    for r in areas:
-        if r["kind"] != "country":
-            continue
-        if r["source"] == "comtrade" and r["code"] not in COMTRADE_FORMER_CODES:
-            # BACI V202301 is the most recent Comtrade-style code list we have, so
-            # its code wins over a code found only in the 2018 legacy lists
-            # (IND: 699 over 356 "India, excl. Sikkim"; ITA: 380 over 381).
-            (comtrade_baci if r["code"] in baci_codes else comtrade)[r["area"]].append(r["code"])
-        elif r["source"] == "comext" and r["code"] in open_geonom:
-            comext[r["area"]].append(r["code"])
+    shared: Path
+    iso: list[dict[str, str]]
+    baci: dict[str, dict[str, str]]
 
-    rows = []
-    for c in iso:
-        iso3 = c["iso3"]
-        ct_candidates = comtrade_baci.get(iso3) or comtrade.get(iso3, [])
-        rows.append({
-            "iso3": iso3,
-            "iso2": c["iso2"],
-            "m49": c["m49"],
-            "comtrade_code": current_code(iso3, ct_candidates, None, "Comtrade"),
-            # GBR has GB, XI and XU open: the whole-country code is the one equal to ISO2.
-            "comext_code": current_code(iso3, comext.get(iso3, []), c["iso2"], "Comext"),
-            "name": c["name"],
-        })
-    rows.sort(key=lambda r: r["iso3"])
-    for field in ("iso3", "iso2", "comtrade_code", "comext_code"):
-        values = [r[field] for r in rows if r[field]]
+
+def source_rules() -> list[Any]:
+    """The reference modules of the registered sources that have area codes of their own (``Source.reference``:
+    a module with ``COLUMN``, the column of countries.csv holding a country's current code, and ``codes(ctx)``
+    giving its rows of area_codes.csv and iso3 -> current code), in registry order."""
+    from pipeline.sources import load
+    from pipeline.sources.registry import SOURCES
+
+    return [load(s.reference) for s in SOURCES if s.reference]
+
+
+def eu_member_columns() -> list[str]:
+    """The code columns eu_members.csv carries: those of the sources whose reporters are the EU members."""
+    from pipeline.sources import load
+    from pipeline.sources.registry import SOURCES
+
+    return [load(s.reference).COLUMN for s in SOURCES if s.reference and s.eu_reporters_only]
+
+
+def build_codes(ctx: Countries) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
+    """(area_codes.csv, countries.csv): every source's native area codes, and each country with its current
+    code in each source (a column per source, in registry order)."""
+    areas, current = [], {}
+    for rules in source_rules():
+        rows, codes = rules.codes(ctx)
+        areas += rows
+        current[rules.COLUMN] = codes
+    areas.sort(key=lambda r: (r["source"], code_order(r["code"])))
+    keys = [(r["source"], r["code"]) for r in areas]
+    check(len(keys) == len(set(keys)), "duplicate (source, code) in area_codes")
+    check(all(r["kind"] in KINDS for r in areas), "unknown kind")
+
+    countries = []
+    for c in ctx.iso:
+        countries.append({"iso3": c["iso3"], "iso2": c["iso2"], "m49": c["m49"],
+                          **{column: codes.get(c["iso3"], "") for column, codes in current.items()},
+                          "name": c["name"]})
+    countries.sort(key=lambda r: r["iso3"])
+    for field in ("iso3", "iso2", *current):
+        values = [r[field] for r in countries if r[field]]
         check(len(values) == len(set(values)), f"countries.csv: duplicate {field}")
-    return rows
+    return areas, countries
 
 
 # --- EU, HS, domains ------------------------------------------------------
@@ -367,7 +214,8 @@ def iso_date(value: str) -> str:
 
 
 def build_eu_members(shared: Path, countries: list[dict[str, str]]) -> list[dict[str, str]]:
-    comext_by_iso3 = {r["iso3"]: r["comext_code"] for r in countries}
+    by_iso3 = {r["iso3"]: r for r in countries}
+    columns = eu_member_columns()
     rows = []
     for r in read_csv(shared / EU_MEMBERS):
         iso3 = r["iso_alpha_3_code"].strip()
@@ -379,7 +227,7 @@ def build_eu_members(shared: Path, countries: list[dict[str, str]]) -> list[dict
             "iso3": iso3,
             # ISO2 (GR, GB), not the EU's own member_state_code (EL, UK).
             "iso2": r["iso_alpha_2_code"].strip(),
-            "comext_code": comext_by_iso3.get(iso3, ""),
+            **{column: by_iso3.get(iso3, {}).get(column, "") for column in columns},
             "name": r["member_state"].strip(),
             "accession_date": joined,
             "exit_date": left,
@@ -536,14 +384,12 @@ def check_coverage(countries: list[dict[str, str]], eu: list[dict[str, str]]) ->
     for iso3 in must:
         row = by_iso3.get(iso3)
         check(row is not None, f"{iso3} missing from countries.csv")
-        for field in ("iso2", "comtrade_code", "comext_code"):
+        for field in ("iso2", *(rules.COLUMN for rules in source_rules())):
             check(bool(row[field]), f"{iso3}: no {field}")
 
 
 def build(shared: Path, out: Path) -> dict[str, int]:
-    iso, baci, windows = load_iso(shared), load_baci(shared), geonom(shared)
-    areas = build_area_codes(shared, iso, baci, windows)
-    countries = build_countries(iso, areas, set(baci), windows)
+    areas, countries = build_codes(Countries(shared, load_iso(shared), load_baci(shared)))
     eu = build_eu_members(shared, countries)
     check_coverage(countries, eu)
     products, sections, hs_notes = build_hs(shared)
@@ -552,10 +398,10 @@ def build(shared: Path, out: Path) -> dict[str, int]:
 
     # Everything is checked before the first file is written.
     outputs = {
-        "countries.csv": (["iso3", "iso2", "m49", "comtrade_code", "comext_code", "name"], countries),
+        "countries.csv": (["iso3", "iso2", "m49", *(r.COLUMN for r in source_rules()), "name"], countries),
         "area_codes.csv": (["source", "code", "area", "kind", "name"], areas),
         "eu_members.csv": (
-            ["iso3", "iso2", "comext_code", "name", "accession_date", "exit_date", "in_eu27_2020"], eu),
+            ["iso3", "iso2", *eu_member_columns(), "name", "accession_date", "exit_date", "in_eu27_2020"], eu),
         "hs_products.csv": (["code", "level", "description", "parent", "section"], products),
         "hs_sections.csv": (["section", "name"], sections),
         "strategic_domains.csv": (["hs_prefix", "domain", "label", "listed_in"], domains),
@@ -596,4 +442,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Run as a file (python pipeline/reference_build.py): run the importable module, the one whose Countries,
+    # check and BuildError the sources' rules import, so that their BuildError is the one main() catches.
+    from pipeline.reference_build import main as _main
+
+    sys.exit(_main())

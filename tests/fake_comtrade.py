@@ -423,10 +423,10 @@ def run_drill(workdir: Path, *, rate: float = 200.0, fault_rate: float = 0.10, s
     """
     import duckdb
 
-    from pipeline.clients.comtrade.plan import PlanSpec
-    from pipeline.clients.comtrade.store import PageStore
-    from pipeline.clients.comtrade.sync import sync_plan
-    from pipeline.resources import ComtradeClient, ComtradeKey
+    from pipeline.sources.comtrade.client.plan import PlanSpec
+    from pipeline.sources.comtrade.client.store import PageStore
+    from pipeline.sources.comtrade.client.sync import sync_plan
+    from pipeline.sources.comtrade.resource import ComtradeClient, ComtradeKey
     from pipeline.readers import comtrade as reader
 
     reps = [c for c in partner_codes() if c != 0][:reporters]

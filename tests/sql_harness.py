@@ -16,7 +16,8 @@ import duckdb
 
 from assets.reference import REFERENCE_TABLES, load_reference_table
 from pipeline.paths import SQL_DIR
-from pipeline.readers import comext, comtrade
+from pipeline.readers import comtrade
+from pipeline.sources.comext import reader as comext
 from pipeline.readers.raw_store import META_COLUMNS
 from pipeline.resources import Thresholds
 from pipeline.sql_macros import prepare_session

@@ -13,7 +13,8 @@ from dagster import SensorResult, SkipReason, build_sensor_context, materialize
 from conftest import SAMPLE, failure_messages
 from fake_comext import FakeComext, month_archive, pack_7z, write_month
 from pipeline.io import sha256_of
-from pipeline.readers import comext, comext_bulk
+from pipeline.sources.comext import bulk as comext_bulk
+from pipeline.sources.comext import reader as comext
 from pipeline.readers.inputs import InputError, discover
 from pipeline.readers.raw_store import sync_raw_table
 from pipeline.resources import DataFolder
@@ -159,7 +160,7 @@ def _sync(runner, con, folder: Path, kind: str = "api", table: str = "bulk"):
         detect = lambda p: comext.detect(p) if comext.detect(p) in ("full_v2", "legacy") else None  # noqa: E731
         files = discover([(kind, folder)], detect)
         return sync_raw_table(con, comext.BULK_TABLE, comext.BULK_COLUMNS, files,
-                              comext_bulk.bulk_selector(runner.paths.comext_parquet), comext.validate)
+                              comext_bulk.bulk_selector(comext_bulk.parquet_dir(runner.paths)), comext.validate)
     detect = lambda p: "sdmx_csv" if comext.detect(p) == "sdmx_csv" else None  # noqa: E731
     files = discover([(kind, folder)], detect)
     return sync_raw_table(con, comext.SDMX_TABLE, comext.SDMX_COLUMNS, files, comext.select_sdmx, comext.validate)
@@ -204,7 +205,7 @@ def test_a_converted_parquet_can_be_dropped_in_and_a_foreign_one_is_refused(runn
 
 
 def _api(fake: FakeComext, **extra):
-    from pipeline.resources import ComextApi
+    from pipeline.sources.comext.resource import ComextApi
 
     return ComextApi(**{**fake.api_settings(), **extra})
 

@@ -11,11 +11,11 @@ import zipfile
 import pytest
 
 from fake_comext import FakeComext, month_archive
-from pipeline.clients.comext import ComextError
-from pipeline.clients.comext.client import ComextClient
-from pipeline.clients.comext.listing import ListedFile, changed_months, monthly_files, parse_listing
-from pipeline.clients.comext.sdmx import SdmxQuery, contiguous_runs, decode_body, stale_sdmx_periods
-from pipeline.clients.comext.store import ComextRawStore
+from pipeline.sources.comext.client import ComextError
+from pipeline.sources.comext.client.client import ComextClient
+from pipeline.sources.comext.client.listing import ListedFile, changed_months, monthly_files, parse_listing
+from pipeline.sources.comext.client.sdmx import SdmxQuery, contiguous_runs, decode_body, stale_sdmx_periods
+from pipeline.sources.comext.client.store import ComextRawStore
 from pipeline.clients.http import FetchError, FetchPolicy, Fetcher
 
 EU27 = ("AT", "BE", "BG", "CY", "CZ", "DE", "DK", "EE", "ES", "FI", "FR", "GR", "HR", "HU", "IE", "IT", "LT", "LU",
@@ -325,7 +325,7 @@ def test_a_damaged_copy_made_current_by_an_older_version_is_fetched_again(fake, 
 
 def test_unpacking_a_damaged_archive_names_the_file(archive_bytes, tmp_path):
     from fake_comext import corrupt_7z
-    from pipeline.sevenzip import ArchiveError, archive_member, extract_member
+    from pipeline.sources.comext.sevenzip import ArchiveError, archive_member, extract_member
 
     bad = tmp_path / "full_v2_202401.7z"
     bad.write_bytes(corrupt_7z(archive_bytes))
@@ -386,7 +386,7 @@ def test_an_asynchronous_answer_is_polled_until_available(fake):
 
 @pytest.mark.service
 def test_a_moved_sdmx_endpoint_takes_the_asynchronous_delivery_along(fake):
-    from pipeline.clients.comext.sdmx import ASYNC_URL, SDMX_URL, async_url_for
+    from pipeline.sources.comext.client.sdmx import ASYNC_URL, SDMX_URL, async_url_for
 
     assert async_url_for(SDMX_URL) == ASYNC_URL
     fetcher = Fetcher(FetchPolicy(requests_per_second=0, max_attempts=2, backoff_base_s=0.01))

@@ -19,12 +19,13 @@ import pytest
 from dagster import DagsterInstance, build_sensor_context, materialize
 
 from fake_comtrade import FakeComtrade, hs_codes, make_records, partner_codes, record_key, run_drill
-from pipeline.clients.comtrade.plan import DataRequest, PlanError, PlanSpec, plan_requests, url_for
-from pipeline.clients.comtrade.session import KEY_HEADER
-from pipeline.clients.comtrade.split import Codes, split_request
-from pipeline.clients.comtrade.store import RELEASE_LABEL, PageStore
-from pipeline.clients.comtrade.sync import release_marks, sync_plan
-from pipeline.resources import ComtradeClient, ComtradeKey, DataFolder
+from pipeline.sources.comtrade.client.plan import DataRequest, PlanError, PlanSpec, plan_requests, url_for
+from pipeline.sources.comtrade.client.session import KEY_HEADER
+from pipeline.sources.comtrade.client.split import Codes, split_request
+from pipeline.sources.comtrade.client.store import RELEASE_LABEL, PageStore
+from pipeline.sources.comtrade.client.sync import release_marks, sync_plan
+from pipeline.resources import DataFolder
+from pipeline.sources.comtrade.resource import ComtradeClient, ComtradeKey
 from pipeline.readers import comtrade as reader
 from pipeline.readers.inputs import discover
 from pipeline.readers.comtrade_view import sync_comtrade_view

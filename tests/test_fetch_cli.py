@@ -14,7 +14,7 @@ from dagster import AssetRecordsFilter, DagsterInstance, build_sensor_context, m
 from fake_comext import FakeComext, month_archive
 from fake_comtrade import FakeComtrade, hs_codes, make_records, partner_codes
 from pipeline.cli import main
-from pipeline.clients.comtrade.bulk import parse_file_size
+from pipeline.sources.comtrade.client.bulk import parse_file_size
 from pipeline.readers.comtrade import COLUMNS
 
 KEY = "TEST-FETCH-KEY-77"
@@ -112,7 +112,8 @@ def comext(tmp_path):
 @pytest.mark.service
 def test_backfill_three_months_and_status(comext, tmp_path, capsys):
     from assets.comext.api import BULK_MONTHS_KEY, comext_bulk_months
-    from pipeline.resources import ComextApi, DataFolder
+    from pipeline.resources import DataFolder
+    from pipeline.sources.comext.resource import ComextApi
 
     root = tmp_path / "data"
     resources = {"comext_api": ComextApi(**comext.api_settings()), "data": DataFolder(root=str(root))}
@@ -142,7 +143,8 @@ def test_fetch_comext_latest_then_no_download(comext, tmp_path, capsys):
 
 def test_comext_sensor_skips_on_fetch_error(tmp_path):
     from assets.comext.api import comext_revisions
-    from pipeline.resources import ComextApi, DataFolder
+    from pipeline.resources import DataFolder
+    from pipeline.sources.comext.resource import ComextApi
 
     api = ComextApi(files_url="http://127.0.0.1:9/files", max_attempts=1, timeout_s=0.5, requests_per_second=0,
                     track_from="2024-01")
@@ -156,7 +158,8 @@ def test_backfill_of_comtrade_years_materializes_each_partition(tmp_path):
     `geomon fetch comtrade` does), the others launched without configuration (as the UI launches a backfill),
     reading the standing plan the first left; metadata per partition from the fake's own records and releases."""
     from assets.comtrade.api import ASSET_KEY, OP_NAME, comtrade_api_pages
-    from pipeline.resources import ComtradeClient, ComtradeKey, DataFolder
+    from pipeline.resources import DataFolder
+    from pipeline.sources.comtrade.resource import ComtradeClient, ComtradeKey
 
     recs = make_records([528, 276], [2021, 2022, 2023], ["M", "X"], hs_codes(6)[:80], partner_codes()[:10],
                         sizes=lambda rng: rng.randint(10, 40), seed=5)
@@ -201,7 +204,8 @@ def test_comtrade_bulk_years_are_converted_to_parquet_when_fetched(comtrade, tmp
     from pipeline.readers import comtrade as reader
     from pipeline.readers.comtrade_view import sync_comtrade_view
     from pipeline.readers.inputs import discover
-    from pipeline.resources import ComtradeClient, ComtradeKey, DataFolder
+    from pipeline.resources import DataFolder
+    from pipeline.sources.comtrade.resource import ComtradeClient, ComtradeKey
 
     fake, recs = comtrade
     fake.fault_rate = 0.0

@@ -12,7 +12,7 @@ def source_definitions(*, comext_bulk_start=None, **_options):
 
     from assets.comext.api import DEFAULT_BULK_START, comext_bulk_months_asset, comext_fetch_assets, comext_sensors
     from assets.comext.records import comext_bulk, comext_sdmx
-    from pipeline.resources import ComextApi
+    from pipeline.sources.comext.resource import ComextApi
 
     return Definitions(
         assets=[comext_sdmx, comext_bulk, *comext_fetch_assets,

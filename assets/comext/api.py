@@ -38,17 +38,18 @@ from dagster import (
 )
 from pydantic import Field
 
-from pipeline.clients.comext import ComextError, DamagedFile
-from pipeline.clients.comext.listing import changed_months, monthly_files
-from pipeline.clients.comext.sdmx import SdmxQuery, contiguous_runs, stale_sdmx_periods
-from pipeline.clients.comext.store import ComextRawStore
+from pipeline.sources.comext.client import ComextError, DamagedFile
+from pipeline.sources.comext.client.listing import changed_months, monthly_files
+from pipeline.sources.comext.client.sdmx import SdmxQuery, contiguous_runs, stale_sdmx_periods
+from pipeline.sources.comext.client.store import ComextRawStore
 from pipeline.clients.http import FetchError
 from pipeline.clients.progress import current as current_progress
-from pipeline.readers.comext_bulk import cached_bulk_parquet
+from pipeline.sources.comext.bulk import cached_bulk_parquet, parquet_dir
 from pipeline.readers.inputs import InputError
-from pipeline.resources import ComextApi, DataFolder
+from pipeline.resources import DataFolder
+from pipeline.sources.comext.resource import ComextApi
 from pipeline.schedules import source_jobs
-from pipeline.sevenzip import ArchiveCheck, ArchiveError
+from pipeline.sources.comext.sevenzip import ArchiveCheck, ArchiveError
 
 comext_job = source_jobs["comext"]
 
@@ -112,7 +113,7 @@ def fetch_months(client, store: ComextRawStore, listing: dict, wanted: list[str]
             rows = 0
             if convert:
                 # converted by the test before the file became current: the cached report, no second unpack
-                report = cached_bulk_parquet(store.root / entry["file"], entry["sha256"], data.paths().comext_parquet)
+                report = cached_bulk_parquet(store.root / entry["file"], entry["sha256"], parquet_dir(data.paths()))
                 out.conversions[month] = report.as_metadata()
                 rows = report.rows
                 say("info",
@@ -136,7 +137,7 @@ def _conversion_test(data: DataFolder, out: MonthsOutcome, month: str):
 
     def test(path, sha256: str) -> ArchiveCheck:
         try:
-            report = cached_bulk_parquet(path, sha256, data.paths().comext_parquet)
+            report = cached_bulk_parquet(path, sha256, parquet_dir(data.paths()))
         except InputError as exc:
             raise ArchiveError(str(exc)) from exc
         return ArchiveCheck(report.member, "", report.rows, report.unpacked_bytes, report.seconds)
@@ -217,7 +218,7 @@ def _parquet_rows(data: DataFolder, entry: dict | None) -> int:
     """Rows of the converted Parquet file of a held bulk file, from its conversion report (0 if none)."""
     if not entry or not entry.get("sha256"):
         return 0
-    for report in sorted(data.paths().comext_parquet.glob(f"*.{entry['sha256'][:16]}.v*.json")):
+    for report in sorted(parquet_dir(data.paths()).glob(f"*.{entry['sha256'][:16]}.v*.json")):
         try:
             return int(json.loads(report.read_text(encoding="utf-8")).get("rows") or 0)
         except (OSError, ValueError):

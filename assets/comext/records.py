@@ -4,8 +4,8 @@
 from dagster import AssetExecutionContext, AssetKey, MaterializeResult, asset
 
 from assets.ingest import ingest, input_contract_spec
-from pipeline.readers import comext
-from pipeline.readers.comext_bulk import bulk_selector
+from pipeline.sources.comext import reader as comext
+from pipeline.sources.comext.bulk import bulk_selector, parquet_dir
 from pipeline.readers.raw_store import sync_raw_table
 from pipeline.freshness import freshness_policy
 from pipeline.resources import DUCKDB_POOL, DataFolder, InputSettings, Warehouse
@@ -52,7 +52,7 @@ def comext_bulk(context: AssetExecutionContext, settings: InputSettings, warehou
                 data: DataFolder) -> MaterializeResult:
     """Rows of Comext bulk product files (full_v2 and the older DECLARANT layout), one row per file line,
     statistical procedures still separate; confidential codes and pseudo-partners kept as they are."""
-    select = bulk_selector(data.paths().comext_parquet)
+    select = bulk_selector(parquet_dir(data.paths()))
     return ingest(
         context, settings, warehouse, data, source="comext", table=comext.BULK_TABLE,
         detect=_only("full_v2", "legacy"),

@@ -12,7 +12,7 @@ def source_definitions(*, comtrade_key=None, **_options):
     from assets.comtrade.api import comtrade_api_pages, comtrade_revision_sensor
     from assets.comtrade.bulk import comtrade_bulk_files
     from assets.comtrade.records import comtrade_records
-    from pipeline.resources import ComtradeClient, ComtradeKey
+    from pipeline.sources.comtrade.resource import ComtradeClient, ComtradeKey
 
     return Definitions(
         assets=[comtrade_api_pages, comtrade_bulk_files, comtrade_records],

@@ -35,9 +35,9 @@ from dagster import (
 )
 from pydantic import Field
 
-from pipeline.clients.comtrade.plan import PlanError, PlanSpec
-from pipeline.clients.comtrade.store import PageStore
-from pipeline.clients.comtrade.sync import (
+from pipeline.sources.comtrade.client.plan import PlanError, PlanSpec
+from pipeline.sources.comtrade.client.store import PageStore
+from pipeline.sources.comtrade.client.sync import (
     changed_releases,
     last_plan,
     last_releases,
@@ -47,7 +47,8 @@ from pipeline.clients.comtrade.sync import (
     sync_plan,
 )
 from pipeline.clients.http import FetchError, QuotaExhausted, utc_now
-from pipeline.resources import ComtradeClient, DataFolder
+from pipeline.resources import DataFolder
+from pipeline.sources.comtrade.resource import ComtradeClient
 
 ASSET_KEY = AssetKey(["raw", "comtrade_api_pages"])
 # Comtrade's HTTP steps share one pool (their rate is the API's, not the DuckDB writer's); they write files only
@@ -92,7 +93,7 @@ def partition_result(context: AssetExecutionContext, metadata: dict, incomplete:
 
 def page_store(data: DataFolder) -> PageStore:
     """``<data dir>/raw/comtrade`` (pages), with ``raw/comtrade_archive`` and ``raw/comtrade_reference`` beside it."""
-    return PageStore(data.paths().comtrade_pages)
+    return PageStore(data.paths().api_dir("comtrade"))
 
 
 class ComtradeYearPlan(Config):

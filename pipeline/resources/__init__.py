@@ -1,7 +1,7 @@
 """Dagster resources, one per concern: where the data folder is (``DataFolder``), what a run reads
 (``InputSettings``), the parameters of the published screens (``Thresholds``), the private working
-database (``Warehouse``), the two remote sources (``ComtradeClient``, ``ComextApi``) and the publication
-webhook (``Webhook``).
+database (``Warehouse``) and the publication webhook (``Webhook``); each remote source's own resource is in its
+folder (``pipeline/sources/<name>/resource.py``), on the shared fetch policy of ``pipeline.resources.fetch``.
 
 The first three wrap the typed settings of pipeline/settings.py, which hold their fields, defaults and
 descriptions. Every path is resolved from the ``data`` resource when a run uses it, never at import; the
@@ -11,8 +11,6 @@ resource's ``root`` comes from ``EnvVar("GEOMON_DATA_DIR")`` in the definitions,
 
 from pipeline.resources.notify import Webhook
 from pipeline.resources.settings import DataFolder, InputSettings, Thresholds, split_settings
-from pipeline.resources.sources import ComextApi, ComtradeClient, ComtradeKey
 from pipeline.resources.warehouse import DUCKDB_POOL, Warehouse
 
-__all__ = ["DUCKDB_POOL", "ComextApi", "ComtradeClient", "ComtradeKey", "DataFolder", "InputSettings",
-           "Thresholds", "Warehouse", "Webhook", "split_settings"]
+__all__ = ["DUCKDB_POOL", "DataFolder", "InputSettings", "Thresholds", "Warehouse", "Webhook", "split_settings"]

@@ -70,6 +70,10 @@ class Source:
     attribution: str = ""
     # its reporters are the EU member states only (Comext): the report says so where it counts importers from the EU
     eu_reporters_only: bool = False
+    # module with its rules for the reference tables (python -m pipeline.reference_build): COLUMN, the column of
+    # countries.csv holding a country's current code, and codes(ctx), its rows of area_codes.csv and each
+    # country's current code; None for a source with no area codes of its own (BACI uses Comtrade's)
+    reference: str | None = None
 
     @property
     def group(self) -> str:

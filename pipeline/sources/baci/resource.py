@@ -8,7 +8,7 @@ from typing import Iterator
 from pydantic import Field
 
 from pipeline.clients.http import Fetcher
-from pipeline.resources.sources import FetchSettings
+from pipeline.resources.fetch import FetchSettings
 from pipeline.sources.baci.client import BASE_URL
 
 

@@ -1,12 +1,14 @@
 """Eurostat Comext as a registered source: monthly bulk files and SDMX extracts, EUR, CN8 of the EU member states.
 
-Its parts: the client ``pipeline/clients/comext/``, the readers ``pipeline/readers/comext*.py``, the assets
+Its parts, all in this folder but the assets: the client (:mod:`.client`: listing, SDMX, downloads, the raw store),
+the readers (:mod:`.reader`, the bulk 7z to Parquet conversion :mod:`.bulk` with :mod:`.sevenzip`), the resource
+(:mod:`.resource`), its reference rules (:mod:`.reference`), the assets
 ``assets/comext/``, ``geomon fetch comext|comext-sdmx`` (:mod:`pipeline.sources.comext.fetch_cli`), its status
 rows (:mod:`pipeline.sources.comext.status`), the demo world's Comext writer and the ``comext`` CTEs of
 ``dbt_like_sql/staging/trade_flows.sql``.
 """
 
-from pipeline.readers import comext as reader
+from pipeline.sources.comext import reader
 from pipeline.sources import Schedule, Source
 
 SOURCE = Source(
@@ -26,6 +28,7 @@ SOURCE = Source(
         description="Mid-month, after Eurostat's monthly Comext release."),
     assets="assets.comext:source_definitions",
     fetch_cli="pipeline.sources.comext.fetch_cli",
+    reference="pipeline.sources.comext.reference",
     status="pipeline.sources.comext.status:coverage",
     fetch_groups=("comext_fetch",),
     demo_writer="pipeline.demo_world.comext",

@@ -34,7 +34,7 @@ def add_commands(kinds, common) -> None:
 
 
 def _comext_resource(args, **fields):
-    from pipeline.resources import ComextApi
+    from pipeline.sources.comext.resource import ComextApi
 
     overrides = {**(args.config or {}).get("comext_api", {}), **fields}
     if args.rate is not None:
@@ -44,9 +44,9 @@ def _comext_resource(args, **fields):
 
 def _comext(args, paths: DataPaths) -> int:
     from assets.comext.api import BULK_MONTHS_KEY, DEFAULT_BULK_START, bulk_month_partitions, latest_months
-    from pipeline.clients.comext import ComextError
-    from pipeline.clients.comext.listing import monthly_files
-    from pipeline.clients.comext.store import ComextRawStore
+    from pipeline.sources.comext.client import ComextError
+    from pipeline.sources.comext.client.listing import monthly_files
+    from pipeline.sources.comext.client.store import ComextRawStore
     from pipeline.clients.http import FetchError
 
     api = _comext_resource(args, **({"files_url": args.base_url.rstrip("/")} if args.base_url else {}))
@@ -88,7 +88,7 @@ def _comext(args, paths: DataPaths) -> int:
 
 def _comext_sdmx(args, paths: DataPaths) -> int:
     from assets.comext.api import SDMX_FILES_KEY, SDMX_OP
-    from pipeline.clients.comext.sdmx import SdmxQuery, async_url_for
+    from pipeline.sources.comext.client.sdmx import SdmxQuery, async_url_for
 
     if args.start > args.end:
         print(f"geomon fetch comext-sdmx: --start {args.start} is after --end {args.end}", file=sys.stderr)

@@ -9,7 +9,7 @@ from pipeline.status import in_db as _in_db
 
 def coverage(paths: DataPaths, ingested: dict, published) -> list[dict]:
     """Comext bulk files per month (all reporters) and SDMX answers per query and period."""
-    from pipeline.clients.comext.store import ComextRawStore
+    from pipeline.sources.comext.client.store import ComextRawStore
 
     rows: list[dict] = []
     # Comext bulk files, per month (all reporters)
@@ -43,10 +43,12 @@ def coverage(paths: DataPaths, ingested: dict, published) -> list[dict]:
 def _conversion_rows(paths: DataPaths, entry: dict) -> int | None:
     import json
 
+    from pipeline.sources.comext.bulk import parquet_dir
+
     sha = str(entry.get("sha256") or "")[:16]
     if not sha:
         return None
-    for report in sorted(paths.comext_parquet.glob(f"*.{sha}.v*.json")):
+    for report in sorted(parquet_dir(paths).glob(f"*.{sha}.v*.json")):
         try:
             return int(json.loads(report.read_text(encoding="utf-8")).get("rows") or 0)
         except (OSError, ValueError):

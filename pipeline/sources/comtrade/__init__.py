@@ -1,6 +1,7 @@
 """UN Comtrade as a registered source: v1 API pages and bulk files, USD, HS6 as reported by each country.
 
-Its parts: the client ``pipeline/clients/comtrade/``, the reader ``pipeline/readers/comtrade*.py``, the assets
+Its parts: the client (:mod:`.client`: plan, split, session, store, sync, bulk), the resource (:mod:`.resource`),
+its reference rules (:mod:`.reference`), the reader ``pipeline/readers/comtrade*.py``, the assets
 ``assets/comtrade/``, ``geomon fetch comtrade|comtrade-bulk`` (:mod:`pipeline.sources.comtrade.fetch_cli`),
 its status rows (:mod:`pipeline.sources.comtrade.status`), the demo world's Comtrade writer and the ``comtrade``
 CTE of ``dbt_like_sql/staging/trade_flows.sql``.
@@ -25,6 +26,7 @@ SOURCE = Source(
         description="Weekly: UN Comtrade releases reporter-years as countries deliver them."),
     assets="assets.comtrade:source_definitions",
     fetch_cli="pipeline.sources.comtrade.fetch_cli",
+    reference="pipeline.sources.comtrade.reference",
     status="pipeline.sources.comtrade.status:coverage",
     fetch_groups=("comtrade_fetch",),
     demo_writer="pipeline.demo_world.comtrade",

@@ -33,7 +33,7 @@ def add_commands(kinds, common) -> None:
 
 
 def _comtrade_resource(args):
-    from pipeline.resources import ComtradeClient, ComtradeKey
+    from pipeline.sources.comtrade.resource import ComtradeClient, ComtradeKey
 
     # the key stays the environment's: a config file never carries it
     overrides = {k: v for k, v in (args.config or {}).get("comtrade", {}).items() if k not in ("key", "api_key")}
@@ -61,8 +61,8 @@ def _year_partitions(years: list[int], command: str) -> list[str] | None:
 
 def _comtrade(args, paths: DataPaths) -> int:
     from assets.comtrade.api import ASSET_KEY, OP_NAME, page_store
-    from pipeline.clients.comtrade.plan import PlanError, PlanSpec, plan_requests
-    from pipeline.clients.comtrade.session import record_cap
+    from pipeline.sources.comtrade.client.plan import PlanError, PlanSpec, plan_requests
+    from pipeline.sources.comtrade.client.session import record_cap
     from pipeline.resources import DataFolder
 
     try:

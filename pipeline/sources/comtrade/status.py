@@ -11,13 +11,13 @@ from pipeline.status import in_db as _in_db
 
 def coverage(paths: DataPaths, ingested: dict, published) -> list[dict]:
     """Comtrade API pages per reporter-year and bulk files per reporter-year-classification."""
-    from pipeline.clients.comtrade.bulk import BulkStore
-    from pipeline.clients.comtrade.store import PageStore
+    from pipeline.sources.comtrade.client.bulk import BulkStore
+    from pipeline.sources.comtrade.client.store import PageStore
 
     rows: list[dict] = []
 
     # Comtrade API pages, per reporter-year
-    pages = PageStore(paths.comtrade_pages)
+    pages = PageStore(paths.api_dir("comtrade"))
     availability = pages.load("_availability.json", {})
     plan = pages.load("_plan.json", {}) or {}
     checked = availability.get("checked_at")
@@ -55,7 +55,7 @@ def coverage(paths: DataPaths, ingested: dict, published) -> list[dict]:
                      "sensor": ("getDa check due" if due else "watched") if key in watched else "-"})
 
     # Comtrade bulk files, per reporter-year-classification
-    bulk = BulkStore(paths.comtrade_pages)
+    bulk = BulkStore(paths.api_dir("comtrade"))
     for key, entry in sorted(bulk.held().items()):
         n, read, pub = _in_db(bulk.dir / entry["file"], ingested, published)
         rows.append({"source": "comtrade-bulk", "reporter": str(entry["reporterCode"]), "period": entry["period"],

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from pipeline.clients.comext import ComextError
-from pipeline.clients.comext.listing import FILES_URL, PRODUCTS_DIR, ListedFile, parse_listing
-from pipeline.clients.comext.sdmx import (
+from pipeline.sources.comext.client import ComextError
+from pipeline.sources.comext.client.listing import FILES_URL, PRODUCTS_DIR, ListedFile, parse_listing
+from pipeline.sources.comext.client.sdmx import (
     ASYNC_URL,
     SDMX_URL,
     SdmxAnswer,
@@ -33,7 +33,7 @@ from pipeline.clients.progress import current as current_progress
 from pipeline.clients.http import Fetcher, PayloadProblem, RequestFailed, RetriesExhausted
 from pipeline.clients.secrets import speaker
 from pipeline.io import atomic_write_bytes
-from pipeline.sevenzip import ArchiveError, archive_member
+from pipeline.sources.comext.sevenzip import ArchiveError, archive_member
 
 
 @dataclass

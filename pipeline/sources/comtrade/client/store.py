@@ -20,9 +20,9 @@ import os
 from pathlib import Path
 from typing import Any, Iterable
 
-from pipeline.clients.comtrade.plan import DataRequest
-from pipeline.clients.comtrade.session import ComtradeSession
-from pipeline.clients.comtrade.split import Codes
+from pipeline.sources.comtrade.client.plan import DataRequest
+from pipeline.sources.comtrade.client.session import ComtradeSession
+from pipeline.sources.comtrade.client.split import Codes
 from pipeline.clients.http import Fetched, utc_now
 from pipeline.clients.raw_files import read_raw_json, write_raw_json
 from pipeline.clients.landing import archive_files, read_json, write_json, write_sidecar

@@ -9,7 +9,7 @@ Layouts (sources.md 4.1-4.2), told apart by their header line:
 
 Bulk files also come as Eurostat ships them, one ``.dat`` inside a ``.7z``
 archive (``full_v2_YYYYMM.7z``); those are read through their typed Parquet
-conversion (:mod:`pipeline.readers.comext_bulk`). A ``.parquet`` file written
+conversion (:mod:`pipeline.sources.comext.bulk`). A ``.parquet`` file written
 by that conversion may also be dropped in an input folder and is read as it is.
 """
 
@@ -24,7 +24,7 @@ import duckdb
 
 from pipeline.io import sql_string
 from pipeline.readers.inputs import InputError, InputFile, first_line
-from pipeline.sevenzip import ArchiveError, archive_first_line
+from pipeline.sources.comext.sevenzip import ArchiveError, archive_first_line
 
 SDMX_TABLE = "raw.comext_sdmx"
 BULK_TABLE = "raw.comext_bulk"
@@ -194,7 +194,7 @@ def select_sdmx(f: InputFile) -> str:
 
 def select_bulk(f: InputFile, parquet: Path | str | None = None) -> str:
     """A bulk CSV or a conversion's Parquet file; ``parquet`` is the conversion of an archive ``f``
-    (see :func:`pipeline.readers.comext_bulk.bulk_selector`)."""
+    (see :func:`pipeline.sources.comext.bulk.bulk_selector`)."""
     name = f.path.name.lower()
     if name.endswith(PARQUET_SUFFIX):
         parquet = f.path

@@ -1,7 +1,7 @@
 """Comtrade requests and plans: a user's ask (reporters x years x flows x product level, optionally
 partners) becomes the first calls of a plan, each under the record cap and the URL limit.
 
-A page that comes back full is split by :mod:`pipeline.clients.comtrade.split`, never silently truncated.
+A page that comes back full is split by :mod:`pipeline.sources.comtrade.client.split`, never silently truncated.
 """
 
 from __future__ import annotations

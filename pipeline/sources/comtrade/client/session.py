@@ -9,7 +9,7 @@ import re
 from pathlib import Path
 from typing import Any, Iterable
 
-from pipeline.clients.comtrade.plan import MAX_URL, DataRequest, PlanError, _codes, url_for
+from pipeline.sources.comtrade.client.plan import MAX_URL, DataRequest, PlanError, _codes, url_for
 from pipeline.clients.http import FetchError, Fetched, Fetcher, PayloadProblem
 from pipeline.io import atomic_write_bytes
 

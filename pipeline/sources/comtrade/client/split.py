@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pipeline.clients.comtrade.plan import MAX_URL, DataRequest, PlanError, _fit_url, _replace, url_for
+from pipeline.sources.comtrade.client.plan import MAX_URL, DataRequest, PlanError, _fit_url, _replace, url_for
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ sidecar and archive).
 
 Facts marked [3rd] in sources.md are used as documented there and checked against the local fake only: the
 listing's date column name, the async endpoints ``<base>/1.0/async/status|data/<id>``. The Dagster resource
-is ``pipeline.resources.sources.ComextApi``; nothing here imports Dagster or the readers.
+is ``pipeline.sources.comext.resource.ComextApi``; nothing here imports Dagster or the readers.
 """
 
 

@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pipeline.clients.comtrade.plan import PlanError
-from pipeline.clients.comtrade.session import ComtradeSession
+from pipeline.sources.comtrade.client.plan import PlanError
+from pipeline.sources.comtrade.client.session import ComtradeSession
 from pipeline.clients.http import FetchError, QuotaExhausted, utc_now
 from pipeline.clients.secrets import speaker
 from pipeline.clients.landing import archive_files, read_json, utc_stamp, write_json

@@ -1,44 +1,19 @@
-"""The two remote sources as Dagster resources: where each service is and how politely to ask it.
-
-Both share the fetch-policy fields (throttle, timeout, retries, waits) and turn them into one
-:class:`~pipeline.clients.http.FetchPolicy`; the clients in ``pipeline/clients`` know nothing of Dagster.
-"""
+"""UN Comtrade as Dagster resources: where the v1 API is, how politely to ask it, and the subscription key."""
 
 from __future__ import annotations
 
 import time
-from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any
 
 from dagster import ConfigurableResource
 from pydantic import Field
 
-from pipeline.clients.comext.client import ComextClient
-from pipeline.clients.comext.listing import FILES_URL, PRODUCTS_DIR
-from pipeline.clients.comext.sdmx import ASYNC_URL, SDMX_URL
-from pipeline.clients.comtrade.plan import MAX_URL
-from pipeline.clients.comtrade.session import KEY_ENV, KEY_HEADER, PREVIEW_CAP, ComtradeSession, record_cap
-from pipeline.clients.http import FetchPolicy, Fetcher, utc_now
+from pipeline.clients.http import Fetcher, utc_now
 from pipeline.clients.secrets import speaker
+from pipeline.resources.fetch import FetchSettings
 from pipeline.settings import environment
-
-
-class FetchSettings(ConfigurableResource):
-    """How politely and how stubbornly to fetch (see pipeline/clients/http.py)."""
-
-    requests_per_second: float = Field(default=0.5, description="Throttle on the start of every request, retries "
-                                       "included; 0 = none.")
-    timeout_s: float = Field(default=300.0, description="Per-request timeout (connect/read/write/pool), seconds.")
-    max_attempts: int = Field(default=5, description="Attempts per request before it is reported as failed.")
-    backoff_base_s: float = Field(default=2.0, description="First retry wait; doubles each retry, with jitter.")
-    backoff_max_s: float = Field(default=120.0, description="Longest retry wait without a Retry-After.")
-    max_retry_after_s: float = Field(default=900.0, description="Longer Retry-After waits stop the run (resumable).")
-
-    def fetch_policy(self, call_budget: int | None = None) -> FetchPolicy:
-        return FetchPolicy(requests_per_second=self.requests_per_second, timeout_s=self.timeout_s,
-                           max_attempts=self.max_attempts, backoff_base_s=self.backoff_base_s,
-                           backoff_max_s=self.backoff_max_s, max_retry_after_s=self.max_retry_after_s,
-                           call_budget=call_budget)
+from pipeline.sources.comtrade.client.plan import MAX_URL
+from pipeline.sources.comtrade.client.session import KEY_ENV, KEY_HEADER, PREVIEW_CAP, ComtradeSession, record_cap
 
 
 class ComtradeKey(ConfigurableResource):
@@ -95,29 +70,3 @@ class ComtradeClient(FetchSettings):
         return ComtradeSession(fetcher, base_url=self.base_url, keyed=bool(key),
                                max_records_per_call=self.max_records_per_call, max_url_length=self.max_url_length,
                                verify_split_counts=self.verify_split_counts)
-
-
-class ComextApi(FetchSettings):
-    """Where Eurostat Comext is and how politely to ask it; the defaults are the real services."""
-
-    files_url: str = Field(default=FILES_URL, description="Eurostat file service (bulk files and listing).")
-    products_dir: str = Field(default=PRODUCTS_DIR, description="Folder of the monthly product files.")
-    sdmx_url: str = Field(default=SDMX_URL, description="Comext SDMX 2.1 base URL.")
-    async_url: str = Field(default=ASYNC_URL, description="Asynchronous-delivery base URL (status/<id>, data/<id>).")
-    chunk_mb: float = Field(default=16.0, description="Bytes per range request of a bulk download, in MB.")
-    async_poll_s: float = Field(default=15.0, description="Wait between polls of an asynchronous SDMX answer.")
-    async_max_polls: int = Field(default=40, description="Polls before an asynchronous answer counts as failed.")
-    track_from: str = Field(
-        default="",
-        description="YYYY-MM: the revision sensor also requests new monthly bulk files from this month on. "
-        "Empty: it only watches months already fetched.",
-    )
-
-    @contextmanager
-    def client(self, log=None) -> Iterator[ComextClient]:
-        with Fetcher(self.fetch_policy(), log=log) as fetcher:
-            yield ComextClient(
-                fetcher, files_url=self.files_url, products_dir=self.products_dir, sdmx_url=self.sdmx_url,
-                async_url=self.async_url, chunk_bytes=max(1, int(self.chunk_mb * (1 << 20))),
-                async_poll_s=self.async_poll_s, async_max_polls=self.async_max_polls, log=log,
-            )

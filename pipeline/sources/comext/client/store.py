@@ -5,7 +5,7 @@ month is never read twice). Downloads in progress sit in ``raw/comext_incoming``
 rename is atomic).
 
 A downloaded bulk file becomes current only after a test pass over it (7z CRC, header line, row count,
-:func:`pipeline.sevenzip.verify_archive`). One that fails goes to ``raw/comext_quarantine`` as
+:func:`pipeline.sources.comext.sevenzip.verify_archive`). One that fails goes to ``raw/comext_quarantine`` as
 ``<UTC stamp>-<name>`` with ``<that name>.reason.json`` beside it (month, listing entry, reason); the held
 copy stays current, ``_release.json`` is not touched, and the month is tried again by the next fetch.
 
@@ -28,14 +28,14 @@ from typing import Callable, Iterator
 
 import duckdb
 
-from pipeline.clients.comext import ComextError, DamagedFile
-from pipeline.clients.comext.client import ComextClient
-from pipeline.clients.comext.listing import ListedFile
-from pipeline.clients.comext.sdmx import SdmxAnswer, SdmxQuery
+from pipeline.sources.comext.client import ComextError, DamagedFile
+from pipeline.sources.comext.client.client import ComextClient
+from pipeline.sources.comext.client.listing import ListedFile
+from pipeline.sources.comext.client.sdmx import SdmxAnswer, SdmxQuery
 from pipeline.clients.landing import archive_files, utc_stamp, write_json
 from pipeline.io import sha256_of, sql_string
 from pipeline.paths import SIDECAR
-from pipeline.sevenzip import ArchiveCheck, ArchiveError, verify_archive
+from pipeline.sources.comext.sevenzip import ArchiveCheck, ArchiveError, verify_archive
 
 # columns both bulk layouts (full_v2 and the legacy one) carry; the readers check the rest
 BULK_HEADER_NEEDS = ("PRODUCT_NC", "FLOW", "PERIOD")

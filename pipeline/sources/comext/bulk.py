@@ -29,8 +29,8 @@ from typing import Callable
 import duckdb
 
 from pipeline.io import atomic_path, sql_string
-from pipeline.paths import REFERENCE_DIR
-from pipeline.readers.comext import (
+from pipeline.paths import REFERENCE_DIR, DataPaths
+from pipeline.sources.comext.reader import (
     _BULK_KEYS,
     _BULK_LAYOUTS,
     _EXTRA_NUMERIC,
@@ -46,7 +46,13 @@ from pipeline.readers.comext import (
 )
 from pipeline.readers.inputs import InputError, InputFile, first_line
 from pipeline.readers.parquet_cache import cache_key, cached, drop_other_versions
-from pipeline.sevenzip import archive_member, extract_member
+from pipeline.sources.comext.sevenzip import archive_member, extract_member
+
+
+def parquet_dir(paths: DataPaths) -> Path:
+    """``work/comext_parquet``: the converted bulk months, one typed Parquet file per archive content; private
+    working state beside the warehouse, rebuilt from the archives if lost."""
+    return paths.work / "comext_parquet"
 
 
 @dataclass

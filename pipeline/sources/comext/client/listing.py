@@ -9,7 +9,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
-from pipeline.clients.comext import ComextError
+from pipeline.sources.comext.client import ComextError
 
 FILES_URL = "https://ec.europa.eu/eurostat/api/dissemination/files"
 PRODUCTS_DIR = "comext/COMEXT_DATA/PRODUCTS"

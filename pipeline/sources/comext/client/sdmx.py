@@ -12,8 +12,8 @@ import zipfile
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 
-from pipeline.clients.comext import ComextError
-from pipeline.clients.comext.listing import ListedFile, parse_listed_date
+from pipeline.sources.comext.client import ComextError
+from pipeline.sources.comext.client.listing import ListedFile, parse_listed_date
 from pipeline.clients.http import PayloadProblem
 
 SDMX_URL = "https://ec.europa.eu/eurostat/api/comext/dissemination/sdmx/2.1"

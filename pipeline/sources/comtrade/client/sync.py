@@ -12,10 +12,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from pipeline.clients.comtrade.plan import DataRequest, PlanError, PlanSpec, plan_requests
-from pipeline.clients.comtrade.session import SERVER_CAPS, ComtradeSession
-from pipeline.clients.comtrade.split import Codes, split_request
-from pipeline.clients.comtrade.store import PageStore
+from pipeline.sources.comtrade.client.plan import DataRequest, PlanError, PlanSpec, plan_requests
+from pipeline.sources.comtrade.client.session import SERVER_CAPS, ComtradeSession
+from pipeline.sources.comtrade.client.split import Codes, split_request
+from pipeline.sources.comtrade.client.store import PageStore
 from pipeline.clients.http import FetchError, QuotaExhausted, utc_now
 from pipeline.clients.secrets import speaker
 from pipeline.clients.landing import read_json
