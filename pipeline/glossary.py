@@ -252,8 +252,8 @@ COLUMNS: dict[str, str] = {
     "iso3": "ISO 3166-1 alpha-3 code.",
     "iso2": "ISO 3166-1 alpha-2 code.",
     "m49": "UN M49 numeric code.",
-    "comtrade_code": "UN Comtrade's numeric code (its own for FRA 251, NOR 579, IND 699, CHE 757, USA 842, TWN 490).",
-    "comext_code": "Eurostat Comext (GEONOM) code; Greece is GR.",
+    # each source's code column of the reference tables (comtrade_code, ...), as its registry entry states it
+    **{s.code_column: s.code_meaning for s in SOURCES if s.code_column},
     "name": "Name.",
     "code": "Code in its source's code list.",
     "area": "What staging stores for the code: ISO3 for countries, WORLD, or a source pseudo-code.",

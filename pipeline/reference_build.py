@@ -159,32 +159,32 @@ class Countries:
     baci: dict[str, dict[str, str]]
 
 
-def source_rules() -> list[Any]:
-    """The reference modules of the registered sources that have area codes of their own (``Source.reference``:
-    a module with ``COLUMN``, the column of countries.csv holding a country's current code, and ``codes(ctx)``
-    giving its rows of area_codes.csv and iso3 -> current code), in registry order."""
+def source_rules() -> list[tuple[str, Any]]:
+    """(code column, reference module) of the registered sources that have area codes of their own
+    (``Source.reference``, a module whose ``codes(ctx)`` gives its rows of area_codes.csv and iso3 -> the
+    country's current code; ``Source.code_column``, the column of countries.csv holding that code), in
+    registry order."""
     from pipeline.sources import load
     from pipeline.sources.registry import SOURCES
 
-    return [load(s.reference) for s in SOURCES if s.reference]
+    return [(s.code_column, load(s.reference)) for s in SOURCES if s.reference]
 
 
 def eu_member_columns() -> list[str]:
     """The code columns eu_members.csv carries: those of the sources whose reporters are the EU members."""
-    from pipeline.sources import load
     from pipeline.sources.registry import SOURCES
 
-    return [load(s.reference).COLUMN for s in SOURCES if s.reference and s.eu_reporters_only]
+    return [s.code_column for s in SOURCES if s.reference and s.eu_reporters_only]
 
 
 def build_codes(ctx: Countries) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
     """(area_codes.csv, countries.csv): every source's native area codes, and each country with its current
     code in each source (a column per source, in registry order)."""
     areas, current = [], {}
-    for rules in source_rules():
+    for column, rules in source_rules():
         rows, codes = rules.codes(ctx)
         areas += rows
-        current[rules.COLUMN] = codes
+        current[column] = codes
     areas.sort(key=lambda r: (r["source"], code_order(r["code"])))
     keys = [(r["source"], r["code"]) for r in areas]
     check(len(keys) == len(set(keys)), "duplicate (source, code) in area_codes")
@@ -384,7 +384,7 @@ def check_coverage(countries: list[dict[str, str]], eu: list[dict[str, str]]) ->
     for iso3 in must:
         row = by_iso3.get(iso3)
         check(row is not None, f"{iso3} missing from countries.csv")
-        for field in ("iso2", *(rules.COLUMN for rules in source_rules())):
+        for field in ("iso2", *(column for column, _ in source_rules())):
             check(bool(row[field]), f"{iso3}: no {field}")
 
 
@@ -398,7 +398,7 @@ def build(shared: Path, out: Path) -> dict[str, int]:
 
     # Everything is checked before the first file is written.
     outputs = {
-        "countries.csv": (["iso3", "iso2", "m49", *(r.COLUMN for r in source_rules()), "name"], countries),
+        "countries.csv": (["iso3", "iso2", "m49", *(column for column, _ in source_rules()), "name"], countries),
         "area_codes.csv": (["source", "code", "area", "kind", "name"], areas),
         "eu_members.csv": (
             ["iso3", "iso2", *eu_member_columns(), "name", "accession_date", "exit_date", "in_eu27_2020"], eu),

@@ -505,7 +505,7 @@ def bench(rows: int, folder: Path, preset: int) -> dict:
 
     sys.path.insert(0, str(REPO))
     from pipeline.io import sha256_of
-    from pipeline.sources.comext.bulk import cached_bulk_parquet
+    from pipeline.sources.comext.bulk_reader import cached_bulk_parquet
 
     folder.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()

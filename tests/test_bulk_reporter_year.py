@@ -25,7 +25,7 @@ from fake_comext import month_archive
 from fake_comtrade import bulk_file
 from pipeline.io import sha256_of
 from pipeline.readers import comtrade
-from pipeline.sources.comext import bulk as comext_bulk
+from pipeline.sources.comext import bulk_reader as comext_bulk
 from pipeline.readers.comtrade_parquet import cached_conversion
 from pipeline.readers.comtrade_view import sync_comtrade_view
 from pipeline.readers.inputs import InputFile, discover

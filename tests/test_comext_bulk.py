@@ -13,7 +13,7 @@ from dagster import SensorResult, SkipReason, build_sensor_context, materialize
 from conftest import SAMPLE, failure_messages
 from fake_comext import FakeComext, month_archive, pack_7z, write_month
 from pipeline.io import sha256_of
-from pipeline.sources.comext import bulk as comext_bulk
+from pipeline.sources.comext import bulk_reader as comext_bulk
 from pipeline.sources.comext import reader as comext
 from pipeline.readers.inputs import InputError, discover
 from pipeline.readers.raw_store import sync_raw_table

@@ -311,6 +311,46 @@ def test_strategic_domains_follow_the_published_lists():
 # --- reproducible -------------------------------------------------------------
 
 
+def test_code_columns_follow_the_source_registry():
+    """A source with area codes of its own (Source.reference: its rules in pipeline/sources/<name>/reference.py)
+    has its rows in area_codes.csv and its code column in countries.csv, in registry order, with the meaning
+    its registry entry states; eu_members.csv carries the code of the sources whose reporters are the EU."""
+    from pipeline import glossary
+    from pipeline.sources.registry import SOURCES
+
+    coded = [s for s in SOURCES if s.reference]
+    assert [(s.name, s.code_column) for s in coded] == [("comtrade", "comtrade_code"), ("comext", "comext_code")]
+    with (REF / "countries.csv").open(encoding="utf-8") as f:
+        assert next(csv.reader(f)) == ["iso3", "iso2", "m49", *(s.code_column for s in coded), "name"]
+    with (REF / "eu_members.csv").open(encoding="utf-8") as f:
+        assert next(csv.reader(f))[:3] == ["iso3", "iso2", *(s.code_column for s in coded if s.eu_reporters_only)]
+    assert {r["source"] for r in read("area_codes.csv")} == {s.name for s in coded}
+    assert all(glossary.COLUMNS[s.code_column] == s.code_meaning != "" for s in coded)
+
+
+@pytest.mark.pipeline
+@pytest.mark.skipif(not SHARED.is_dir(), reason="shared raw data not available")
+def test_build_refuses_a_source_rule_broken_by_its_input(tmp_path):
+    """A source's rule that an input breaks (GEONOM listing an aggregate code) stops the build run as a script
+    with the reason and writes nothing."""
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    for entry in SHARED.iterdir():
+        if entry.name != "comext":
+            (shared / entry.name).symlink_to(entry)
+    (shared / "comext" / "reference").mkdir(parents=True)
+    geonom = (SHARED / "comext" / "reference" / "comext_geonom_partner_codes.csv").read_text(encoding="utf-8")
+    last = geonom.rstrip("\n").rsplit("\n", 1)[1]
+    (shared / "comext" / "reference" / "comext_geonom_partner_codes.csv").write_text(
+        geonom.rstrip("\n") + "\nEU27_2020," + last.split(",", 1)[1] + "\n", encoding="utf-8")
+    result = subprocess.run(
+        [sys.executable, str(REPO / "pipeline" / "reference_build.py"), "--shared", str(shared),
+         "--out", str(tmp_path / "out")], capture_output=True, text=True, check=False)
+    assert result.returncode == 1
+    assert result.stderr.strip() == "reference_build: GEONOM now lists aggregate EU27_2020"
+    assert not (tmp_path / "out").exists()
+
+
 @pytest.mark.pipeline
 @pytest.mark.skipif(not SHARED.is_dir(), reason="shared raw data not available")
 def test_build_reproduces_committed_files(tmp_path):

@@ -44,7 +44,7 @@ from pipeline.sources.comext.client.sdmx import SdmxQuery, contiguous_runs, stal
 from pipeline.sources.comext.client.store import ComextRawStore
 from pipeline.clients.http import FetchError
 from pipeline.clients.progress import current as current_progress
-from pipeline.sources.comext.bulk import cached_bulk_parquet, parquet_dir
+from pipeline.sources.comext.bulk_reader import cached_bulk_parquet, parquet_dir
 from pipeline.readers.inputs import InputError
 from pipeline.resources import DataFolder
 from pipeline.sources.comext.resource import ComextApi

@@ -5,7 +5,7 @@ from dagster import AssetExecutionContext, AssetKey, MaterializeResult, asset
 
 from assets.ingest import ingest, input_contract_spec
 from pipeline.sources.comext import reader as comext
-from pipeline.sources.comext.bulk import bulk_selector, parquet_dir
+from pipeline.sources.comext.bulk_reader import bulk_selector, parquet_dir
 from pipeline.readers.raw_store import sync_raw_table
 from pipeline.freshness import freshness_policy
 from pipeline.resources import DUCKDB_POOL, DataFolder, InputSettings, Warehouse

@@ -70,10 +70,14 @@ class Source:
     attribution: str = ""
     # its reporters are the EU member states only (Comext): the report says so where it counts importers from the EU
     eu_reporters_only: bool = False
-    # module with its rules for the reference tables (python -m pipeline.reference_build): COLUMN, the column of
-    # countries.csv holding a country's current code, and codes(ctx), its rows of area_codes.csv and each
-    # country's current code; None for a source with no area codes of its own (BACI uses Comtrade's)
+    # module with its rules for the reference tables (python -m pipeline.reference_build): codes(ctx), its rows
+    # of area_codes.csv and each country's current code in it; None for a source with no area codes of its own
+    # (BACI's are Comtrade's)
     reference: str | None = None
+    # the column of the reference tables (countries.csv; eu_members.csv for an eu_reporters_only source) holding a
+    # country's current code in this source, and its meaning (the glossary's, so the published column comment)
+    code_column: str | None = None
+    code_meaning: str = ""
 
     @property
     def group(self) -> str:

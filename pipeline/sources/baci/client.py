@@ -25,7 +25,7 @@ from pipeline.clients.landing import archive_files, read_json, utc_stamp, write_
 from pipeline.clients.progress import current as current_progress
 from pipeline.io import atomic_write_bytes, sha256_of
 from pipeline.readers.inputs import InputError
-from pipeline.sources.baci.reader import EDITIONS, HEADER, YEAR_FILE, year_members
+from pipeline.sources.baci.files import EDITIONS, HEADER, YEAR_FILE, year_members
 
 BASE_URL = "http://www.cepii.fr/DATA_DOWNLOAD/baci/data"  # sources.md 3: the direct link seen
 DEFAULT_RELEASE = "V202301"

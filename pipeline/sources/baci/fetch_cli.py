@@ -9,7 +9,7 @@ import re
 from pipeline.cli.fetch import _execute
 from pipeline.paths import DataPaths
 from pipeline.sources.baci.client import BASE_URL, DEFAULT_RELEASE, Folders, zip_name
-from pipeline.sources.baci.reader import EDITIONS
+from pipeline.sources.baci.files import EDITIONS
 
 
 def _editions(text: str) -> list[str]:

@@ -21,9 +21,7 @@ The header is checked before any row is read.
 
 from __future__ import annotations
 
-import re
 import zipfile
-import zlib
 from pathlib import Path
 
 import duckdb
@@ -31,12 +29,12 @@ import duckdb
 from pipeline.io import sql_string
 from pipeline.paths import REFERENCE_DIR
 from pipeline.readers.inputs import InputError, InputFile, first_line
+from pipeline.sources.baci.files import EDITIONS, HEADER, YEAR_FILE, ZIP_FILE, year_members
 
 TABLE = "raw.baci_flows"
 # the year a row belongs to (SQL over the raw columns): the unit of incremental rebuilds
 YEAR_OF_ROW = "t"
 DICTIONARY = REFERENCE_DIR / "baci_country_codes_V202301.csv"
-HEADER = ["t", "i", "j", "k", "v", "q"]
 
 COLUMNS: dict[str, str] = {
     "t": "INTEGER", "i": "INTEGER", "j": "INTEGER", "k": "VARCHAR", "v": "DECIMAL(18, 6)", "q": "DECIMAL(18, 6)",
@@ -47,12 +45,6 @@ COLUMNS: dict[str, str] = {
 }
 ROW_RULE = "problem"
 
-# BACI names its HS editions by their year (sources.md 3); the project by Comtrade's H0..H6
-EDITIONS = {"HS92": "H0", "HS96": "H1", "HS02": "H2", "HS07": "H3", "HS12": "H4", "HS17": "H5", "HS22": "H6"}
-YEAR_FILE = re.compile(r"BACI_(?P<edition>HS\d\d)_Y(?P<year>\d{4})_(?P<release>V\d{6})\.csv", re.IGNORECASE)
-ZIP_FILE = re.compile(r"BACI_(?P<edition>HS\d\d)_(?P<release>V\d{6})\.zip", re.IGNORECASE)
-# what a damaged zip raises: a broken directory, a broken deflate stream, a cut file
-ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, OSError, EOFError)
 
 
 def detect(path: Path) -> str | None:
@@ -78,21 +70,6 @@ def _check_header(line: str, where: str) -> None:
     header = [c.strip().strip('"') for c in line.lstrip("\ufeff").split(",")]
     if header != HEADER:
         raise InputError(f"{where}: line 1: header {','.join(header)[:120]!r} is not BACI's t,i,j,k,v,q")
-
-
-def year_members(path: Path) -> list[str]:
-    """The yearly flow CSVs of a BACI zip, in name order (InputError for a damaged or empty zip)."""
-    try:
-        with zipfile.ZipFile(path) as archive:
-            damaged = archive.testzip()
-            names = sorted(n for n in archive.namelist() if YEAR_FILE.fullmatch(Path(n).name))
-    except ZIP_ERRORS as exc:
-        raise InputError(f"{path}: damaged zip ({type(exc).__name__}: {exc})") from exc
-    if damaged is not None:
-        raise InputError(f"{path}: damaged zip: {damaged} fails its CRC check")
-    if not names:
-        raise InputError(f"{path}: the zip holds no BACI_<edition>_Y<year>_<release>.csv file")
-    return names
 
 
 def validate(conn: duckdb.DuckDBPyConnection, f: InputFile) -> None:

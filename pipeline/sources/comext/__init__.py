@@ -1,7 +1,7 @@
 """Eurostat Comext as a registered source: monthly bulk files and SDMX extracts, EUR, CN8 of the EU member states.
 
 Its parts, all in this folder but the assets: the client (:mod:`.client`: listing, SDMX, downloads, the raw store),
-the readers (:mod:`.reader`, the bulk 7z to Parquet conversion :mod:`.bulk` with :mod:`.sevenzip`), the resource
+the readers (:mod:`.reader`, the bulk 7z to Parquet conversion :mod:`.bulk_reader` with :mod:`.sevenzip`), the resource
 (:mod:`.resource`), its reference rules (:mod:`.reference`), the assets
 ``assets/comext/``, ``geomon fetch comext|comext-sdmx`` (:mod:`pipeline.sources.comext.fetch_cli`), its status
 rows (:mod:`pipeline.sources.comext.status`), the demo world's Comext writer and the ``comext`` CTEs of
@@ -29,6 +29,8 @@ SOURCE = Source(
     assets="assets.comext:source_definitions",
     fetch_cli="pipeline.sources.comext.fetch_cli",
     reference="pipeline.sources.comext.reference",
+    code_column="comext_code",
+    code_meaning="Eurostat Comext (GEONOM) code; Greece is GR.",
     status="pipeline.sources.comext.status:coverage",
     fetch_groups=("comext_fetch",),
     demo_writer="pipeline.demo_world.comext",

@@ -9,7 +9,7 @@ Layouts (sources.md 4.1-4.2), told apart by their header line:
 
 Bulk files also come as Eurostat ships them, one ``.dat`` inside a ``.7z``
 archive (``full_v2_YYYYMM.7z``); those are read through their typed Parquet
-conversion (:mod:`pipeline.sources.comext.bulk`). A ``.parquet`` file written
+conversion (:mod:`pipeline.sources.comext.bulk_reader`). A ``.parquet`` file written
 by that conversion may also be dropped in an input folder and is read as it is.
 """
 
@@ -194,7 +194,7 @@ def select_sdmx(f: InputFile) -> str:
 
 def select_bulk(f: InputFile, parquet: Path | str | None = None) -> str:
     """A bulk CSV or a conversion's Parquet file; ``parquet`` is the conversion of an archive ``f``
-    (see :func:`pipeline.sources.comext.bulk.bulk_selector`)."""
+    (see :func:`pipeline.sources.comext.bulk_reader.bulk_selector`)."""
     name = f.path.name.lower()
     if name.endswith(PARQUET_SUFFIX):
         parquet = f.path

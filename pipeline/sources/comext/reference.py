@@ -1,8 +1,8 @@
 """Eurostat Comext's rules for the reference tables (run by ``python -m pipeline.reference_build``): its GEONOM
 and aggregate partner codes -> area and kind (``area_codes.csv``), and each country's current GEONOM code (the
 ``comext_code`` column of ``countries.csv`` and, Comext's reporters being the EU members, of
-``eu_members.csv``). Every judgement is a named constant, explained in ``data/reference/PROVENANCE.md``.
-Standard library only, like the build.
+``eu_members.csv``: ``Source.code_column``). Every judgement is a named constant, explained in
+``data/reference/PROVENANCE.md``. Standard library only, like the build.
 """
 
 from __future__ import annotations
@@ -12,8 +12,6 @@ from pathlib import Path
 
 from pipeline.reference_build import Countries, check, current_code, read_csv
 
-# the column of countries.csv holding a country's current code
-COLUMN = "comext_code"
 # Input file, relative to the shared data folder.
 GEONOM = "comext/reference/comext_geonom_partner_codes.csv"
 

@@ -43,7 +43,7 @@ def coverage(paths: DataPaths, ingested: dict, published) -> list[dict]:
 def _conversion_rows(paths: DataPaths, entry: dict) -> int | None:
     import json
 
-    from pipeline.sources.comext.bulk import parquet_dir
+    from pipeline.sources.comext.bulk_reader import parquet_dir
 
     sha = str(entry.get("sha256") or "")[:16]
     if not sha:

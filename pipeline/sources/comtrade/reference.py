@@ -1,7 +1,7 @@
 """UN Comtrade's rules for the reference tables (run by ``python -m pipeline.reference_build``): its numeric
 area codes -> area and kind (``area_codes.csv``), and each country's current Comtrade code (the
-``comtrade_code`` column of ``countries.csv``). Every judgement is a named constant, explained in
-``data/reference/PROVENANCE.md``. Standard library only, like the build.
+``comtrade_code`` column of ``countries.csv``: ``Source.code_column``). Every judgement is a named constant,
+explained in ``data/reference/PROVENANCE.md``. Standard library only, like the build.
 """
 
 from __future__ import annotations
@@ -13,8 +13,6 @@ from pathlib import Path
 
 from pipeline.reference_build import WORLD, Countries, check, current_code, read_csv
 
-# the column of countries.csv holding a country's current code, and the name errors give the codes
-COLUMN = "comtrade_code"
 # Input files, relative to the shared data folder.
 COMTRADE_PARTNERS = "comtrade/reference/legacy_partnerAreas.json"
 COMTRADE_REPORTERS = "comtrade/reference/legacy_reporterAreas.json"
