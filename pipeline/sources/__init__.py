@@ -9,9 +9,11 @@ Layout (modelled on dagster-open-platform's ``defs/<source>/`` folders loaded by
 * its Dagster asset module under ``assets/<name>/`` (the layout card: ``assets/`` holds the asset modules)
   exposes ``source_definitions(**options) -> dagster.Definitions``: its ingestion and fetch assets, sensors
   and resources; ``pipeline/definitions.py`` merges them;
-* its client and reader stay where the layout card puts them (``pipeline/clients/<name>/``,
-  ``pipeline/readers/``); a new source may keep them in its own folder (BACI does:
-  ``pipeline/sources/baci/``);
+* its client (``client/`` or ``client.py``: on the shared ``pipeline/clients/http.py``, free of Dagster and of
+  the readers), its readers, its Dagster resource (``resource.py``) and its rules for the reference tables
+  (``reference.py``, with ``code_column``) live in this folder too (Comtrade's reader is still
+  ``pipeline/readers/comtrade*.py``); ``tests/test_import_graph.py`` checks that nothing outside the source's
+  folders imports them;
 * its ``geomon fetch <name>`` subcommands: a module with ``add_commands(kinds, common)``;
   its ``geomon status`` rows: a function ``coverage(paths, ingested, published) -> list[dict]``;
   its demo-world writer (optional): a module of :mod:`pipeline.demo_world`;
