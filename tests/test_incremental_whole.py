@@ -125,3 +125,32 @@ def test_the_per_year_path_starts_from_an_empty_table(tmp_path, monkeypatch):
     _, table, inserts = _build(model, [(2023, 10), (2024, 100), (2024, 1)])
     assert len(inserts) == 2
     assert table == [(2023, 10), (2024, 101)]
+
+
+def test_a_models_checks_are_counted_in_one_statement_with_the_same_verdicts(tmp_path):
+    """The grain (duplicates, nulls) and every declared check of a step are counted by one DuckDB statement
+    (they were one each: 131 statements a `make run`), with the counts each would give on its own."""
+    import assets.models as models
+    from pipeline.incremental import BuildOutcome
+
+    (tmp_path / "staging").mkdir()
+    (tmp_path / "staging" / "t.sql").write_text(
+        "-- a toy table\n-- grain: year, k\n-- check positive: v > 0\n-- warn small: v < 50\n"
+        "-- assert no_big: SELECT year, k FROM staging.t WHERE v > 100\nSELECT * FROM raw.r")
+    (model,) = load_models(tmp_path, {"raw.r"})
+    con = duckdb.connect()
+    con.execute("CREATE SCHEMA staging")
+    con.execute("CREATE TABLE staging.t AS SELECT * FROM (VALUES (2021, 'a', 1), (2021, 'a', 2), (2021, 'b', -1), "
+                "(2022, 'a', 500), (2022, 'b', 60), (2023, NULL, 4)) AS v(year, k, v)")
+    recording = Recording(con)
+    results = models.run_checks(recording, model, BuildOutcome(True, None, [], True, []))
+    counts = [s for s in recording.statements if "count(*)" in s]
+    assert len(counts) == 1, counts
+    verdicts = {r.check_name: (r.passed, {k: v.value for k, v in r.metadata.items() if k in (
+        "duplicate_keys", "null_keys", "failing_rows")}) for r in results}
+    assert verdicts == {
+        "unique_grain": (False, {"duplicate_keys": 1, "null_keys": 1}),
+        "positive": (False, {"failing_rows": 1}),
+        "small": (False, {"failing_rows": 2}),
+        "no_big": (False, {"failing_rows": 1}),
+    }
