@@ -19,6 +19,11 @@ year's SQL is the model's own, with every partitioned input narrowed to that yea
 fingerprints are recorded only once the model's blocking checks pass, so a year that
 failed a check is rebuilt and checked again by the next run, never silently kept.
 
+A first build (no table yet, a changed SQL, ``--full-rebuild``) of a model whose partitioned inputs are small
+(``WHOLE_BUILD_ROWS``) runs as one statement over every year instead of one per year: the same rows (a year's
+rows read only its own years' inputs, so the union of the narrowed years is the whole), a sixth of the
+statements on the embedded default's six years. Larger inputs are still built one year at a time.
+
 A year's rows may need earlier years: a 12-month window ending in March 2024 reads April
 to December 2023. Such a model says so (``-- partition: year, lookback 1``): its year Y
 reads its partitioned inputs narrowed to the years Y-1..Y, keeps the rows of year Y only,
@@ -33,6 +38,7 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 import duckdb
 from sqlglot import tokenize
@@ -50,6 +56,11 @@ CREATE TABLE IF NOT EXISTS {STATE} (
 
 # The year of a raw row, per raw table of every registered source (the readers' own column names).
 RAW_YEAR = raw_years()
+# Up to this many rows in a partitioned model's partitioned inputs, its first build is one statement over every
+# year: per-year statements cost a query's fixed overhead each and read shared inputs (reference tables, the HS
+# split weights) once a year. Above it, one year at a time keeps DuckDB within its memory limit (a world year,
+# SF1, is 24M flow rows; ten of them in one statement spill tens of GB).
+WHOLE_BUILD_ROWS = 5_000_000
 _VARIABLE = re.compile(r"getvariable\(\s*'(\w+)'\s*\)", re.IGNORECASE)
 
 
@@ -69,6 +80,28 @@ def _sha(*parts: object) -> str:
     return digest.hexdigest()[:32]
 
 
+@lru_cache(maxsize=256)
+def _references(sql: str, names: frozenset[str]) -> tuple[tuple[int, int, str, str | None], ...]:
+    """Where ``sql`` reads each table of ``names``: (start, end, table, the alias to add or None). Tokenizing is
+    the costly part (a model's narrowed SQL for each year, every assert of every check), so it is done once per
+    text and set of tables."""
+    tokens = tokenize(sql, read="duckdb")
+    found: list[tuple[int, int, str, str | None]] = []
+    i = 0
+    while i + 2 < len(tokens):
+        first, dot, second = tokens[i], tokens[i + 1], tokens[i + 2]
+        name = f"{first.text}.{second.text}".lower()
+        qualified_further = (i > 0 and tokens[i - 1].token_type == TokenType.DOT) or (
+            i + 3 < len(tokens) and tokens[i + 3].token_type == TokenType.DOT)
+        if dot.token_type == TokenType.DOT and name in names and not qualified_further:
+            aliased = i + 3 < len(tokens) and tokens[i + 3].token_type in (TokenType.ALIAS, TokenType.VAR)
+            found.append((first.start, second.end + 1, name, None if aliased else second.text))
+            i += 3
+        else:
+            i += 1
+    return tuple(found)
+
+
 def substitute_tables(sql: str, replacements: dict[str, str]) -> str:
     """``sql`` with each reference to a table in ``replacements`` (schema.name) replaced by a subquery.
 
@@ -76,23 +109,8 @@ def substitute_tables(sql: str, replacements: dict[str, str]) -> str:
     touched and the rest of the SQL is kept character for character. A reference without an
     alias gets its table name as alias, so ``name.column`` still resolves.
     """
-    tokens = tokenize(sql, read="duckdb")
-    edits: list[tuple[int, int, str]] = []
-    i = 0
-    while i + 2 < len(tokens):
-        first, dot, second = tokens[i], tokens[i + 1], tokens[i + 2]
-        name = f"{first.text}.{second.text}".lower()
-        qualified_further = (i > 0 and tokens[i - 1].token_type == TokenType.DOT) or (
-            i + 3 < len(tokens) and tokens[i + 3].token_type == TokenType.DOT)
-        if dot.token_type == TokenType.DOT and name in replacements and not qualified_further:
-            aliased = i + 3 < len(tokens) and tokens[i + 3].token_type in (TokenType.ALIAS, TokenType.VAR)
-            text = f"({replacements[name]})" + ("" if aliased else f" AS {second.text}")
-            edits.append((first.start, second.end + 1, text))
-            i += 3
-        else:
-            i += 1
-    for start, end, text in reversed(edits):
-        sql = sql[:start] + text + sql[end:]
+    for start, end, name, alias in reversed(_references(sql, frozenset(replacements))):
+        sql = sql[:start] + f"({replacements[name]})" + ("" if alias is None else f" AS {alias}") + sql[end:]
     return sql
 
 
@@ -122,6 +140,16 @@ def narrowed_sql(model: SqlModel, partitioned: set[str], year: int | None) -> st
         # the earlier years are read for this year's rows, not built: theirs come from their own builds
         sql = f"SELECT * FROM ({sql}) AS rows_of_years WHERE year = {int(year)}"
     return sql
+
+
+def whole_sql(model: SqlModel, years: list[int]) -> str:
+    """The model's SELECT over every year at once: what the per-year builds of ``years`` give together. With a
+    lookback, rows of a year no input has (windows running past the last month) are left out, as the per-year
+    builds never build that year."""
+    if not model.lookback:
+        return model.sql
+    wanted = ", ".join(str(int(y)) for y in years) or "NULL"
+    return f"SELECT * FROM ({model.sql}) AS rows_of_years WHERE year IN ({wanted})"
 
 
 def _inputs_of_year(per_input: dict[str, dict[int, str]], year: int, lookback: int) -> list:
@@ -237,8 +265,13 @@ class Incremental:
         full = self.full_rebuild or not self._exists(model.table) or versions != {model.code_version}
         if full:
             self.conn.execute(f"DELETE FROM {STATE} WHERE table_name = ?", [model.table])
+            if years and self._input_rows(inputs) <= WHOLE_BUILD_ROWS:
+                self._run(model, f"CREATE OR REPLACE TABLE {model.table} AS {whole_sql(model, years)}")
+                return BuildOutcome(True, years, [], True, [(y, wanted[y]) for y in years])
             # an empty table of the right shape, then one year at a time
-            self._run(model, f"CREATE OR REPLACE TABLE {model.table} AS {narrowed_sql(model, self.partitioned, None)}")
+            # (LIMIT 0: a global aggregate gives a row of nulls even over no input)
+            self._run(model, f"CREATE OR REPLACE TABLE {model.table} AS SELECT * FROM "
+                             f"({narrowed_sql(model, self.partitioned, None)}) AS empty_shape LIMIT 0")
             stale, dropped = years, []
         else:
             stale = [y for y in years if stored.get(y) != wanted[y]]
@@ -259,6 +292,19 @@ class Incremental:
                 raise
         rebuilt = bool(stale or dropped or full)
         return BuildOutcome(rebuilt, stale, dropped, full, [(y, wanted[y]) for y in stale])
+
+    def _input_rows(self, inputs: list[str]) -> int:
+        """Rows of the partitioned inputs: raw tables by the raw ledger (Comtrade's is a view over Parquet),
+        models by DuckDB's own count of the table (no scan)."""
+        raw = [t for t in inputs if t in RAW_YEAR]
+        rows = self.conn.execute(f"SELECT coalesce(sum(rows), 0) FROM {LEDGER} WHERE list_contains(?, table_name)",
+                                 [raw]).fetchall()[0][0] if raw else 0
+        models = [t for t in inputs if t not in RAW_YEAR]
+        if models:
+            rows += self.conn.execute(
+                "SELECT coalesce(sum(estimated_size), 0) FROM duckdb_tables() WHERE database_name = current_database() "
+                "AND list_contains(?, schema_name || '.' || table_name)", [models]).fetchall()[0][0]
+        return int(rows)
 
     def _run(self, model: SqlModel, statement: str) -> None:
         try:
