@@ -21,6 +21,7 @@ import subprocess
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 
@@ -37,6 +38,9 @@ from pipeline.publish.dictionary import DICTIONARY_FILE, dictionary_markdown
 from pipeline.publish.guard import Guard, PublicationRefused, Verdict
 from pipeline.publish.parquet import FORMAT_VERSION, previous_snapshot, write_tables
 from pipeline.publish.report_files import write_snapshot_report
+
+if TYPE_CHECKING:
+    from pipeline.report import ReportResult
 from pipeline.publish.snapshots import PINNED_FILE, apply_retention, latest_snapshot_id
 
 # reference tables a snapshot carries, so that downloaders can put names on codes (when the database has them);
@@ -64,6 +68,7 @@ class Publication:
     database_writes: dict[str, str]  # per table of the analysts' file: written whole, or which years
     changes: dict[str, int]  # monitor.changes: rows per kind of change since the previous publication
     guard: Verdict  # the publication guard's comparison with the previous publication (findings accepted, if any)
+    report: ReportResult  # the render of the snapshot's report (the data folder's copy is its bytes)
 
 
 def code_version() -> str:
@@ -185,8 +190,8 @@ def publish(
         manifest["tables"] = tables_meta
         # the report and the workbook read the database about to be published; the manifest lists them
         shown = strictest(access.values())
-        manifest["files"] = {name: {**meta, "access": shown}
-                             for name, meta in write_snapshot_report(tmp_db, tmp_snap).items()}
+        report_files, report = write_snapshot_report(tmp_db, tmp_snap)
+        manifest["files"] = {name: {**meta, "access": shown} for name, meta in report_files.items()}
         manifest["files"].update(_dictionary_file(tmp_snap, manifest))
         manifest["files"].update(_workbook_file(tmp_db, tmp_snap, manifest, access))
         (tmp_snap / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
@@ -202,7 +207,7 @@ def publish(
         Path(str(tmp_db) + ".wal").unlink(missing_ok=True)
         raise
     apply_retention(paths, keep)
-    return Publication(snapshot_id, paths.published_db, final_snap, manifest, writes, changes, verdict)
+    return Publication(snapshot_id, paths.published_db, final_snap, manifest, writes, changes, verdict, report)
 
 
 def _workbook_file(database: Path, folder: Path, manifest: dict, access: dict[str, str]) -> dict:
