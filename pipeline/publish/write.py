@@ -18,6 +18,7 @@ import json
 import os
 import shutil
 import subprocess
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -177,23 +178,32 @@ def publish(
                        else catalog.restricted_tables(snapshot_tables), "public_only": False},
         }
         reusable = reusable_years(conn, paths, storage_version)
-        writes = write_database(conn, tmp_db, database_tables, manifest, reusable, paths.published_db,
-                                storage_version)
-        describe_database(tmp_db, database_tables, descriptions)
         tmp_snap.mkdir()
         access = {table: table_class(table, restricted_tables) for table in snapshot_tables}
         # the years unchanged since the previous snapshot are hard links to its files (pipeline/publish/parquet.py)
         previous = previous_snapshot(paths.snapshots / latest if (latest := latest_snapshot_id(paths)) else None)
-        tables_meta = write_tables(conn, tmp_snap, snapshot_tables, descriptions, manifest["parameters"], previous)
+        # Independent writers side by side (issue 28): the Parquet snapshot reads the working database on a
+        # connection of its own while the analysts' file is written, then the workbook beside the report (both
+        # read that file). DuckDB, pyarrow and zstd release the GIL. Leaving the block waits for every writer,
+        # so a failure cleans up only once nothing writes any more.
+        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="publish") as writers:
+            parquet = writers.submit(_on_cursor, write_tables, conn.cursor(), tmp_snap, snapshot_tables, descriptions,
+                                     manifest["parameters"], previous)
+            writes = write_database(conn, tmp_db, database_tables, manifest, reusable, paths.published_db,
+                                    storage_version)
+            describe_database(tmp_db, database_tables, descriptions)
+            workbook = writers.submit(_workbook_file, tmp_db, tmp_snap, dict(manifest), access)
+            report_files, report = write_snapshot_report(tmp_db, tmp_snap)
+            tables_meta = parquet.result()
+            workbook_files = workbook.result()
         for table, meta in tables_meta.items():
             meta["access"] = access[table]
         manifest["tables"] = tables_meta
         # the report and the workbook read the database about to be published; the manifest lists them
         shown = strictest(access.values())
-        report_files, report = write_snapshot_report(tmp_db, tmp_snap)
         manifest["files"] = {name: {**meta, "access": shown} for name, meta in report_files.items()}
         manifest["files"].update(_dictionary_file(tmp_snap, manifest))
-        manifest["files"].update(_workbook_file(tmp_db, tmp_snap, manifest, access))
+        manifest["files"].update(workbook_files)
         (tmp_snap / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
         # the swap: from here on, each step is a single atomic rename
         os.replace(tmp_db, paths.published_db)
@@ -208,6 +218,14 @@ def publish(
         raise
     apply_retention(paths, keep)
     return Publication(snapshot_id, paths.published_db, final_snap, manifest, writes, changes, verdict, report)
+
+
+def _on_cursor(write, cursor: duckdb.DuckDBPyConnection, *args):
+    """``write(cursor, *args)`` in a writer thread, then the cursor (a connection of its own) closed."""
+    try:
+        return write(cursor, *args)
+    finally:
+        cursor.close()
 
 
 def _workbook_file(database: Path, folder: Path, manifest: dict, access: dict[str, str]) -> dict:
