@@ -3,8 +3,8 @@
 Order: first the publication guard (pipeline/publish/guard.py) compares the candidate with the current
 publication and refuses one that lost tables, sources, years, reporters or rows (or has no flows at all),
 before anything is written; then the analysts' DuckDB file and the Parquet snapshot are written under
-temporary names (the years unchanged since the previous snapshot as hard links to its files,
-pipeline/publish/parquet.py); only then is the DuckDB file renamed over the old one,
+temporary names, side by side (the years unchanged since the previous snapshot as hard links to its files,
+pipeline/publish/parquet.py), then the report and the workbook from that file, side by side too; only then is the DuckDB file renamed over the old one,
 the snapshot folder renamed to its id, and ``LATEST`` replaced. Each rename is
 atomic, and a failure before them leaves every published byte as it was.
 Readers holding the old DuckDB file open keep reading it; new connections see
@@ -39,10 +39,10 @@ from pipeline.publish.dictionary import DICTIONARY_FILE, dictionary_markdown
 from pipeline.publish.guard import Guard, PublicationRefused, Verdict
 from pipeline.publish.parquet import FORMAT_VERSION, previous_snapshot, write_tables
 from pipeline.publish.report_files import write_snapshot_report
+from pipeline.publish.snapshots import PINNED_FILE, apply_retention, latest_snapshot_id
 
 if TYPE_CHECKING:
     from pipeline.report import ReportResult
-from pipeline.publish.snapshots import PINNED_FILE, apply_retention, latest_snapshot_id
 
 # reference tables a snapshot carries, so that downloaders can put names on codes (when the database has them);
 # crma_materials: the mapping monitor.crma_benchmark(_rolling) sums codes by (issue 29)
