@@ -7,6 +7,7 @@ from dagster import (AssetCheckResult, AssetCheckSeverity, AssetCheckSpec, Asset
 
 from pipeline.publish import PublicationRefused, Verdict, publish
 from pipeline.publish.notify import post_summary, summary
+from pipeline.publish.report_files import report_summary
 from pipeline.resources import DUCKDB_POOL, DataFolder, InputSettings, Thresholds, Warehouse, Webhook
 
 KEY = AssetKey(["publish", "publication"])
@@ -101,6 +102,8 @@ def publication_asset(monitor_tables: list[str], reference_tables: list[str],
                 # what moved since the previous publication (monitor.changes), per kind of change
                 "changes": MetadataValue.json(result.changes),
                 "webhook": webhook_result,
+                # the figures of the report rendered into the snapshot: monitor_report copies that page
+                "report": MetadataValue.json(report_summary(result.report)),
             }
         )
 

@@ -3,8 +3,8 @@
 Order: first the publication guard (pipeline/publish/guard.py) compares the candidate with the current
 publication and refuses one that lost tables, sources, years, reporters or rows (or has no flows at all),
 before anything is written; then the analysts' DuckDB file and the Parquet snapshot are written under
-temporary names (the years unchanged since the previous snapshot as hard links to its files,
-pipeline/publish/parquet.py); only then is the DuckDB file renamed over the old one,
+temporary names, side by side (the years unchanged since the previous snapshot as hard links to its files,
+pipeline/publish/parquet.py), then the report and the workbook from that file, side by side too; only then is the DuckDB file renamed over the old one,
 the snapshot folder renamed to its id, and ``LATEST`` replaced. Each rename is
 atomic, and a failure before them leaves every published byte as it was.
 Readers holding the old DuckDB file open keep reading it; new connections see
@@ -18,9 +18,11 @@ import json
 import os
 import shutil
 import subprocess
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 
@@ -38,6 +40,9 @@ from pipeline.publish.guard import Guard, PublicationRefused, Verdict
 from pipeline.publish.parquet import FORMAT_VERSION, previous_snapshot, write_tables
 from pipeline.publish.report_files import write_snapshot_report
 from pipeline.publish.snapshots import PINNED_FILE, apply_retention, latest_snapshot_id
+
+if TYPE_CHECKING:
+    from pipeline.report import ReportResult
 
 # reference tables a snapshot carries, so that downloaders can put names on codes (when the database has them);
 # crma_materials: the mapping monitor.crma_benchmark(_rolling) sums codes by (issue 29)
@@ -64,6 +69,7 @@ class Publication:
     database_writes: dict[str, str]  # per table of the analysts' file: written whole, or which years
     changes: dict[str, int]  # monitor.changes: rows per kind of change since the previous publication
     guard: Verdict  # the publication guard's comparison with the previous publication (findings accepted, if any)
+    report: ReportResult  # the render of the snapshot's report (the data folder's copy is its bytes)
 
 
 def code_version() -> str:
@@ -172,23 +178,32 @@ def publish(
                        else catalog.restricted_tables(snapshot_tables), "public_only": False},
         }
         reusable = reusable_years(conn, paths, storage_version)
-        writes = write_database(conn, tmp_db, database_tables, manifest, reusable, paths.published_db,
-                                storage_version)
-        describe_database(tmp_db, database_tables, descriptions)
         tmp_snap.mkdir()
         access = {table: table_class(table, restricted_tables) for table in snapshot_tables}
         # the years unchanged since the previous snapshot are hard links to its files (pipeline/publish/parquet.py)
         previous = previous_snapshot(paths.snapshots / latest if (latest := latest_snapshot_id(paths)) else None)
-        tables_meta = write_tables(conn, tmp_snap, snapshot_tables, descriptions, manifest["parameters"], previous)
+        # Independent writers side by side (issue 28): the Parquet snapshot reads the working database on a
+        # connection of its own while the analysts' file is written, then the workbook beside the report (both
+        # read that file). DuckDB, pyarrow and zstd release the GIL. Leaving the block waits for every writer,
+        # so a failure cleans up only once nothing writes any more.
+        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="publish") as writers:
+            parquet = writers.submit(_on_cursor, write_tables, conn.cursor(), tmp_snap, snapshot_tables, descriptions,
+                                     manifest["parameters"], previous)
+            writes = write_database(conn, tmp_db, database_tables, manifest, reusable, paths.published_db,
+                                    storage_version)
+            describe_database(tmp_db, database_tables, descriptions)
+            workbook = writers.submit(_workbook_file, tmp_db, tmp_snap, dict(manifest), access)
+            report_files, report = write_snapshot_report(tmp_db, tmp_snap)
+            tables_meta = parquet.result()
+            workbook_files = workbook.result()
         for table, meta in tables_meta.items():
             meta["access"] = access[table]
         manifest["tables"] = tables_meta
         # the report and the workbook read the database about to be published; the manifest lists them
         shown = strictest(access.values())
-        manifest["files"] = {name: {**meta, "access": shown}
-                             for name, meta in write_snapshot_report(tmp_db, tmp_snap).items()}
+        manifest["files"] = {name: {**meta, "access": shown} for name, meta in report_files.items()}
         manifest["files"].update(_dictionary_file(tmp_snap, manifest))
-        manifest["files"].update(_workbook_file(tmp_db, tmp_snap, manifest, access))
+        manifest["files"].update(workbook_files)
         (tmp_snap / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
         # the swap: from here on, each step is a single atomic rename
         os.replace(tmp_db, paths.published_db)
@@ -202,7 +217,15 @@ def publish(
         Path(str(tmp_db) + ".wal").unlink(missing_ok=True)
         raise
     apply_retention(paths, keep)
-    return Publication(snapshot_id, paths.published_db, final_snap, manifest, writes, changes, verdict)
+    return Publication(snapshot_id, paths.published_db, final_snap, manifest, writes, changes, verdict, report)
+
+
+def _on_cursor(write, cursor: duckdb.DuckDBPyConnection, *args):
+    """``write(cursor, *args)`` in a writer thread, then the cursor (a connection of its own) closed."""
+    try:
+        return write(cursor, *args)
+    finally:
+        cursor.close()
 
 
 def _workbook_file(database: Path, folder: Path, manifest: dict, access: dict[str, str]) -> dict:
