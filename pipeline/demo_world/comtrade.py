@@ -16,7 +16,7 @@ MAX_RECORDS_PER_PAGE = 100_000  # the Comtrade v1 API's maximum page size
 # Reporters are turned into records a group at a time, about this many core rows each: the whole year at
 # once where it is small (one record build instead of one per reporter: 2.4 of the default world's 5.9
 # CPU-s went to 189 small joins and sorts), bounded memory at scale 1 (9 million rows a year).
-ROWS_PER_CHUNK = 500_000
+ROWS_PER_CHUNK = 250_000
 
 # --- Comtrade record layout ---------------------------------------------------
 COMTRADE_FIELDS = (
