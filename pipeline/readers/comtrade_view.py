@@ -1,4 +1,4 @@
-"""Keep ``raw.comtrade_records`` in step with the Comtrade files: a view over one typed Parquet file each.
+"""Keep ``raw.comtrade_records`` in step with the Comtrade files: a view over their typed Parquet conversions.
 
 The contract is raw_store's (a file is read whole or not at all; a new or changed file, by
 sha256, is read again, an unchanged one costs nothing, a file that disappears takes its rows
