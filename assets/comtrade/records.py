@@ -26,9 +26,10 @@ RECORDS_KEY = AssetKey(["raw", "comtrade_records"])
 def comtrade_records(context: AssetExecutionContext, settings: InputSettings, warehouse: Warehouse,
                      data: DataFolder) -> MaterializeResult:
     """Every UN Comtrade record of the input folders (v1 API JSON pages or bulk TSV), typed, one row per
-    record, with the file, record position and release it came from: a view over one typed Parquet file per
-    input file (work/comtrade_parquet), each converted once per content. Where a bulk file and API pages hold
-    the same frequency, reporter, year and flow, the bulk file's rows are the ones kept."""
+    record, with the file, record position and release it came from: a view over typed Parquet files
+    (work/comtrade_parquet), each input file converted once per content: a bulk file on its own, the new API
+    pages of a run together in one DuckDB read (a page that fails is quarantined alone). Where a bulk file and
+    API pages hold the same frequency, reporter, year and flow, the bulk file's rows are the ones kept."""
     folder = cache_dir(data.paths())
     return ingest(
         context, settings, warehouse, data, source="comtrade", table=comtrade.TABLE, detect=comtrade.detect,

@@ -158,9 +158,9 @@ def _comext_extras(ctry: pl.DataFrame, prods: pl.DataFrame, year: int, rng: np.r
     return extras.group_by(keys).agg(pl.col("eur").sum(), pl.col("kg").sum()).sort(keys)
 
 
-def comext_format(rows: pl.DataFrame, year: int, month: int) -> pl.DataFrame:
-    """The 18 full_v2 columns. SITC/CPA/BEC are not modelled: zero placeholders
-    (X placeholders on confidential codes, as in the real files)."""
+def comext_format(rows: pl.DataFrame, year: int) -> pl.DataFrame:
+    """The 18 full_v2 columns of the rows of a year (column ``month``), sorted by month and key. SITC/CPA/BEC
+    are not modelled: zero placeholders (X placeholders on confidential codes, as in the real files)."""
     conf = pl.col("PRODUCT_NC").str.contains("X")
     nac_rates = dict(NAC_PER_EUR)
     if year < 2023:
@@ -174,7 +174,7 @@ def comext_format(rows: pl.DataFrame, year: int, month: int) -> pl.DataFrame:
         pl.when(conf).then(pl.lit("XXXXXX")).otherwise(pl.lit("000000")).alias("PRODUCT_BEC5"),
         pl.col("section_no").cast(pl.Int64).cast(pl.String).str.zfill(2).alias("PRODUCT_SECTION"),
         pl.when(pl.col("by_items")).then(pl.lit("PST")).otherwise(pl.lit("NO_SU")).alias("SUPPL_UNIT"),
-        pl.lit(year * 100 + month, pl.Int64).alias("PERIOD"),
+        (year * 100 + pl.col("month")).cast(pl.Int64).alias("PERIOD"),
         value.alias("VALUE_EUR"),
         (pl.col("eur") * pl.col("REPORTER").replace_strict(nac_rates, default=1.0, return_dtype=pl.Float64))
         .round(0).cast(pl.Int64).alias("VALUE_NAC"),
@@ -182,29 +182,37 @@ def comext_format(rows: pl.DataFrame, year: int, month: int) -> pl.DataFrame:
         pl.when(pl.col("by_items")).then((pl.col("kg") / pl.col("kg_per_item")).round(0)).otherwise(0)
         .cast(pl.Int64).alias("QUANTITY_SUPPL_UNIT"),
     )
+    # a month's key is unique, so the order is the same whatever the sort does with ties
     return (
         df.filter(pl.col("VALUE_EUR") >= 1)
         .select(COMEXT_FIELDS)
-        .sort("REPORTER", "PARTNER", "TRADE_TYPE", "PRODUCT_NC", "FLOW", "STAT_PROCEDURE")
+        .sort("PERIOD", "REPORTER", "PARTNER", "TRADE_TYPE", "PRODUCT_NC", "FLOW", "STAT_PROCEDURE")
     )
 
 
 def write_comext_year(flows: pl.DataFrame, ctry: pl.DataFrame, prods: pl.DataFrame, year: int, seed: int,
                       folder: Path, sink: FileSink) -> tuple[list[Path], int]:
-    """Twelve monthly files from the EU members' annual flows (``comext_flows``)."""
+    """Twelve monthly files from the EU members' annual flows (``comext_flows``). The months' rows are drawn
+    one month after another (the random stream's order), then formatted and sorted as one frame: one sort of
+    the year instead of twelve (0.47 of the default world's 1.1 CPU-s of Comext went to formatting and
+    sorting months one by one)."""
     rng = stream(seed, S_COMEXT, year)
     mw = _month_weights(flows, rng)
     cw = _cn8_weights(flows, rng)
     extras = _comext_extras(ctry, prods, year, rng)
-    written, n_rows = [], 0
+    months = []
     for month in range(1, 13):
         rows = comext_month(flows, mw, cw, month, year, rng)
         extra = extras.filter(pl.col("month") == month).drop("month")
-        df = comext_format(pl.concat([rows, extra], how="diagonal_relaxed"), year, month)
+        months.append(pl.concat([rows, extra], how="diagonal_relaxed").with_columns(pl.lit(month).alias("month")))
+    df = comext_format(pl.concat(months, how="diagonal_relaxed"), year)
+    by_period = df.partition_by("PERIOD", maintain_order=True, as_dict=True)
+    written = []
+    for month in range(1, 13):
+        part = by_period.get((year * 100 + month,), df.clear())
         path = folder / f"SYNTHETIC_full_v2_{year}{month:02d}.csv"
-        written.append(sink.put(path, df.write_csv(line_terminator="\n").encode("utf-8"), compress=False))
-        n_rows += df.height
-    return written, n_rows
+        written.append(sink.put(path, part.write_csv(line_terminator="\n").encode("utf-8"), compress=False))
+    return written, df.height
 
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 import re
+import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
@@ -19,18 +20,25 @@ def _gzip_bytes(data: bytes) -> bytes:
 
 
 class FileSink:
-    """Compresses and writes files on one background thread, so zlib and disk
+    """Compresses and writes files on background threads, so zlib and disk
     overlap with building the next frame (zlib releases the GIL). The bytes
-    written do not depend on timing; ``close`` re-raises any write error."""
+    written do not depend on timing; ``close`` re-raises any write error.
+
+    Two threads, and writers of several sources may put files at the same time."""
+
+    WORKERS = 2
 
     def __init__(self) -> None:
-        self._pool = ThreadPoolExecutor(max_workers=1)
+        self._pool = ThreadPoolExecutor(max_workers=self.WORKERS)
         self._jobs: list[Future] = []
+        self._lock = threading.Lock()
 
     def put(self, path: Path, data: bytes, *, compress: bool) -> Path:
-        self._jobs.append(self._pool.submit(self._write, path, data, compress))
-        if len(self._jobs) > 4:  # bound the memory held by pending files
-            self._jobs.pop(0).result()
+        with self._lock:
+            self._jobs.append(self._pool.submit(self._write, path, data, compress))
+            oldest = self._jobs.pop(0) if len(self._jobs) > 4 * self.WORKERS else None
+        if oldest is not None:  # bound the memory held by pending files
+            oldest.result()
         return path
 
     @staticmethod

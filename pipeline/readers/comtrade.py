@@ -69,9 +69,15 @@ def detect(path: Path) -> str | None:
 MAX_PAGE_BYTES = 256 * 2**20
 
 
+def json_source(files: str, filename: bool = False, maximum_object_size: int = MAX_PAGE_BYTES) -> str:
+    """``read_json`` of the v1 envelope over ``files`` (a SQL string or list of strings), typed: no sniffing.
+    ``filename``: with the column naming each row's file (reading a batch of pages at once)."""
+    return (f"read_json({files}, columns={_ENVELOPE}, format='auto', maximum_object_size={maximum_object_size}"
+            f"{', filename=true' if filename else ''})")
+
+
 def _json_source(path: Path) -> str:
-    return (f"read_json({sql_string(path)}, columns={_ENVELOPE}, format='auto', "
-            f"maximum_object_size={MAX_PAGE_BYTES})")
+    return json_source(sql_string(path))
 
 
 def bulk_header(f: InputFile) -> list[str]:

@@ -4,7 +4,9 @@ A Comext month (``work/comext_parquet``) and a Comtrade file (``work/comtrade_pa
 reporter-year, an API page, a landing TSV) are converted by DuckDB the same way: the converter
 writes the Parquet file under a temporary name and renames it into place only once its rows passed
 the checks (:func:`pipeline.io.atomic_path`), and its report (rows, years or periods, seconds) is
-kept as JSON beside it, so that a cache hit costs one small read and no scan. The name holds the
+kept as JSON beside it, so that a cache hit costs one small read and no scan. Small files converted
+together (the API pages of a run) share one Parquet file: each file's report names it, and the rows
+carry the file's key (``_part``). The name holds the
 input's file name, its sha256 prefix and the converter's version: a new content or a new
 converter is a new name, never an overwrite, and the conversion it replaces is deleted once the
 new one is in place.
@@ -40,21 +42,40 @@ def cache_key(file_name: str, sha256: str, version: int) -> str:
     return f"{_safe(file_name)}.{sha256[:16]}.v{version}"
 
 
+def read_report(folder: Path, key: str, report_type: type[R]) -> R | None:
+    """The conversion named ``key`` from its JSON report, if the report and the Parquet file it names are both
+    in ``folder`` (a file's own ``<key>.parquet``, or the file of the batch it was converted in); else None.
+    A report cut by a crash is not trusted."""
+    report_file = folder / f"{key}.json"
+    if not report_file.exists():
+        return None
+    try:
+        report = report_type(**json.loads(report_file.read_text(encoding="utf-8")))
+    except (OSError, ValueError, TypeError):
+        return None  # a report cut by a crash, or from an older layout: convert again
+    # by name in this folder, so that a moved data folder keeps its cache
+    target = folder / Path(report.parquet).name
+    if not target.exists():
+        return None
+    report.cached, report.parquet = True, str(target)
+    return report
+
+
+def write_report(folder: Path, key: str, report: CachedReport) -> None:
+    """Keep ``report`` as ``<key>.json``, once its Parquet file is in place (written and renamed)."""
+    atomic_write_text(folder / f"{key}.json", json.dumps(asdict(report), indent=1))
+
+
 def cached(folder: Path, key: str, convert: Callable[[Path], R], report_type: type[R]) -> R:
     """The conversion named ``key`` in ``folder``: read from its JSON report when both files are there,
     else ``convert(target)`` (which must leave ``target`` complete and checked, or absent) and its
-    report written beside it. A report cut by a crash is not trusted: the file is converted again."""
-    target, report_file = folder / f"{key}.parquet", folder / f"{key}.json"
-    if target.exists() and report_file.exists():
-        try:
-            report = report_type(**json.loads(report_file.read_text(encoding="utf-8")))
-            report.cached, report.parquet = True, str(target)
-            return report
-        except (OSError, ValueError, TypeError):
-            pass  # a report cut by a crash, or from an older layout: convert again
+    report written beside it."""
+    report = read_report(folder, key, report_type)
+    if report is not None:
+        return report
     folder.mkdir(parents=True, exist_ok=True)
-    report = convert(target)
-    atomic_write_text(report_file, json.dumps(asdict(report), indent=1))
+    report = convert(folder / f"{key}.parquet")
+    write_report(folder, key, report)
     return report
 
 
