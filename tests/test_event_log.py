@@ -21,6 +21,11 @@ from pipeline.paths import DataPaths
 
 pytestmark = pytest.mark.pipeline  # each test runs a small Dagster job on a data folder's instance
 
+
+@pytest.fixture(autouse=True)
+def _data_folder_home(monkeypatch):
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)  # the data folder's own instance, as on a user's machine
+
 JOB = """
 from dagster import AssetCheckResult, Definitions, asset, asset_check, define_asset_job
 
@@ -145,3 +150,14 @@ def test_a_killed_process_loses_no_event(tmp_path):
              if r.event_log_entry.dagster_event_type]
     assert types[-1] == DagsterEventType.RUN_SUCCESS and types.count(DagsterEventType.ASSET_MATERIALIZATION) == 3
     assert stock.get_latest_materialization_events([AssetKey(["raw", "flows"])])[AssetKey(["raw", "flows"])]
+
+
+def test_a_home_that_chooses_its_storage_keeps_it(tmp_path, monkeypatch):
+    """A dagster.yaml with a storage key (Postgres on a server, say; here SQLite named explicitly) is used as it is."""
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text(f"storage:\n  sqlite:\n    base_dir: {home}\n", encoding="utf-8")
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    with instance_for(DataPaths(tmp_path / "data")) as instance:
+        assert type(instance.event_log_storage) is SqliteEventLogStorage
+        assert not (tmp_path / "data" / "dagster_home").exists()
