@@ -47,6 +47,7 @@ class HeldConnectionEventLogStorage(SqliteEventLogStorage):
         # set before the parent's __init__, which may already connect (a new index is reindexed)
         self._engines: OrderedDict[str, Engine] = OrderedDict()
         self._engines_pid = os.getpid()
+        self._present_tables: frozenset[str] = frozenset()
         super().__init__(base_dir, inst_data=inst_data)
 
     def _engine(self, shard: str) -> Engine:
@@ -80,11 +81,9 @@ class HeldConnectionEventLogStorage(SqliteEventLogStorage):
 
     def has_table(self, table_name: str) -> bool:
         # asked with every asset and check event (a new engine and connection each time); a table once there stays
-        present = getattr(self, "_present_tables", set())
-        if table_name not in present and super().has_table(table_name):
-            self._present_tables = present | {table_name}
-            return True
-        return table_name in present
+        if table_name not in self._present_tables and super().has_table(table_name):
+            self._present_tables |= {table_name}
+        return table_name in self._present_tables
 
     def store_event(self, event) -> None:
         super().store_event(event)
