@@ -23,12 +23,18 @@ GROUPS = (run, fetch, status, snapshots)
 WRITING_COMMANDS = ("run", "fetch", "report")
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """geomon's parser. Given the command line, it leaves out what that line cannot use: the fetch subcommands of
+    each source import its client (httpx and the rest, about a third of a second) and are only added to a line
+    that says ``fetch``."""
     parser = Parser(prog="geomon", description="Run the geo-economic monitor and work with what it published.")
     parser.add_argument("--data-dir", help=f"data folder (default: ${DATA_DIR_ENV} or <repo>/data)")
     sub = parser.add_subparsers(dest="command", required=True)
     for group in GROUPS:
-        group.add_commands(sub)
+        if group is fetch:
+            fetch.add_commands(sub, sources=argv is None or "fetch" in argv)
+        else:
+            group.add_commands(sub)
     return parser
 
 
@@ -56,7 +62,8 @@ def unwritable(paths: DataPaths) -> str | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = _parser(argv).parse_args(argv)
     # the environment is read once, here, and is what every part of the command asks for (pipeline/settings.py)
     with using(read_environment()):
         paths = DataPaths.resolve(args.data_dir)

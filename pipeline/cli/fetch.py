@@ -19,7 +19,8 @@ from pipeline.sources import load
 from pipeline.sources.registry import SOURCES
 
 
-def add_commands(sub) -> None:
+def add_commands(sub, *, sources: bool = True) -> None:
+    """The ``fetch`` command; with ``sources`` False without the sources' subcommands (see pipeline.cli._parser)."""
     fetch = sub.add_parser("fetch", help="fetch from a registered source (" + ", ".join(s.label for s in SOURCES)
                            + ") into the data folder (the fetch assets, run in-process; resumable)")
     kinds = fetch.add_subparsers(dest="source", required=True)
@@ -36,7 +37,7 @@ def add_commands(sub) -> None:
                        "client (timeouts, retries, base URL, rate); the flags above override it")
 
     # each registered source adds its own subcommands (pipeline/sources/<name>/fetch_cli.py)
-    for source in SOURCES:
+    for source in SOURCES if sources else ():
         load(source.fetch_cli).add_commands(kinds, common)
 
 

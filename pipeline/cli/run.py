@@ -80,11 +80,12 @@ def _run(args, paths: DataPaths) -> int:
     except SettingsError as exc:
         print(f"geomon run: {exc}", file=sys.stderr)
         return 2
-    instance = instance_for(paths)
-    started = time.perf_counter()
-    result = defs.resolve_job_def("refresh").execute_in_process(
-        run_config=run_config, instance=instance, raise_on_error=False, tags=run_tags()
-    )
+    # disposed at the end: the event log's held connections are closed (pipeline/cli/event_log.py)
+    with instance_for(paths) as instance:
+        started = time.perf_counter()
+        result = defs.resolve_job_def("refresh").execute_in_process(
+            run_config=run_config, instance=instance, raise_on_error=False, tags=run_tags()
+        )
     elapsed = time.perf_counter() - started
     if not result.success:
         _print_failure(result, paths, elapsed)
