@@ -86,8 +86,9 @@ class Runner:
 
 # The modules pytest-xdist hands out first (`make test`: --dist loadfile --no-loadscope-reorder gives whole
 # modules in collection order): the one whose first tests build the session's default world, then those that
-# run the refresh job most (CPU seconds measured on the 2-core machine: refresh safety 81, incremental 66,
-# fault drill 46 and more in waits, rolling 46, CLI failure 19, bad input 19, changes 15, snapshots 13).
+# run the refresh job most (CPU seconds of the module in a process of its own on the shared 2-core machine,
+# 2026-12-07 at load 5-17: refresh safety 80, incremental 102, fault drill 68 and more in waits, rolling 105
+# with the default world's build, CLI failure about 80; bad input 19, changes 15, snapshots 13 before).
 # Started last, any of them would leave one worker running it alone at the end; the rest keep their order.
 FIRST = ("test_oracle.py", "test_refresh_safety.py", "test_incremental.py", "test_fault_drill.py", "test_rolling.py",
          "test_dev_instance.py",
