@@ -86,8 +86,9 @@ class Runner:
 
 # The modules pytest-xdist hands out first (`make test`: --dist loadfile --no-loadscope-reorder gives whole
 # modules in collection order): the one whose first tests build the session's default world, then those that
-# run the refresh job most (CPU seconds measured on the 2-core machine: refresh safety 81, incremental 66,
-# fault drill 46 and more in waits, rolling 46, CLI failure 19, bad input 19, changes 15, snapshots 13).
+# run the refresh job most (CPU seconds of the module in a process of its own on the shared 2-core machine,
+# 2026-12-07 at load 5-17: refresh safety 80, incremental 102, fault drill 68 and more in waits, rolling 105
+# with the default world's build, CLI failure about 80; bad input 19, changes 15, snapshots 13 before).
 # Started last, any of them would leave one worker running it alone at the end; the rest keep their order.
 FIRST = ("test_oracle.py", "test_refresh_safety.py", "test_incremental.py", "test_fault_drill.py", "test_rolling.py",
          "test_dev_instance.py",
@@ -98,8 +99,8 @@ FIRST = ("test_oracle.py", "test_refresh_safety.py", "test_incremental.py", "tes
 # them), and the fixtures whose users are pipeline tests: the shared worlds, and the runners whose ``run``
 # executes a Dagster job.
 TIER_MARKS = ("pipeline", "service", "browser", "world", "oracle", "property")
-PIPELINE_FIXTURES = frozenset({"default_world", "small_publication", "sample_publication", "cli_publication", "runner",
-                               "sql_runner"})
+PIPELINE_FIXTURES = frozenset({"default_world", "small_publication", "sample_publication", "adversarial_publication",
+                               "cli_publication", "runner", "sql_runner"})
 
 
 def pytest_collection_modifyitems(items):
@@ -296,6 +297,23 @@ def sample_publication(tmp_path_factory) -> BuiltWorld:
     """The real sample extracts (data/sample) alone published, built once per session; read-only: the real
     fixture's and the NL-share hand computations read it (three runs of the same job before)."""
     root = built_once(tmp_path_factory, "sample_publication", _build_sample_publication) / "data"
+    with pytest.MonkeyPatch.context() as mp:
+        yield BuiltWorld(root, mp)
+
+
+def _build_adversarial_publication(folder: Path) -> None:
+    from adversarial_world import write_adversarial_world
+
+    write_adversarial_world(folder / "data")  # landing/comext and landing/comtrade with their release sidecars
+    _publish(folder, {"sources": ["landing"]})
+
+
+@pytest.fixture(scope="module")
+def adversarial_publication(tmp_path_factory) -> BuiltWorld:
+    """The adversarial world (tests/adversarial_world.py, every edge the contract names) published from
+    landing/, built once per session; read-only: the oracle's and the beyond screens' comparisons read it (two
+    runs of the same job before)."""
+    root = built_once(tmp_path_factory, "adversarial_publication", _build_adversarial_publication) / "data"
     with pytest.MonkeyPatch.context() as mp:
         yield BuiltWorld(root, mp)
 

@@ -1,15 +1,12 @@
 """CEPII BACI as the third source, on SYNTHETIC files (tests/fake_baci.py; no real BACI flow rows exist here):
 the reader (exact decimals, leading zeros, bad input quarantined with file, line and reason), the staging of a
 row on both sides, the import HHI against a hand computation, `geomon fetch baci` against a local fake, and a
-whole `geomon run --sources landing` publishing source='baci' rows."""
+whole refresh (the job of `geomon run --sources landing`) publishing source='baci' rows."""
 
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
-import sys
 import zipfile
 from decimal import Decimal
 from pathlib import Path
@@ -17,12 +14,12 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from conftest import failure_messages
 from fake_baci import FLOWS, FakeBaci, edition_zip, write_year
 from pipeline.readers.inputs import discover
 from pipeline.readers.raw_store import QUARANTINE, sync_raw_table
 from pipeline.sources.baci import reader
 
-REPO = Path(__file__).resolve().parents[1]
 
 # Hand computation (FLOWS, 2021, HS6 810520), shares of allocated imports:
 # NLD imports from CHN 6000.125, DEU 2500.000, USA 1499.875 (thousand USD): total 10000.000
@@ -202,16 +199,14 @@ def test_fetch_baci_resumes_a_cut_download_verifies_and_quarantines(tmp_path, ca
         ("baci", "2021-2021", "V202301 HS17", True)]
 
 
-@pytest.mark.pipeline
-def test_geomon_run_publishes_baci_rows_whose_hhi_matches_a_hand_computation(tmp_path):
-    root = tmp_path / "data"
-    write_year(root / "landing" / "baci", 2021)
-    env = {**os.environ, "GEOMON_DATA_DIR": str(root)}
-    env.pop("COMTRADE_API_KEY", None)
-    run = subprocess.run([sys.executable, "-m", "pipeline.cli", "--data-dir", str(root), "run", "--sources", "landing"],
-                         cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
-    assert run.returncode == 0, run.stderr[-3000:]
-    con = duckdb.connect(str(root / "geomonitor.duckdb"), read_only=True)
+def test_geomon_run_publishes_baci_rows_whose_hhi_matches_a_hand_computation(runner):
+    # `geomon run --sources landing`'s job, in this process (the CLI's own behaviour is tested in
+    # test_cli_failure and test_refresh_safety; a process of its own cost 2 CPU-s of start-up and an on-disk
+    # event log)
+    write_year(runner.paths.root / "landing" / "baci", 2021)
+    result = runner.run(sources=("landing",))
+    assert result.success, failure_messages(result)
+    con = runner.published()
     rows = dict(((r, s), (hhi, n, top, allocated)) for r, s, hhi, n, top, allocated in con.execute(
         "SELECT reporter, partner_scope, hhi, n_suppliers, top1_partner, allocated_value "
         "FROM monitor.import_concentration WHERE source = 'baci' AND year = 2021 AND product_level = 'HS6' "

@@ -436,17 +436,10 @@ def default_tables(default_world):
 
 
 @pytest.fixture(scope="module")
-def adversarial_tables(tmp_path_factory):
-    from adversarial_world import write_adversarial_world
-    from conftest import Runner, failure_messages
-
-    root = tmp_path_factory.mktemp("beyond_adversarial") / "data"
-    with pytest.MonkeyPatch.context() as mp:
-        runner = Runner(root, mp)
-        write_adversarial_world(runner.paths.root)
-        result = runner.run(sources=("landing",))
-        assert result.success, "pipeline run failed:\n" + failure_messages(result)
-        return _oracle_and_sql(runner)
+def adversarial_tables(adversarial_publication):
+    """The adversarial world published once per session (conftest.adversarial_publication, read also by
+    test_oracle)."""
+    return _oracle_and_sql(adversarial_publication)
 
 
 def _check(world, table: str) -> None:

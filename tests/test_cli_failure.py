@@ -17,7 +17,19 @@ def _geomon(data_dir, *args):
                           capture_output=True, text=True, timeout=600)
 
 
-def test_a_malformed_file_is_named_with_its_line_and_the_next_step(small_publication, tmp_path):
+def _geomon_here(capsys, data_dir, *args):
+    """The same command through ``pipeline.cli.main`` in this process: its exit code and what it printed,
+    as ``_geomon`` gives them. Each behaviour below (an exit code, a refusal, a summary) keeps one command in
+    a process of its own; the others run here, without a process's start-up (about 2.5 CPU-s a command)."""
+    from pipeline.cli import main
+
+    capsys.readouterr()  # what the test printed before is not the command's
+    code = main(["--data-dir", str(data_dir), *args])
+    out, err = capsys.readouterr()
+    return subprocess.CompletedProcess(["geomon", *args], code, out, err)
+
+
+def test_a_malformed_file_is_named_with_its_line_and_the_next_step(small_publication, tmp_path, capsys):
     # a good publication to keep (the session's small one: landing/comext/good.csv), then a malformed file
     shutil.copytree(small_publication.paths.root, tmp_path / "data")
     folder = tmp_path / "data" / "landing" / "comext"
@@ -34,7 +46,7 @@ def test_a_malformed_file_is_named_with_its_line_and_the_next_step(small_publica
     # Dagster's per-step lines and stack traces stay below --log-level
     assert "Stack Trace" not in err and "Dependencies for step" not in err and len(err.splitlines()) <= 6, err
 
-    accepted = _geomon(tmp_path / "data", "run", "--sources", "landing", "--accept-quarantined-input")
+    accepted = _geomon_here(capsys, tmp_path / "data", "run", "--sources", "landing", "--accept-quarantined-input")
     assert accepted.returncode == 0, accepted.stderr
     assert (tmp_path / "data" / "snapshots" / "LATEST").read_text().strip() != latest
 
@@ -45,7 +57,8 @@ def _cli_copy(cli_publication, tmp_path):
     return root, (root / "snapshots" / "LATEST").read_text().strip()
 
 
-def test_an_empty_or_missing_landing_folder_never_publishes_and_a_shrink_only_on_purpose(cli_publication, tmp_path, webhook_receiver):
+def test_an_empty_or_missing_landing_folder_never_publishes_and_a_shrink_only_on_purpose(cli_publication, tmp_path,
+                                                                                            webhook_receiver, capsys):
     # issue 25: `geomon run --sources landing` on an empty landing/ published an empty monitor (exit 0), and
     # monitor.changes said every dependency had ended
     root, latest = _cli_copy(cli_publication, tmp_path)
@@ -70,18 +83,18 @@ def test_an_empty_or_missing_landing_folder_never_publishes_and_a_shrink_only_on
     assert webhook_receiver.bodies == []
 
     shutil.rmtree(root / "landing")  # no landing/ at all, and the shrink accepted: still never published
-    missing = _geomon(root, "run", "--sources", "landing", "--allow-shrink", "--config", str(config))
+    missing = _geomon_here(capsys, root, "run", "--sources", "landing", "--allow-shrink", "--config", str(config))
     assert missing.returncode == 1, missing.stderr
     assert "no flow rows were staged" in missing.stderr and "--allow-shrink or not" in missing.stderr
     assert published_bytes(root) == before
     assert webhook_receiver.bodies == []
-    listed = _geomon(root, "snapshots")
+    listed = _geomon_here(capsys, root, "snapshots")
     assert listed.returncode == 0 and listed.stdout.count("(LATEST)") == 1 and len(listed.stdout.splitlines()) == 2
 
     # France's row replaced by Germany's: France 2024 gone, refused; then accepted on purpose
     (root / "landing" / "comext").mkdir(parents=True)
     (root / "landing" / "comext" / "b.csv").write_text(sdmx_rows([("DE", "CN", "85051100", 1, "2024", 300)]))
-    shrunk = _geomon(root, "run", "--sources", "landing", "--config", str(config))
+    shrunk = _geomon_here(capsys, root, "run", "--sources", "landing", "--config", str(config))
     assert shrunk.returncode == 1, shrunk.stderr
     assert "  flows of comext FRA 2024: 1 rows published, none in this run" in shrunk.stderr.splitlines()
     assert shrunk.stderr.splitlines()[-1].startswith("Next: if the inputs are meant to shrink (files withdrawn, a "
@@ -120,21 +133,22 @@ def _read_only(folder):
     return lambda: subprocess.run(["umount", str(folder)], check=True)
 
 
-def test_a_read_only_data_folder_is_one_line_naming_it(cli_publication, tmp_path):
+def test_a_read_only_data_folder_is_one_line_naming_it(cli_publication, tmp_path, capsys):
     # issue 25: an 88-line traceback ending in sqlite3.OperationalError: unable to open database file
     root, _ = _cli_copy(cli_publication, tmp_path)
     before = published_bytes(root)
     undo = _read_only(root)
     try:
         for command in (["run", "--sources", "landing"], ["report"], ["snapshots", "--pin", "x"]):
-            failed = _geomon(root, *command)
+            # `geomon run` in a process of its own (its exit code), the other commands in this one
+            failed = _geomon(root, *command) if command[0] == "run" else _geomon_here(capsys, root, *command)
             assert failed.returncode == 2, (command, failed.stderr)
             assert failed.stderr.splitlines() == [
                 f"geomon {command[0]}: cannot write to {root} (Read-only file system); make it writable (a read-only "
                 f"mount: remount it read-write), or choose a writable data folder with --data-dir or $GEOMON_DATA_DIR"
             ] or ("Permission denied" in failed.stderr and len(failed.stderr.splitlines()) == 1), failed.stderr
         # reading still works
-        assert _geomon(root, "snapshots").returncode == 0
+        assert _geomon_here(capsys, root, "snapshots").returncode == 0
     finally:
         undo()
     assert published_bytes(root) == before

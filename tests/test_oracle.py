@@ -10,13 +10,12 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from pathlib import Path
 
 import duckdb
 import polars as pl
 import pytest
 
-from conftest import REPO, Runner, failure_messages
+from conftest import REPO, Runner
 from oracle.compare import CONTRACT_COLUMNS, compare
 from oracle.oracle import KEYS, NLD_CAVEAT, TABLES, compute_all
 
@@ -431,16 +430,6 @@ def _oracle_and_sql(runner: Runner) -> tuple[dict, dict]:
     return oracle, sql
 
 
-def _build(root: Path, sources, prepare=None) -> tuple[dict, dict]:
-    with pytest.MonkeyPatch.context() as mp:
-        runner = Runner(root, mp)
-        if prepare is not None:
-            prepare(runner.paths.root)
-        result = runner.run(sources=sources)
-        assert result.success, "pipeline run failed:\n" + failure_messages(result)
-        return _oracle_and_sql(runner)
-
-
 @pytest.fixture(scope="module")
 def default_tables(default_world):
     """The embedded default as `geomon run` builds it (conftest.default_world, shared by the session)."""
@@ -448,12 +437,10 @@ def default_tables(default_world):
 
 
 @pytest.fixture(scope="module")
-def adversarial_world(tmp_path_factory):
-    try:
-        from adversarial_world import write_adversarial_world
-    except ImportError as exc:  # not skipped: the adversarial world is part of the check
-        pytest.fail(f"tests/adversarial_world.py with write_adversarial_world(data_root) is missing: {exc}")
-    return _build(tmp_path_factory.mktemp("oracle_adversarial") / "data", ("landing",), write_adversarial_world)
+def adversarial_world(adversarial_publication):
+    """The adversarial world published once per session (conftest.adversarial_publication, read also by
+    test_beyond_screens)."""
+    return _oracle_and_sql(adversarial_publication)
 
 
 def _check(world, table: str) -> None:

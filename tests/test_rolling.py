@@ -18,7 +18,7 @@ import duckdb
 import polars as pl
 import pytest
 
-from conftest import Runner, SqlRunner, failure_messages, materializations
+from conftest import Runner, failure_messages, materializations
 from oracle.compare import compare
 from oracle.rolling import KEYS, ec_screen_rolling
 from pipeline import demo_world
@@ -353,29 +353,13 @@ def test_monthly_edges_match_the_oracle(harness):
     assert tie["top_supplier_value"] == D("720.000")
 
 
-def _ingested(tmp_path_factory, name: str, sources, prepare=None) -> Harness:
-    """The real readers' rows (a Dagster run of the raw assets), the rolling screen built on the harness."""
-    mp = pytest.MonkeyPatch()
-    try:
-        runner = SqlRunner(tmp_path_factory.mktemp(name) / "data", mp)
-        if prepare is not None:
-            prepare(runner.paths.root)
-        result = runner.ingest(sources)
-        assert result.success, failure_messages(result)
-        h = Harness()
-        h.copy_raw(runner.paths.warehouse)
-        h.build(TABLE)
-        return h
-    finally:
-        mp.undo()
-
-
-@pytest.mark.pipeline
 @pytest.mark.oracle
-def test_adversarial_world_matches_the_oracle(tmp_path_factory):
-    from adversarial_world import write_adversarial_world
-
-    h = _ingested(tmp_path_factory, "rolling_adversarial", ("landing",), write_adversarial_world)
+def test_adversarial_world_matches_the_oracle(adversarial_publication):
+    # the real readers' rows of the adversarial world (the raw tables of its publication, shared by the
+    # session: conftest.adversarial_publication), the rolling screen built on the harness
+    h = Harness()
+    h.copy_raw(adversarial_publication.paths.warehouse)
+    h.build(TABLE)
     rows, _ = _compare(h.con)
     # its monthly reporters: GRC (2 months of 2023), ITA (2023) and AUT (2024), and the bloc of them
     assert {r["reporter"] for r in h.rows(f"SELECT DISTINCT reporter FROM {TABLE}")} == {"AUT", "GRC", "ITA", "EU27"}
