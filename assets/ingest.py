@@ -41,7 +41,7 @@ def ingest(
     releases_from_ledger: bool = False,
 ) -> MaterializeResult:
     """``sync(conn, files)`` brings ``table`` in line with the files found (raw_store.sync_raw_table for a
-    DuckDB table, comtrade_view.sync_comtrade_view for the Parquet-backed Comtrade view)."""
+    DuckDB table, a source's own sync for a view over Parquet files, as Comtrade's reader.view)."""
     files = discover(settings.input_dirs(data.paths(), source), detect)
     with warehouse.get_connection() as conn:
         report = sync(conn, files)

@@ -147,7 +147,7 @@ def cmd_stage(args) -> dict:
     """Demo bulk TSV -> the typed Parquet the floor and pandas read (once per scale)."""
     from bench import queries
     from pipeline.paths import REFERENCE_DIR
-    from pipeline.readers.comtrade import COLUMNS
+    from pipeline.sources.comtrade.reader import COLUMNS
 
     t = time.perf_counter()
     rows = queries.stage_parquet(Path(args.landing), Path(args.parquet), REFERENCE_DIR, COLUMNS)
@@ -279,7 +279,7 @@ def cmd_ingest(args) -> dict:
     import shutil
 
     from bench import queries
-    from pipeline.readers import comtrade
+    from pipeline.sources.comtrade import reader as comtrade
     from pipeline.readers.inputs import discover
 
     landing = Path(args.landing)
@@ -298,7 +298,7 @@ def cmd_ingest(args) -> dict:
     con = queries.connect(scratch, memory_limit=args.memory_limit, threads=args.threads,
                           temp_directory=args.temp_dir)
     try:
-        from pipeline.readers.comtrade_view import sync_comtrade_view
+        from pipeline.sources.comtrade.reader.view import sync_comtrade_view
     except ImportError:  # the older pipeline: rows inserted into a DuckDB table
         from pipeline.readers.raw_store import sync_raw_table
 

@@ -34,7 +34,7 @@ def read_input_floor(landing: Path, db: Path, work_dir: Path, *, memory_limit: s
                      threads: int = 0) -> dict:
     """Read every Comext archive and Comtrade file under ``landing`` into ``db`` once; timings and rows."""
     from pipeline.sources.comext.reader import _BULK_LAYOUTS, _EXTRA_NUMERIC, BULK_COLUMNS, _split_header, bulk_layout
-    from pipeline.readers.comtrade import COLUMNS
+    from pipeline.sources.comtrade.reader import COLUMNS
     from pipeline.readers.inputs import first_line
     from pipeline.sources.comext.sevenzip import extract_member
 

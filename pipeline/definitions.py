@@ -44,14 +44,14 @@ table_descriptions = {
 
 
 def definitions(*, data_dir: str = EnvVar(DATA_DIR_ENV), comtrade_key: str | None = None,
-                comext_bulk_start: str | None = None, **settings) -> Definitions:
+                **settings) -> Definitions:
     """Every asset, job, schedule and sensor with their resources. ``settings`` are fields of DataFolder,
     InputSettings or Thresholds by name (e.g. ``sources=["landing"]``, ``min_world_reporters=1``);
-    ``comtrade_key`` and ``comext_bulk_start`` go to the sources' own definitions (pipeline/sources)."""
+    ``comtrade_key`` goes to the sources' own definitions (pipeline/sources)."""
     chosen = split_settings(settings)
     data = DataFolder(root=data_dir, **chosen["data"])
     # each registered source's assets, sensors and client resources (assets/<source>/source_definitions)
-    parts = [load(s.assets)(comtrade_key=comtrade_key, comext_bulk_start=comext_bulk_start) for s in SOURCES]
+    parts = [load(s.assets)(comtrade_key=comtrade_key) for s in SOURCES]
     return Definitions(
         assets=[
             *reference_assets,

@@ -427,7 +427,7 @@ def run_drill(workdir: Path, *, rate: float = 200.0, fault_rate: float = 0.10, s
     from pipeline.sources.comtrade.client.store import PageStore
     from pipeline.sources.comtrade.client.sync import sync_plan
     from pipeline.sources.comtrade.resource import ComtradeClient, ComtradeKey
-    from pipeline.readers import comtrade as reader
+    from pipeline.sources.comtrade import reader
 
     reps = [c for c in partner_codes() if c != 0][:reporters]
     chapters = hs_codes(2)

@@ -16,7 +16,7 @@ import duckdb
 
 from assets.reference import REFERENCE_TABLES, load_reference_table
 from pipeline.paths import SQL_DIR
-from pipeline.readers import comtrade
+from pipeline.sources.comtrade import reader as comtrade
 from pipeline.sources.comext import reader as comext
 from pipeline.readers.raw_store import META_COLUMNS
 from pipeline.resources import Thresholds

@@ -55,7 +55,7 @@ def _comtrade_page(records, count=None, error=""):
 
 def _comtrade_bulk(records) -> bytes:
     """A bulk file (gzip TSV under the 47 field names) holding the page's records."""
-    from pipeline.readers.comtrade import COLUMNS
+    from pipeline.sources.comtrade.reader import COLUMNS
 
     data = json.loads(_comtrade_page(records))["data"]
     rows = ["\t".join(COLUMNS)] + ["\t".join("" if r.get(c) is None else str(r[c]).lower() if isinstance(r[c], bool)

@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench import queries  # noqa: E402
 from pipeline.demo_world import generate  # noqa: E402
 from pipeline.paths import DATA_DIR_ENV, REFERENCE_DIR, REPO_ROOT, DataPaths  # noqa: E402
-from pipeline.readers.comtrade import COLUMNS  # noqa: E402
+from pipeline.sources.comtrade.reader import COLUMNS  # noqa: E402
 
 SCALE = 0.003
 COLS = ", ".join(queries.KEY + queries.MEASURES)

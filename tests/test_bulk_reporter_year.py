@@ -24,10 +24,10 @@ from conftest import SAMPLE
 from fake_comext import month_archive
 from fake_comtrade import bulk_file
 from pipeline.io import sha256_of
-from pipeline.readers import comtrade
+from pipeline.sources.comtrade import reader as comtrade
 from pipeline.sources.comext import bulk_reader as comext_bulk
-from pipeline.readers.comtrade_parquet import cached_conversion
-from pipeline.readers.comtrade_view import sync_comtrade_view
+from pipeline.sources.comtrade.reader.parquet import cached_conversion
+from pipeline.sources.comtrade.reader.view import sync_comtrade_view
 from pipeline.readers.inputs import InputFile, discover
 
 PAGE = SAMPLE / "comtrade" / "comtradr_get_C_A_HS_2010_CHN_ARG-DEU_TOTAL.json"

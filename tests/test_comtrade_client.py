@@ -26,9 +26,9 @@ from pipeline.sources.comtrade.client.store import RELEASE_LABEL, PageStore
 from pipeline.sources.comtrade.client.sync import release_marks, sync_plan
 from pipeline.resources import DataFolder
 from pipeline.sources.comtrade.resource import ComtradeClient, ComtradeKey
-from pipeline.readers import comtrade as reader
+from pipeline.sources.comtrade import reader
 from pipeline.readers.inputs import discover
-from pipeline.readers.comtrade_view import sync_comtrade_view
+from pipeline.sources.comtrade.reader.view import sync_comtrade_view
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "data" / "sample" / "comtrade"

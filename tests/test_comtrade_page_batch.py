@@ -19,8 +19,8 @@ import duckdb
 import pytest
 
 from conftest import SAMPLE
-from pipeline.readers import comtrade
-from pipeline.readers.comtrade_view import sync_comtrade_view
+from pipeline.sources.comtrade import reader as comtrade
+from pipeline.sources.comtrade.reader.view import sync_comtrade_view
 from pipeline.readers.inputs import discover
 
 PAGE = SAMPLE / "comtrade" / "comtradr_get_C_A_HS_2010_CHN_ARG-DEU_TOTAL.json"

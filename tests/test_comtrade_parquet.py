@@ -17,8 +17,8 @@ import pytest
 
 from conftest import SAMPLE, failure_messages
 from fake_comtrade import bulk_file
-from pipeline.readers import comtrade
-from pipeline.readers.comtrade_view import COVERAGE, sync_comtrade_view
+from pipeline.sources.comtrade import reader as comtrade
+from pipeline.sources.comtrade.reader.view import COVERAGE, sync_comtrade_view
 from pipeline.readers.inputs import discover
 
 PAGE = SAMPLE / "comtrade" / "comtradr_get_C_A_HS_2010_CHN_ARG-DEU_TOTAL.json"
@@ -208,7 +208,7 @@ def test_bulk_and_pages_for_the_same_reporter_year_publish_the_bulk_figures(runn
 def test_a_new_converter_version_converts_held_files_again(tmp_path, monkeypatch):
     """PARQUET_VERSION is bumped when the conversion changes (columns or checks): files the warehouse already
     holds are converted again, so none is served from a conversion the current reader would not make."""
-    from pipeline.readers import comtrade_parquet
+    from pipeline.sources.comtrade.reader import parquet as comtrade_parquet
 
     folder, cache = tmp_path / "comtrade", tmp_path / "cache"
     folder.mkdir()

@@ -15,7 +15,7 @@ from fake_comext import FakeComext, month_archive
 from fake_comtrade import FakeComtrade, hs_codes, make_records, partner_codes
 from pipeline.cli import main
 from pipeline.sources.comtrade.client.bulk import parse_file_size
-from pipeline.readers.comtrade import COLUMNS
+from pipeline.sources.comtrade.reader import COLUMNS
 
 KEY = "TEST-FETCH-KEY-77"
 
@@ -201,8 +201,8 @@ def test_backfill_of_comtrade_years_materializes_each_partition(tmp_path):
 @pytest.mark.service
 def test_comtrade_bulk_years_are_converted_to_parquet_when_fetched(comtrade, tmp_path):
     from assets.comtrade.bulk import BULK_KEY, BULK_OP, comtrade_bulk_files
-    from pipeline.readers import comtrade as reader
-    from pipeline.readers.comtrade_view import sync_comtrade_view
+    from pipeline.sources.comtrade import reader
+    from pipeline.sources.comtrade.reader.view import sync_comtrade_view
     from pipeline.readers.inputs import discover
     from pipeline.resources import DataFolder
     from pipeline.sources.comtrade.resource import ComtradeClient, ComtradeKey

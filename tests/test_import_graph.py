@@ -111,10 +111,13 @@ def test_the_check_finds_a_cycle_hidden_in_a_function(tmp_path):
 # A source's client: pipeline/clients/* (the source-neutral HTTP layer) and pipeline/sources/<name>/client[/...].
 CLIENT = re.compile(r"pipeline\.clients(\..+)?|pipeline\.sources\.[^.]+\.client(\..+)?")
 # What a client may not import: Dagster (and the asset and resource modules, which are Dagster), and the readers
-# (pipeline/readers/*, a source's reader modules); pipeline.readers.inputs is the input-file types they share.
+# (pipeline/readers/*, a source's reader modules or reader package: comext/bulk_reader.py, comtrade/reader/view.py);
+# pipeline.readers.inputs is the input-file types they share.
 CLIENT_MAY_NOT = re.compile(r"(dagster|dagster_\w+|assets|pipeline\.resources|pipeline\.readers|"
                             r"pipeline\.sources\.[^.]+\.[^.]*reader[^.]*)(\..+)?")
 SHARED_TYPES = {"pipeline.readers.inputs"}
+# The folders every source shares: none of their modules or packages is a source's (named after it).
+SHARED_FOLDERS = ("pipeline/clients", "pipeline/readers")
 
 
 def layering_violations(root: Path = REPO) -> list[str]:
@@ -124,7 +127,9 @@ def layering_violations(root: Path = REPO) -> list[str]:
     * nothing outside a source's folders (``pipeline/sources/<name>/``, ``assets/<name>/``) imports a module of
       that source; machinery reaches it through the registry (``Source`` traits, ``module:attribute`` paths),
       and only ``pipeline.sources.registry`` names the source packages themselves;
-    * ``pipeline/clients/`` holds no source's package: its client is in the source's folder.
+    * ``pipeline/clients/`` holds no source's package: its client is in the source's folder;
+    * ``pipeline/clients/`` and ``pipeline/readers/`` hold no module or package named after a source
+      (``comtrade_view.py``): the source's client and readers are in its folder.
     """
     files = module_files(root)
     sources = {p.name for p in (root / "pipeline" / "sources").iterdir() if (p / "__init__.py").is_file()}
@@ -145,19 +150,29 @@ def layering_violations(root: Path = REPO) -> list[str]:
                 found.append(f"{module} -> {name}")
     found += [f"pipeline/clients/{p.name}/ is a source's package" for p in sorted((root / "pipeline" / "clients").iterdir())
               if p.is_dir() and (p / "__init__.py").is_file()]
+    found += [f"{folder}/{p.name} is a source's module" for folder in SHARED_FOLDERS
+              for p in sorted((root / folder).iterdir())
+              if p.name.startswith(tuple(sorted(sources))) and f"{folder}/{p.name}/ is a source's package" not in found]
     return found
 
 
 def test_sources_keep_to_their_folders():
+    modules = module_files(REPO)
+    # Comtrade's readers are in its folder, where the rules above see them as a source's reader modules
+    assert {"pipeline.sources.comtrade.reader", "pipeline.sources.comtrade.reader.parquet",
+            "pipeline.sources.comtrade.reader.view"} <= set(modules)
+    assert not any(m.startswith("pipeline.readers.comtrade") for m in modules)
     assert layering_violations() == []
 
 
 def test_the_layering_check_finds_each_kind_of_breach(tmp_path):
-    for folder in ("pipeline/clients/acme", "pipeline/sources/acme/client", "pipeline/sources/other", "assets/acme"):
+    for folder in ("pipeline/clients/acme", "pipeline/sources/acme/client", "pipeline/sources/other/reader",
+                   "assets/acme", "pipeline/readers"):
         (tmp_path / folder).mkdir(parents=True)
     (tmp_path / "pipeline" / "cli").mkdir()
     for init in ("pipeline", "pipeline/clients", "pipeline/clients/acme", "pipeline/sources", "pipeline/sources/acme",
-                 "pipeline/sources/acme/client", "pipeline/sources/other", "assets", "assets/acme", "pipeline/cli"):
+                 "pipeline/sources/acme/client", "pipeline/sources/other", "pipeline/sources/other/reader", "assets",
+                 "assets/acme", "pipeline/cli", "pipeline/readers"):
         (tmp_path / init / "__init__.py").write_text("")
     (tmp_path / "pipeline" / "sources" / "acme" / "reader.py").write_text("import duckdb\n")
     (tmp_path / "pipeline" / "sources" / "acme" / "client" / "store.py").write_text(
@@ -168,10 +183,18 @@ def test_the_layering_check_finds_each_kind_of_breach(tmp_path):
     (tmp_path / "pipeline" / "cli" / "fetch.py").write_text("from pipeline.sources.acme import reader\n")
     (tmp_path / "assets" / "acme" / "api.py").write_text("from pipeline.sources.acme.client import store\n")
     (tmp_path / "pipeline" / "sources" / "registry.py").write_text("from pipeline.sources.acme import SOURCE\n")
+    # a client module importing its own source's reader package; a source's reader left in the shared readers
+    (tmp_path / "pipeline" / "sources" / "other" / "reader" / "view.py").write_text("import duckdb\n")
+    (tmp_path / "pipeline" / "sources" / "other" / "client.py").write_text(
+        "from pipeline.sources.other.reader.view import sync\n")
+    (tmp_path / "pipeline" / "readers" / "inputs.py").write_text("")
+    (tmp_path / "pipeline" / "readers" / "acme_view.py").write_text("from pipeline.readers.inputs import InputFile\n")
     assert layering_violations(tmp_path) == [
         "pipeline.cli.fetch -> pipeline.sources.acme.reader",
         "pipeline.sources.acme.client.store -> dagster",
         "pipeline.sources.acme.client.store -> pipeline.sources.acme.reader",
+        "pipeline.sources.other.client -> pipeline.sources.other.reader.view",
         "pipeline.sources.other.status -> pipeline.sources.acme.client.store",
         "pipeline/clients/acme/ is a source's package",
+        "pipeline/readers/acme_view.py is a source's module",
     ]

@@ -5,18 +5,17 @@
 """
 
 
-def source_definitions(*, comext_bulk_start=None, **_options):
-    """The source's assets, sensors and client resource; ``comext_bulk_start`` (YYYY-MM) is the first month
-    partition of the bulk fetch asset."""
+def source_definitions(**_options):
+    """The source's assets (the bulk fetch asset's month partitions start at ``assets.comext.api.DEFAULT_BULK_START``),
+    sensors and client resource."""
     from dagster import Definitions
 
-    from assets.comext.api import DEFAULT_BULK_START, comext_bulk_months_asset, comext_fetch_assets, comext_sensors
+    from assets.comext.api import comext_bulk_months, comext_fetch_assets, comext_sensors
     from assets.comext.records import comext_bulk, comext_sdmx
     from pipeline.sources.comext.resource import ComextApi
 
     return Definitions(
-        assets=[comext_sdmx, comext_bulk, *comext_fetch_assets,
-                comext_bulk_months_asset(comext_bulk_start or DEFAULT_BULK_START)],
+        assets=[comext_sdmx, comext_bulk, *comext_fetch_assets, comext_bulk_months],
         sensors=comext_sensors,
         resources={"comext_api": ComextApi()},
     )

@@ -16,9 +16,9 @@ from assets.comtrade.api import (COMTRADE_POOL, DEFAULT_START_YEAR, FETCH_GROUP,
 from pipeline.sources.comtrade.client.bulk import BulkStore, sync_bulk
 from pipeline.sources.comtrade.client.plan import PlanError, PlanSpec
 from pipeline.clients.landing import read_json, write_json
-from pipeline.readers.comtrade_parquet import cache_dir, cached_conversion
 from pipeline.readers.inputs import InputError, InputFile
 from pipeline.resources import DataFolder
+from pipeline.sources.comtrade.reader.parquet import cache_dir, cached_conversion
 from pipeline.sources.comtrade.resource import ComtradeClient
 
 BULK_KEY = AssetKey(["raw", "comtrade_bulk_files"])

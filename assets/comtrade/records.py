@@ -5,10 +5,10 @@ from dagster import AssetExecutionContext, AssetKey, MaterializeResult, asset
 
 from assets.ingest import ingest, input_contract_spec
 from pipeline.freshness import freshness_policy
-from pipeline.readers import comtrade
-from pipeline.readers.comtrade_parquet import cache_dir
-from pipeline.readers.comtrade_view import sync_comtrade_view
 from pipeline.resources import DUCKDB_POOL, DataFolder, InputSettings, Warehouse
+from pipeline.sources.comtrade import reader as comtrade
+from pipeline.sources.comtrade.reader.parquet import cache_dir
+from pipeline.sources.comtrade.reader.view import sync_comtrade_view
 
 RECORDS_KEY = AssetKey(["raw", "comtrade_records"])
 

@@ -11,9 +11,9 @@ Layout (modelled on dagster-open-platform's ``defs/<source>/`` folders loaded by
   and resources; ``pipeline/definitions.py`` merges them;
 * its client (``client/`` or ``client.py``: on the shared ``pipeline/clients/http.py``, free of Dagster and of
   the readers), its readers, its Dagster resource (``resource.py``) and its rules for the reference tables
-  (``reference.py``, with ``code_column``) live in this folder too (Comtrade's reader is still
-  ``pipeline/readers/comtrade*.py``); ``tests/test_import_graph.py`` checks that nothing outside the source's
-  folders imports them;
+  (``reference.py``, with ``code_column``) live in this folder too; ``tests/test_import_graph.py`` checks that
+  nothing outside the source's folders imports them and that the shared ``pipeline/clients/`` and
+  ``pipeline/readers/`` hold no source's module;
 * its ``geomon fetch <name>`` subcommands: a module with ``add_commands(kinds, common)``;
   its ``geomon status`` rows: a function ``coverage(paths, ingested, published) -> list[dict]``;
   its demo-world writer (optional): a module of :mod:`pipeline.demo_world`;

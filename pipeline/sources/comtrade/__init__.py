@@ -1,14 +1,15 @@
 """UN Comtrade as a registered source: v1 API pages and bulk files, USD, HS6 as reported by each country.
 
-Its parts: the client (:mod:`.client`: plan, split, session, store, sync, bulk), the resource (:mod:`.resource`),
-its reference rules (:mod:`.reference`), the reader ``pipeline/readers/comtrade*.py``, the assets
-``assets/comtrade/``, ``geomon fetch comtrade|comtrade-bulk`` (:mod:`pipeline.sources.comtrade.fetch_cli`),
-its status rows (:mod:`pipeline.sources.comtrade.status`), the demo world's Comtrade writer and the ``comtrade``
-CTE of ``dbt_like_sql/staging/trade_flows.sql``.
+Its parts, all in this folder but the assets: the client (:mod:`.client`: plan, split, session, store, sync, bulk),
+the reader (:mod:`.reader`: the files' layouts and types, :mod:`.reader.parquet` converting each file to Parquet,
+:mod:`.reader.view` keeping ``raw.comtrade_records`` a view over them), the resource (:mod:`.resource`), its
+reference rules (:mod:`.reference`), the assets ``assets/comtrade/``, ``geomon fetch comtrade|comtrade-bulk``
+(:mod:`pipeline.sources.comtrade.fetch_cli`), its status rows (:mod:`pipeline.sources.comtrade.status`), the demo
+world's Comtrade writer and the ``comtrade`` CTE of ``dbt_like_sql/staging/trade_flows.sql``.
 """
 
-from pipeline.readers import comtrade as reader
 from pipeline.sources import Schedule, Source
+from pipeline.sources.comtrade import reader
 
 SOURCE = Source(
     attribution='UN Comtrade (subject to the UN Comtrade policy on use and re-dissemination; raw records are not redistributed)',

@@ -35,9 +35,9 @@ import duckdb
 
 from pipeline.io import atomic_path, sql_string
 from pipeline.paths import DataPaths
-from pipeline.readers import comtrade
 from pipeline.readers.inputs import InputError, InputFile
 from pipeline.readers.parquet_cache import cache_key, cached, read_report, write_report
+from pipeline.sources.comtrade import reader as comtrade
 
 PARQUET_KEY = "geomonitor.comtrade"
 # Bump when the Parquet columns or the checks change: every file is then converted again, held ones too.

@@ -4,7 +4,7 @@ The contract is raw_store's (a file is read whole or not at all; a new or change
 sha256, is read again, an unchanged one costs nothing, a file that disappears takes its rows
 with it; what cannot be read goes to ``raw.quarantine`` with file, line and reason, and is
 tried again on the next run), but the rows never enter the DuckDB file: each input file is
-converted once to Parquet (:mod:`pipeline.readers.comtrade_parquet`: a bulk file to its own
+converted once to Parquet (:mod:`pipeline.sources.comtrade.reader.parquet`: a bulk file to its own
 file, the new API pages of a run together to one file, each row marked with its page's key),
 and the raw table is a view over the current files' conversions, with ``_file``, ``release``
 and ``synthetic`` from the ledger (``raw.ingested_files``, which also records the Parquet file,
@@ -30,9 +30,6 @@ from pathlib import Path
 import duckdb
 
 from pipeline.io import sql_string
-from pipeline.readers import comtrade
-from pipeline.readers.comtrade_parquet import (Conversion, cache_name, cached_conversion, convert_pages,
-                                               held_conversion, page_batches)
 from pipeline.readers.inputs import InputError, InputFile
 from pipeline.readers.parquet_cache import prune
 from pipeline.readers.raw_store import (
@@ -45,6 +42,9 @@ from pipeline.readers.raw_store import (
     _reason,
     quarantine,
 )
+from pipeline.sources.comtrade import reader as comtrade
+from pipeline.sources.comtrade.reader.parquet import (Conversion, cache_name, cached_conversion, convert_pages,
+                                                      held_conversion, page_batches)
 
 COVERAGE = "raw.comtrade_coverage"
 _COVERAGE_DDL = f"""

@@ -7,8 +7,8 @@ Two real layouts carry the same 47 fields (sources.md 1.5 and 1.7):
 * bulk files: gzip tab-separated text with a header of the same field names
   (one per reporter-year from the premium bulk API, or dropped in a landing folder).
 
-Every file becomes one typed Parquet file (:mod:`pipeline.readers.comtrade_parquet`), and
-``raw.comtrade_records`` is a view over those files (:mod:`pipeline.readers.comtrade_view`).
+Every file becomes one typed Parquet file (:mod:`pipeline.sources.comtrade.reader.parquet`), and
+``raw.comtrade_records`` is a view over those files (:mod:`pipeline.sources.comtrade.reader.view`).
 Where a bulk file and API pages hold the same frequency, reporter, year and flow, the bulk
 file's rows are kept and the pages' rows for that key are left out (:data:`SUPERSEDING_FORMAT`).
 """
