@@ -29,7 +29,6 @@ import os
 import sqlite3
 import threading
 from collections import OrderedDict
-from pathlib import Path
 from contextlib import contextmanager
 from typing import Iterator
 
@@ -57,7 +56,8 @@ def _tune(dbapi_connection, _record) -> None:
     if not _TUNED or not isinstance(dbapi_connection, sqlite3.Connection):
         return
     path = next((row[2] for row in dbapi_connection.execute("PRAGMA database_list") if row[1] == "main"), "")
-    home = next((h for h in _TUNED if path.startswith(h)), None)
+    with _TUNED_LOCK:
+        home = next((h for h in _TUNED if path.startswith(h)), None)
     if home is None:
         return
     dbapi_connection.execute("PRAGMA journal_mode=WAL")  # what Dagster sets once the tables exist: before them
@@ -91,7 +91,8 @@ def _share_revision_maps() -> None:
     ScriptDirectory.from_config = staticmethod(from_config)
 
 
-def _tune_home(home: str) -> None:
+def tune_home(home: str) -> None:
+    """Tune the SQLite files under ``home`` (the module docstring) until :func:`untune_home`."""
     global _listening
     with _TUNED_LOCK:
         if not _listening:
@@ -101,7 +102,7 @@ def _tune_home(home: str) -> None:
         _TUNED.setdefault(os.path.join(os.path.abspath(home), ""), {})
 
 
-def _untune_home(home: str) -> None:
+def untune_home(home: str) -> None:
     with _TUNED_LOCK:
         held = _TUNED.pop(os.path.join(os.path.abspath(home), ""), {})
     for connection in held.values():
@@ -117,8 +118,8 @@ class HeldConnectionEventLogStorage(SqliteEventLogStorage):
         self._engines_pid = os.getpid()
         self._present_tables: frozenset[str] = frozenset()
         # <home>/history/runs/: the home's SQLite files are tuned while this storage lives (module docstring)
-        self._home = str(Path(base_dir).resolve().parents[1])
-        _tune_home(self._home)
+        self._home = os.path.dirname(os.path.dirname(os.path.abspath(base_dir)))
+        tune_home(self._home)
         super().__init__(base_dir, inst_data=inst_data)
 
     def _engine(self, shard: str) -> Engine:
@@ -169,7 +170,7 @@ class HeldConnectionEventLogStorage(SqliteEventLogStorage):
             while self._engines:
                 _, engine = self._engines.popitem()
                 engine.dispose()
-        _untune_home(self._home)
+        untune_home(self._home)
         super().dispose()
 
     @classmethod
