@@ -5,7 +5,7 @@ from collections.abc import Iterator
 from dagster import (AssetCheckResult, AssetCheckSeverity, AssetCheckSpec, AssetExecutionContext, AssetKey,
                      AssetsDefinition, AutomationCondition, Failure, MaterializeResult, MetadataValue, asset)
 
-from pipeline.publish import PublicationRefused, Verdict, publish
+from pipeline.publish.guard import PublicationRefused, Verdict
 from pipeline.publish.notify import post_summary, summary
 from pipeline.publish.report_files import report_summary
 from pipeline.resources import DUCKDB_POOL, DataFolder, InputSettings, Thresholds, Warehouse, Webhook
@@ -63,6 +63,8 @@ def publication_asset(monitor_tables: list[str], reference_tables: list[str],
                     "SELECT table_name, file, line, reason FROM raw.quarantine ORDER BY ALL").fetchall()
             ]
             years = conn.execute("SELECT max(year) FROM monitor.import_concentration").fetchall()[0][0]
+            from pipeline.publish.write import publish  # pyarrow, polars, the workbook: when it runs (issue 28)
+
             try:
                 result = publish(
                     conn, paths, database_tables=database_tables, snapshot_tables=snapshot_tables, sources=sources,

@@ -161,3 +161,42 @@ def test_a_home_that_chooses_its_storage_keeps_it(tmp_path, monkeypatch):
     with instance_for(DataPaths(tmp_path / "data")) as instance:
         assert type(instance.event_log_storage) is SqliteEventLogStorage
         assert not (tmp_path / "data" / "dagster_home").exists()
+
+
+def test_the_run_storage_is_not_checkpointed_by_every_call_and_is_released_on_dispose(tmp_path):
+    """Dagster's run storage opens and closes a connection per call; closing the last one checkpoints the file and
+    deletes its WAL (an fsync each time). While a shell run's instance is open one idle connection is held to it, so
+    its writes stay in the WAL; disposing the instance closes that connection (checkpoint, WAL gone) and the run is in
+    the file `make dev` reads."""
+    paths = DataPaths(tmp_path / "data")
+    history = paths.root / "dagster_home" / "history"
+    with instance_for(paths) as instance:
+        result = _defs().resolve_job_def("refresh").execute_in_process(instance=instance, tags=run_tags())
+        assert result.success
+        wal = history / "runs.db-wal"
+        assert wal.exists() and wal.stat().st_size > 0
+    assert not wal.exists()
+    from dagster._core.storage.runs.sqlite.sqlite_run_storage import SqliteRunStorage
+
+    assert SqliteRunStorage.from_local(str(history)).get_run_records()[0].dagster_run.is_success
+    open_files = {os.path.realpath(f"/proc/self/fd/{fd}") for fd in os.listdir("/proc/self/fd")
+                  if os.path.exists(f"/proc/self/fd/{fd}")}
+    assert str(history / "runs.db") not in open_files
+
+
+def test_a_fresh_folder_reads_dagster_migration_scripts_once(tmp_path, monkeypatch):
+    """Each storage of a new instance, and the new run's event file, asks alembic for the head revision: the
+    migration scripts (90 files) are read once per process, not once per question."""
+    from alembic.script.base import ScriptDirectory
+
+    reads = []
+    load = ScriptDirectory._load_revisions
+
+    def counting(self):
+        reads.append(self.dir)
+        yield from load(self)
+
+    monkeypatch.setattr(ScriptDirectory, "_load_revisions", counting)
+    with instance_for(DataPaths(tmp_path / "data")) as instance:
+        assert _defs().resolve_job_def("refresh").execute_in_process(instance=instance, tags=run_tags()).success
+    assert len(reads) <= 1, reads

@@ -12,11 +12,22 @@ lose the last commits, and what an event log loses then is what the process that
 The files, tables and rows are exactly Dagster's, so `make dev` (the stock class, from pipeline/dagster.yaml) reads
 them. Its live view of a run follows the run's ``<run id>.db`` file with watchdog, which a write held in the WAL
 would not touch: the file's time is touched after each stored event so the UI still updates as the run goes.
+
+The instance's other SQLite files (``history/runs.db``, ``schedules/schedules.db``) are Dagster's own storages, which
+open a connection per call. While this storage is in use, every SQLite connection this process opens to a file of the
+instance's home is set to WAL with ``synchronous=NORMAL`` too (a fresh home's tables are then created without an fsync
+per statement: 58 of them), and one idle connection per such file is held until :meth:`dispose`, so the close of
+Dagster's last connection no longer checkpoints the file (an fsync) after each call: create_run alone makes dozens.
+Each of these storages, and each new run file, also asks alembic for the schema's head revision, and alembic reads its
+90 migration scripts anew each time (8 times before the first step of a run in a fresh folder): the scripts of one
+folder are read once per process instead (:func:`_share_revision_maps`).
 """
 
 from __future__ import annotations
 
 import os
+import sqlite3
+import threading
 from collections import OrderedDict
 from contextlib import contextmanager
 from typing import Iterator
@@ -33,11 +44,69 @@ from sqlalchemy.pool import StaticPool
 # the index and the run's file are what a run writes; a few more for reads of other runs in a long process
 OPEN_FILES = 4
 
+# home folder (with a trailing separator) -> the idle connections held to its Dagster-managed files (module docstring)
+_TUNED: dict[str, dict[str, sqlite3.Connection]] = {}
+_TUNED_LOCK = threading.Lock()
+_listening = False
+
 
 def _tune(dbapi_connection, _record) -> None:
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.close()
+    """SQLAlchemy's ``connect`` hook for every engine of the process: WAL and ``synchronous=NORMAL`` for a SQLite
+    file under a tuned home, and a held idle connection to it if it is not one of the event log's own files."""
+    if not _TUNED or not isinstance(dbapi_connection, sqlite3.Connection):
+        return
+    path = next((row[2] for row in dbapi_connection.execute("PRAGMA database_list") if row[1] == "main"), "")
+    with _TUNED_LOCK:
+        home = next((h for h in _TUNED if path.startswith(h)), None)
+    if home is None:
+        return
+    dbapi_connection.execute("PRAGMA journal_mode=WAL")  # what Dagster sets once the tables exist: before them
+    dbapi_connection.execute("PRAGMA synchronous=NORMAL")
+    if os.sep + os.path.join("history", "runs") + os.sep in path[len(home) - 1:]:
+        return  # the event log's files: held by the storage itself, and one a run (too many to hold them all)
+    with _TUNED_LOCK:
+        held = _TUNED.get(home)
+        if held is not None and path not in held:
+            held[path] = sqlite3.connect(path, check_same_thread=False)
+            held[path].execute("PRAGMA schema_version").fetchall()  # a read: only then does it share the WAL
+
+
+def _share_revision_maps() -> None:
+    """Make alembic's ``ScriptDirectory.from_config`` give every script directory of one folder the revision map read
+    first (the migration scripts of the installed Dagster do not change while the process runs)."""
+    from alembic.script import ScriptDirectory
+
+    if getattr(ScriptDirectory.from_config, "shares_revision_maps", False):
+        return
+    original = ScriptDirectory.from_config
+    maps: dict[tuple, object] = {}
+
+    def from_config(config, *args, **kwargs):
+        script = original(config, *args, **kwargs)
+        key = (script.dir, tuple(script.version_locations), script.recursive_version_locations, script.sourceless)
+        script.revision_map = maps.setdefault(key, script.revision_map)
+        return script
+
+    from_config.shares_revision_maps = True
+    ScriptDirectory.from_config = staticmethod(from_config)
+
+
+def tune_home(home: str) -> None:
+    """Tune the SQLite files under ``home`` (the module docstring) until :func:`untune_home`."""
+    global _listening
+    with _TUNED_LOCK:
+        if not _listening:
+            sa_event.listen(Engine, "connect", _tune)
+            _share_revision_maps()
+            _listening = True
+        _TUNED.setdefault(os.path.join(os.path.abspath(home), ""), {})
+
+
+def untune_home(home: str) -> None:
+    with _TUNED_LOCK:
+        held = _TUNED.pop(os.path.join(os.path.abspath(home), ""), {})
+    for connection in held.values():
+        connection.close()
 
 
 class HeldConnectionEventLogStorage(SqliteEventLogStorage):
@@ -48,6 +117,9 @@ class HeldConnectionEventLogStorage(SqliteEventLogStorage):
         self._engines: OrderedDict[str, Engine] = OrderedDict()
         self._engines_pid = os.getpid()
         self._present_tables: frozenset[str] = frozenset()
+        # <home>/history/runs/: the home's SQLite files are tuned while this storage lives (module docstring)
+        self._home = os.path.dirname(os.path.dirname(os.path.abspath(base_dir)))
+        tune_home(self._home)
         super().__init__(base_dir, inst_data=inst_data)
 
     def _engine(self, shard: str) -> Engine:
@@ -58,7 +130,6 @@ class HeldConnectionEventLogStorage(SqliteEventLogStorage):
             # one connection shared by the threads of the process: every use is under self._db_lock
             engine = create_engine(self.conn_string_for_shard(shard), poolclass=StaticPool,
                                    connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS, "check_same_thread": False})
-            sa_event.listen(engine, "connect", _tune)
             self._engines[shard] = engine
             while len(self._engines) > OPEN_FILES:
                 _, oldest = self._engines.popitem(last=False)
@@ -99,6 +170,7 @@ class HeldConnectionEventLogStorage(SqliteEventLogStorage):
             while self._engines:
                 _, engine = self._engines.popitem()
                 engine.dispose()
+        untune_home(self._home)
         super().dispose()
 
     @classmethod

@@ -51,8 +51,9 @@ def instance_for(paths: DataPaths):
             shutil.copyfile(Path(__file__).resolve().parents[1] / "dagster.yaml", home / "dagster.yaml")
     overrides = {}
     if not _storage_keys(home):
-        from pipeline.cli.event_log import HeldConnectionEventLogStorage
+        from pipeline.cli.event_log import HeldConnectionEventLogStorage, tune_home
 
+        tune_home(str(home))  # before the run storage, created first (pipeline/cli/event_log.py)
         overrides["event_log_storage"] = HeldConnectionEventLogStorage.config_for(
             os.path.join(home, "history", "runs", ""))
     instance = DagsterInstance.from_ref(InstanceRef.from_dir(str(home), overrides=overrides))

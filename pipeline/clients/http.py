@@ -76,9 +76,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping
-
-import httpx
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 
 from pipeline.clients.http_rules import (  # noqa: F401 - part of this module's API
     _TRY_AGAIN,
@@ -93,6 +91,9 @@ from pipeline.clients.http_rules import (  # noqa: F401 - part of this module's 
     parse_retry_after,
 )
 from pipeline.clients.secrets import SecretFilter, redact, redact_url, speaker
+
+if TYPE_CHECKING:  # httpx (about 0.2 s) is imported by the methods that send: `geomon run` and the
+    import httpx   # asset definitions import this module without making a request (issue 28)
 
 __all__ = [
     "FetchPolicy", "Fetcher", "Fetched", "RangeFetched", "FetchStats", "Throttle",
@@ -264,6 +265,8 @@ class Fetcher:
         self.throttle = Throttle(self.policy.requests_per_second, clock=clock, sleep=sleep)
         self.stats = FetchStats()
         self._lock = threading.Lock()
+        import httpx
+
         self._client = httpx.Client(
             headers={"User-Agent": user_agent, **(headers or {})},
             timeout=httpx.Timeout(self.policy.timeout_s),
@@ -330,6 +333,8 @@ class Fetcher:
         A 200 (the service ignored the range) rewrites ``path`` with the whole body. Statuses, throttle,
         quota and HTML pages are handled as in :meth:`get`; a Content-Range total that changes between
         attempts (the file was replaced) is a RequestFailed ``changed``."""
+        import httpx
+
         request_url = httpx.URL(url)
         extra_params = {k: v for k, v in (params or {}).items() if v is not None}
         if extra_params:
@@ -359,6 +364,8 @@ class Fetcher:
                             self._clock() - began)
 
     def _stream_range(self, response, path, state, name, shown, attempt, asked, on_bytes) -> None:
+        import httpx
+
         status, pos = response.status_code, state["pos"]
         if status not in (200, 206):
             try:
@@ -422,6 +429,8 @@ class Fetcher:
                  content: bytes | None = None) -> Fetched:
         if expect not in ("json", "text", "bytes", "status"):
             raise ValueError(f"expect must be json, text, bytes or status (got {expect!r})")
+        import httpx
+
         request_url = httpx.URL(url)
         extra_params = {k: v for k, v in (params or {}).items() if v is not None}
         if extra_params:
@@ -479,6 +488,8 @@ class Fetcher:
 
     def _transport_problem(self, exc: httpx.TransportError) -> _Transient:
         """A timeout, a cut connection or a body that ended before its announced length, as a transient failure."""
+        import httpx
+
         if isinstance(exc, httpx.TimeoutException):
             return _Transient("timeout", f"{type(exc).__name__} after {self.policy.timeout_s:g} s")
         if isinstance(exc, httpx.RemoteProtocolError):
@@ -487,6 +498,8 @@ class Fetcher:
         return _Transient("connection", f"{type(exc).__name__}: {self.redact(str(exc))[:200]}")
 
     def _attempt(self, method, url, shown, name, attempt, expect, check, headers, allow_html, content) -> Fetched:
+        import httpx
+
         started = self._begin(method, shown, name, attempt)
         try:
             response = self._send(method, url, headers, content)

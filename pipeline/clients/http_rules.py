@@ -8,9 +8,10 @@ import re
 import threading
 import time
 from datetime import datetime, timezone
-from typing import Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
-import httpx
+if TYPE_CHECKING:  # annotations only: these rules read responses the Fetcher got (httpx imported there)
+    import httpx
 
 
 def _utc_now() -> datetime:

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-import httpx
+if TYPE_CHECKING:  # httpx is imported where a URL is encoded: importing the clients sends nothing (issue 28)
+    import httpx
+
 
 # Query parameters that carry credentials somewhere (Comtrade's client sends ``subscription-key``).
 SECRET_PARAMS = {"subscription-key", "subscription_key", "key", "apikey", "api_key", "token", "access_token"}
@@ -23,6 +25,8 @@ def redact(text: str, secrets: Iterable[str]) -> str:
     out = str(text)
     for secret in secrets:
         if secret:
+            import httpx  # the encoding httpx sends; imported here so a line without secrets needs no httpx
+
             for form in {secret, httpx.URL("", params={"k": secret}).query.decode()[2:]}:
                 if form:
                     out = out.replace(form, MASK)

@@ -16,10 +16,6 @@ import re
 import shutil
 from pathlib import Path
 
-import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.parquet as pq
-
 from pipeline.io import atomic_write_text, sha256_of
 from pipeline.paths import REPORT_FILE, DataPaths
 from pipeline.publish.access import PUBLIC, file_classes
@@ -246,6 +242,10 @@ def verify_folder(folder: Path) -> list[str]:
             table_paths = _table_paths(folder, table)
             if ("years" in listed_sheet or "where" in listed_sheet) and all(p.is_file() for p in table_paths):
                 # a sheet holds the latest years of its table, and maybe only the rows where a flag is true
+                import pyarrow as pa  # here: listing and pinning snapshots need no pyarrow (issue 28)
+                import pyarrow.compute as pc
+                import pyarrow.parquet as pq
+
                 columns = (["year"] if "years" in listed_sheet else []) + (
                     [listed_sheet["where"]] if "where" in listed_sheet else [])
                 data = pa.concat_tables(pq.read_table(p, columns=columns) for p in table_paths)
@@ -289,5 +289,7 @@ def _verify_file(folder: Path, meta: dict) -> list[str]:
         return [f"{path}: {path.stat().st_size} bytes, manifest says {meta['bytes']}"]
     if sha256_of(path) != meta["sha256"]:
         return [f"{path}: sha256 differs from the manifest"]
+    import pyarrow.parquet as pq  # here, as in verify_folder
+
     rows = pq.read_metadata(path).num_rows
     return [f"{path}: {rows} rows, manifest says {meta['rows']}"] if rows != meta["rows"] else []
