@@ -148,7 +148,7 @@ def model_asset(model: SqlModel, partitioned: set[str]) -> AssetsDefinition:
                warehouse: Warehouse) -> MaterializeResult:
         variables = thresholds.sql_variables()
         with warehouse.get_connection() as conn:
-            prepare_session(conn, variables)
+            prepare_session(conn, variables, for_sql=model.session_sql)
             conn.execute(f"CREATE SCHEMA IF NOT EXISTS {model.layer}")
             builds = Incremental(conn, partitioned, variables, full_rebuild=settings.full_rebuild)
             outcome = builds.build(model)

@@ -112,6 +112,11 @@ class SqlModel:
         return f"{self.layer}.{self.name}"
 
     @property
+    def session_sql(self) -> str:
+        """Its SQL and its checks': what names the settings and macros a session must hold to build and check it."""
+        return "\n".join([self.sql, *(c.predicate for c in self.checks)])
+
+    @property
     def code_version(self) -> str:
         return hashlib.sha256((self.sql + self.macro_sql).encode()).hexdigest()[:16]
 

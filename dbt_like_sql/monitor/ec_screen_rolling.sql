@@ -151,7 +151,9 @@ windows AS (
     GROUP BY source, reporter, end_index
 ),
 window_products AS (
-    -- each month's sums go to the 12 windows it belongs to, where the reporter has one
+    -- each month's sums go to the 12 windows it belongs to, where the reporter has one; a product the reporter
+    -- never imports has no window (HAVING below), so its months (45% of them on the embedded default) are left
+    -- out before the 12-fold spread
     SELECT
         p.source, p.reporter, e.end_index, p.product_code,
         coalesce(sum(p.m_intra), 0) AS m_intra,
@@ -159,7 +161,9 @@ window_products AS (
         list_sort(list_distinct(flatten(list(p.releases)))) AS releases,
         coalesce(bool_or(p.synthetic), false) AS synthetic,
         coalesce(bool_or(p.converted_split), false) AS converted_split
-    FROM (SELECT *, unnest(generate_series(month_index, month_index + 11)) AS end_index FROM month_products) AS p
+    FROM (SELECT *, unnest(generate_series(month_index, month_index + 11)) AS end_index FROM month_products
+          SEMI JOIN (SELECT DISTINCT source, reporter, product_code FROM month_products WHERE imported) AS i
+          USING (source, reporter, product_code)) AS p
     JOIN windows AS e ON e.source = p.source AND e.reporter = p.reporter AND e.end_index = p.end_index
     GROUP BY p.source, p.reporter, e.end_index, p.product_code
     HAVING bool_or(p.imported)
