@@ -13,6 +13,9 @@ classifications, so nothing is dropped on the way:
 * ``partner_kind``: the partner's kind in ``data/reference/area_codes.csv``
   (country, aggregate, unspecified, confidential, special; QP-QZ are the
   pseudo-partners), ``unknown`` when the code is not in it.
+
+Plain CSV months (the demo world's, a landing folder's) are not converted: the new ones of a run are read into
+the raw table together, in one DuckDB pass (:func:`read_months_together`), each still whole or not at all.
 """
 
 from __future__ import annotations
@@ -47,7 +50,7 @@ from pipeline.sources.comext.reader import (
 )
 from pipeline.readers.inputs import InputError, InputFile, first_line
 from pipeline.readers.parquet_cache import cache_key, cached, drop_other_versions
-from pipeline.readers.raw_store import quarantine, record_ingested
+from pipeline.readers.raw_store import Outcome, quarantine, record_ingested
 from pipeline.sources.comext.sevenzip import archive_member, extract_member
 
 
@@ -273,7 +276,7 @@ _ERROR_FILE = re.compile(r"^\s*file = (.+?)\s*$", re.MULTILINE)
 
 
 def read_months_together(conn: duckdb.DuckDBPyConnection, table: str,
-                         files: list[InputFile]) -> tuple[list[tuple[InputFile, int | None, str | None]], list[InputFile]]:
+                         files: list[InputFile]) -> tuple[list[Outcome], list[InputFile]]:
     """``read_together`` of :func:`pipeline.readers.raw_store.sync_raw_table` for ``raw.comext_bulk``: the new plain
     CSV months with the same header read in one DuckDB pass per group (the demo world's 36 months: one INSERT, one
     row-rule scan, one commit), under the per-file contract. A file is still read whole or not at all: a month with a
@@ -294,7 +297,7 @@ def read_months_together(conn: duckdb.DuckDBPyConnection, table: str,
             groups.setdefault((f.fmt, tuple(header)), []).append(f)
         else:
             alone.append(f)
-    outcomes: list[tuple[InputFile, int | None, str | None]] = []
+    outcomes: list[Outcome] = []
     for (layout, header), group in groups.items():
         for batch in _batches(group):
             done, left = _read_batch(conn, table, batch, list(header), layout)
@@ -317,9 +320,9 @@ def _batches(group: list[InputFile]) -> list[list[InputFile]]:
 
 
 def _read_batch(conn: duckdb.DuckDBPyConnection, table: str, files: list[InputFile], header: list[str],
-                layout: str) -> tuple[list[tuple[InputFile, int | None, str | None]], list[InputFile]]:
+                layout: str) -> tuple[list[Outcome], list[InputFile]]:
     """Read ``files`` in passes until each is in (or quarantined for a bad row), or left to be read alone."""
-    outcomes: list[tuple[InputFile, int | None, str | None]] = []
+    outcomes: list[Outcome] = []
     alone: list[InputFile] = []
     pending = [files]
     cur = conn.cursor()
@@ -349,7 +352,7 @@ def _named_file(message: str, batch: list[InputFile]) -> InputFile | None:
 
 
 def _one_pass(cur: duckdb.DuckDBPyConnection, table: str, files: list[InputFile], header: list[str],
-              layout: str) -> list[tuple[InputFile, int | None, str | None]]:
+              layout: str) -> list[Outcome]:
     """One transaction: every file's rows in, the bad-row files' rows out again (quarantined), a ledger row per
     good file. A DuckDB error rolls everything back and passes through."""
     cols = ", ".join(f'"{src}" AS {dst}' for dst, src in _BULK_LAYOUTS[layout].items())
@@ -377,7 +380,7 @@ def _one_pass(cur: duckdb.DuckDBPyConnection, table: str, files: list[InputFile]
         bad = [f for f in files if by_label.get(f.label, (0, None, None))[1] is not None]
         if bad:
             cur.execute(f"DELETE FROM {table} WHERE _file IN (SELECT unnest(?::VARCHAR[]))", [[f.label for f in bad]])
-        outcomes: list[tuple[InputFile, int | None, str | None]] = []
+        outcomes: list[Outcome] = []
         for f in files:
             rows, line, reason = by_label.get(f.label, (0, None, None))
             if line is not None:
