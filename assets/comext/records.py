@@ -5,7 +5,7 @@ from dagster import AssetExecutionContext, AssetKey, MaterializeResult, asset
 
 from assets.ingest import ingest, input_contract_spec
 from pipeline.sources.comext import reader as comext
-from pipeline.sources.comext.bulk_reader import bulk_selector, parquet_dir
+from pipeline.sources.comext.bulk_reader import bulk_selector, parquet_dir, read_months_together
 from pipeline.readers.raw_store import sync_raw_table
 from pipeline.freshness import freshness_policy
 from pipeline.resources import DUCKDB_POOL, DataFolder, InputSettings, Warehouse
@@ -51,12 +51,13 @@ def comext_sdmx(context: AssetExecutionContext, settings: InputSettings, warehou
 def comext_bulk(context: AssetExecutionContext, settings: InputSettings, warehouse: Warehouse,
                 data: DataFolder) -> MaterializeResult:
     """Rows of Comext bulk product files (full_v2 and the older DECLARANT layout), one row per file line,
-    statistical procedures still separate; confidential codes and pseudo-partners kept as they are."""
+    statistical procedures still separate; confidential codes and pseudo-partners kept as they are. New CSV months
+    are read together in one DuckDB pass (bulk_reader.read_months_together), each still whole or not at all."""
     select = bulk_selector(parquet_dir(data.paths()))
     return ingest(
         context, settings, warehouse, data, source="comext", table=comext.BULK_TABLE,
         detect=_only("full_v2", "legacy"),
         sync=lambda conn, files: sync_raw_table(
             conn, comext.BULK_TABLE, comext.BULK_COLUMNS, files, select, comext.validate,
-            comext.BULK_ROW_RULE, comext.BULK_YEAR_OF_ROW),
+            comext.BULK_ROW_RULE, comext.BULK_YEAR_OF_ROW, read_together=read_months_together),
     )

@@ -39,6 +39,9 @@ CREATE TABLE IF NOT EXISTS {QUARANTINE} (
 )"""
 MAX_PARALLEL_FILES = 4
 META_COLUMNS = {"_file": "VARCHAR", "_line": "BIGINT", "release": "VARCHAR", "synthetic": "BOOLEAN"}
+# (file, rows inserted, None) or (file, None, reason once quarantined)
+Outcome = tuple[InputFile, int | None, str | None]
+ReadTogether = Callable[[duckdb.DuckDBPyConnection, str, list[InputFile]], tuple[list[Outcome], list[InputFile]]]
 # DuckDB's CSV errors say "CSV Error on Line: 3"; our own say "line 1:"
 _LINE = re.compile(r"\bline:?\s+(\d+)", re.IGNORECASE)
 
@@ -73,6 +76,7 @@ def sync_raw_table(
     validate: Callable[[duckdb.DuckDBPyConnection, InputFile], None] | None = None,
     row_rule: str | None = None,
     year_of_row: str | None = None,
+    read_together: ReadTogether | None = None,
 ) -> SyncReport:
     """Bring ``table`` in line with ``files``.
 
@@ -83,7 +87,9 @@ def sync_raw_table(
     (NULL when fine); it runs on the file's freshly inserted rows, so the file
     is not parsed twice, and the first bad row quarantines the file. ``year_of_row`` (SQL
     over the raw columns) gives the years each file holds, recorded in the ledger: the
-    incremental rebuilds downstream (pipeline/incremental.py) redo only those years.
+    incremental rebuilds downstream (pipeline/incremental.py) redo only those years. ``read_together(conn, table,
+    files)`` may read several new files in one pass under the same contract (its outcomes, and the files it leaves
+    to be read one by one here).
     """
     schema = table.split(".")[0]
     conn.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
@@ -123,9 +129,11 @@ def sync_raw_table(
         finally:
             cur.close()
 
+    together, alone = read_together(conn, table, fresh) if read_together is not None and fresh else ([], fresh)
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        outcomes = list(pool.map(read_one, fresh))
-    for f, inserted, reason in outcomes:
+        outcomes = together + list(pool.map(read_one, alone))
+    order = {f.label: i for i, f in enumerate(fresh)}
+    for f, inserted, reason in sorted(outcomes, key=lambda o: order[o[0].label]):
         if reason is not None:
             report.quarantined[f.label] = reason
         else:
@@ -142,6 +150,15 @@ def quarantine(conn: duckdb.DuckDBPyConnection, table: str, f: InputFile, reason
     line = _LINE.search(reason)
     conn.execute(f"INSERT INTO {QUARANTINE} VALUES (?, ?, ?, ?, ?, now()::TIMESTAMP)",
                  [table, f.label, str(f.path), int(line.group(1)) if line else None, reason])
+
+
+def record_ingested(cur: duckdb.DuckDBPyConnection, table: str, f: InputFile, rows: int) -> None:
+    """The ledger row of a file read whole into ``table`` (inside the transaction that inserted its rows)."""
+    cur.execute(
+        f"INSERT INTO {LEDGER} (table_name, file, path, format, sha256, size_bytes, rows, release, "
+        "synthetic, ingested_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, now()::TIMESTAMP)",
+        [table, f.label, str(f.path), f.fmt, f.sha256, f.size, rows, f.release, f.synthetic],
+    )
 
 
 def _read_file(cur: duckdb.DuckDBPyConnection, table: str, f: InputFile, select_for, validate,
@@ -165,11 +182,7 @@ def _read_file(cur: duckdb.DuckDBPyConnection, table: str, f: InputFile, select_
                 "WHERE reason IS NOT NULL ORDER BY _line LIMIT 1", [f.label]).fetchall()
             if bad:
                 raise InputError(f"{f.path}: line {bad[0][0]}: {bad[0][1]}")
-        cur.execute(
-            f"INSERT INTO {LEDGER} (table_name, file, path, format, sha256, size_bytes, rows, release, "
-            "synthetic, ingested_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, now()::TIMESTAMP)",
-            [table, f.label, str(f.path), f.fmt, f.sha256, f.size, inserted, f.release, f.synthetic],
-        )
+        record_ingested(cur, table, f, inserted)
         cur.commit()
         return inserted, None
     except InputError as exc:

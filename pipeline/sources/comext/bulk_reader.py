@@ -13,6 +13,9 @@ classifications, so nothing is dropped on the way:
 * ``partner_kind``: the partner's kind in ``data/reference/area_codes.csv``
   (country, aggregate, unspecified, confidential, special; QP-QZ are the
   pseudo-partners), ``unknown`` when the code is not in it.
+
+Plain CSV months (the demo world's, a landing folder's) are not converted: the new ones of a run are read into
+the raw table together, in one DuckDB pass (:func:`read_months_together`), each still whole or not at all.
 """
 
 from __future__ import annotations
@@ -35,17 +38,19 @@ from pipeline.sources.comext.reader import (
     _BULK_LAYOUTS,
     _EXTRA_NUMERIC,
     ARCHIVE_SUFFIX,
-    BULK_COLUMNS,
+    BULK_ROW_RULE,
     PARQUET_KEY,
     PARQUET_VERSION,
     _check_header,
     _split_header,
     archive_errors_as_input_errors,
+    bulk_csv_read,
     bulk_layout,
     select_bulk,
 )
 from pipeline.readers.inputs import InputError, InputFile, first_line
 from pipeline.readers.parquet_cache import cache_key, cached, drop_other_versions
+from pipeline.readers.raw_store import Outcome, quarantine, record_ingested
 from pipeline.sources.comext.sevenzip import archive_member, extract_member
 
 
@@ -99,12 +104,7 @@ def _bulk_select(source: Path, header: list[str], layout: str, label: str = "") 
     names = _BULK_LAYOUTS[layout]
     mapped = set(names.values())
     extras = [c for c in header if c not in mapped]
-    if len(set(header)) != len(header):
-        raise InputError(f"{label or source}: line 1: a column name appears twice in {header}")
-    typed = {src: BULK_COLUMNS[dst] for dst, src in names.items()} | _EXTRA_NUMERIC
-    # every column named, in file order, with its type: no dialect sniffing, and a short or long row
-    # anywhere in the file is an error with its line number
-    columns = "{" + ", ".join(f"{sql_string(c)}: '{typed.get(c, 'VARCHAR')}'" for c in header) + "}"
+    scan = bulk_csv_read([source], header, layout, extra_types=_EXTRA_NUMERIC, label=label)
     # legacy files name the numeric codes DECLARANT/PARTNER and the ISO ones *_ISO
     extra_names = {"DECLARANT": "declarant_code", "PARTNER": "partner_code"} if layout == "legacy" else {}
     extra_cols = "".join(
@@ -125,8 +125,7 @@ def _bulk_select(source: Path, header: list[str], layout: str, label: str = "") 
             s._line
         FROM (
             SELECT {cols}{extra_cols}, row_number() OVER () + 1 AS _line
-            FROM read_csv({sql_string(source)}, header=true, delim=',', quote='"', escape='"',
-                          auto_detect=false, columns={columns})
+            FROM {scan}
         ) AS s
         LEFT JOIN (
             SELECT code, kind FROM read_csv({areas}, header=true, all_varchar=true) WHERE source = 'comext'
@@ -262,3 +261,137 @@ def bulk_selector(cache_dir: Path) -> Callable[[InputFile], str]:
             return select_bulk(f, cached_bulk_parquet(f.path, f.sha256, cache_dir).parquet)
         return select_bulk(f)
     return select
+
+
+# --------------------------------------------------------------------------- new CSV months read together
+
+# Plain bulk CSVs (compressed or not) are read together; archives and Parquet conversions one by one.
+_PLAIN = (".csv", ".dat", ".txt", ".csv.gz", ".dat.gz")
+# A pass holds at most this much CSV (gzip counted at 5x its size): the line numbers take a window over the whole
+# pass, and the per-file cost this saves (a statement, a row-rule scan, a commit per file) only matters for small
+# files; a full month of the real file (hundreds of MB) is read alone.
+BATCH_BYTES = 256 * 2**20
+# "file = <path>" in DuckDB's CSV errors: the file that stopped a pass
+_ERROR_FILE = re.compile(r"^\s*file = (.+?)\s*$", re.MULTILINE)
+
+
+def read_months_together(conn: duckdb.DuckDBPyConnection, table: str,
+                         files: list[InputFile]) -> tuple[list[Outcome], list[InputFile]]:
+    """``read_together`` of :func:`pipeline.readers.raw_store.sync_raw_table` for ``raw.comext_bulk``: the new plain
+    CSV months with the same header read in one DuckDB pass per group (the demo world's 36 months: one INSERT, one
+    row-rule scan, one commit), under the per-file contract. A file is still read whole or not at all: a month with a
+    bad row is taken out of the pass and quarantined alone with its line and reason, the others go in; a month that
+    stops DuckDB's read (a value that does not parse, a short row) is named by DuckDB's error (else found by halving)
+    and left to be read alone, which quarantines it with its own line as before. Files with an unreadable or
+    unknown header, archives and Parquet files are left to be read alone."""
+    groups: dict[tuple, list[InputFile]] = {}
+    alone: list[InputFile] = []
+    for f in files:
+        if f.size and f.path.name.lower().endswith(_PLAIN):
+            try:
+                header = _split_header(first_line(f.path))
+                _check_header(str(f.path), header, f.fmt)
+            except InputError:
+                alone.append(f)  # its reason comes from the reading alone
+                continue
+            groups.setdefault((f.fmt, tuple(header)), []).append(f)
+        else:
+            alone.append(f)
+    outcomes: list[Outcome] = []
+    for (layout, header), group in groups.items():
+        for batch in _batches(group):
+            done, left = _read_batch(conn, table, batch, list(header), layout)
+            outcomes += done
+            alone += left
+    return outcomes, alone
+
+
+def _batches(group: list[InputFile]) -> list[list[InputFile]]:
+    batches: list[list[InputFile]] = [[]]
+    held = 0
+    for f in group:
+        size = f.size * (5 if f.path.name.lower().endswith(".gz") else 1)
+        if batches[-1] and held + size > BATCH_BYTES:
+            batches.append([])
+            held = 0
+        batches[-1].append(f)
+        held += size
+    return batches
+
+
+def _read_batch(conn: duckdb.DuckDBPyConnection, table: str, files: list[InputFile], header: list[str],
+                layout: str) -> tuple[list[Outcome], list[InputFile]]:
+    """Read ``files`` in passes until each is in (or quarantined for a bad row), or left to be read alone."""
+    outcomes: list[Outcome] = []
+    alone: list[InputFile] = []
+    pending = [files]
+    cur = conn.cursor()
+    try:
+        while pending:
+            batch = pending.pop()
+            if len(batch) < 2:
+                alone += batch
+                continue
+            try:
+                outcomes += _one_pass(cur, table, batch, header, layout)
+            except duckdb.Error as exc:
+                stopper = _named_file(str(exc), batch)
+                if stopper is not None:
+                    alone.append(stopper)
+                    pending.append([f for f in batch if f is not stopper])
+                else:  # not named: halve until the file that stops the read is alone
+                    pending += [batch[: len(batch) // 2], batch[len(batch) // 2:]]
+    finally:
+        cur.close()
+    return outcomes, alone
+
+
+def _named_file(message: str, batch: list[InputFile]) -> InputFile | None:
+    named = set(_ERROR_FILE.findall(message))
+    return next((f for f in batch if str(f.path) in named), None)
+
+
+def _one_pass(cur: duckdb.DuckDBPyConnection, table: str, files: list[InputFile], header: list[str],
+              layout: str) -> list[Outcome]:
+    """One transaction: every file's rows in, the bad-row files' rows out again (quarantined), a ledger row per
+    good file. A DuckDB error rolls everything back and passes through."""
+    cols = ", ".join(f'"{src}" AS {dst}' for dst, src in _BULK_LAYOUTS[layout].items())
+    scan = bulk_csv_read([f.path for f in files], header, layout, filename=True)
+    cur.begin()
+    try:
+        # the line of a row: its number in the pass less the first of its file (DuckDB reads the files in the
+        # order given and keeps each file's rows in order, as the single-file reader's row_number relies on)
+        cur.execute(
+            f"""INSERT INTO {table} BY NAME
+            SELECT s.* EXCLUDE (filename, _n), s._n - min(s._n) OVER (PARTITION BY s.filename) + 2 AS _line,
+                   m._file, m.release, m.synthetic
+            FROM (SELECT {sql_string(layout)} AS layout, {cols}, filename, row_number() OVER () AS _n FROM {scan}) s
+            JOIN (SELECT unnest(?::VARCHAR[]) AS path, unnest(?::VARCHAR[]) AS _file,
+                         unnest(?::VARCHAR[]) AS release, unnest(?::BOOLEAN[]) AS synthetic) m ON m.path = s.filename""",
+            [[str(f.path) for f in files], [f.label for f in files], [f.release for f in files],
+             [f.synthetic for f in files]])
+        stats = cur.execute(
+            f"""SELECT _file, count(*), min(_line) FILTER (WHERE reason IS NOT NULL),
+                       arg_min(reason, _line) FILTER (WHERE reason IS NOT NULL)
+                FROM (SELECT _file, _line, ({BULK_ROW_RULE}) AS reason FROM {table}
+                      WHERE _file IN (SELECT unnest(?::VARCHAR[])))
+                GROUP BY _file""", [[f.label for f in files]]).fetchall()
+        by_label = {label: (rows, line, reason) for label, rows, line, reason in stats}
+        bad = [f for f in files if by_label.get(f.label, (0, None, None))[1] is not None]
+        if bad:
+            cur.execute(f"DELETE FROM {table} WHERE _file IN (SELECT unnest(?::VARCHAR[]))", [[f.label for f in bad]])
+        outcomes: list[Outcome] = []
+        for f in files:
+            rows, line, reason = by_label.get(f.label, (0, None, None))
+            if line is not None:
+                text = f"line {line}: {reason}"  # as the file read alone says it
+                quarantine(cur, table, f, text)
+                outcomes.append((f, None, text))
+            else:
+                record_ingested(cur, table, f, rows)
+                outcomes.append((f, rows, None))
+        cur.commit()
+        return outcomes
+    except BaseException:
+        cur.rollback()
+        raise

@@ -192,6 +192,21 @@ def select_sdmx(f: InputFile) -> str:
         FROM read_csv({sql_string(f.path)}, header=true, delim=',', all_varchar=true, types={types})"""
 
 
+def bulk_csv_read(paths: list[Path], header: list[str], layout: str, *, extra_types: dict[str, str] | None = None,
+                  label: str = "", filename: bool = False) -> str:
+    """``read_csv`` over bulk CSV files sharing ``header`` (compressed or not): every column named, in file order, with
+    its type (the raw table's for the layout's columns, ``extra_types`` or VARCHAR for the others). No dialect or type
+    sniffing: DuckDB's sniffer cost about 60 ms of CPU per file, more than reading a demo month, and a short or long row
+    anywhere is an error with its line number all the same. ``filename``: a ``filename`` column (several files)."""
+    if len(set(header)) != len(header):
+        raise InputError(f"{label or paths[0]}: line 1: a column name appears twice in {header}")
+    typed = {src: BULK_COLUMNS[dst] for dst, src in _BULK_LAYOUTS[layout].items()} | (extra_types or {})
+    columns = "{" + ", ".join(f"{sql_string(c)}: '{typed.get(c, 'VARCHAR')}'" for c in header) + "}"
+    files = "[" + ", ".join(sql_string(p) for p in paths) + "]"
+    return (f"read_csv({files}, header=true, delim=',', quote='\"', escape='\"', auto_detect=false, "
+            f"columns={columns}{', filename=true' if filename else ''})")
+
+
 def select_bulk(f: InputFile, parquet: Path | str | None = None) -> str:
     """A bulk CSV or a conversion's Parquet file; ``parquet`` is the conversion of an archive ``f``
     (see :func:`pipeline.sources.comext.bulk_reader.bulk_selector`)."""
@@ -206,16 +221,12 @@ def select_bulk(f: InputFile, parquet: Path | str | None = None) -> str:
             f"SELECT {cols}, _line, {sql_string(f.release)} AS release "
             f"FROM read_parquet({sql_string(parquet)})"
         )
-    names = _BULK_LAYOUTS[f.fmt]
     # Typed in the CSV reader itself so that a bad value is reported with its line.
-    types = "{" + ", ".join(f"'{src}': '{BULK_COLUMNS[dst]}'" for dst, src in names.items()) + "}"
-    cols = ", ".join(f'"{src}" AS {dst}' for dst, src in names.items())
+    cols = ", ".join(f'"{src}" AS {dst}' for dst, src in _BULK_LAYOUTS[f.fmt].items())
     return (
         f"SELECT {sql_string(f.fmt)} AS layout, {cols}, row_number() OVER () + 1 AS _line, "
-        f"{sql_string(f.release)} AS release "
-        f"FROM read_csv({sql_string(f.path)}, header=true, delim=',', all_varchar=true, types={types})"
+        f"{sql_string(f.release)} AS release FROM {bulk_csv_read([f.path], _header(f), f.fmt)}"
     )
-
 
 
 def parquet_meta(path: Path) -> dict:
