@@ -1,5 +1,6 @@
 """The report's figures written as plain JSON (issue 28: building one plotly object per product took about half
-of the report's CPU time) are exactly what plotly's own validation writes for them."""
+of the report's CPU time) are exactly what plotly's own validation writes for them; and the page is a function of
+the published rows, not of the order a build stored them in."""
 
 import json
 
@@ -54,3 +55,29 @@ def test_every_rolling_figure_of_the_embedded_default_is_plotlys_validated_json(
                                                                                     "x": 0, "xanchor": "left"}}}
         assert spec == _validated(spec), key
     assert [_validated(spec) == spec for spec in first.values()] == [True]
+
+
+@pytest.mark.parametrize("stored", [["semiconductors", "digital_high_tech"], ["digital_high_tech", "semiconductors"]])
+def test_domains_losing_the_same_value_are_listed_in_one_order_whatever_the_files_row_order(stored):
+    """One HS6 product in two domains gives both the same value at risk (the embedded default: NL's
+    semiconductors and digital_high_tech, USD 23,553,439 each); two builds stored them in either order, and the
+    report listed them as stored, so a refresh and a full build published different pages."""
+    from pipeline.report.indirect import supplier_loss
+
+    conn = duckdb.connect()
+    conn.execute("CREATE SCHEMA monitor; CREATE SCHEMA reference")
+    conn.execute("CREATE TABLE reference.countries (iso3 VARCHAR, name VARCHAR)")
+    conn.execute("CREATE TABLE reference.hs_products (code VARCHAR, level VARCHAR, description VARCHAR)")
+    conn.execute("CREATE TABLE monitor.supplier_loss (year INTEGER, supplier VARCHAR, importer VARCHAR, "
+                 "product_code VARCHAR, share_at_risk DOUBLE, coverage DOUBLE, supplier_world_export_share DOUBLE, "
+                 "single_point_of_failure BOOLEAN, value_at_risk DOUBLE)")
+    conn.execute("CREATE TABLE monitor.supplier_loss_by_domain (year INTEGER, supplier VARCHAR, importer VARCHAR, "
+                 "currency VARCHAR, domain VARCHAR, value_at_risk DOUBLE, products_at_risk BIGINT, "
+                 "single_points_of_failure BIGINT)")
+    conn.execute("INSERT INTO monitor.supplier_loss_by_domain VALUES "
+                 "(2024, 'CHN', 'NLD', 'USD', 'all_products', 50000000, 5, 0)")
+    for domain in stored:
+        conn.execute("INSERT INTO monitor.supplier_loss_by_domain VALUES (2024, 'CHN', 'NLD', 'USD', ?, 23553439, 2, 0)",
+                     [domain])
+    [china] = supplier_loss(conn)["suppliers"]
+    assert [d["domain"] for d in china["domains"]] == ["digital_high_tech", "semiconductors", "all_products"]
