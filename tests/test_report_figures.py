@@ -77,7 +77,7 @@ def test_domains_losing_the_same_value_are_listed_in_one_order_whatever_the_file
     conn.execute("INSERT INTO monitor.supplier_loss_by_domain VALUES "
                  "(2024, 'CHN', 'NLD', 'USD', 'all_products', 50000000, 5, 0)")
     for domain in stored:
-        conn.execute("INSERT INTO monitor.supplier_loss_by_domain VALUES (2024, 'CHN', 'NLD', 'USD', ?, 23553439, 2, 0)",
-                     [domain])
+        conn.execute("INSERT INTO monitor.supplier_loss_by_domain VALUES "
+                     "(2024, 'CHN', 'NLD', 'USD', ?, 23553439, 2, 0)", [domain])
     [china] = supplier_loss(conn)["suppliers"]
     assert [d["domain"] for d in china["domains"]] == ["digital_high_tech", "semiconductors", "all_products"]

@@ -4,7 +4,7 @@ Order: first the publication guard (pipeline/publish/guard.py) compares the cand
 publication and refuses one that lost tables, sources, years, reporters or rows (or has no flows at all),
 before anything is written; then the analysts' DuckDB file and the Parquet snapshot are written under
 temporary names, side by side (the years unchanged since the previous snapshot as hard links to its files,
-pipeline/publish/parquet.py), then the report and the workbook from that file, side by side too; only then is the DuckDB file renamed over the old one,
+pipeline/publish/parquet.py), then the report and the workbook (in a process of its own) from that file, side by side too; only then is the DuckDB file renamed over the old one,
 the snapshot folder renamed to its id, and ``LATEST`` replaced. Each rename is
 atomic, and a failure before them leaves every published byte as it was.
 Readers holding the old DuckDB file open keep reading it; new connections see
