@@ -3,6 +3,8 @@ side publish what one after the other published, and still nothing when one of t
 
 import hashlib
 import json
+import os
+import sys
 
 import pytest
 
@@ -78,19 +80,17 @@ def test_the_snapshots_page_is_copied_only_when_it_is_the_manifests_and_of_the_p
 
 
 def test_a_writer_failing_beside_the_others_publishes_nothing(small_publication, tmp_path, monkeypatch):
-    """The workbook, the report and the Parquet files are written side by side: one failing leaves every
-    published byte as it was and no temporary behind, and the next run publishes."""
-    import pipeline.publish.excel
+    """The workbook (in its own process), the report and the Parquet files are written side by side: one failing
+    leaves every published byte as it was and no temporary behind, and the next run publishes."""
+    import pipeline.publish.workbook_process
 
     runner = copy_data(small_publication.paths.root, tmp_path / "data", monkeypatch)
     runner.write("landing/comext/more.csv", sdmx_rows([("DE", "US", "85051100", 1, "2024", 300)]))
     before = _digest(runner.paths.root)
-
-    def broken(*args, **kwargs):
-        raise OSError("disk full while writing the workbook")
+    broken = [sys.executable, "-c", "import sys; sys.stdin.read(); sys.exit('disk full while writing the workbook')"]
 
     with monkeypatch.context() as patch:
-        patch.setattr(pipeline.publish.excel, "write_workbook", broken)
+        patch.setattr(pipeline.publish.workbook_process, "worker_command", lambda: broken)
         failed = runner.run()
     assert not failed.success and "disk full while writing the workbook" in failure_messages(failed)
     assert _digest(runner.paths.root) == before
@@ -99,3 +99,29 @@ def test_a_writer_failing_beside_the_others_publishes_nothing(small_publication,
     again = runner.run()
     assert again.success, failure_messages(again)
     assert _digest(runner.paths.root) != before
+
+
+def test_the_workbook_is_written_by_a_process_of_its_own(small_publication, tmp_path, monkeypatch):
+    """The workbook's cells are written in another Python process (xlsxwriter is Python, and beside the report
+    in one process they took turns on the GIL), started as the publication starts; the entry it hands back is
+    the manifest's."""
+    import openpyxl
+
+    import pipeline.publish.workbook_process
+
+    runner = copy_data(small_publication.paths.root, tmp_path / "data", monkeypatch)
+    runner.write("landing/comext/more.csv", sdmx_rows([("DE", "US", "85051100", 1, "2024", 300)]))
+    pid_file = tmp_path / "worker.pid"
+    recording = [sys.executable, "-c", f"import os, runpy; open({str(pid_file)!r}, 'w').write(str(os.getpid())); "
+                 "runpy.run_module('pipeline.publish.workbook_process', run_name='__main__')"]
+    monkeypatch.setattr(pipeline.publish.workbook_process, "worker_command", lambda: recording)
+    result = runner.run()
+    assert result.success, failure_messages(result)
+    assert int(pid_file.read_text()) != os.getpid()
+    latest = runner.paths.latest_pointer.read_text().strip()
+    manifest = json.loads((runner.paths.snapshots / latest / "manifest.json").read_text())
+    name = f"geomonitor_{latest}.xlsx"
+    entry, book = manifest["files"][name], runner.paths.snapshots / latest / name
+    assert entry["sha256"] == hashlib.sha256(book.read_bytes()).hexdigest() and entry["bytes"] == book.stat().st_size
+    sheets = openpyxl.load_workbook(book, read_only=True).sheetnames
+    assert sheets[:2] == ["README", "Columns"] and set(entry["sheets"]) <= set(sheets)

@@ -221,16 +221,20 @@ def describe_database(target: Path, tables: list[str], descriptions: dict) -> No
     """
     con = duckdb.connect(str(target))
     try:
-        # one transaction: a thousand COMMENT statements each committed on their own took seconds
+        # One transaction, and the row counts and comments each as one statement batch: a thousand COMMENT
+        # statements each committed on their own took seconds, each executed on its own 0.3-0.4 CPU-s
         con.execute("BEGIN TRANSACTION")
         built_at = con.execute("SELECT published_at FROM meta.publication").fetchall()[0][0]
         con.execute("CREATE OR REPLACE TABLE meta.tables (\"table\" VARCHAR, description VARCHAR, \"rows\" BIGINT, "
                     "built_at TIMESTAMPTZ)")
-        for table in tables:
-            rows = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
-            con.execute("INSERT INTO meta.tables VALUES (?, ?, ?, ?)",
-                        [table, descriptions.get(table, ""), rows, built_at])
+        if tables:
+            counts = con.execute("SELECT " + ", ".join(f"(SELECT count(*) FROM {table})" for table in tables)
+                                 ).fetchall()[0]
+            con.execute("INSERT INTO meta.tables VALUES " + ", ".join(["(?, ?, ?, ?)"] * len(tables)),
+                        [value for table, rows in zip(tables, counts)
+                         for value in (table, descriptions.get(table, ""), rows, built_at)])
         view_descriptions = create_analyst_views(con)
+        comments = []
         for schema, name, kind in con.execute(
             "SELECT schema_name, table_name, 'TABLE' FROM duckdb_tables() WHERE database_name = current_database() "
             "UNION ALL SELECT schema_name, view_name, 'VIEW' FROM duckdb_views() "
@@ -239,7 +243,7 @@ def describe_database(target: Path, tables: list[str], descriptions: dict) -> No
             text = descriptions.get(f"{schema}.{name}") or view_descriptions.get(f"{schema}.{name}") \
                 or META_DESCRIPTIONS.get(f"{schema}.{name}", "") or DERIVED_DESCRIPTIONS.get(f"{schema}.{name}", "")
             if text:
-                con.execute(f"COMMENT ON {kind} {schema}.{name} IS {sql_string(text)}")
+                comments.append(f"COMMENT ON {kind} {schema}.{name} IS {sql_string(text)}")
         # a meaning that names a threshold states the value this publication used (meta.parameters)
         parameters = dict(con.execute("SELECT name, value FROM meta.parameters").fetchall())
         for schema, name, column in con.execute(
@@ -248,7 +252,9 @@ def describe_database(target: Path, tables: list[str], descriptions: dict) -> No
         ).fetchall():
             text = catalog.describe(column, f"{schema}.{name}", parameters)
             if text:
-                con.execute(f'COMMENT ON COLUMN {schema}.{name}."{column}" IS {sql_string(text)}')
+                comments.append(f'COMMENT ON COLUMN {schema}.{name}."{column}" IS {sql_string(text)}')
+        if comments:
+            con.execute(";\n".join(comments))
         con.execute("COMMIT")
         con.execute("CHECKPOINT")
     finally:

@@ -4,7 +4,7 @@ Order: first the publication guard (pipeline/publish/guard.py) compares the cand
 publication and refuses one that lost tables, sources, years, reporters or rows (or has no flows at all),
 before anything is written; then the analysts' DuckDB file and the Parquet snapshot are written under
 temporary names, side by side (the years unchanged since the previous snapshot as hard links to its files,
-pipeline/publish/parquet.py), then the report and the workbook from that file, side by side too; only then is the DuckDB file renamed over the old one,
+pipeline/publish/parquet.py), then the report and the workbook (in a process of its own) from that file, side by side too; only then is the DuckDB file renamed over the old one,
 the snapshot folder renamed to its id, and ``LATEST`` replaced. Each rename is
 atomic, and a failure before them leaves every published byte as it was.
 Readers holding the old DuckDB file open keep reading it; new connections see
@@ -40,6 +40,7 @@ from pipeline.publish.guard import Guard, PublicationRefused, Verdict
 from pipeline.publish.parquet import FORMAT_VERSION, previous_snapshot, write_tables
 from pipeline.publish.report_files import write_snapshot_report
 from pipeline.publish.snapshots import PINNED_FILE, apply_retention, latest_snapshot_id
+from pipeline.publish.workbook_process import WorkbookProcess
 
 if TYPE_CHECKING:
     from pipeline.report import ReportResult
@@ -146,7 +147,10 @@ def publish(
     tmp_snap = paths.snapshots / f".tmp-{snapshot_id}"
     synthetic = any(s["synthetic"] for s in sources)
     created_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    workbook_writer = None
     try:
+        # the workbook's own process, started first: its imports run while the analysts' file is written
+        workbook_writer = WorkbookProcess()
         # against the publication about to be replaced, so users see what moved since they last looked
         changes = build_changes(conn, paths.published_db, snapshot_id,
                                 (parameters or {}).get("changes_hhi_move", 0.1))
@@ -183,16 +187,17 @@ def publish(
         # the years unchanged since the previous snapshot are hard links to its files (pipeline/publish/parquet.py)
         previous = previous_snapshot(paths.snapshots / latest if (latest := latest_snapshot_id(paths)) else None)
         # Independent writers side by side (issue 28): the Parquet snapshot reads the working database on a
-        # connection of its own while the analysts' file is written, then the workbook beside the report (both
-        # read that file). DuckDB, pyarrow and zstd release the GIL. Leaving the block waits for every writer,
-        # so a failure cleans up only once nothing writes any more.
+        # connection of its own while the analysts' file is written, then the workbook (in its own process,
+        # pipeline/publish/workbook_process.py) beside the report, both reading that file. DuckDB, pyarrow and
+        # zstd release the GIL. Leaving the block waits for every writer, so a failure cleans up only once
+        # nothing writes any more.
         with ThreadPoolExecutor(max_workers=2, thread_name_prefix="publish") as writers:
             parquet = writers.submit(_on_cursor, write_tables, conn.cursor(), tmp_snap, snapshot_tables, descriptions,
                                      manifest["parameters"], previous)
             writes = write_database(conn, tmp_db, database_tables, manifest, reusable, paths.published_db,
                                     storage_version)
             describe_database(tmp_db, database_tables, descriptions)
-            workbook = writers.submit(_workbook_file, tmp_db, tmp_snap, dict(manifest), access)
+            workbook = writers.submit(workbook_writer.write, tmp_db, tmp_snap, dict(manifest), access)
             report_files, report = write_snapshot_report(tmp_db, tmp_snap)
             tables_meta = parquet.result()
             workbook_files = workbook.result()
@@ -216,6 +221,9 @@ def publish(
         tmp_db.unlink(missing_ok=True)
         Path(str(tmp_db) + ".wal").unlink(missing_ok=True)
         raise
+    finally:
+        if workbook_writer is not None:
+            workbook_writer.close()
     apply_retention(paths, keep)
     return Publication(snapshot_id, paths.published_db, final_snap, manifest, writes, changes, verdict, report)
 
@@ -226,19 +234,6 @@ def _on_cursor(write, cursor: duckdb.DuckDBPyConnection, *args):
         return write(cursor, *args)
     finally:
         cursor.close()
-
-
-def _workbook_file(database: Path, folder: Path, manifest: dict, access: dict[str, str]) -> dict:
-    """The workbook of the sheets' tables, in the strictest class of those tables, and its manifest entry."""
-    # polars and xlsxwriter are imported when a workbook is written, not by every `geomon` command
-    from pipeline.publish.excel import workbook_name, write_workbook
-
-    shown = [access[t] for t, _ in catalog.sheets().values() if t in access]
-    shown_class = strictest(shown) if shown else PUBLIC
-    path = folder / workbook_name(manifest["snapshot_id"])
-    written = write_workbook(database, path, manifest, shown_class)
-    return {path.name: {"bytes": path.stat().st_size, "sha256": sha256_of(path), "access": shown_class,
-                        "sheets": written["sheets"], "seconds": written["seconds"]}}
 
 
 def _dictionary_file(folder: Path, manifest: dict) -> dict:

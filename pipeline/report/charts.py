@@ -36,6 +36,16 @@ def _layout(**overrides) -> dict:
     return base
 
 
+# What plotly writes for ``"template": "none"`` (plotly 7.1): figures written as plain JSON carry it expanded,
+# as plotly's validation does (tests/test_report_figures.py checks it against the installed plotly)
+NONE_TEMPLATE = {"data": {"scatter": [{"type": "scatter"}]}}
+
+
+def plain_layout(**overrides) -> dict:
+    """``_layout`` as plotly's validation writes it, for figures built as plain JSON."""
+    return {**_layout(**overrides), "template": NONE_TEMPLATE}
+
+
 def _spec(fig: go.Figure) -> dict:
     """The figure as plain JSON (validated by plotly on the way)."""
     return json.loads(fig.to_json())

@@ -97,7 +97,7 @@ def supplier_loss(conn) -> dict:
         SELECT supplier, importer, currency, domain, value_at_risk, products_at_risk, single_points_of_failure
         FROM monitor.supplier_loss_by_domain
         WHERE year = ? AND list_contains(?, supplier)
-        ORDER BY supplier, importer, domain = 'all_products', value_at_risk DESC
+        ORDER BY supplier, importer, domain = 'all_products', value_at_risk DESC, domain
     """, [year, wanted])
     spof = rows(conn, """
         SELECT l.supplier, l.importer, l.product_code, coalesce(p.description, l.product_code) AS product,

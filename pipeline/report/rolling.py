@@ -5,9 +5,7 @@ every 12-month window of monthly Comext beside the annual screen's HHI, and the 
 
 from __future__ import annotations
 
-import plotly.graph_objects as go
-
-from pipeline.report.charts import EU_COLOR, _layout, _spec
+from pipeline.report.charts import EU_COLOR, plain_layout
 from pipeline.report.formatting import reporter_label, source_label
 from pipeline.report.queries import columns, rows
 from pipeline.sources.registry import SOURCES
@@ -92,7 +90,11 @@ def rolling_section(conn) -> tuple[dict, dict, dict]:
 
 def rolling_figure(p: dict) -> dict:
     """One product: the rolling HHI line (dependent windows marked), the annual HHI of each calendar year at its
-    December (the window ending in December is that year), and the C1 threshold."""
+    December (the window ending in December is that year), and the C1 threshold.
+
+    Written as the plain JSON plotly's validation gives (tests/test_report_figures.py compares the two): the
+    report has one such figure per product shown (46 on the embedded default), and building each as plotly
+    objects took about half of the report's CPU time."""
     windows = [w for w in p["windows"] if w["hhi_extra"] is not None]
     years = [y for y in p["years"] if y["hhi_extra"] is not None]
     months = [w["period_end"] for w in windows]
@@ -100,34 +102,35 @@ def rolling_figure(p: dict) -> dict:
     span = sorted(months + [f"{y['year']}-12" for y in years])
     traces = []
     if span:
-        traces.append(go.Scatter(x=[span[0], span[-1]], y=[c1, c1], mode="lines", name=f"C1 threshold ({c1:g})",
-                                 line={"color": DEPENDENT_COLOR, "dash": "dash", "width": 1.5}, hoverinfo="skip"))
-    traces.append(go.Scatter(
-        x=months, y=[round(w["hhi_extra"], 5) for w in windows], mode="lines+markers",
-        name="12 months ending in the month",
-        line={"color": EU_COLOR, "width": 2.5},
-        marker={"size": [9 if w["dependent"] else 5 for w in windows],
-                "color": [DEPENDENT_COLOR if w["dependent"] else EU_COLOR for w in windows]},
-        customdata=[_window_hover(w) for w in windows],
-        hovertemplate="12 months to %{x|%b %Y}: HHI %{y:.3f}<br>%{customdata}<extra></extra>",
-    ))
-    traces.append(go.Scatter(
-        x=[f"{y['year']}-12" for y in years], y=[round(y["hhi_extra"], 5) for y in years], mode="markers",
-        name="calendar year (annual screen)",
-        marker={"symbol": "diamond-open", "size": 14, "line": {"width": 2.5}, "color": ANNUAL_COLOR},
-        customdata=[f"{y['year']}: {'DEPENDENT (C1-C3)' if y['dependent'] else 'not dependent'}"
-                    + (f", {y['months_covered']} months only" if y["months_covered"] < 12 else "") for y in years],
-        hovertemplate="%{customdata}<br>HHI %{y:.3f}<extra></extra>",
-    ))
+        traces.append({"type": "scatter", "x": [span[0], span[-1]], "y": [c1, c1], "mode": "lines",
+                       "name": f"C1 threshold ({c1:g})", "hoverinfo": "skip",
+                       "line": {"color": DEPENDENT_COLOR, "dash": "dash", "width": 1.5}})
+    traces.append({
+        "type": "scatter", "x": months, "y": [round(w["hhi_extra"], 5) for w in windows], "mode": "lines+markers",
+        "name": "12 months ending in the month",
+        "line": {"color": EU_COLOR, "width": 2.5},
+        "marker": {"size": [9 if w["dependent"] else 5 for w in windows],
+                   "color": [DEPENDENT_COLOR if w["dependent"] else EU_COLOR for w in windows]},
+        "customdata": [_window_hover(w) for w in windows],
+        "hovertemplate": "12 months to %{x|%b %Y}: HHI %{y:.3f}<br>%{customdata}<extra></extra>",
+    })
+    traces.append({
+        "type": "scatter", "x": [f"{y['year']}-12" for y in years], "y": [round(y["hhi_extra"], 5) for y in years],
+        "mode": "markers", "name": "calendar year (annual screen)",
+        "marker": {"symbol": "diamond-open", "size": 14, "line": {"width": 2.5}, "color": ANNUAL_COLOR},
+        "customdata": [f"{y['year']}: {'DEPENDENT (C1-C3)' if y['dependent'] else 'not dependent'}"
+                       + (f", {y['months_covered']} months only" if y["months_covered"] < 12 else "")
+                       for y in years],
+        "hovertemplate": "%{customdata}<br>HHI %{y:.3f}<extra></extra>",
+    })
     title = (f"Rolling 12-month HHI · {reporter_label(p['reporter'])} · {p['product_code']} · "
              f"{source_label(p['source'], p['currency'])}")
-    fig = go.Figure(traces, layout=_layout(
+    return {"data": traces, "layout": plain_layout(
         title={"text": title, "x": 0, "xanchor": "left"}, height=420,
         yaxis={"title": {"text": "HHI (0-1), extra-EU suppliers"}, "range": [0, 1.05], "gridcolor": "#e6e9ee"},
         xaxis={"title": {"text": "last month of the window"}, "type": "date", "tickformat": "%b %Y"},
         legend={"orientation": "h", "y": -0.25},
-    ))
-    return _spec(fig)
+    )}
 
 
 def _window_hover(w: dict) -> str:
