@@ -15,7 +15,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from pipeline import catalog
+from pipeline import catalog, sql_models
 from pipeline.io import sha256_of
 from pipeline.paths import REPO_ROOT
 from pipeline.publish.access import PUBLIC, strictest
@@ -42,8 +42,11 @@ class WorkbookProcess:
                                          stderr=subprocess.PIPE, cwd=REPO_ROOT, text=True)
 
     def write(self, database: Path, folder: Path, manifest: dict, access: dict[str, str]) -> dict:
+        # the model folders beside dbt_like_sql the publisher read: the worker's sheets and column meanings must
+        # come from the same table declarations, not from what a fresh interpreter finds by default
         job = {"database": str(Path(database).resolve()), "folder": str(Path(folder).resolve()),
-               "manifest": manifest, "access": access}
+               "manifest": manifest, "access": access,
+               "model_dirs": [str(Path(d).resolve()) for d in sql_models.EXTRA_MODEL_DIRS]}
         out, err = self._process.communicate(json.dumps(job))
         lines = [line for line in out.splitlines() if line.startswith(RESULT)]
         if self._process.returncode != 0 or not lines:
@@ -75,6 +78,7 @@ def main() -> None:
 
     catalog.sheets()
     job = json.loads(sys.stdin.read())
+    sql_models.EXTRA_MODEL_DIRS = tuple(Path(d) for d in job["model_dirs"])
     entry = workbook_file(Path(job["database"]), Path(job["folder"]), job["manifest"], job["access"])
     print(RESULT + json.dumps(entry), flush=True)
 
