@@ -73,3 +73,16 @@ def test_every_project_model_gets_exactly_the_settings_and_macros_its_sql_and_ch
             created = conn.execute("SELECT count(*) FROM duckdb_functions() WHERE function_name = ?",
                                    [macro]).fetchall()[0][0] > 0
             assert created == (f"{macro}(" in text), (model.table, macro)
+
+
+def test_intra_eu_partner_codes_are_a_trait_of_the_source_that_has_them():
+    # methodology section 3: Comext's non-country partners QR, QV and QY are intra-EU trade; no other
+    # registered source has such codes, so the same code from another source is no intra-EU partner
+    con = duckdb.connect()
+    prepare_session(con, ScreenThresholds().sql_variables(), for_sql="SELECT source_intra_eu_partner('comext', 'QV')")
+    rows = con.execute(
+        "SELECT src, partner, source_intra_eu_partner(src, partner) FROM (VALUES ('comext', 'QR'), ('comext', 'QV'), "
+        "('comext', 'QY'), ('comext', 'QS'), ('comext', 'DEU'), ('comtrade', 'QV'), ('baci', 'QR'), ('comext', NULL)) "
+        "AS t(src, partner) ORDER BY ALL").fetchall()
+    assert rows == [("baci", "QR", False), ("comext", "DEU", False), ("comext", "QR", True), ("comext", "QS", False),
+                    ("comext", "QV", True), ("comext", "QY", True), ("comext", None, None), ("comtrade", "QV", False)]

@@ -95,13 +95,14 @@ units AS (
     WHERE o.reporter <> 'EU27'
 ),
 roles AS (
-    -- a unit's trade with itself counts nowhere; Comext's QR, QV and QY are intra-EU trade
+    -- a unit's trade with itself counts nowhere; a source's intra-EU partner codes (Comext's QR, QV, QY) are
+    -- intra-EU trade
     SELECT
         source, reporter, month_index, product_code, partner, value, release, synthetic, converted_split,
         flow = 'import' AND partner_kind = 'country' AND partner <> unit
             AND partner NOT IN (SELECT iso3 FROM members) AS is_supplier,
         flow = 'import' AND (partner_kind = 'country' AND partner <> unit AND partner IN (SELECT iso3 FROM members)
-                             OR partner_kind <> 'country' AND partner IN ('QR', 'QV', 'QY')) AS is_intra,
+                             OR partner_kind <> 'country' AND source_intra_eu_partner(source, partner)) AS is_intra,
         flow = 'export' AND partner_kind = 'country' AND partner <> unit
             AND partner NOT IN (SELECT iso3 FROM members) AS is_extra_export,
         flow = 'import' AND (partner_kind <> 'aggregate' OR partner = 'WORLD') AS is_import_row

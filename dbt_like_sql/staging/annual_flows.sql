@@ -151,7 +151,7 @@ classified AS NOT MATERIALIZED (
             ELSE 'unallocated'
         END AS partner_role,
         u.partner IN (SELECT iso3 FROM members)
-            OR (u.source = 'comext' AND u.partner IN ('QR', 'QV', 'QY')) AS partner_in_eu
+            OR source_intra_eu_partner(u.source, u.partner) AS partner_in_eu
     FROM units AS u
 ),
 bloc_rows AS (

@@ -72,6 +72,8 @@ class Source:
     attribution: str = ""
     # its reporters are the EU member states only (Comext): the report says so where it counts importers from the EU
     eu_reporters_only: bool = False
+    # its partner codes that are not countries but intra-EU trade (Comext's QR, QV, QY: methodology section 3)
+    intra_eu_partners: tuple[str, ...] = ()
     # module with its rules for the reference tables (python -m pipeline.reference_build): codes(ctx), its rows
     # of area_codes.csv and each country's current code in it; None for a source with no area codes of its own
     # (BACI's are Comtrade's)

@@ -55,7 +55,9 @@ def trait_macros() -> dict[str, str]:
       'HS6'): null for a source that is not registered;
     * ``source_caveat(src, rep)``: the note on a reporter's rows of a source (Comext's NLD quasi-transit), else
       null;
-    * ``source_world(src)``: whether the source's reporters make the world (world exports, world-supply screen).
+    * ``source_world(src)``: whether the source's reporters make the world (world exports, world-supply screen);
+    * ``source_intra_eu_partner(src, partner)``: whether a partner code of the source that is no country is
+      intra-EU trade (false for a source without such codes; null only where the partner is).
     """
     def by_source(name: str, attribute: str) -> str:
         cases = " ".join(f"WHEN {_sql_text(s.name)} THEN {_sql_text(getattr(s, attribute))}" for s in SOURCES)
@@ -71,4 +73,9 @@ def trait_macros() -> dict[str, str]:
         "source_world": "CREATE MACRO source_world(src) AS coalesce(CASE src "
                         + " ".join(f"WHEN {_sql_text(s.name)} THEN {str(s.world_matrix).lower()}" for s in SOURCES)
                         + " END, false)",
+        "source_intra_eu_partner": "CREATE MACRO source_intra_eu_partner(src, partner) AS CASE "
+                                   + " ".join(f"WHEN src = {_sql_text(s.name)} THEN partner IN "
+                                              f"({', '.join(_sql_text(c) for c in s.intra_eu_partners)})"
+                                              for s in SOURCES if s.intra_eu_partners)
+                                   + " ELSE false END",
     }

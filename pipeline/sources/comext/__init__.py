@@ -13,6 +13,7 @@ from pipeline.sources import Schedule, Source
 
 SOURCE = Source(
     eu_reporters_only=True,
+    intra_eu_partners=("QR", "QV", "QY"),
     attribution='Eurostat, Comext (re-use with attribution)',
     name="comext",
     label="Eurostat Comext",
