@@ -12,7 +12,9 @@ import os
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterable, Iterator, TypeVar
+
+T = TypeVar("T")
 
 
 def _publishable_mode(path: Path) -> int:
@@ -83,3 +85,18 @@ def sha256_of(path: str | os.PathLike) -> str:
         for block in iter(lambda: fh.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def packed(items: Iterable[T], size: Callable[[T], int], budget: int) -> list[list[T]]:
+    """``items`` in their order, in consecutive groups whose sizes add up to at most ``budget`` (an item larger
+    than the budget alone makes a group of its own); no empty group."""
+    groups: list[list[T]] = [[]]
+    total = 0
+    for item in items:
+        n = size(item)
+        if groups[-1] and total + n > budget:
+            groups.append([])
+            total = 0
+        groups[-1].append(item)
+        total += n
+    return [g for g in groups if g]

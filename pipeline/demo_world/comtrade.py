@@ -11,6 +11,7 @@ from pipeline.demo_world.countries import AREAS_NES, HS2_AGGREGATE_REPORTERS, SP
 from pipeline.demo_world.files import FileSink
 from pipeline.demo_world.planted import planted_specs
 from pipeline.demo_world.world import CIF_MARGIN, REPORT_NOISE, S_COMTRADE, stream
+from pipeline.io import packed
 
 MAX_RECORDS_PER_PAGE = 100_000  # the Comtrade v1 API's maximum page size
 # Reporters are turned into records a group at a time, about this many core rows each: the whole year at
@@ -256,16 +257,8 @@ def write_comtrade_bulk(records: pl.DataFrame, folder: Path, year: int, sink: Fi
 
 def reporter_chunks(core: pl.DataFrame, rows: int = ROWS_PER_CHUNK) -> list[list[int]]:
     """The reporters of ``core`` (country index order) in groups of about ``rows`` core rows."""
-    sizes = core.group_by("rep").len().sort("rep")
-    chunks: list[list[int]] = [[]]
-    total = 0
-    for rep, n in sizes.iter_rows():  # one row per reporter
-        if chunks[-1] and total + n > rows:
-            chunks.append([])
-            total = 0
-        chunks[-1].append(rep)
-        total += n
-    return [c for c in chunks if c]
+    sizes = core.group_by("rep").len().sort("rep")  # one row per reporter
+    return [[rep for rep, _ in group] for group in packed(sizes.iter_rows(), lambda r: r[1], rows)]
 
 
 def write_year(core: pl.DataFrame, *, ctry: pl.DataFrame, prods: pl.DataFrame, hs: pl.DataFrame, year: int,

@@ -33,7 +33,7 @@ from pathlib import Path
 
 import duckdb
 
-from pipeline.io import atomic_path, sql_string
+from pipeline.io import atomic_path, packed, sql_string
 from pipeline.paths import DataPaths
 from pipeline.readers.inputs import InputError, InputFile
 from pipeline.readers.parquet_cache import cache_key, cached, read_report, write_report
@@ -141,16 +141,7 @@ def held_conversion(f: InputFile, folder: Path) -> Conversion | None:
 def page_batches(pages: list[InputFile]) -> list[list[InputFile]]:
     """The pages in batches of at most :data:`BATCH_JSON_BYTES` of JSON (or one larger page), in the given
     order."""
-    batches: list[list[InputFile]] = [[]]
-    budget = 0
-    for f in pages:
-        size = json_bytes(f)
-        if batches[-1] and budget + size > BATCH_JSON_BYTES:
-            batches.append([])
-            budget = 0
-        batches[-1].append(f)
-        budget += size
-    return [b for b in batches if b]
+    return packed(pages, json_bytes, BATCH_JSON_BYTES)
 
 
 def convert_pages(batch: list[InputFile], folder: Path, conn: duckdb.DuckDBPyConnection
