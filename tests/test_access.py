@@ -136,13 +136,16 @@ def test_public_export_ships_public_editions_of_the_workbook_and_the_report(publ
         assert files[name]["access"] == PUBLIC and files[name]["edition"] == "public", name
         assert files[name]["sha256"] != source["files"][name]["sha256"], name  # not the restricted file
     assert set(manifest["access"]["public_editions"]) == {"report/index.html", book.name}
-    assert files[book.name]["left_out"] == ["EU27 dependencies", "NL dependencies", "Changes", "CRMA benchmark"]
+    assert files[book.name]["left_out"] == ["EU27 dependencies", "NL dependencies", "Changes", "CRMA benchmark",
+                                           "CRMA rolling 12 months"]
     sheets = _sheet_names(book)
     assert "Dependence on NL" in sheets and "Domain summary" in sheets
-    assert not {"EU27 dependencies", "NL dependencies", "Changes", "CRMA benchmark"} & set(sheets)
+    assert not {"EU27 dependencies", "NL dependencies", "Changes", "CRMA benchmark", "CRMA rolling 12 months"} \
+        & set(sheets)
     with zipfile.ZipFile(book) as z:
         strings = z.read("xl/sharedStrings.xml").decode()
-    assert "the restricted sheets EU27 dependencies, NL dependencies, Changes, CRMA benchmark" in strings
+    assert ("the restricted sheets EU27 dependencies, NL dependencies, Changes, CRMA benchmark, "
+            "CRMA rolling 12 months") in strings
     html = (target / "report" / "index.html").read_text()
     assert 'id="public-edition"' in html and "Dependencies (the EU27 and NL screens)" in html
     for section in ("changes", "headline", "dependencies", "product", "rolling", "supplier-loss", "crma"):

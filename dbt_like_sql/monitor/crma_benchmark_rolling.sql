@@ -20,6 +20,7 @@
 -- release and synthetic: the import rows behind the row.
 -- Built per year of period_end; a year's windows read the year before it too (lookback 1).
 -- access: restricted
+-- sheet: CRMA rolling 12 months; order 9
 -- report: crma
 -- methodology: 8 Beyond the single-step screen (CRMA benchmark; rolling 12 months)
 -- partition: year, lookback 1
