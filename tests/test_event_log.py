@@ -200,3 +200,79 @@ def test_a_fresh_folder_reads_dagster_migration_scripts_once(tmp_path, monkeypat
     with instance_for(DataPaths(tmp_path / "data")) as instance:
         assert _defs().resolve_job_def("refresh").execute_in_process(instance=instance, tags=run_tags()).success
     assert len(reads) <= 1, reads
+
+
+MANY = """
+from dagster import AssetCheckResult, Definitions, asset, asset_check, define_asset_job
+
+assets, checks = [], []
+for i in range(40):
+    @asset(name=f"table_{i:02d}", key_prefix="monitor", deps=assets[-1:])
+    def table() -> None:
+        pass
+
+    @asset_check(asset=table, name="bounds", blocking=True)
+    def bounds() -> AssetCheckResult:
+        return AssetCheckResult(passed=True)
+
+    assets.append(table)
+    checks.append(bounds)
+
+defs = Definitions(assets=assets, asset_checks=checks, jobs=[define_asset_job("refresh")])
+"""
+
+
+def _planned_run(paths: DataPaths, one_at_a_time: bool = False) -> tuple[str, list[str]]:
+    """A run of MANY created on the data folder's instance (its planned events stored, nothing executed): its id and
+    the files of every commit made meanwhile."""
+    from dagster._core.execution.api import create_execution_plan
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    namespace: dict = {}
+    exec(compile(MANY, "many", "exec"), namespace)
+    job = namespace["defs"].resolve_job_def("refresh")
+    commits: list[str] = []
+
+    def committed(conn):
+        commits.append(os.path.basename(conn.engine.url.database or ""))
+
+    with instance_for(paths) as instance:
+        if one_at_a_time:
+            instance._get_event_batch_size = lambda: 0  # Dagster's default: each event stored on its own
+        event.listen(Engine, "commit", committed)
+        try:
+            run = instance.create_run_for_job(job_def=job, execution_plan=create_execution_plan(job),
+                                              tags=run_tags())
+        finally:
+            event.remove(Engine, "commit", committed)
+    return run.run_id, commits
+
+
+def _events(paths: DataPaths, run_id: str) -> list[tuple]:
+    return [(e.event_type, e.step_key, repr(e.event_specific_data))
+            for e in (r.event_log_entry.get_dagster_event() for r in _stock(paths).get_records_for_run(run_id).records)]
+
+
+def test_a_new_runs_planned_events_are_stored_in_one_transaction_per_file(tmp_path):
+    """A run starts with a planned event per asset and per check (154 in `geomon run`), which Dagster stored one at a
+    time, each in transactions of its own on the run's file and the index: they are one batch now, one transaction
+    per file, and `make dev`'s class reads the same events in the same order as when they were stored one by one."""
+    batched, alone = DataPaths(tmp_path / "batched"), DataPaths(tmp_path / "alone")
+    run_id, commits = _planned_run(batched)
+    alone_id, alone_commits = _planned_run(alone, one_at_a_time=True)
+    events = _events(batched, run_id)
+    assert events == _events(alone, alone_id)
+    assert [t for t, *_ in events].count(DagsterEventType.ASSET_CHECK_EVALUATION_PLANNED) == 40
+    assert [t for t, *_ in events].count(DagsterEventType.ASSET_MATERIALIZATION_PLANNED) == 40
+    # the index the asset and check pages read has them too: every asset's latest run, every check's planned execution
+    from dagster import AssetCheckKey
+
+    keys = [AssetKey(["monitor", f"table_{i:02d}"]) for i in range(40)]
+    assert [r.asset_entry.last_run_id for r in _stock(batched).get_asset_records(keys)] == [run_id] * 40
+    for key in keys:
+        [planned] = _stock(batched).get_asset_check_execution_history(AssetCheckKey(key, "bounds"), limit=5)
+        assert planned.run_id == run_id and planned.status.value == "PLANNED"
+    assert alone_commits.count(f"{alone_id}.db") >= 80  # one at a time: at least a commit per event
+    # the batch: one commit on each file (the new run file's own table creation besides)
+    assert commits.count(f"{run_id}.db") <= 3 and commits.count("index.db") <= 2, commits

@@ -21,6 +21,11 @@ Dagster's last connection no longer checkpoints the file (an fsync) after each c
 Each of these storages, and each new run file, also asks alembic for the schema's head revision, and alembic reads its
 90 migration scripts anew each time (8 times before the first step of a run in a fresh folder): the scripts of one
 folder are read once per process instead (:func:`_share_revision_maps`).
+
+A new run begins with one planned event per asset and per check of the job (154 in `geomon run`: 50 assets, 104
+checks), which Dagster hands over as one batch when batch writing is on (:func:`batch_planned_events`): the batch is
+stored in one transaction per file (:meth:`HeldConnectionEventLogStorage.store_event_batch`), the same rows in the
+same order as one event at a time, 4-5 times faster (tests/test_event_log.py).
 """
 
 from __future__ import annotations
@@ -43,6 +48,8 @@ from sqlalchemy.pool import StaticPool
 
 # the index and the run's file are what a run writes; a few more for reads of other runs in a long process
 OPEN_FILES = 4
+# events of one batch Dagster buffers before it hands them over (a new run's planned events: one per asset and check)
+BATCH_SIZE = 1000
 
 # home folder (with a trailing separator) -> the idle connections held to its Dagster-managed files (module docstring)
 _TUNED: dict[str, dict[str, sqlite3.Connection]] = {}
@@ -119,8 +126,11 @@ class HeldConnectionEventLogStorage(SqliteEventLogStorage):
         self._present_tables: frozenset[str] = frozenset()
         # <home>/history/runs/: the home's SQLite files are tuned while this storage lives (module docstring)
         self._home = os.path.dirname(os.path.dirname(os.path.abspath(base_dir)))
+        self._batch: dict[str, Connection] | None = None  # shard -> the open transaction of a batch being stored
         tune_home(self._home)
         super().__init__(base_dir, inst_data=inst_data)
+        # re-entrant: a batch holds it while each of its events takes it again (store_event_batch)
+        self._db_lock = threading.RLock()
 
     def _engine(self, shard: str) -> Engine:
         if self._engines_pid != os.getpid():  # a forked child: the parent's connections are not its own
@@ -146,9 +156,40 @@ class HeldConnectionEventLogStorage(SqliteEventLogStorage):
             if shard not in self._initialized_dbs:
                 self._initdb(engine)
                 self._initialized_dbs.add(shard)
+            if self._batch is not None:  # inside store_event_batch: the batch's transaction on this file
+                conn = self._batch.get(shard)
+                if conn is None:
+                    conn = self._batch[shard] = engine.connect()
+                    conn.begin()
+                yield conn
+                return
             with engine.connect() as conn:
                 with conn.begin():
                     yield conn
+
+    def store_event_batch(self, events) -> None:
+        """The events in order, as ``store_event`` stores each, in one transaction per file: committed together
+        at the end, or (an error) none of them, and Dagster then stores them one at a time."""
+        with self._db_lock:
+            self._batch = {}
+            try:
+                for event in events:
+                    SqliteEventLogStorage.store_event(self, event)
+                for conn in self._batch.values():
+                    conn.commit()
+            except BaseException:
+                for conn in self._batch.values():
+                    conn.rollback()
+                raise
+            finally:
+                batch, self._batch = self._batch, None
+                for conn in batch.values():
+                    conn.close()
+        for run_id in {event.run_id for event in events if event.run_id}:
+            try:
+                os.utime(self.path_for_shard(run_id))  # as store_event does, once per run of the batch
+            except OSError:
+                pass
 
     def has_table(self, table_name: str) -> bool:
         # asked with every asset and check event (a new engine and connection each time); a table once there stays
@@ -183,3 +224,12 @@ class HeldConnectionEventLogStorage(SqliteEventLogStorage):
         return {"module": __name__, "class": HeldConnectionEventLogStorage.__name__,
                 "config": {"base_dir": base_dir}}
 
+
+
+def batch_planned_events(instance) -> None:
+    """Have ``instance`` hand a new run's planned events to its event log as one batch (Dagster buffers events sent
+    with batch metadata when its batch size is above 0, which it otherwise reads from the environment variable
+    DAGSTER_EVENT_BATCH_SIZE). Only for an instance whose event log is this module's: its ``store_event_batch``
+    writes a batch in one transaction per file; Dagster's SQLite class would store it one event at a time anyway."""
+    if isinstance(instance.event_log_storage, HeldConnectionEventLogStorage):
+        instance._get_event_batch_size = lambda: BATCH_SIZE

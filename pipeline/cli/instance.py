@@ -50,13 +50,18 @@ def instance_for(paths: DataPaths):
         if not (home / "dagster.yaml").exists():
             shutil.copyfile(Path(__file__).resolve().parents[1] / "dagster.yaml", home / "dagster.yaml")
     overrides = {}
-    if not _storage_keys(home):
+    held = not _storage_keys(home)
+    if held:
         from pipeline.cli.event_log import HeldConnectionEventLogStorage, tune_home
 
         tune_home(str(home))  # before the run storage, created first (pipeline/cli/event_log.py)
         overrides["event_log_storage"] = HeldConnectionEventLogStorage.config_for(
             os.path.join(home, "history", "runs", ""))
     instance = DagsterInstance.from_ref(InstanceRef.from_dir(str(home), overrides=overrides))
+    if held:
+        from pipeline.cli.event_log import batch_planned_events
+
+        batch_planned_events(instance)  # a new run's planned events in one transaction (pipeline/cli/event_log.py)
     release_dead_runs(instance)
     return instance
 
