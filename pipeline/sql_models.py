@@ -62,7 +62,7 @@ from pipeline.contracts import KEYWORDS as CONTRACT_KEYWORDS
 from pipeline.contracts import Contract, ContractError, declare
 from pipeline.contracts import FORMS as CONTRACT_FORMS
 from pipeline.sql_cache import FactCache
-from pipeline.sql_macros import MACRO_FOLDER, function_names, load_macros, macros_called
+from pipeline.sql_macros import MACRO_FOLDER, Macro, function_names, load_macros, macros_called
 
 # Test-only hook: more folders of <layer>/<name>.sql models that load_models reads beside its root (a test adds a
 # table through one SQL file this way, and finds it published with no other edit: tests/test_table_contracts.py).
@@ -433,6 +433,27 @@ def _loader_version() -> str:
     return hashlib.sha256(sqlglot.__version__.encode() + code).hexdigest()
 
 
+def _macros(root: Path, facts: FactCache) -> dict[str, Macro]:
+    """``load_macros(root)``, each macro file's name and statement kept in the facts cache under the files' text:
+    checking a file parses it with sqlglot, whose DuckDB dialect alone took 0.1 s of every start before the first
+    step (issue 28); a changed file is checked again (its text is the key), and a file that fails its check is never
+    kept. The registry's trait macros are generated, not parsed: taken as load_macros takes them."""
+    files = sorted((root / MACRO_FOLDER).glob("*.sql"))
+    text = "".join(f"{path.name}\0{path.read_text(encoding='utf-8')}\0" for path in files)
+
+    def compute() -> dict:
+        loaded = load_macros(root)
+        return {"files": [[m.name, m.path.name, m.sql] for m in loaded.values() if m.path.parent.name == MACRO_FOLDER]}
+
+    fact = facts.get("macros\0" + text, compute, lambda f: isinstance(f, dict) and isinstance(f.get("files"), list)
+                     and all(_strings(m) and len(m) == 3 for m in f["files"]))
+    from pipeline.sources.registry import trait_macros
+
+    registry = Path(sql_macros.__file__).resolve().parent / "sources" / "registry.py"  # as load_macros names it
+    return {**{name: Macro(name, root / MACRO_FOLDER / file, sql) for name, file, sql in fact["files"]},
+            **{name: Macro(name, registry, sql) for name, sql in trait_macros().items()}}
+
+
 def _columns(model: SqlModel, columns: dict[str, set[str] | None], facts: FactCache) -> set[str] | None:
     """The columns a model produces given its upstream tables' (output_columns), from the cache or a parse."""
     upstream = {d: sorted(columns[d]) if columns.get(d) is not None else None for d in sorted(model.deps)}
@@ -491,8 +512,8 @@ def load_models(root: Path, external_tables: set[str], variables: Iterable[str] 
     the settings ``getvariable()`` may read (``variables``; default: ``settings_names()``), its own columns and
     its contract's. What sqlglot reads is cached (``CACHE_DIR``), saved only when the load raised nothing."""
     variables = settings_names() if variables is None else set(variables)
-    macros = load_macros(root)
     facts = FactCache(CACHE_DIR, _loader_version())
+    macros = _macros(root, facts)
     models = []
     for path, folder in model_files(root):
         model = parse_model(path, folder, variables, facts)
