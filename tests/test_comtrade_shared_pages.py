@@ -161,3 +161,23 @@ def test_a_batch_with_a_quarantined_page_is_not_kept_and_is_judged_again(tmp_pat
         assert _view(con) == _expected(pages)
         assert _entries(shared) == []
     shutil.rmtree(tmp_path / "one")
+
+
+def test_a_users_page_read_beside_the_demo_worlds_leaves_the_demo_batch_shared(tmp_path, shared):
+    """The embedded default reads the demo world's pages and a real recorded page together: the real one goes to a
+    batch of its own, so the demo world's batch is the same in every data folder."""
+    for n, root in enumerate((tmp_path / "one", tmp_path / "two")):
+        pages = _world(root)
+        (root / "landing").mkdir()
+        shutil.copy(PAGE, root / "landing" / PAGE.name)
+        con = duckdb.connect()
+        files = discover([("demo", root / "comtrade"), ("landing", root / "landing")], comtrade.detect)
+        report = sync_comtrade_view(con, files, root / "work")
+        assert report.quarantined == {} and report.total_rows == 24
+        cached = {c["file"]: c["cached"] for c in report.conversions}
+        # the second data folder links the demo world's batch; the user's page is converted in each
+        assert cached == {**{label: n == 1 for label in pages}, f"landing:landing/{PAGE.name}": False}
+        synthetic = dict(con.execute(f"SELECT _file, bool_and(synthetic) FROM {comtrade.TABLE} GROUP BY ALL").fetchall())
+        assert synthetic == {**{label: True for label in pages}, f"landing:landing/{PAGE.name}": False}
+    (entry,) = _entries(shared)
+    assert not any("comtradr" in p.name for p in entry.iterdir())

@@ -155,8 +155,10 @@ def held_conversion(f: InputFile, folder: Path) -> Conversion | None:
 
 def page_batches(pages: list[InputFile]) -> list[list[InputFile]]:
     """The pages in batches of at most :data:`BATCH_JSON_BYTES` of JSON (or one larger page), in the given
-    order."""
-    return packed(pages, json_bytes, BATCH_JSON_BYTES)
+    order; the synthetic ones (the demo world's) apart from the others, so that their batch is the same in every
+    data folder whatever else it reads, and can be shared (:data:`SHARED_DIR`)."""
+    return [batch for synthetic in (True, False)
+            for batch in packed([f for f in pages if f.synthetic is synthetic], json_bytes, BATCH_JSON_BYTES)]
 
 
 def convert_pages(batch: list[InputFile], folder: Path, conn: duckdb.DuckDBPyConnection
