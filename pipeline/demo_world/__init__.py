@@ -79,12 +79,37 @@ and the handful of planted definitions only; rows are numpy/polars vectors.
 The modules, along those seams: ``countries`` (the country table, reference data),
 ``world`` (scale, products, the true flow matrix), ``planted`` (the planted answers),
 ``comtrade`` and ``comext`` (the two file formats), ``files`` (writing and finding
-the files), ``generate`` (the driver), ``cli`` (``python -m pipeline.demo_world``).
+the files), ``build`` (the driver, :func:`generate`), ``cli`` (``python -m pipeline.demo_world``), ``cache`` (one
+generated world per stamp, kept in the checkout).
+
+The package's names are imported on first use (:func:`__getattr__`): a run whose world comes from the cache needs
+only :func:`generator_sha256`, and numpy and polars (0.1-0.25 CPU-s) are then imported by runs that generate.
 """
 
-from pipeline.demo_world.countries import COUNTRIES, EU27, HS2_AGGREGATE_REPORTERS, countries_frame
-from pipeline.demo_world.files import files_of_year
-from pipeline.demo_world.generate import GENERATOR, generate, generator_sha256
+import hashlib
+import importlib
+from pathlib import Path
+
+# name -> the module of this package that defines it
+_LAZY = {"COUNTRIES": "countries", "EU27": "countries", "HS2_AGGREGATE_REPORTERS": "countries",
+         "countries_frame": "countries", "files_of_year": "files", "GENERATOR": "build", "generate": "build"}
 
 __all__ = ["COUNTRIES", "EU27", "GENERATOR", "HS2_AGGREGATE_REPORTERS", "countries_frame", "files_of_year", "generate",
            "generator_sha256"]
+
+
+def generator_sha256() -> str:
+    """One hash of the generator's source, every module of this package: a changed generator regenerates."""
+    digest = hashlib.sha256()
+    for path in sorted(Path(__file__).resolve().parent.glob("*.py")):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+def __getattr__(name: str):
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value  # once: later lookups find it without this function
+    return value

@@ -9,7 +9,7 @@ from typing import Sequence
 
 import pipeline.demo_world as package
 from pipeline.cli.parser import Parser
-from pipeline.demo_world.generate import generate
+from pipeline.demo_world.build import generate
 from pipeline.sources.registry import source
 
 

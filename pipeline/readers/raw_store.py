@@ -152,12 +152,20 @@ def quarantine(conn: duckdb.DuckDBPyConnection, table: str, f: InputFile, reason
                  [table, f.label, str(f.path), int(line.group(1)) if line else None, reason])
 
 
-def record_ingested(cur: duckdb.DuckDBPyConnection, table: str, f: InputFile, rows: int) -> None:
-    """The ledger row of a file read whole into ``table`` (inside the transaction that inserted its rows)."""
+def record_ingested(cur: duckdb.DuckDBPyConnection, table: str, read: list[tuple[InputFile, int]]) -> None:
+    """The ledger rows of files read whole into ``table``, ``(file, rows)`` each, in one statement (inside the
+    transaction that inserted their rows)."""
+    if not read:
+        return
+    files = [f for f, _ in read]
     cur.execute(
-        f"INSERT INTO {LEDGER} (table_name, file, path, format, sha256, size_bytes, rows, release, "
-        "synthetic, ingested_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, now()::TIMESTAMP)",
-        [table, f.label, str(f.path), f.fmt, f.sha256, f.size, rows, f.release, f.synthetic],
+        f"INSERT INTO {LEDGER} (table_name, file, path, format, sha256, size_bytes, rows, release, synthetic, "
+        "ingested_at) SELECT ?, unnest(?::VARCHAR[]), unnest(?::VARCHAR[]), unnest(?::VARCHAR[]), "
+        "unnest(?::VARCHAR[]), unnest(?::BIGINT[]), unnest(?::BIGINT[]), unnest(?::VARCHAR[]), "
+        "unnest(?::BOOLEAN[]), now()::TIMESTAMP",
+        [table, [f.label for f in files], [str(f.path) for f in files], [f.fmt for f in files],
+         [f.sha256 for f in files], [f.size for f in files], [rows for _, rows in read],
+         [f.release for f in files], [f.synthetic for f in files]],
     )
 
 
@@ -182,7 +190,7 @@ def _read_file(cur: duckdb.DuckDBPyConnection, table: str, f: InputFile, select_
                 "WHERE reason IS NOT NULL ORDER BY _line LIMIT 1", [f.label]).fetchall()
             if bad:
                 raise InputError(f"{f.path}: line {bad[0][0]}: {bad[0][1]}")
-        record_ingested(cur, table, f, inserted)
+        record_ingested(cur, table, [(f, inserted)])
         cur.commit()
         return inserted, None
     except InputError as exc:

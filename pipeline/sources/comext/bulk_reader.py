@@ -15,7 +15,10 @@ classifications, so nothing is dropped on the way:
   pseudo-partners), ``unknown`` when the code is not in it.
 
 Plain CSV months (the demo world's, a landing folder's) are not converted: the new ones of a run are read into
-the raw table together, in one DuckDB pass (:func:`read_months_together`), each still whole or not at all.
+the raw table together, in one DuckDB pass (:func:`read_months_together`), each still whole or not at all. The
+demo world's months (synthetic, the same in every fresh data folder) are parsed once per checkout: the rows of a
+pass that took them all are kept in ``<repo>/.cache/comext_months`` (:data:`SHARED_DIR`, a checked entry per pass:
+:mod:`pipeline.readers.checked_cache`) and inserted from there by the next data folder, under the same checks.
 """
 
 from __future__ import annotations
@@ -25,9 +28,10 @@ import os
 import re
 import shutil
 import time
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import duckdb
 
@@ -48,6 +52,7 @@ from pipeline.sources.comext.reader import (
     bulk_layout,
     select_bulk,
 )
+from pipeline.readers import checked_cache
 from pipeline.readers.inputs import InputError, InputFile, first_line
 from pipeline.readers.parquet_cache import cache_key, cached, drop_other_versions
 from pipeline.readers.raw_store import Outcome, quarantine, record_ingested
@@ -294,11 +299,13 @@ def read_months_together(conn: duckdb.DuckDBPyConnection, table: str,
             except InputError:
                 alone.append(f)  # its reason comes from the reading alone
                 continue
-            groups.setdefault((f.fmt, tuple(header)), []).append(f)
+            # the synthetic months (the demo world's) apart from the others: their pass is then the same in every data
+            # folder, and can be shared (SHARED_DIR)
+            groups.setdefault((f.fmt, tuple(header), f.synthetic), []).append(f)
         else:
             alone.append(f)
     outcomes: list[Outcome] = []
-    for (layout, header), group in groups.items():
+    for (layout, header, _), group in groups.items():
         for batch in _batches(group):
             done, left = _read_batch(conn, table, batch, list(header), layout)
             outcomes += done
@@ -353,23 +360,37 @@ def _named_file(message: str, batch: list[InputFile]) -> InputFile | None:
 
 def _one_pass(cur: duckdb.DuckDBPyConnection, table: str, files: list[InputFile], header: list[str],
               layout: str) -> list[Outcome]:
-    """One transaction: every file's rows in, the bad-row files' rows out again (quarantined), a ledger row per
-    good file. A DuckDB error rolls everything back and passes through."""
+    """One transaction: every file's rows in, the bad-row files' rows out again (quarantined), the good files'
+    ledger rows in one statement. A DuckDB error rolls everything back and passes through. Synthetic months (the
+    demo world's) come from the checkout's copy of the same pass when there is a good one (:data:`SHARED_DIR`),
+    and a pass over them that took every month is kept there."""
+    shared = _shared_entry(table, files, header, layout)
+    if shared is not None:
+        with _shared_rows(*shared) as rows:
+            if rows is not None:
+                try:
+                    return _insert_checked(cur, table, files, f"SELECT * FROM read_parquet({sql_string(rows)})", [])
+                except duckdb.Error:
+                    pass  # an entry that cannot be read: the months are read from their files
     cols = ", ".join(f'"{src}" AS {dst}' for dst, src in _BULK_LAYOUTS[layout].items())
-    scan = bulk_csv_read([f.path for f in files], header, layout, filename=True)
+    # one read_csv per file, numbered as the single-file reader numbers its rows (the header is line 1): a
+    # row_number over the whole pass, less each file's first, ran in one thread and cost a fifth more CPU
+    scans = [f"SELECT {sql_string(layout)} AS layout, {cols}, row_number() OVER () + 1 AS _line, "
+             f"?::VARCHAR AS _file, ?::VARCHAR AS release, ?::BOOLEAN AS synthetic FROM "
+             f"{bulk_csv_read([f.path], header, layout)}" for f in files]
+    outcomes = _insert_checked(cur, table, files, " UNION ALL ".join(scans),
+                               [v for f in files for v in (f.label, f.release, f.synthetic)])
+    if shared is not None and all(rows is not None for _, rows, _ in outcomes):
+        _keep_shared(cur, table, files, *shared)
+    return outcomes
+
+
+def _insert_checked(cur: duckdb.DuckDBPyConnection, table: str, files: list[InputFile], select: str,
+                    params: list) -> list[Outcome]:
+    """``select``'s rows (every column of ``table``) in, then :data:`BULK_ROW_RULE` per file, in one transaction."""
     cur.begin()
     try:
-        # the line of a row: its number in the pass less the first of its file (DuckDB reads the files in the
-        # order given and keeps each file's rows in order, as the single-file reader's row_number relies on)
-        cur.execute(
-            f"""INSERT INTO {table} BY NAME
-            SELECT s.* EXCLUDE (filename, _n), s._n - min(s._n) OVER (PARTITION BY s.filename) + 2 AS _line,
-                   m._file, m.release, m.synthetic
-            FROM (SELECT {sql_string(layout)} AS layout, {cols}, filename, row_number() OVER () AS _n FROM {scan}) s
-            JOIN (SELECT unnest(?::VARCHAR[]) AS path, unnest(?::VARCHAR[]) AS _file,
-                         unnest(?::VARCHAR[]) AS release, unnest(?::BOOLEAN[]) AS synthetic) m ON m.path = s.filename""",
-            [[str(f.path) for f in files], [f.label for f in files], [f.release for f in files],
-             [f.synthetic for f in files]])
+        cur.execute(f"INSERT INTO {table} BY NAME {select}", params)
         stats = cur.execute(
             f"""SELECT _file, count(*), min(_line) FILTER (WHERE reason IS NOT NULL),
                        arg_min(reason, _line) FILTER (WHERE reason IS NOT NULL)
@@ -388,10 +409,75 @@ def _one_pass(cur: duckdb.DuckDBPyConnection, table: str, files: list[InputFile]
                 quarantine(cur, table, f, text)
                 outcomes.append((f, None, text))
             else:
-                record_ingested(cur, table, f, rows)
                 outcomes.append((f, rows, None))
+        record_ingested(cur, table, [(f, rows) for f, rows, _ in outcomes if rows is not None])
         cur.commit()
         return outcomes
     except BaseException:
         cur.rollback()
         raise
+
+
+# --------------------------------------------------------------------------- the demo world's months, once per checkout
+
+# The checkout's copies of passes over synthetic months (git-ignored, beside the demo worlds): the demo world is a
+# pure function of its stamp, so every fresh data folder would parse the same CSV into the same rows. None: off.
+SHARED_DIR: Path | None = Path(__file__).resolve().parents[3] / ".cache" / "comext_months"
+# Entries kept besides the one just used, the most recently used first (a default world's pass is about 10 MB).
+SHARED_KEEP = 6
+# Bump when a pass's rows change (columns, line numbers, checks): every entry is then made again.
+PASS_VERSION = 1
+_ROWS = "rows.parquet"
+
+
+def _shared_entry(table: str, files: list[InputFile], header: list[str], layout: str) -> tuple[Path, dict] | None:
+    """The checkout's entry for a pass and its stamp (every file's label, content, release and flag; the layout,
+    header, pass version and DuckDB version); None when off or when a month is not synthetic (a user's data never
+    leaves its data folder)."""
+    if SHARED_DIR is None or not files or not all(f.synthetic for f in files):
+        return None
+    stamp = {"table": table, "layout": layout, "header": list(header), "version": PASS_VERSION,
+             "duckdb": duckdb.__version__, "files": [[f.label, f.sha256, f.release, f.synthetic] for f in files]}
+    return SHARED_DIR / checked_cache.entry_key(stamp), stamp
+
+
+@contextmanager
+def _shared_rows(entry: Path, stamp: dict) -> Iterator[Path | None]:
+    """The entry's rows, hard-linked into a folder of this pass's own and checked there against the entry's
+    manifest (what is read is what was checked, even if the entry is replaced meanwhile); None without a good
+    entry."""
+    manifest = checked_cache.read_manifest(entry, stamp)
+    if manifest is None or set(manifest["files"]) != {_ROWS}:
+        yield None
+        return
+    own = checked_cache.unique(entry.parent, ".build-read-")
+    try:
+        try:
+            # an entry with a file more or less than its manifest is damaged, even if only the rows are read
+            good = checked_cache.listing_problem(entry, manifest) is None
+            if good:
+                checked_cache.link_files(entry, own, [_ROWS])
+                good = checked_cache.problem(own, manifest) is None
+        except OSError:
+            good = False
+        if good:
+            os.utime(entry)  # most recently used: pruned last
+        yield own / _ROWS if good else None
+    finally:
+        shutil.rmtree(own, ignore_errors=True)
+
+
+def _keep_shared(cur: duckdb.DuckDBPyConnection, table: str, files: list[InputFile], entry: Path, stamp: dict) -> None:
+    """Keep the rows of a pass that took every month as the checkout's entry, in the order the pass inserted them."""
+    build = checked_cache.unique(entry.parent, ".build-")
+    try:
+        build.mkdir(parents=True)
+        cur.execute(f"COPY (SELECT * FROM {table} WHERE _file IN (SELECT unnest(?::VARCHAR[])) ORDER BY _file, _line) "
+                    f"TO {sql_string(build / _ROWS)} (FORMAT parquet, COMPRESSION zstd)", [[f.label for f in files]])
+        checked_cache.write_manifest(build, stamp)
+        checked_cache.install(build, entry, stamp)
+        checked_cache.prune(entry.parent, keep=entry, keep_others=SHARED_KEEP)
+    except (OSError, duckdb.Error):
+        pass  # the entry only saves the next data folder's time; this run's rows stand
+    finally:
+        shutil.rmtree(build, ignore_errors=True)

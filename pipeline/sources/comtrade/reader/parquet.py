@@ -21,12 +21,22 @@ gzip stream) is found by the error naming it, or by halving the batch, and read 
 Bulk files (one per reporter-year) are converted as soon as they are downloaded
 (``raw/comtrade_bulk_files``, outside the DuckDB writer pool) and again only if their
 content changes; the raw asset converts what is not cached yet (landing files, API pages).
+
+The demo world's pages (synthetic: a pure function of the generator's stamp, and the same in every
+fresh data folder) are converted once per checkout: a batch of synthetic pages converted whole, in
+one file, is kept in ``<repo>/.cache/comtrade_pages`` (:data:`SHARED_DIR`, one checked entry per
+batch, page keys, converter version and DuckDB version: :mod:`pipeline.readers.checked_cache`) and
+a new data folder links that file and the pages' reports instead of reading the JSON again (2.3-2.6
+of the 2.5 CPU-s of the demo world's ``raw/comtrade_records``). A user's data (not synthetic) never
+leaves its data folder.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
+import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -35,6 +45,7 @@ import duckdb
 
 from pipeline.io import atomic_path, packed, sql_string
 from pipeline.paths import DataPaths
+from pipeline.readers import checked_cache
 from pipeline.readers.inputs import InputError, InputFile
 from pipeline.readers.parquet_cache import cache_key, cached, read_report, write_report
 from pipeline.sources.comtrade import reader as comtrade
@@ -50,6 +61,10 @@ ROW_GROUP_SIZE = 1_000_000
 BATCH_JSON_BYTES = 384 * 2**20
 # the batch file is sorted by year, in row groups small enough for a year-narrowed read to skip the others
 BATCH_ROW_GROUP_SIZE = 122_880
+# The checkout's conversions of synthetic page batches (git-ignored, as the demo worlds beside it); None: off.
+SHARED_DIR: Path | None = Path(__file__).resolve().parents[4] / ".cache" / "comtrade_pages"
+# Entries kept besides the one just used, the most recently used first (a default world's batch is about 7 MB).
+SHARED_KEEP = 6
 
 
 def cache_dir(paths: DataPaths) -> Path:
@@ -140,8 +155,10 @@ def held_conversion(f: InputFile, folder: Path) -> Conversion | None:
 
 def page_batches(pages: list[InputFile]) -> list[list[InputFile]]:
     """The pages in batches of at most :data:`BATCH_JSON_BYTES` of JSON (or one larger page), in the given
-    order."""
-    return packed(pages, json_bytes, BATCH_JSON_BYTES)
+    order; the synthetic ones (the demo world's) apart from the others, so that their batch is the same in every
+    data folder whatever else it reads, and can be shared (:data:`SHARED_DIR`)."""
+    return [batch for synthetic in (True, False)
+            for batch in packed([f for f in pages if f.synthetic is synthetic], json_bytes, BATCH_JSON_BYTES)]
 
 
 def convert_pages(batch: list[InputFile], folder: Path, conn: duckdb.DuckDBPyConnection
@@ -161,7 +178,12 @@ def convert_pages(batch: list[InputFile], folder: Path, conn: duckdb.DuckDBPyCon
         cache_name(f): f"empty file (0 bytes), expected {f.fmt}" for f in firsts if f.size == 0}
     readable = [f for f in firsts if f.size > 0]
     if readable:
-        _read_batch(readable, folder, conn, outcome)
+        shared = _from_shared(readable, folder)
+        if shared is not None:
+            outcome.update(shared)
+        else:
+            _read_batch(readable, folder, conn, outcome)
+            _to_shared(readable, folder, outcome)
     done: dict[str, Conversion] = {}
     failed: dict[str, str] = {}
     for key, files in by_key.items():
@@ -221,6 +243,12 @@ def json_bytes(f: InputFile) -> int:
         return min(int.from_bytes(fh.read(4), "little"), 1032 * f.size)
 
 
+def batch_target(folder: Path, keys) -> Path:
+    """The Parquet file of a batch of pages, named for the pages' keys: the same batch again is the same file."""
+    digest = hashlib.sha256("\n".join(sorted(keys)).encode()).hexdigest()[:16]
+    return folder / f"api_pages.{digest}.v{PARQUET_VERSION}.parquet"
+
+
 def _convert_together(batch: list[InputFile], folder: Path, conn: duckdb.DuckDBPyConnection
                       ) -> dict[str, Conversion | str]:
     """Read every page of ``batch`` in one ``read_json`` streamed into one Parquet file, judge each page on that
@@ -235,9 +263,7 @@ def _convert_together(batch: list[InputFile], folder: Path, conn: duckdb.DuckDBP
     largest = min(comtrade.MAX_PAGE_BYTES, max(16 * 2**20, 2 * max(json_bytes(f) for f in batch)))
     source = comtrade.json_source(files, filename=True, maximum_object_size=largest)
     key_of = "(SELECT unnest(?::VARCHAR[]) AS filename, unnest(?::VARCHAR[]) AS _part)"
-    # named for the pages it holds: the same batch again is the same file
-    digest = hashlib.sha256("\n".join(sorted(keys.values())).encode()).hexdigest()[:16]
-    target = folder / f"api_pages.{digest}.v{PARQUET_VERSION}.parquet"
+    target = batch_target(folder, keys.values())
     meta = json.dumps({"pages": len(batch), "format": "api_json", "version": PARQUET_VERSION})
     options = (f"FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE {BATCH_ROW_GROUP_SIZE}, "
                f"KV_METADATA {{'{PARQUET_KEY}': {sql_string(meta)}}}")
@@ -309,3 +335,71 @@ def _convert_together(batch: list[InputFile], folder: Path, conn: duckdb.DuckDBP
         write_report(folder, key, conversion)
         outcome[key] = conversion
     return outcome
+
+
+def _shared_entry(batch: list[InputFile]) -> tuple[Path, dict] | None:
+    """The checkout's entry for a batch of pages and its stamp; None when off or when a page is not synthetic."""
+    if SHARED_DIR is None or not batch or not all(f.synthetic for f in batch):
+        return None
+    stamp = {"pages": sorted(cache_name(f) for f in batch), "version": PARQUET_VERSION, "duckdb": duckdb.__version__}
+    return SHARED_DIR / checked_cache.entry_key(stamp), stamp
+
+
+def _from_shared(batch: list[InputFile], folder: Path) -> dict[str, Conversion] | None:
+    """{key: conversion} of a batch (distinct keys) from the checkout's entry, its files linked into ``folder`` and
+    checked there against the entry's manifest; None when there is no good entry (the batch is then converted)."""
+    found = _shared_entry(batch)
+    if found is None:
+        return None
+    entry, stamp = found
+    manifest = checked_cache.read_manifest(entry, stamp)
+    if manifest is None:
+        return None
+    names = list(manifest["files"])
+    try:
+        # an entry with a file more or less than its manifest is damaged, even if only the listed ones are linked
+        if checked_cache.listing_problem(entry, manifest) is not None:
+            return None
+        checked_cache.link_files(entry, folder, names)
+    except OSError:
+        reason = "cannot link"
+    else:
+        # what this data folder now holds, not the entry's name
+        reason = checked_cache.problem(folder, manifest, exact=False)
+    conversions = {}
+    for f in batch:
+        report = None if reason else read_report(folder, cache_name(f), Conversion)
+        if report is None:
+            reason = reason or f"no report for {cache_name(f)}"
+            break
+        report.source = str(f.path)
+        conversions[cache_name(f)] = report
+    if reason:
+        for name in names:  # a damaged entry's files are not left for the next run to trust
+            (folder / name).unlink(missing_ok=True)
+        return None
+    os.utime(entry)  # most recently used: pruned last
+    return conversions
+
+
+def _to_shared(batch: list[InputFile], folder: Path, outcome: dict[str, Conversion | str]) -> None:
+    """Keep a batch of synthetic pages converted whole, in one file, as the checkout's entry. A batch with a page
+    quarantined or read alone is not kept: every run judges it again."""
+    found = _shared_entry(batch)
+    done = [outcome.get(cache_name(f)) for f in batch]
+    if found is None or not all(isinstance(c, Conversion) and c.part for c in done) or len(
+            {c.parquet for c in done}) != 1:
+        return
+    entry, stamp = found
+    names = [Path(done[0].parquet).name] + [f"{cache_name(f)}.json" for f in batch]
+    build = checked_cache.unique(entry.parent, ".build-")
+    try:
+        entry.parent.mkdir(parents=True, exist_ok=True)
+        checked_cache.link_files(folder, build, names)
+        checked_cache.write_manifest(build, stamp)
+        checked_cache.install(build, entry, stamp)
+        checked_cache.prune(entry.parent, keep=entry, keep_others=SHARED_KEEP)
+    except OSError:
+        pass  # the entry only saves the next data folder's time; this run's conversion stands
+    finally:
+        shutil.rmtree(build, ignore_errors=True)

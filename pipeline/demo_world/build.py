@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Sequence
@@ -110,10 +109,3 @@ def generate(out_dir: Path, *, scale: float = 0.01, years: Sequence[int] = (2022
     (out_dir / "planted.json").write_text(json_text(manifest), encoding="utf-8")
     return manifest
 
-
-def generator_sha256() -> str:
-    """One hash of the generator's source, every module of this package: a changed generator regenerates."""
-    digest = hashlib.sha256()
-    for path in sorted(Path(__file__).resolve().parent.glob("*.py")):
-        digest.update(path.name.encode() + b"\0" + path.read_bytes())
-    return digest.hexdigest()
