@@ -64,17 +64,24 @@ class Runner:
             path.write_text(content, encoding="utf-8")
         return path
 
-    def run(self, sources=("landing",), **settings):
+    def run(self, sources=("landing",), warehouse_only=False, **settings):
+        """The refresh job; ``warehouse_only``: without its publish/ assets (the publication and the report), for
+        a test that reads the working database and the models' metadata alone, not what a run publishes."""
         from dagster import DagsterInstance
 
         from pipeline.definitions import definitions
 
         # comtrade_key "": the keyless preview, whatever key the environment holds (no test calls the real API)
         defs = definitions(data_dir=str(self.paths.root), comtrade_key="", sources=list(sources), **settings)
-        return defs.resolve_job_def("refresh").execute_in_process(
+        job = defs.resolve_job_def("refresh")
+        selection = None
+        if warehouse_only:
+            selection = [k for k in job.asset_layer.executable_asset_keys if k.path[0] != "publish"]
+        return job.execute_in_process(
             run_config=IN_PROCESS_RUN,
             instance=DagsterInstance.ephemeral(),
             raise_on_error=False,
+            asset_selection=selection,
         )
 
     def published(self) -> duckdb.DuckDBPyConnection:
@@ -85,22 +92,23 @@ class Runner:
 
 
 # The modules pytest-xdist hands out first (`make test`: --dist loadfile --no-loadscope-reorder gives whole
-# modules in collection order): the one whose first tests build the session's default world, then those that
-# run the refresh job most (CPU seconds of the module in a process of its own on the shared 2-core machine,
-# 2026-12-07 at load 5-17: refresh safety 80, incremental 102, fault drill 68 and more in waits, rolling 105
-# with the default world's build, CLI failure about 80; bad input 19, changes 15, snapshots 13 before).
+# modules in collection order): the one whose first tests build the session's default world, then the others
+# by their CPU seconds in a full `make test` (2026-12-08, both workers busy, at load 5-11: incremental 58,
+# refresh safety 53, oracle 44 with the default world's build, fault drill 39 and more in waits, CLI failure
+# 32, rolling 30, publication guard 27, snapshots by year 24, bad input 21; dev instance 9 but 30 s of waits).
 # Started last, any of them would leave one worker running it alone at the end; the rest keep their order.
-FIRST = ("test_oracle.py", "test_refresh_safety.py", "test_incremental.py", "test_fault_drill.py", "test_rolling.py",
-         "test_dev_instance.py",
-         "test_cli_failure.py", "test_bad_input.py", "test_changes.py", "test_snapshots.py")
+FIRST = ("test_oracle.py", "test_incremental.py", "test_refresh_safety.py", "test_fault_drill.py",
+         "test_cli_failure.py", "test_rolling.py", "test_publication_guard.py", "test_snapshots_years.py",
+         "test_dev_instance.py", "test_bad_input.py", "test_properties.py", "test_changes.py", "test_snapshots.py",
+         "test_storage_compat.py", "test_publication_speed.py", "test_report.py", "test_fetch_cli.py")
 
 
 # The marks that take a test out of the unit tier (`make test-fast` deselects them; pyproject.toml describes
 # them), and the fixtures whose users are pipeline tests: the shared worlds, and the runners whose ``run``
 # executes a Dagster job.
 TIER_MARKS = ("pipeline", "service", "browser", "world", "oracle", "property")
-PIPELINE_FIXTURES = frozenset({"default_world", "small_publication", "sample_publication", "adversarial_publication",
-                               "cli_publication", "runner", "sql_runner"})
+PIPELINE_FIXTURES = frozenset({"default_world", "default_rerun", "small_publication", "sample_publication",
+                               "adversarial_publication", "cli_publication", "runner", "sql_runner"})
 
 
 def pytest_collection_modifyitems(items):
@@ -217,12 +225,13 @@ class BuiltWorld(Runner):
     """A Runner on a data folder the refresh job has already published, shared by every test module of the
     session (see ``built_once``): ``published()`` and ``warehouse()`` read it; ``materializations`` holds the
     build's asset materialization metadata by op name (the Dagster result does not cross processes), and
-    ``settings`` the run's, for a rerun on a copy. ``run`` is refused: a test that reruns the job does it on ``copy_data(world.paths.root, ...)``."""
+    ``settings`` the run's, for a rerun on a copy, and ``checks`` its check verdicts. ``run`` is refused: a test that reruns the job does it on ``copy_data(world.paths.root, ...)``."""
 
     def __init__(self, root: Path, monkeypatch: pytest.MonkeyPatch):
         super().__init__(root, monkeypatch)
         build = json.loads((root.parent / "build.json").read_text())
         self.settings, self.materializations = build["settings"], build["materializations"]
+        self.checks = build["checks"]  # 'asset/key:check_name' -> passed
 
     def run(self, *args, **kwargs):
         raise AssertionError("the shared world is read-only: run the job on copy_data(world.paths.root, ...)")
@@ -252,7 +261,9 @@ def _publish(folder: Path, settings: dict, files: dict[str, str] | None = None) 
     for event in result.get_asset_materialization_events():
         values = {k: _plain(v.value) for k, v in event.event_specific_data.materialization.metadata.items()}
         metadata.setdefault(event.node_handle.name, []).append(values)
-    (folder / "build.json").write_text(json.dumps({"settings": settings, "materializations": metadata}))
+    checks = {f"{c.asset_key.to_user_string()}:{c.check_name}": c.passed for c in result.get_asset_check_evaluations()}
+    (folder / "build.json").write_text(json.dumps({"settings": settings, "materializations": metadata,
+                                                   "checks": checks}))
 
 
 def _build_default_world(folder: Path) -> None:
@@ -267,6 +278,22 @@ def _build_default_world(folder: Path) -> None:
 def default_world(tmp_path_factory) -> BuiltWorld:
     """The embedded default as `geomon run` publishes it, built once per session; read-only."""
     root = built_once(tmp_path_factory, "default_world", _build_default_world) / "data"
+    with pytest.MonkeyPatch.context() as mp:
+        yield BuiltWorld(root, mp)
+
+
+def _build_default_rerun(folder: Path, world: Path) -> None:
+    shutil.copytree(world.parent, folder, symlinks=True)  # the data folder and the first run's build.json
+    _publish(folder, json.loads((world.parent / "build.json").read_text())["settings"])
+
+
+@pytest.fixture(scope="module")
+def default_rerun(default_world, tmp_path_factory) -> BuiltWorld:
+    """The embedded default run a second time on the same inputs (a copy of default_world's folder, its settings),
+    built once per session; read-only. The end-to-end rerun and the publication guard's rerun both read it (the
+    same run twice before); ``default_world`` is the publication before it."""
+    build = lambda folder: _build_default_rerun(folder, default_world.paths.root)  # noqa: E731
+    root = built_once(tmp_path_factory, "default_rerun", build) / "data"
     with pytest.MonkeyPatch.context() as mp:
         yield BuiltWorld(root, mp)
 

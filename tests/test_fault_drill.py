@@ -87,7 +87,7 @@ RUN = ["run", "--sources", "api"]
 def _refresh(data_dir, config, env, kill_when=None, cli=None):
     """Fetch (the Comtrade fetch killed once if ``kill_when``, then resumed), then build and publish; the
     exit code of the last command, everything printed, and whether a kill happened. ``cli`` runs each
-    command (``_cli``: a process of its own)."""
+    command after the kill (``_cli``: a process of its own; the killed one always is)."""
     cli = cli or _cli
     outs, killed = [], False
     if kill_when is not None:
@@ -123,8 +123,8 @@ def _cli(data_dir, config, env, argv, kill_when=None):
 def _cli_here(monkeypatch, capfd):
     """``_cli`` through ``pipeline.cli.main`` in this process, with the same environment and arguments, and
     everything written to stdout and stderr (Dagster's log lines included) as its output: for the fault-free
-    reference, whose three commands would cost about 2.5 CPU-s of start-up each (the drill's commands stay
-    processes of their own: one is killed)."""
+    reference and for the drill's commands after the kill, which would cost about 2.5 CPU-s of start-up each
+    (the command that is killed stays a process of its own)."""
     from pipeline.cli import main
 
     def run(data_dir, config, env, argv, kill_when=None):
@@ -167,7 +167,7 @@ def test_faults_and_a_kill_change_nothing_that_is_published_and_the_key_never_le
         config = _config(comtrade.url, comext, tmp_path / "drill.yaml")
         env = _env(tmp_path / "home_drill")
         pages = drill_dir / "raw" / "comtrade"
-        code, out, killed = _refresh(drill_dir, config, env,
+        code, out, killed = _refresh(drill_dir, config, env, cli=_cli_here(monkeypatch, capfd),
                                      kill_when=lambda: pages.is_dir() and len(list(pages.glob("*.json.gz"))) >= 5)
         logs.append(out)
         assert killed, "the drill's Comtrade fetch finished before it could be killed"

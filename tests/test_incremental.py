@@ -46,14 +46,15 @@ def _replace_year(landing, alt, year) -> int:
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
-    """A refresh of the demo world's YEARS, then a second on the same inputs; shared: each test starts
-    from a copy of the data folder."""
+    """A refresh of the demo world's YEARS, then a second on the same inputs (its models alone: the tests read
+    its builds' metadata; a publication on unchanged inputs is test_end_to_end's rerun); shared: each test
+    starts from a copy of the data folder."""
     mp = pytest.MonkeyPatch()
     runner = Runner(tmp_path_factory.mktemp("built") / "data", mp)
     demo_world.generate(runner.paths.root / "landing", scale=SCALE, years=YEARS, comtrade_format="bulk")
     first = runner.run()
     assert first.success, failure_messages(first)
-    again = runner.run()
+    again = runner.run(warehouse_only=True)
     assert again.success, failure_messages(again)
     yield runner.paths.root, materializations(again)
     mp.undo()
@@ -135,7 +136,8 @@ def test_a_year_whose_files_disappear_is_dropped(built, tmp_path, monkeypatch):
     landing = runner.paths.root / "landing"
     for old in demo_world.files_of_year(landing, 2022):
         old.unlink()
-    result = runner.run(allow_shrink=True)  # a year gone on purpose: the publication guard would refuse it
+    # a year gone on purpose (the publication guard would refuse it); the models alone: the test reads the warehouse
+    result = runner.run(allow_shrink=True, warehouse_only=True)
     assert result.success, failure_messages(result)
     builds = materializations(result)
     assert builds["staging/trade_flows"]["build"] == "changed years rebuilt: none; years dropped: [2022]"
@@ -152,10 +154,11 @@ def test_changed_sql_rebuilds_every_year(built, tmp_path, monkeypatch, model):
     with duckdb.connect(str(runner.paths.warehouse)) as con:
         con.execute("UPDATE meta.model_builds SET code_version = 'older' WHERE table_name = ?",
                     [model.replace("/", ".")])
-    builds = materializations(runner.run())
+    # the models alone (the builds' metadata is what the test reads), not the publication
+    builds = materializations(runner.run(warehouse_only=True))
     assert builds[model]["build"] == "every year rebuilt: [2021, 2022, 2023]"
     # and --full-rebuild rebuilds everything, whatever the fingerprints say
-    builds = materializations(runner.run(full_rebuild=True))
+    builds = materializations(runner.run(full_rebuild=True, warehouse_only=True))
     assert builds["staging/trade_flows"]["build"] == "every year rebuilt: [2021, 2022, 2023]"
     assert builds["staging/hs_split_weights"]["build"] == "rebuilt in full"
 

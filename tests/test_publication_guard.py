@@ -121,7 +121,7 @@ def test_refused_is_an_exception_carrying_the_verdict(published):
 
 # --- the guard in the refresh job -------------------------------------------------------------------------------
 
-from conftest import copy_data, failure_messages, published_bytes, sdmx_rows  # noqa: E402
+from conftest import failure_messages, published_bytes, sdmx_rows  # noqa: E402
 
 
 def _manifest(runner) -> dict:
@@ -173,10 +173,8 @@ def test_a_shrink_is_refused_then_accepted_on_purpose_and_only_a_publication_cal
         runner.paths.latest_pointer.read_text().strip()
 
 
-def test_the_embedded_default_run_again_and_with_one_more_year_publishes(default_world, tmp_path, monkeypatch):
-    runner = copy_data(default_world.paths.root, tmp_path / "data", monkeypatch)
-    again = runner.run(**default_world.settings)
-    assert again.success, failure_messages(again)
-    assert _guard_check(again).passed
-    guard = _manifest(runner)["publication_guard"]
+def test_the_embedded_default_run_again_and_with_one_more_year_publishes(default_rerun):
+    # default_rerun: the job run again on a copy of the embedded default's folder (conftest, shared by the session)
+    assert default_rerun.checks["publish/publication:publication_guard"] is True
+    guard = _manifest(default_rerun)["publication_guard"]
     assert guard["accepted"] == [] and guard["previous_snapshot"] is not None and guard["flow_rows"] > 0

@@ -19,21 +19,40 @@ def _digest(root) -> dict[str, str]:
     return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() for p in files if p.is_file()}
 
 
-def test_a_run_renders_the_report_once_and_the_data_folder_gets_the_snapshots_bytes(small_publication, tmp_path,
-                                                                                   monkeypatch):
+MORE = sdmx_rows([("DE", "US", "85051100", 1, "2024", 300)])
+
+
+@pytest.fixture(scope="module")
+def watched_run(small_publication, tmp_path_factory):
+    """One run on a copy of the session's small publication with one more file, watched two ways at once: every
+    report render counted, and the workbook worker started through a command that records its pid (two tests
+    read it; each ran the same job for itself before). The spies are undone before the tests read it."""
+    import pipeline.publish.workbook_process
     import pipeline.report
 
-    runner = copy_data(small_publication.paths.root, tmp_path / "data", monkeypatch)
-    runner.write("landing/comext/more.csv", sdmx_rows([("DE", "US", "85051100", 1, "2024", 300)]))
-    rendered = []
+    folder = tmp_path_factory.mktemp("watched")
+    rendered, pid_file = [], folder / "worker.pid"
     write_report = pipeline.report.write_report
 
     def counting(database, target, **kwargs):
         rendered.append(target)
         return write_report(database, target, **kwargs)
 
-    monkeypatch.setattr(pipeline.report, "write_report", counting)
-    result = runner.run()
+    recording = [sys.executable, "-c", f"import os, runpy; open({str(pid_file)!r}, 'w').write(str(os.getpid())); "
+                 "runpy.run_module('pipeline.publish.workbook_process', run_name='__main__')"]
+    with pytest.MonkeyPatch.context() as mp:
+        runner = copy_data(small_publication.paths.root, folder / "data", mp)
+        runner.write("landing/comext/more.csv", MORE)
+        mp.setattr(pipeline.report, "write_report", counting)
+        mp.setattr(pipeline.publish.workbook_process, "worker_command", lambda: recording)
+        result = runner.run()
+    return runner, result, rendered, pid_file
+
+
+def test_a_run_renders_the_report_once_and_the_data_folder_gets_the_snapshots_bytes(watched_run, tmp_path):
+    from pipeline.report import write_report
+
+    runner, result, rendered, _ = watched_run
     assert result.success, failure_messages(result)
     # the publisher renders into the snapshot; the monitor_report step copies those bytes, checked against
     # the manifest, instead of rendering the same database a second time
@@ -85,7 +104,7 @@ def test_a_writer_failing_beside_the_others_publishes_nothing(small_publication,
     import pipeline.publish.workbook_process
 
     runner = copy_data(small_publication.paths.root, tmp_path / "data", monkeypatch)
-    runner.write("landing/comext/more.csv", sdmx_rows([("DE", "US", "85051100", 1, "2024", 300)]))
+    runner.write("landing/comext/more.csv", MORE)
     before = _digest(runner.paths.root)
     broken = [sys.executable, "-c", "import sys; sys.stdin.read(); sys.exit('disk full while writing the workbook')"]
 
@@ -101,21 +120,13 @@ def test_a_writer_failing_beside_the_others_publishes_nothing(small_publication,
     assert _digest(runner.paths.root) != before
 
 
-def test_the_workbook_is_written_by_a_process_of_its_own(small_publication, tmp_path, monkeypatch):
+def test_the_workbook_is_written_by_a_process_of_its_own(watched_run):
     """The workbook's cells are written in another Python process (xlsxwriter is Python, and beside the report
     in one process they took turns on the GIL), started as the publication starts; the entry it hands back is
     the manifest's."""
     import openpyxl
 
-    import pipeline.publish.workbook_process
-
-    runner = copy_data(small_publication.paths.root, tmp_path / "data", monkeypatch)
-    runner.write("landing/comext/more.csv", sdmx_rows([("DE", "US", "85051100", 1, "2024", 300)]))
-    pid_file = tmp_path / "worker.pid"
-    recording = [sys.executable, "-c", f"import os, runpy; open({str(pid_file)!r}, 'w').write(str(os.getpid())); "
-                 "runpy.run_module('pipeline.publish.workbook_process', run_name='__main__')"]
-    monkeypatch.setattr(pipeline.publish.workbook_process, "worker_command", lambda: recording)
-    result = runner.run()
+    runner, result, _, pid_file = watched_run
     assert result.success, failure_messages(result)
     assert int(pid_file.read_text()) != os.getpid()
     latest = runner.paths.latest_pointer.read_text().strip()
