@@ -106,6 +106,8 @@ def test_two_models_at_once_leave_the_tables_one_at_a_time_leaves(landing, tmp_p
     assert ("monitor/import_concentration", "hhi_bounds") in checked
     assert _most_at_once(spans) == 2, spans  # two models were built at once
 
+    _one_asset_and_its_checks_alone(two, spans)
+
     spans.clear()
     monkeypatch.setattr(assets.models, "WORKERS", 1)
     one = _run_on(landing, tmp_path / "one", monkeypatch)
@@ -119,6 +121,39 @@ def test_two_models_at_once_leave_the_tables_one_at_a_time_leaves(landing, tmp_p
     alone = _run_on(landing, tmp_path / "alone", monkeypatch)
     assert _most_at_once(spans) == 1 and {t for t, _, _ in spans} == built
     assert _differences(two.paths.warehouse, alone.paths.warehouse) == {}
+
+
+def _one_asset_and_its_checks_alone(runner, spans):
+    """The UI's "Materialize" of one model builds that model alone; its checks run alone on the table as it is."""
+    from dagster import AssetCheckKey, AssetKey, AssetSelection, DagsterInstance, define_asset_job
+
+    from conftest import IN_PROCESS_RUN
+    from pipeline.definitions import definitions
+
+    key = AssetKey(["monitor", "import_concentration"])
+    spans.clear()
+    defs = definitions(data_dir=str(runner.paths.root), comtrade_key="")
+    one = defs.resolve_implicit_global_asset_job_def().execute_in_process(
+        run_config=IN_PROCESS_RUN, instance=DagsterInstance.ephemeral(), asset_selection=[key])
+    assert one.success and [t for t, _, _ in spans] == ["monitor.import_concentration"]
+    [event] = one.get_asset_materialization_events()
+    assert event.asset_key == key
+    assert event.materialization.metadata["build"].value == "unchanged inputs: nothing rebuilt"
+    assert {c.check_name for c in one.get_asset_check_evaluations()} >= {"unique_grain", "hhi_bounds"}
+
+    job = define_asset_job("checks_only", selection=AssetSelection.checks(AssetCheckKey(key, "hhi_bounds")))
+    checks = _with_job(defs, job).resolve_job_def("checks_only").execute_in_process(
+        run_config=IN_PROCESS_RUN, instance=DagsterInstance.ephemeral())
+    assert checks.success and checks.get_asset_materialization_events() == []
+    [evaluation] = checks.get_asset_check_evaluations()
+    assert (evaluation.check_name, evaluation.passed, evaluation.metadata["checked_rows"].value) == (
+        "hhi_bounds", True, "all")
+
+
+def _with_job(defs, job):
+    from dagster import Definitions
+
+    return Definitions.merge(defs, Definitions(jobs=[job]))
 
 
 # A check that fails on the data (France's magnets come 5/6 from China: HHI 0.72), a model below it, a model
