@@ -95,6 +95,7 @@ def test_two_models_at_once_leave_the_tables_one_at_a_time_leaves(landing, tmp_p
     import assets.models
 
     spans = _record_builds(monkeypatch)
+    monkeypatch.setattr(assets.models, "WORKERS", 2)
     two = _run_on(landing, tmp_path / "two", monkeypatch)
     # every model in the one step, each an asset of its own with its checks
     steps = {e.step_key for e in two.result.get_asset_materialization_events()
