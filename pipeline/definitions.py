@@ -35,9 +35,11 @@ from pipeline.sources.registry import SOURCES, raw_years
 RAW_TABLES = set(raw_years())
 
 model_assets = sql_model_assets(external_tables=REFERENCE_TABLES | RAW_TABLES)
-monitor_tables = [a.key.to_user_string().replace("/", ".") for a in model_assets if a.key.path[0] == "monitor"]
+# the models are one multi-asset (assets/models.py): each of its keys is a table
+monitor_tables = [s.key.to_user_string().replace("/", ".")
+                  for a in model_assets for s in a.specs if s.key.path[0] == "monitor"]
 table_descriptions = {
-    **{a.key.to_user_string().replace("/", "."): a.descriptions_by_key[a.key] for a in model_assets},
+    **{k.to_user_string().replace("/", "."): a.descriptions_by_key[k] for a in model_assets for k in a.keys},
     **{table: description for table, (description, _) in {f'reference.{n}': spec for n, spec in REFERENCE_SPECS.items()}.items()},
 }
 

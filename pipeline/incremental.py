@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -62,6 +63,26 @@ RAW_YEAR = raw_years()
 # SF1, is 24M flow rows; ten of them in one statement spill tens of GB).
 WHOLE_BUILD_ROWS = 5_000_000
 _VARIABLE = re.compile(r"getvariable\(\s*'(\w+)'\s*\)", re.IGNORECASE)
+
+
+def create_state_table(conn: duckdb.DuckDBPyConnection) -> None:
+    """The build records' table (and its schema) if missing."""
+    conn.execute("CREATE SCHEMA IF NOT EXISTS meta")
+    conn.execute(_STATE_DDL)
+
+
+def input_rows(conn: duckdb.DuckDBPyConnection, tables: list[str]) -> int:
+    """Rows of ``tables``: raw tables by the raw ledger (Comtrade's is a view over Parquet), the others by
+    DuckDB's own count of the table (no scan)."""
+    raw = [t for t in tables if t in RAW_YEAR]
+    rows = conn.execute(f"SELECT coalesce(sum(rows), 0) FROM {LEDGER} WHERE list_contains(?, table_name)",
+                        [raw]).fetchall()[0][0] if raw else 0
+    others = [t for t in tables if t not in RAW_YEAR]
+    if others:
+        rows += conn.execute(
+            "SELECT coalesce(sum(estimated_size), 0) FROM duckdb_tables() WHERE database_name = current_database() "
+            "AND list_contains(?, schema_name || '.' || table_name)", [others]).fetchall()[0][0]
+    return int(rows)
 
 
 def table_exists(conn: duckdb.DuckDBPyConnection, table: str) -> bool:
@@ -190,13 +211,17 @@ class Incremental:
     """Fingerprints and builds on one connection, for the models of one definitions load."""
 
     def __init__(self, conn: duckdb.DuckDBPyConnection, partitioned: set[str], variables: dict[str, object],
-                 *, full_rebuild: bool = False):
+                 *, full_rebuild: bool = False, state_lock: AbstractContextManager | None = None,
+                 create_state: bool = True):
         self.conn = conn
         self.partitioned = partitioned
         self.variables = variables
         self.full_rebuild = full_rebuild  # every year of every model, whatever the fingerprints say
-        conn.execute("CREATE SCHEMA IF NOT EXISTS meta")
-        conn.execute(_STATE_DDL)
+        # held around the writes of the build records outside a year's transaction, when models are built by
+        # several threads at once (assets/models.py): each thread only touches its own model's rows
+        self.state_lock = state_lock or nullcontext()
+        if create_state:  # False: the caller made it once, before threads (two CREATEs at once conflict)
+            create_state_table(conn)
 
     # ------------------------------------------------------------------ fingerprints of inputs
 
@@ -244,7 +269,8 @@ class Incremental:
                                    [model.table]).fetchall()
         if stored and stored[0][0] == fp and self._exists(model.table) and not self.full_rebuild:
             return BuildOutcome(False, None, [], False, [])
-        self.conn.execute(f"DELETE FROM {STATE} WHERE table_name = ?", [model.table])
+        with self.state_lock:
+            self.conn.execute(f"DELETE FROM {STATE} WHERE table_name = ?", [model.table])
         self._run(model, f"CREATE OR REPLACE TABLE {model.table} AS {model.sql}")
         return BuildOutcome(True, None, [], True, [(None, fp)])
 
@@ -264,8 +290,9 @@ class Incremental:
             f"SELECT DISTINCT code_version FROM {STATE} WHERE table_name = ?", [model.table]).fetchall()}
         full = self.full_rebuild or not self._exists(model.table) or versions != {model.code_version}
         if full:
-            self.conn.execute(f"DELETE FROM {STATE} WHERE table_name = ?", [model.table])
-            if years and self._input_rows(inputs) <= WHOLE_BUILD_ROWS:
+            with self.state_lock:
+                self.conn.execute(f"DELETE FROM {STATE} WHERE table_name = ?", [model.table])
+            if years and input_rows(self.conn, inputs) <= WHOLE_BUILD_ROWS:
                 self._run(model, f"CREATE OR REPLACE TABLE {model.table} AS {whole_sql(model, years)}")
                 return BuildOutcome(True, years, [], True, [(y, wanted[y]) for y in years])
             # an empty table of the right shape, then one year at a time
@@ -278,8 +305,11 @@ class Incremental:
             dropped = sorted(y for y in stored if y not in wanted)
         for year in dropped:
             self.conn.execute(f"DELETE FROM {model.table} WHERE year = ?", [year])
-            self.conn.execute(f"DELETE FROM {STATE} WHERE table_name = ? AND year = ?", [model.table, year])
+            with self.state_lock:
+                self.conn.execute(f"DELETE FROM {STATE} WHERE table_name = ? AND year = ?", [model.table, year])
         for year in stale:
+            # the year's records are deleted inside its transaction, without state_lock: DuckDB's transactions
+            # conflict only on the same rows, and these rows are this model's alone
             self.conn.begin()
             try:
                 self.conn.execute(f"DELETE FROM {STATE} WHERE table_name = ? AND year = ?", [model.table, year])
@@ -292,19 +322,6 @@ class Incremental:
                 raise
         rebuilt = bool(stale or dropped or full)
         return BuildOutcome(rebuilt, stale, dropped, full, [(y, wanted[y]) for y in stale])
-
-    def _input_rows(self, inputs: list[str]) -> int:
-        """Rows of the partitioned inputs: raw tables by the raw ledger (Comtrade's is a view over Parquet),
-        models by DuckDB's own count of the table (no scan)."""
-        raw = [t for t in inputs if t in RAW_YEAR]
-        rows = self.conn.execute(f"SELECT coalesce(sum(rows), 0) FROM {LEDGER} WHERE list_contains(?, table_name)",
-                                 [raw]).fetchall()[0][0] if raw else 0
-        models = [t for t in inputs if t not in RAW_YEAR]
-        if models:
-            rows += self.conn.execute(
-                "SELECT coalesce(sum(estimated_size), 0) FROM duckdb_tables() WHERE database_name = current_database() "
-                "AND list_contains(?, schema_name || '.' || table_name)", [models]).fetchall()[0][0]
-        return int(rows)
 
     def _run(self, model: SqlModel, statement: str) -> None:
         try:
@@ -320,7 +337,8 @@ class Incremental:
             return
         rows = [(year, input_fp, input_fp if year is not None else self.content_hash(model.table))
                 for year, input_fp in outcome.pending]
-        self.conn.execute(
-            f"INSERT INTO {STATE} VALUES " + ", ".join(["(?, ?, ?, ?, ?, now()::TIMESTAMP)"] * len(rows)),
-            [value for year, input_fp, output_fp in rows
-             for value in (model.table, year, model.code_version, input_fp, output_fp)])
+        with self.state_lock:
+            self.conn.execute(
+                f"INSERT INTO {STATE} VALUES " + ", ".join(["(?, ?, ?, ?, ?, now()::TIMESTAMP)"] * len(rows)),
+                [value for year, input_fp, output_fp in rows
+                 for value in (model.table, year, model.code_version, input_fp, output_fp)])

@@ -127,7 +127,8 @@ def _run_and_kill(data_dir, trigger):
 
 STAGES = {
     "reading inputs": lambda line: "raw__comext_sdmx - STEP_START" in line,
-    "building marts": lambda line: "monitor__import_concentration - STEP_START" in line,
+    # the first mart done, the others still being built (the models are one step: assets/models.py)
+    "building marts": lambda line: "sql_models - ASSET_MATERIALIZATION - Materialized value monitor " in line,
     "publishing": None,  # killed as soon as the publisher's temporary file exists
 }
 

@@ -11,6 +11,7 @@ from pipeline.settings import INPUT_FOLDERS, SettingsError
 
 SOURCES = INPUT_FOLDERS
 GUARD_CHECK, GUARD_STEP = "publication_guard", "publish__publication"  # assets/publication.py's
+MODELS_STEP = "sql_models"  # assets/models.py's: its error names the model and its SQL file
 SHOWN = 12  # guard findings printed; the check's metadata has them all
 
 
@@ -137,7 +138,11 @@ def _print_failure(result, paths: DataPaths, elapsed: float) -> None:
     for event in steps:
         error = event.step_failure_data.error
         # the user-facing reason is the exception Dagster wrapped, when there is one
-        print(f"  step {event.step_key}: {_first_lines((error.cause or error).message)}", file=out)
+        reason = _first_lines((error.cause or error).message)
+        if event.step_key == MODELS_STEP:
+            print(f"  {reason.removeprefix('pipeline.sql_models.ModelError: ')}", file=out)
+        else:
+            print(f"  step {event.step_key}: {reason}", file=out)
     if quarantined:
         next_step = ("fix or remove the file(s) above and run again, or publish without them: "
                      "geomon run --accept-quarantined-input (they are then listed in meta.quarantine).")
