@@ -173,6 +173,7 @@ class Bench:
                 "duration_s": round(s.get("duration_s", (end or 0) - (start or 0)), 3),
                 "peak_rss_mb": round(peak / 2**20, 1) if start and end and (peak := m.peak_between(start, end)) else None,
                 **({"error": s["error"]} if "error" in s else {}),
+                **({"within": s["within"]} if "within" in s else {}),
             })
         timed_out = bool(self.args.timeout_min) and m.wall_s >= self.args.timeout_min * 60
         return {**m.summary(), "success": bool(res.get("success")) and m.returncode == 0,
