@@ -164,54 +164,50 @@ class BulkMonthConfig(Config):
     convert: bool = Field(default=True, description="Convert the file to typed Parquet right away.")
 
 
-def comext_bulk_months_asset(start: str = DEFAULT_BULK_START):
-    """The partitioned bulk asset (built per definitions, so the first month is configurable)."""
-
-    @asset(
-        key=BULK_MONTHS_KEY,
-        group_name="comext_fetch",
-        pool=EUROSTAT_POOL,
-        kinds={"python", "parquet"},
-        partitions_def=bulk_month_partitions(start),
-        description="One Eurostat Comext monthly bulk file (full_v2_YYYYMM.7z) per partition, downloaded into "
-        "<data dir>/raw/comext/bulk (older version archived) and converted to typed Parquet. The conversion is "
-        "the download's test: only a file that unpacks whole (CRC), with a known header and its rows, replaces "
-        "the held copy; a damaged one goes to raw/comext_quarantine with its reason, the partition fails naming "
-        "month, file and reason, and the next run tries again. Writes files only; the DuckDB models read what "
-        "the partitions left. A partition that is current makes no download.",
-    )
-    def comext_bulk_months(context: AssetExecutionContext, config: BulkMonthConfig, comext_api: ComextApi,
-                           data: DataFolder) -> MaterializeResult:
-        months = list(context.partition_keys)
-        store = ComextRawStore.at(data.paths().root)
-        with comext_api.client(log=context.log) as client:
-            listing = monthly_files(client.list_files())
-            absent = [m for m in months if m not in listing]
-            if absent:
-                raise Failure(f"month(s) {absent} have no full_v2 file in the listing of {comext_api.products_dir} "
-                              "(not published yet?); nothing fetched")
-            outcome = fetch_months(client, store, listing, months, data, force=config.force,
-                                   convert=config.convert, log=context.log)
-            stats = client.fetcher.stats.as_dict()
-        held = store.held_bulk()
-        month = months[0]
-        name = listing[month].name
-        conversion = outcome.conversions.get(month) or {}
-        metadata = {
-            "loaded": not outcome.errors,
-            "release_date": listing[month].last_modified or "not stated",
-            "records": int(conversion.get("rows") or _parquet_rows(data, held.get(name))),
-            "file": (held.get(name) or {}).get("file", ""),
-            "bytes": int((held.get(name) or {}).get("size") or 0),
-            "action": outcome.fetched[0]["reason"] if outcome.fetched else ("up to date" if outcome.skipped else "failed"),
-            "failed": "; ".join(outcome.errors) or "no",
-            "http": MetadataValue.json(stats),
-        }
-        if outcome.errors:
-            raise Failure(f"Comext bulk {month}: " + " | ".join(outcome.errors), metadata=metadata)
-        return MaterializeResult(metadata=metadata)
-
-    return comext_bulk_months
+@asset(
+    key=BULK_MONTHS_KEY,
+    group_name="comext_fetch",
+    pool=EUROSTAT_POOL,
+    kinds={"python", "parquet"},
+    partitions_def=bulk_month_partitions(),
+    description="One Eurostat Comext monthly bulk file (full_v2_YYYYMM.7z) per partition, downloaded into "
+    "<data dir>/raw/comext/bulk (older version archived) and converted to typed Parquet. The conversion is "
+    "the download's test: only a file that unpacks whole (CRC), with a known header and its rows, replaces "
+    "the held copy; a damaged one goes to raw/comext_quarantine with its reason, the partition fails naming "
+    "month, file and reason, and the next run tries again. Writes files only; the DuckDB models read what "
+    "the partitions left. A partition that is current makes no download.",
+)
+def comext_bulk_months(context: AssetExecutionContext, config: BulkMonthConfig, comext_api: ComextApi,
+                       data: DataFolder) -> MaterializeResult:
+    """One Comext bulk month per partition (from ``DEFAULT_BULK_START``), fetched and tested by conversion."""
+    months = list(context.partition_keys)
+    store = ComextRawStore.at(data.paths().root)
+    with comext_api.client(log=context.log) as client:
+        listing = monthly_files(client.list_files())
+        absent = [m for m in months if m not in listing]
+        if absent:
+            raise Failure(f"month(s) {absent} have no full_v2 file in the listing of {comext_api.products_dir} "
+                          "(not published yet?); nothing fetched")
+        outcome = fetch_months(client, store, listing, months, data, force=config.force,
+                               convert=config.convert, log=context.log)
+        stats = client.fetcher.stats.as_dict()
+    held = store.held_bulk()
+    month = months[0]
+    name = listing[month].name
+    conversion = outcome.conversions.get(month) or {}
+    metadata = {
+        "loaded": not outcome.errors,
+        "release_date": listing[month].last_modified or "not stated",
+        "records": int(conversion.get("rows") or _parquet_rows(data, held.get(name))),
+        "file": (held.get(name) or {}).get("file", ""),
+        "bytes": int((held.get(name) or {}).get("size") or 0),
+        "action": outcome.fetched[0]["reason"] if outcome.fetched else ("up to date" if outcome.skipped else "failed"),
+        "failed": "; ".join(outcome.errors) or "no",
+        "http": MetadataValue.json(stats),
+    }
+    if outcome.errors:
+        raise Failure(f"Comext bulk {month}: " + " | ".join(outcome.errors), metadata=metadata)
+    return MaterializeResult(metadata=metadata)
 
 
 def _parquet_rows(data: DataFolder, entry: dict | None) -> int:
@@ -225,8 +221,6 @@ def _parquet_rows(data: DataFolder, entry: dict | None) -> int:
             continue
     return 0
 
-
-comext_bulk_months = comext_bulk_months_asset()
 
 
 # --------------------------------------------------------------------------- SDMX queries
