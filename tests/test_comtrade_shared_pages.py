@@ -1,8 +1,8 @@
 """The demo world's Comtrade pages are converted once per checkout, not once per data folder.
 
 A batch of synthetic pages (the demo world's: a pure function of the generator's stamp) converted whole is kept in
-the checkout's cache (``reader.parquet.SHARED_DIR``); a fresh data folder with the same pages links that Parquet
-file and the pages' reports instead of reading the JSON again. The entry is checked after linking, file by file
+the checkout's cache (``reader.parquet.SHARED_DIR``); a fresh data folder with the same pages copies that Parquet
+file and the pages' reports instead of reading the JSON again. The entry is checked after copying, file by file
 against its manifest: a damaged entry is refused, the pages are read again and the entry replaced. A user's data
 (pages without the synthetic sidecar) and a batch with a quarantined page are never kept there.
 
@@ -82,7 +82,7 @@ def _entries(shared: Path) -> list[Path]:
     return sorted(p for p in shared.iterdir() if not p.name.startswith(".")) if shared.exists() else []
 
 
-def test_a_second_data_folder_links_the_checkouts_conversion_instead_of_reading_the_pages(tmp_path, shared,
+def test_a_second_data_folder_copies_the_checkouts_conversion_instead_of_reading_the_pages(tmp_path, shared,
                                                                                           monkeypatch):
     pages = _world(tmp_path / "one")
     con, first = _sync(tmp_path / "one")
@@ -98,13 +98,19 @@ def test_a_second_data_folder_links_the_checkouts_conversion_instead_of_reading_
     con, second = _sync(tmp_path / "two")
     assert second.quarantined == {} and sorted(second.added) == sorted(pages) and second.total_rows == 20
     assert len(second.conversions) == 5 and all(c["cached"] for c in second.conversions)
-    # the same rows, each file and line its own, from a hard link to the entry's file
+    # the same rows, each file and line its own, from a copy of the entry's file
     assert _view(con) == _expected(pages)
     (parquet,) = (tmp_path / "two" / "work").glob("*.parquet")
-    assert parquet.stat().st_ino == (entry / parquet.name).stat().st_ino
+    assert parquet.read_bytes() == (entry / parquet.name).read_bytes()
+    # a copy, not a link: the data folder's raw store edited in place leaves the entry every other folder uses
+    assert parquet.stat().st_ino != (entry / parquet.name).stat().st_ino
     # the reports name this data folder's pages
     assert {c["source"] for c in second.conversions} == {str(p) for p in (tmp_path / "two" / "comtrade").glob("S*")}
     assert con.execute("SELECT DISTINCT years FROM raw.ingested_files").fetchall() == [([2010],)]
+    con.close()
+    _edit_in_place(parquet)
+    manifest = checked_cache.read_manifest(entry, json.loads((entry / checked_cache.MANIFEST).read_text())["stamp"])
+    assert checked_cache.problem(entry, manifest) is None
 
 
 def _edit_in_place(path: Path) -> None:

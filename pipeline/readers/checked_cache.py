@@ -1,14 +1,15 @@
 """Entries of the checkout's cache (``<repo>/.cache/``): folders of files kept between data folders, each listed
 with its size and sha256 in the entry's manifest, and trusted only after checking, never by their name.
 
-Two users: the generated demo worlds (:mod:`pipeline.demo_world.cache`) and the typed Parquet conversions of the
-demo world's Comtrade pages (:mod:`pipeline.sources.comtrade.reader.shared`). An entry is a pure function of its
-stamp (what it was made from, and by which code), built under a temporary name beside the entries and renamed into
-place, so concurrent runs never see half an entry; when two build the same entry, the first rename wins. Files are
-hard-linked into a data folder (copied where the file system refuses links) and checked against the manifest
-*after* linking, so what was checked is what the data folder holds even if another process replaces the entry
-meanwhile; a damaged entry (a file missing, added, truncated or edited in place through one of its links) is
-refused, and the caller builds it again.
+Three users: the generated demo worlds (:mod:`pipeline.demo_world.cache`), the typed Parquet conversions of the
+demo world's Comtrade pages (:mod:`pipeline.sources.comtrade.reader.parquet`) and the parsed rows of its Comext
+months (:mod:`pipeline.sources.comext.bulk_reader`). An entry is a pure function of its stamp (what it was made
+from, and by which code), built under a temporary name beside the entries and renamed into place, so concurrent
+runs never see half an entry; when two build the same entry, the first rename wins. Files are hard-linked into a
+data folder (copied where the file system refuses links, and always where the data folder keeps them as its own
+raw store) and checked against the manifest *after* linking, so what was checked is what the data folder holds
+even if another process replaces the entry meanwhile; a damaged entry (a file missing, added, truncated or edited
+in place through one of its links) is refused, and the caller builds it again.
 """
 
 from __future__ import annotations
@@ -89,13 +90,17 @@ def problem(root: Path, manifest: dict, *, exact: bool = True) -> str | None:
     return None
 
 
-def link_files(src: Path, dst: Path, names) -> None:
+def link_files(src: Path, dst: Path, names, *, copy: bool = False) -> None:
     """Hard links to ``src``'s files ``names`` (relative paths) under ``dst``, replacing files of the same name; a
-    copy where a link fails (another device)."""
+    copy where a link fails (another device), or always with ``copy`` (files a data folder keeps and may have
+    rewritten in place, which through a link would change the entry under every other folder linked to it)."""
     for rel in names:
         target = dst / rel
         target.parent.mkdir(parents=True, exist_ok=True)
         target.unlink(missing_ok=True)
+        if copy:
+            shutil.copyfile(src / rel, target)
+            continue
         try:
             os.link(src / rel, target)
         except FileNotFoundError:

@@ -346,7 +346,7 @@ def _shared_entry(batch: list[InputFile]) -> tuple[Path, dict] | None:
 
 
 def _from_shared(batch: list[InputFile], folder: Path) -> dict[str, Conversion] | None:
-    """{key: conversion} of a batch (distinct keys) from the checkout's entry, its files linked into ``folder`` and
+    """{key: conversion} of a batch (distinct keys) from the checkout's entry, its files copied into ``folder`` and
     checked there against the entry's manifest; None when there is no good entry (the batch is then converted)."""
     found = _shared_entry(batch)
     if found is None:
@@ -360,9 +360,10 @@ def _from_shared(batch: list[InputFile], folder: Path) -> dict[str, Conversion] 
         # an entry with a file more or less than its manifest is damaged, even if only the listed ones are linked
         if checked_cache.listing_problem(entry, manifest) is not None:
             return None
-        checked_cache.link_files(entry, folder, names)
+        # copied, not linked: the data folder keeps these files as its raw store (8 MB on the embedded default)
+        checked_cache.link_files(entry, folder, names, copy=True)
     except OSError:
-        reason = "cannot link"
+        reason = "cannot copy"
     else:
         # what this data folder now holds, not the entry's name
         reason = checked_cache.problem(folder, manifest, exact=False)
