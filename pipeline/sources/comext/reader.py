@@ -193,18 +193,18 @@ def select_sdmx(f: InputFile) -> str:
 
 
 def bulk_csv_read(paths: list[Path], header: list[str], layout: str, *, extra_types: dict[str, str] | None = None,
-                  label: str = "", filename: bool = False) -> str:
+                  label: str = "") -> str:
     """``read_csv`` over bulk CSV files sharing ``header`` (compressed or not): every column named, in file order, with
     its type (the raw table's for the layout's columns, ``extra_types`` or VARCHAR for the others). No dialect or type
     sniffing: DuckDB's sniffer cost about 60 ms of CPU per file, more than reading a demo month, and a short or long row
-    anywhere is an error with its line number all the same. ``filename``: a ``filename`` column (several files)."""
+    anywhere is an error with its line number all the same."""
     if len(set(header)) != len(header):
         raise InputError(f"{label or paths[0]}: line 1: a column name appears twice in {header}")
     typed = {src: BULK_COLUMNS[dst] for dst, src in _BULK_LAYOUTS[layout].items()} | (extra_types or {})
     columns = "{" + ", ".join(f"{sql_string(c)}: '{typed.get(c, 'VARCHAR')}'" for c in header) + "}"
     files = "[" + ", ".join(sql_string(p) for p in paths) + "]"
     return (f"read_csv({files}, header=true, delim=',', quote='\"', escape='\"', auto_detect=false, "
-            f"columns={columns}{', filename=true' if filename else ''})")
+            f"columns={columns})")
 
 
 def select_bulk(f: InputFile, parquet: Path | str | None = None) -> str:
