@@ -3,7 +3,7 @@
 Every model is an asset of its own (its key, group, lineage, code version and checks, in the UI and in
 tests/graph_snapshot.json), and all of them are computed by one ``@multi_asset`` that builds the selected
 ones (``can_subset``: a source's job, one asset materialized from the UI) in dependency order, ``WORKERS`` at
-a time: each model on its own cursor of the warehouse's one connection. DuckDB runs two cursors'
+a time, a ready model heading the longest chain of models below it first (``critical_first``): each model on its own cursor of the warehouse's one connection. DuckDB runs two cursors'
 statements at once and releases the GIL while it does, so one model's SQL runs while the other's Python
 (fingerprints, metadata, checks) or single-threaded statements do; and the 33 models cost one step's
 overhead instead of 33 (Dagster's start and end events, about 54 ms a step).
@@ -229,6 +229,18 @@ def _build_model(session: _Session, model: SqlModel) -> _Built:
     return _Built(model, metadata, checks, failed)
 
 
+def critical_first(models: list[SqlModel]) -> list[SqlModel]:
+    """``models`` (in dependency order) in the order the step hands them out: the model heading the longest chain
+    of models below it first, ties in dependency order. Handed out in dependency order, the models that end no
+    chain (crma_benchmark, ec_screen_cn8, supplier_loss...) took the second worker while the chain
+    import_concentration -> supplier_dependence -> look_through_shares waited; the step's span is that chain's.
+    Any order of the models gives the same tables (each reads only finished inputs)."""
+    chain: dict[str, int] = {}
+    for model in reversed(models):
+        chain[model.table] = 1 + max((chain[m.table] for m in models if model.table in m.deps), default=0)
+    return sorted(models, key=lambda m: -chain[m.table])  # stable: ties keep the dependency order
+
+
 def _descendants(models: list[SqlModel], table: str) -> set[str]:
     """Every model downstream of ``table`` (``models`` in dependency order), selected or not."""
     found = {table}
@@ -240,11 +252,11 @@ def _descendants(models: list[SqlModel], table: str) -> set[str]:
 
 def _build_selected(context: AssetExecutionContext, models: list[SqlModel], session: _Session,
                     workers: int) -> Iterator[MaterializeResult | AssetCheckResult]:
-    """The selected models, ``workers`` at a time in dependency order, each one's result yielded as it is done;
-    raises at the end if a model failed (after the others finished)."""
+    """The selected models, ``workers`` at a time in dependency order (``critical_first``), each one's result
+    yielded as it is done; raises at the end if a model failed (after the others finished)."""
     selected_checks = context.selected_asset_check_keys
     chosen = [m for m in models if _key(m.table) in context.selected_asset_keys]
-    pending = list(chosen)  # in dependency order (load_models)
+    pending = critical_first(chosen)  # a ready model heading a longer chain first
     unfinished = {m.table for m in chosen}
     blocked: dict[str, str] = {}  # table -> the model upstream whose failure keeps it from being built
     errors: list[str] = []
@@ -273,7 +285,7 @@ def _build_selected(context: AssetExecutionContext, models: list[SqlModel], sess
                     if large[model.table]:
                         alone = model
                 if not running:
-                    if pending:  # cannot happen with models in dependency order; never spin
+                    if pending:  # cannot happen: a pending model's inputs are built or pending; never spin
                         raise ModelError(f"no SQL model can be built: {[m.table for m in pending]} wait for inputs")
                     break
                 done, _ = wait(running, return_when=FIRST_COMPLETED)
