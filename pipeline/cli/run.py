@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
 import time
 
@@ -49,6 +50,19 @@ def add_commands(sub) -> None:
 
 
 def _run(args, paths: DataPaths) -> int:
+    # Python's cyclic garbage collector: off while Dagster and the definitions are imported and built (some
+    # 220,000 objects that live as long as the process, each full collection walking all of them: 3 before the
+    # first step), then those objects frozen out of the run's collections (_job: 2 more full ones). Collections
+    # hold the GIL that the model workers and the publication's writers share (2026-12-08).
+    gc.disable()
+    try:
+        return _job(args, paths)
+    finally:
+        gc.enable()
+        gc.unfreeze()  # a caller in the same process (the tests) gets its objects collected again
+
+
+def _job(args, paths: DataPaths) -> int:
     from pipeline.cli.instance import instance_for, run_tags
     from pipeline.definitions import definitions
     from pipeline.resources.settings import check_resource_config
@@ -83,6 +97,8 @@ def _run(args, paths: DataPaths) -> int:
         return 2
     # disposed at the end: the event log's held connections are closed (pipeline/cli/event_log.py)
     with instance_for(paths) as instance:
+        gc.freeze()  # what exists now lives until the process ends: the run's collections skip it
+        gc.enable()
         started = time.perf_counter()
         result = defs.resolve_job_def("refresh").execute_in_process(
             run_config=run_config, instance=instance, raise_on_error=False, tags=run_tags()

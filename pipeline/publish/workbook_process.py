@@ -74,9 +74,12 @@ def workbook_file(database: Path, folder: Path, manifest: dict, access: dict[str
 
 
 def main() -> None:
+    import gc
+
     import pipeline.publish.excel  # noqa: F401  (the imports, while the publisher writes the analysts' file)
 
     catalog.sheets()
+    gc.freeze()  # the modules just imported live as long as the worker: the collections while it writes skip them
     job = json.loads(sys.stdin.read())
     sql_models.EXTRA_MODEL_DIRS = tuple(Path(d) for d in job["model_dirs"])
     entry = workbook_file(Path(job["database"]), Path(job["folder"]), job["manifest"], job["access"])
