@@ -84,6 +84,7 @@ def main() -> None:
     sql_models.EXTRA_MODEL_DIRS = tuple(Path(d) for d in job["model_dirs"])
     entry = workbook_file(Path(job["database"]), Path(job["folder"]), job["manifest"], job["access"])
     print(RESULT + json.dumps(entry), flush=True)
+    gc.freeze()  # the publisher waits for the exit: the interpreter's last collection skips what is frozen
 
 
 if __name__ == "__main__":
