@@ -3,10 +3,11 @@
 Every model is an asset of its own (its key, group, lineage, code version and checks, in the UI and in
 tests/graph_snapshot.json), and all of them are computed by one ``@multi_asset`` that builds the selected
 ones (``can_subset``: a source's job, one asset materialized from the UI) in dependency order, ``WORKERS`` at
-a time, a ready model heading the longest chain of models below it first (``critical_first``): each model on its own cursor of the warehouse's one connection. DuckDB runs two cursors'
-statements at once and releases the GIL while it does, so one model's SQL runs while the other's Python
-(fingerprints, metadata, checks) or single-threaded statements do; and the 33 models cost one step's
-overhead instead of 33 (Dagster's start and end events, about 54 ms a step).
+a time, a ready model heading the longest chain of models below it first (``critical_first``): each model on
+its own cursor of the warehouse's one connection. DuckDB runs two cursors' statements at once and releases
+the GIL while it does, so one model's SQL runs while the other's Python (fingerprints, metadata, checks) or
+single-threaded statements do; and the 33 models cost one step's overhead instead of 33 (Dagster's start
+and end events, about 54 ms a step).
 
 A model whose inputs changed is rebuilt (``CREATE OR REPLACE TABLE``), a model partitioned by year has
 only its changed years deleted and inserted again, and a model whose inputs are all unchanged is left as
