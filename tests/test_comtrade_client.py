@@ -303,11 +303,13 @@ def test_each_transient_fault_is_retried_over_real_http(tmp_path, fault):
     records = world(reporters=(528,), years=(2023,), n=(20, 20))
     store = PageStore(tmp_path / "pages")
     waits: list[float] = []
-    with FakeComtrade(records, key=KEY, retry_after="3", timeout_sleep=0.4) as fake:
+    with FakeComtrade(records, key=KEY, retry_after="3", timeout_sleep=2.0) as fake:
         fake.script(fault, fault)
         # the short client timeout only where the fault is a timeout: on a busy machine the fake's ordinary
-        # answers can take longer than 0.15 s, which turned a scripted 429 into a timeout (seen on a fresh clone)
-        with client(fake, timeout_s=0.15 if fault == "timeout" else 5.0).open_session(sleep=waits.append) as api:
+        # answers can take longer than 0.15 s, which turned a scripted 429 into a timeout (seen on a fresh clone),
+        # and at load 17 the page itself took longer than 0.15 s, so every attempt timed out (2026-12-08): the
+        # client waits 1 s, the fake's scripted timeouts hold the answer 2 s
+        with client(fake, timeout_s=1.0 if fault == "timeout" else 5.0).open_session(sleep=waits.append) as api:
             result = sync_plan(api, PlanSpec.build(reporters=[528], years=[2023]), store, check_revisions=False)
         assert result.complete and result.pages_stored == 1 and result.records_total == 20
         assert len(data_calls(fake)) == 3 and sum(result.retries.values()) == 2
