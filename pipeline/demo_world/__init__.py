@@ -77,8 +77,9 @@ No Python loop over data rows: loops run over reporters, years, months, files
 and the handful of planted definitions only; rows are numpy/polars vectors.
 
 The modules, along those seams: ``countries`` (the country table, reference data),
-``world`` (scale, products, the true flow matrix), ``planted`` (the planted answers),
-``comtrade`` and ``comext`` (the two file formats), ``files`` (writing and finding
+``world`` (scale, products, the true flow matrix, the yearly USD per EUR), ``planted`` (the planted answers),
+``core`` (what every reporter reports: the view each writer starts from), ``comtrade`` and ``comext`` (the two
+file formats), ``files`` (writing and finding
 the files), ``build`` (the driver, :func:`generate`), ``cli`` (``python -m pipeline.demo_world``), ``cache`` (one
 generated world per stamp, kept in the checkout).
 
