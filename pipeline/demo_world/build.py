@@ -1,5 +1,6 @@
 """The driver: build the world, write every year's files for each registered source with a demo-world writer
-(pipeline/sources: Comtrade and Comext; a writer is a module with ``write_year``), sidecars and ``planted.json``."""
+(its ``demo_writer``, in its folder: ``pipeline/sources/comtrade/demo.py``, ``pipeline/sources/comext/demo.py``; a
+writer is a module with ``write_year`` over the year's reported core), sidecars and ``planted.json``."""
 
 from __future__ import annotations
 

@@ -138,8 +138,8 @@ def reporter_chunks(core: pl.DataFrame, rows: int = ROWS_PER_CHUNK) -> list[list
 
 def write_year(core: pl.DataFrame, *, ctry: pl.DataFrame, prods: pl.DataFrame, hs: pl.DataFrame, year: int,
                seed: int, folder: Path, sink: FileSink, comtrade_format: str = "json") -> tuple[list[Path], int]:
-    """The demo world's writer for source 'comtrade' (pipeline/sources/comtrade): every reporter's records of
-    ``year``, as API pages or bulk files; (files, rows of the year's core)."""
+    """The demo world's writer of this source (its ``demo_writer``): every reporter's records of ``year``, as API
+    pages or bulk files; (files, rows of the year's core)."""
     writer = write_comtrade_json if comtrade_format == "json" else write_comtrade_bulk
     files: list[Path] = []
     for reps in reporter_chunks(core):

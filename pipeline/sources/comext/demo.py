@@ -209,6 +209,6 @@ def write_comext_year(flows: pl.DataFrame, ctry: pl.DataFrame, prods: pl.DataFra
 
 def write_year(core: pl.DataFrame, *, ctry: pl.DataFrame, prods: pl.DataFrame, hs: pl.DataFrame, year: int,
                seed: int, folder: Path, sink: FileSink, comtrade_format: str = "json") -> tuple[list[Path], int]:
-    """The demo world's writer for source 'comext' (pipeline/sources/comext): twelve monthly full_v2 files of the
-    EU members' flows of ``year``; (files, rows)."""
+    """The demo world's writer of this source (its ``demo_writer``): twelve monthly full_v2 files of the EU
+    members' flows of ``year``; (files, rows)."""
     return write_comext_year(comext_flows(core, ctry, prods, year), ctry, prods, year, seed, folder, sink)
