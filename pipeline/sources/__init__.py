@@ -8,7 +8,8 @@ Layout (modelled on dagster-open-platform's ``defs/<source>/`` folders loaded by
   only when used, so that reading the registry imports no client, no Dagster and no numpy);
 * its Dagster asset module under ``assets/<name>/`` (the layout card: ``assets/`` holds the asset modules)
   exposes ``source_definitions(**options) -> dagster.Definitions``: its ingestion and fetch assets, sensors
-  and resources; ``pipeline/definitions.py`` merges them;
+  and resources; ``pipeline/definitions.py`` merges them, passing each source only the keywords of
+  ``definitions(...)`` it declares (``definition_options``: Comtrade's key reaches Comtrade alone);
 * its client (``client/`` or ``client.py``: on the shared ``pipeline/clients/http.py``, free of Dagster and of
   the readers), its readers, its Dagster resource (``resource.py``) and its rules for the reference tables
   (``reference.py``, with ``code_column``) live in this folder too; ``tests/test_import_graph.py`` checks that
@@ -65,6 +66,9 @@ class Source:
     status: str | None = None  # "module:function" (paths, ingested, published) -> coverage rows
     fetch_groups: tuple[str, ...] = ()  # asset groups of partitioned fetch assets, kept out of unpartitioned jobs
     demo_writer: str | None = None  # its module writing the demo world's files (write_year), if any: "<pkg>.demo"
+    # the keywords of pipeline.definitions.definitions(...) its assets function takes (Comtrade: comtrade_key); no
+    # other source is ever called with them, so a secret never passes through another source's code
+    definition_options: tuple[str, ...] = ()
     caveats: dict[str, str] = field(default_factory=dict)  # note per reporter (e.g. NLD quasi-transit)
     # its reporters together make the world: world exports, the world-supply screen and supplier headroom are
     # computed from it (Comtrade, BACI; not Comext, whose reporters are the EU member states)

@@ -26,6 +26,7 @@ SOURCE = Source(
         name="comtrade_weekly", cron="0 6 * * 1", timezone="UTC",
         description="Weekly: UN Comtrade releases reporter-years as countries deliver them."),
     assets="assets.comtrade:source_definitions",
+    definition_options=("comtrade_key",),
     fetch_cli="pipeline.sources.comtrade.fetch_cli",
     reference="pipeline.sources.comtrade.reference",
     code_column="comtrade_code",
