@@ -29,7 +29,7 @@ from pipeline.resources import (
     split_settings,
 )
 from pipeline.schedules import jobs, schedules
-from pipeline.sources import load
+from pipeline.sources import Source, load
 from pipeline.sources.registry import SOURCES, raw_years
 
 RAW_TABLES = set(raw_years())
@@ -45,15 +45,25 @@ table_descriptions = {
 
 
 
+def _options_of(source: Source, **given: object) -> dict[str, object]:
+    """The options of ``definitions(...)`` that ``source`` declares (``Source.definition_options``)."""
+    unknown = sorted(set(source.definition_options) - set(given))
+    if unknown:
+        raise ValueError(f"source {source.name!r} declares definition options {unknown} that definitions() does "
+                         f"not have (it has {sorted(given)})")
+    return {name: given[name] for name in source.definition_options}
+
+
 def definitions(*, data_dir: str = EnvVar(DATA_DIR_ENV), comtrade_key: str | None = None,
                 **settings) -> Definitions:
     """Every asset, job, schedule and sensor with their resources. ``settings`` are fields of DataFolder,
     InputSettings or Thresholds by name (e.g. ``sources=["landing"]``, ``min_world_reporters=1``);
-    ``comtrade_key`` goes to the sources' own definitions (pipeline/sources)."""
+    ``comtrade_key`` goes to Comtrade's own definitions only (the sources declaring it: pipeline/sources)."""
     chosen = split_settings(settings)
     data = DataFolder(root=data_dir, **chosen["data"])
-    # each registered source's assets, sensors and client resources (assets/<source>/source_definitions)
-    parts = [load(s.assets)(comtrade_key=comtrade_key) for s in SOURCES]
+    # each registered source's assets, sensors and client resources (assets/<source>/source_definitions), called
+    # with the options it declares and no other: the Comtrade key never reaches another source's code
+    parts = [load(s.assets)(**_options_of(s, comtrade_key=comtrade_key)) for s in SOURCES]
     return Definitions(
         assets=[
             *reference_assets,

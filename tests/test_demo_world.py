@@ -16,8 +16,8 @@ import polars as pl
 import pytest
 
 from pipeline import demo_world
-from pipeline.demo_world import comtrade as demo_comtrade
 from pipeline.demo_world.cli import main as demo_world_main
+from pipeline.sources.comtrade import demo as demo_comtrade
 
 REPO = Path(__file__).resolve().parents[1]
 REFERENCE = REPO / "data" / "reference"

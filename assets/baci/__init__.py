@@ -5,7 +5,7 @@ as ``raw.baci_flows``.
 """
 
 
-def source_definitions(**_options):
+def source_definitions():
     """The source's assets and download resource (no sensor: BACI is released once a year)."""
     from dagster import Definitions
 

@@ -5,7 +5,7 @@
 """
 
 
-def source_definitions(**_options):
+def source_definitions():
     """The source's assets (the bulk fetch asset's month partitions start at ``assets.comext.api.DEFAULT_BULK_START``),
     sensors and client resource."""
     from dagster import Definitions

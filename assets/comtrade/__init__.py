@@ -4,7 +4,7 @@
 """
 
 
-def source_definitions(*, comtrade_key=None, **_options):
+def source_definitions(*, comtrade_key=None):
     """The source's assets, sensor and client resource; ``comtrade_key`` None: the environment's key, read by
     pipeline.settings (never config); empty: the keyless preview."""
     from dagster import Definitions

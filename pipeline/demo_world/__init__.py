@@ -77,10 +77,13 @@ No Python loop over data rows: loops run over reporters, years, months, files
 and the handful of planted definitions only; rows are numpy/polars vectors.
 
 The modules, along those seams: ``countries`` (the country table, reference data),
-``world`` (scale, products, the true flow matrix), ``planted`` (the planted answers),
-``comtrade`` and ``comext`` (the two file formats), ``files`` (writing and finding
+``world`` (scale, products, the true flow matrix, the yearly USD per EUR), ``planted`` (the planted answers),
+``core`` (what every reporter reports: the view each writer starts from), ``files`` (writing and finding
 the files), ``build`` (the driver, :func:`generate`), ``cli`` (``python -m pipeline.demo_world``), ``cache`` (one
-generated world per stamp, kept in the checkout).
+generated world per stamp, kept in the checkout). The file formats are the sources': each registered source's
+writer (its ``demo_writer``: ``pipeline/sources/comtrade/demo.py``, ``pipeline/sources/comext/demo.py``) turns the
+reported core into its files; the writers import this shared world, never the other way round, and
+:func:`generator_sha256` hashes them with this package.
 
 The package's names are imported on first use (:func:`__getattr__`): a run whose world comes from the cache needs
 only :func:`generator_sha256`, and numpy and polars (0.1-0.25 CPU-s) are then imported by runs that generate.
@@ -88,6 +91,7 @@ only :func:`generator_sha256`, and numpy and polars (0.1-0.25 CPU-s) are then im
 
 import hashlib
 import importlib
+import importlib.util
 from pathlib import Path
 
 # name -> the module of this package that defines it
@@ -95,14 +99,37 @@ _LAZY = {"COUNTRIES": "countries", "EU27": "countries", "HS2_AGGREGATE_REPORTERS
          "countries_frame": "countries", "files_of_year": "files", "GENERATOR": "build", "generate": "build"}
 
 __all__ = ["COUNTRIES", "EU27", "GENERATOR", "HS2_AGGREGATE_REPORTERS", "countries_frame", "files_of_year", "generate",
-           "generator_sha256"]
+           "generator_files", "generator_sha256"]
+
+
+def generator_files() -> list[tuple[str, Path]]:
+    """The generator's source as (label, file): every module of this package (the shared world), then each
+    registered source's writer (its ``demo_writer``, in the source's own folder), found without importing it."""
+    # the registry as it is when asked (a source registered later is covered); reading it imports no numpy
+    from pipeline.sources import registry
+
+    files = [(path.name, path) for path in sorted(Path(__file__).resolve().parent.glob("*.py"))]
+    for source in registry.SOURCES:
+        if not source.demo_writer:
+            continue
+        spec = importlib.util.find_spec(source.demo_writer)
+        if spec is None or spec.origin is None:
+            raise ModuleNotFoundError(f"source {source.name!r}: its demo_writer {source.demo_writer!r} is no module")
+        origin = Path(spec.origin).resolve()
+        if spec.submodule_search_locations:  # a writer package: all of its modules
+            files += [(f"{source.demo_writer}/{p.relative_to(origin.parent).as_posix()}", p)
+                      for p in sorted(origin.parent.rglob("*.py"))]
+        else:
+            files.append((source.demo_writer, origin))
+    return files
 
 
 def generator_sha256() -> str:
-    """One hash of the generator's source, every module of this package: a changed generator regenerates."""
+    """One hash of the generator's source (:func:`generator_files`): the stamp of a generated world, so a changed
+    generator, shared world or any source's writer alike, regenerates it instead of reusing the cached one."""
     digest = hashlib.sha256()
-    for path in sorted(Path(__file__).resolve().parent.glob("*.py")):
-        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    for label, path in generator_files():
+        digest.update(label.encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()
 
 

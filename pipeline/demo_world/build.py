@@ -1,5 +1,6 @@
 """The driver: build the world, write every year's files for each registered source with a demo-world writer
-(pipeline/sources: Comtrade and Comext; a writer is a module with ``write_year``), sidecars and ``planted.json``."""
+(its ``demo_writer``, in its folder: ``pipeline/sources/comtrade/demo.py``, ``pipeline/sources/comext/demo.py``; a
+writer is a module with ``write_year`` over the year's reported core), sidecars and ``planted.json``."""
 
 from __future__ import annotations
 
@@ -9,13 +10,12 @@ from typing import Sequence
 
 import polars as pl
 
-from pipeline.demo_world.comext import usd_per_eur
-from pipeline.demo_world.comtrade import comtrade_core
+from pipeline.demo_world.core import reported_core
 from pipeline.demo_world.countries import countries_frame, load_reference
 from pipeline.demo_world.files import FileSink, clean_generated, json_text
 from pipeline.demo_world.planted import planted_pairs, planted_specs, truth_context
 from pipeline.demo_world.world import (EXCLUDED_HS6, ROWS_PER_PLANTED_PAIR, build_links, product_frame, required_products,
-                                       scale_plan, select_products, truth_for_year)
+                                       scale_plan, select_products, truth_for_year, usd_per_eur)
 from pipeline.sources import load
 from pipeline.sources.registry import SOURCES
 
@@ -66,7 +66,7 @@ def generate(out_dir: Path, *, scale: float = 0.01, years: Sequence[int] = (2022
             truth = truth_for_year(links, year, seed)
             context[str(year)] = truth_context(truth, ctry, prods)
             # what the reporters report: every writer's files are views of it
-            core = comtrade_core(truth, ctry, prods, year, seed)
+            core = reported_core(truth, ctry, prods, year, seed)
             del truth
             running = {name: pool.submit(writer.write_year, core, ctry=ctry, prods=prods, hs=hs, year=year,
                                          seed=seed, folder=out_dir / name, sink=sink, comtrade_format=comtrade_format)

@@ -37,6 +37,19 @@ def stream(seed: int, *keys: int) -> np.random.Generator:
     return np.random.default_rng([int(seed), *(int(k) for k in keys)])
 
 
+# --- currencies --------------------------------------------------------------
+# ECB euro foreign exchange reference rates, annual averages, USD per EUR: the world's (its manifest states them),
+# so every writer of a source in EUR (Comext) divides the USD truth by the same rate of the year; other years use
+# DEFAULT_USD_PER_EUR. Fixed numbers, so the demo world never needs a download.
+USD_PER_EUR = {2018: 1.1810, 2019: 1.1195, 2020: 1.1422, 2021: 1.1827,
+               2022: 1.0530, 2023: 1.0813, 2024: 1.0824}
+DEFAULT_USD_PER_EUR = 1.10
+
+
+def usd_per_eur(year: int) -> float:
+    return USD_PER_EUR.get(year, DEFAULT_USD_PER_EUR)
+
+
 @dataclass(frozen=True)
 class ScalePlan:
     n_products: int        # HS6 codes in the world

@@ -8,7 +8,8 @@ Layout (modelled on dagster-open-platform's ``defs/<source>/`` folders loaded by
   only when used, so that reading the registry imports no client, no Dagster and no numpy);
 * its Dagster asset module under ``assets/<name>/`` (the layout card: ``assets/`` holds the asset modules)
   exposes ``source_definitions(**options) -> dagster.Definitions``: its ingestion and fetch assets, sensors
-  and resources; ``pipeline/definitions.py`` merges them;
+  and resources; ``pipeline/definitions.py`` merges them, passing each source only the keywords of
+  ``definitions(...)`` it declares (``definition_options``: Comtrade's key reaches Comtrade alone);
 * its client (``client/`` or ``client.py``: on the shared ``pipeline/clients/http.py``, free of Dagster and of
   the readers), its readers, its Dagster resource (``resource.py``) and its rules for the reference tables
   (``reference.py``, with ``code_column``) live in this folder too; ``tests/test_import_graph.py`` checks that
@@ -16,7 +17,8 @@ Layout (modelled on dagster-open-platform's ``defs/<source>/`` folders loaded by
   ``pipeline/readers/`` hold no source's module;
 * its ``geomon fetch <name>`` subcommands: a module with ``add_commands(kinds, common)``;
   its ``geomon status`` rows: a function ``coverage(paths, ingested, published) -> list[dict]``;
-  its demo-world writer (optional): a module of :mod:`pipeline.demo_world`;
+  its demo-world writer (optional, ``demo.py``): ``write_year`` turning the world's reported core into its files,
+  on the shared world of :mod:`pipeline.demo_world` (which hashes it into the generated world's stamp);
 * its rows enter ``staging.trade_flows`` through its own CTE of ``dbt_like_sql/staging/trade_flows.sql``;
   the marts ask its traits through SQL macros the registry generates instead of naming it
   (:func:`pipeline.sources.registry.trait_macros`: ``source_caveat``, ``source_frequency``, ...), and the
@@ -63,7 +65,10 @@ class Source:
     fetch_cli: str  # module with add_commands(kinds, common): its `geomon fetch` subcommands
     status: str | None = None  # "module:function" (paths, ingested, published) -> coverage rows
     fetch_groups: tuple[str, ...] = ()  # asset groups of partitioned fetch assets, kept out of unpartitioned jobs
-    demo_writer: str | None = None  # module of the demo world that writes this source's files, if any
+    demo_writer: str | None = None  # its module writing the demo world's files (write_year), if any: "<pkg>.demo"
+    # the keywords of pipeline.definitions.definitions(...) its assets function takes (Comtrade: comtrade_key); no
+    # other source is ever called with them, so a secret never passes through another source's code
+    definition_options: tuple[str, ...] = ()
     caveats: dict[str, str] = field(default_factory=dict)  # note per reporter (e.g. NLD quasi-transit)
     # its reporters together make the world: world exports, the world-supply screen and supplier headroom are
     # computed from it (Comtrade, BACI; not Comext, whose reporters are the EU member states)

@@ -4,7 +4,7 @@ Its parts, all in this folder but the assets: the client (:mod:`.client`: listin
 the readers (:mod:`.reader`, the bulk 7z to Parquet conversion :mod:`.bulk_reader` with :mod:`.sevenzip`), the resource
 (:mod:`.resource`), its reference rules (:mod:`.reference`), the assets
 ``assets/comext/``, ``geomon fetch comext|comext-sdmx`` (:mod:`pipeline.sources.comext.fetch_cli`), its status
-rows (:mod:`pipeline.sources.comext.status`), the demo world's Comext writer and the ``comext`` CTEs of
+rows (:mod:`pipeline.sources.comext.status`), its demo-world writer (:mod:`.demo`) and the ``comext`` CTEs of
 ``dbt_like_sql/staging/trade_flows.sql``.
 """
 
@@ -34,7 +34,7 @@ SOURCE = Source(
     code_meaning="Eurostat Comext (GEONOM) code; Greece is GR.",
     status="pipeline.sources.comext.status:coverage",
     fetch_groups=("comext_fetch",),
-    demo_writer="pipeline.demo_world.comext",
+    demo_writer="pipeline.sources.comext.demo",
     caveats={"NLD": "quasi-transit: Comext counts goods cleared in Dutch ports for other member states as Dutch "
                     "extra-EU imports; NL import dependence is overstated"},
 )

@@ -4,8 +4,8 @@ Its parts, all in this folder but the assets: the client (:mod:`.client`: plan, 
 the reader (:mod:`.reader`: the files' layouts and types, :mod:`.reader.parquet` converting each file to Parquet,
 :mod:`.reader.view` keeping ``raw.comtrade_records`` a view over them), the resource (:mod:`.resource`), its
 reference rules (:mod:`.reference`), the assets ``assets/comtrade/``, ``geomon fetch comtrade|comtrade-bulk``
-(:mod:`pipeline.sources.comtrade.fetch_cli`), its status rows (:mod:`pipeline.sources.comtrade.status`), the demo
-world's Comtrade writer and the ``comtrade`` CTE of ``dbt_like_sql/staging/trade_flows.sql``.
+(:mod:`pipeline.sources.comtrade.fetch_cli`), its status rows (:mod:`pipeline.sources.comtrade.status`), its
+demo-world writer (:mod:`.demo`) and the ``comtrade`` CTE of ``dbt_like_sql/staging/trade_flows.sql``.
 """
 
 from pipeline.sources import Schedule, Source
@@ -26,12 +26,13 @@ SOURCE = Source(
         name="comtrade_weekly", cron="0 6 * * 1", timezone="UTC",
         description="Weekly: UN Comtrade releases reporter-years as countries deliver them."),
     assets="assets.comtrade:source_definitions",
+    definition_options=("comtrade_key",),
     fetch_cli="pipeline.sources.comtrade.fetch_cli",
     reference="pipeline.sources.comtrade.reference",
     code_column="comtrade_code",
     code_meaning="UN Comtrade's numeric code (its own for FRA 251, NOR 579, IND 699, CHE 757, USA 842, TWN 490).",
     status="pipeline.sources.comtrade.status:coverage",
     fetch_groups=("comtrade_fetch",),
-    demo_writer="pipeline.demo_world.comtrade",
+    demo_writer="pipeline.sources.comtrade.demo",
     world_matrix=True,
 )

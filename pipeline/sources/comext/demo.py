@@ -1,4 +1,5 @@
-"""Eurostat Comext views of the truth: monthly ``full_v2`` CSV files of the 27 member states, in EUR."""
+"""Eurostat Comext's view of the reported core (:mod:`pipeline.demo_world.core`): monthly ``full_v2`` CSV files of the
+27 member states' country rows, in EUR."""
 
 from __future__ import annotations
 
@@ -10,15 +11,9 @@ import polars as pl
 
 from pipeline.demo_world.files import FileSink
 from pipeline.demo_world.planted import planted_specs
-from pipeline.demo_world.world import S_COMEXT, stream
+from pipeline.demo_world.world import S_COMEXT, stream, usd_per_eur
 
-# --- currencies --------------------------------------------------------------
-# ECB euro foreign exchange reference rates, annual averages, USD per EUR.
-# Comext values are the USD truth divided by the rate of the year; other years
-# use DEFAULT_USD_PER_EUR. Fixed numbers, so the demo world never needs a download.
-USD_PER_EUR = {2018: 1.1810, 2019: 1.1195, 2020: 1.1422, 2021: 1.1827,
-               2022: 1.0530, 2023: 1.0813, 2024: 1.0824}
-DEFAULT_USD_PER_EUR = 1.10
+# --- currencies (the year's USD per EUR is the world's: usd_per_eur) -----------
 # VALUE_NAC of non-euro reporters: national currency per EUR (rough, fixed).
 NAC_PER_EUR = {"BG": 1.95583, "CZ": 24.5, "DK": 7.45, "HU": 385.0, "PL": 4.5,
                "RO": 4.95, "SE": 11.3}
@@ -30,10 +25,6 @@ COMEXT_FIELDS = (
     "PRODUCT_SECTION", "FLOW", "STAT_PROCEDURE", "SUPPL_UNIT", "PERIOD",
     "VALUE_EUR", "VALUE_NAC", "QUANTITY_KG", "QUANTITY_SUPPL_UNIT",
 )
-
-
-def usd_per_eur(year: int) -> float:
-    return USD_PER_EUR.get(year, DEFAULT_USD_PER_EUR)
 
 
 def comext_flows(core: pl.DataFrame, ctry: pl.DataFrame, prods: pl.DataFrame, year: int) -> pl.DataFrame:
@@ -218,6 +209,6 @@ def write_comext_year(flows: pl.DataFrame, ctry: pl.DataFrame, prods: pl.DataFra
 
 def write_year(core: pl.DataFrame, *, ctry: pl.DataFrame, prods: pl.DataFrame, hs: pl.DataFrame, year: int,
                seed: int, folder: Path, sink: FileSink, comtrade_format: str = "json") -> tuple[list[Path], int]:
-    """The demo world's writer for source 'comext' (pipeline/sources/comext): twelve monthly full_v2 files of the
-    EU members' flows of ``year``; (files, rows)."""
+    """The demo world's writer of this source (its ``demo_writer``): twelve monthly full_v2 files of the EU
+    members' flows of ``year``; (files, rows)."""
     return write_comext_year(comext_flows(core, ctry, prods, year), ctry, prods, year, seed, folder, sink)
