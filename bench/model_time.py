@@ -28,6 +28,7 @@ def main() -> None:
     parser.add_argument("--compare", help="a warehouse holding the reference table (attached read-only)")
     parser.add_argument("--memory-limit", default="2GB")
     parser.add_argument("--threads", type=int, default=0)
+    parser.add_argument("--profile", help="write DuckDB's JSON profile of the build here; top operators printed")
     args = parser.parse_args()
 
     from pipeline.definitions import RAW_TABLES, REFERENCE_TABLES
@@ -46,9 +47,14 @@ def main() -> None:
     prepare_session(conn, variables, Path(args.sql_root), for_sql=model.session_sql)
     builds = Incremental(conn, {m.table for m in models if m.partition}, variables, full_rebuild=True,
                          create_state=False)
+    if args.profile:
+        conn.execute("PRAGMA enable_profiling = 'json'")
+        conn.execute(f"PRAGMA profiling_output = '{args.profile}'")
     before = resource.getrusage(resource.RUSAGE_SELF)
     started = time.perf_counter()
     outcome = builds.build(model)
+    if args.profile:
+        conn.execute("PRAGMA disable_profiling")
     conn.execute("CHECKPOINT")
     wall = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_SELF)
@@ -59,6 +65,11 @@ def main() -> None:
         "peak_rss_mb": round(after.ru_maxrss / 1024),
         "rows": conn.execute(f"SELECT count(*) FROM {model.table}").fetchall()[0][0],
     }
+    if args.profile:
+        from bench.child import _operators
+        profile = json.loads(Path(args.profile).read_text())
+        result["top_operators"] = _operators(profile, top=12)
+        result["spilled_mb"] = round(profile.get("system", {}).get("total_bytes_spilled", 0) / 2**20, 1)
     if args.compare:
         conn.execute(f"ATTACH '{args.compare}' AS ref (READ_ONLY)")
         mine, ref = model.table, f"ref.{model.table}"

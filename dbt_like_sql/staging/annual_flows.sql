@@ -64,7 +64,12 @@ release_list AS (
 detail AS NOT MATERIALIZED (
     -- read again by each of its readers rather than held: at one world year it is 24M rows
     SELECT t.source, t.currency, t.reporter, t.year, t.flow, t.partner, t.partner_kind, t.product_code_native,
-           t.product_code, t.hs4, t.hs2, t.hs_edition, t.freq, r.release_id AS release, t.value, t.synthetic
+           t.product_code, t.hs4, t.hs2, t.hs_edition, t.freq, r.release_id AS release,
+           -- one flow's value as DECIMAL(18, 3) (int64 thousandths, up to 10^15: no year of world trade
+           -- comes near), so the sums below add 64-bit integers; a sum is DECIMAL(38, 3) and is narrowed
+           -- again where it is one reporter-partner-product-year (<= a year of world trade); the output
+           -- is DECIMAL(38, 3) as before. A value too large for 18 digits stops the build (cast error)
+           t.value::DECIMAL(18, 3) AS value, t.synthetic
     FROM staging.trade_flows AS t
     LEFT JOIN release_names AS r ON r.release = t.release
     WHERE t.flow IN ('import', 'export') AND t.is_detail AND t.reporter_kind IS DISTINCT FROM 'aggregate'
@@ -78,7 +83,7 @@ monthly_by_release AS (
     SELECT
         d.source, d.currency, d.reporter, d.year, d.flow, d.partner, d.partner_kind,
         d.product_code_native, d.product_code, d.hs4, d.hs2, d.hs_edition, d.release,
-        sum(d.value) AS value, bool_or(d.synthetic) AS synthetic
+        sum(d.value)::DECIMAL(18, 3) AS value, bool_or(d.synthetic) AS synthetic
     FROM detail AS d
     ANTI JOIN annual_keys AS k USING (source, reporter, year, flow, product_code_native)
     WHERE d.freq = 'M'
@@ -97,7 +102,7 @@ annual_reported AS (
     SELECT
         source, currency, reporter, year, flow, partner, partner_kind,
         product_code_native, product_code, hs4, hs2, hs_edition,
-        sum(value) AS value, list_sort(list(release)) AS releases, bool_or(synthetic) AS synthetic
+        sum(value)::DECIMAL(18, 3) AS value, list_sort(list(release)) AS releases, bool_or(synthetic) AS synthetic
     FROM monthly_by_release
     GROUP BY ALL
 ),
@@ -110,7 +115,7 @@ annual AS (
         coalesce(c.product_code_target, w.product_code_target, a.product_code) AS product_code_target,
         coalesce(w.n_parts > 1, false) AS converted_split,
         -- the part between the cut points, each rounded to 0.001: the parts telescope to the value
-        hs_split_part(a.value, w.product_code_target, w.cum_weight_before, w.cum_weight) AS value
+        hs_split_part(a.value, w.product_code_target, w.cum_weight_before, w.cum_weight)::DECIMAL(18, 3) AS value
     FROM annual_reported AS a
     LEFT JOIN staging.hs_conversion AS c
         ON c.hs_edition = a.hs_edition AND c.product_code = a.product_code AND NOT c.converted_split
@@ -215,8 +220,9 @@ leftovers AS (
 )
 SELECT
     source, currency, reporter, year, flow, partner, partner_kind, partner_role, partner_in_eu,
-    product_code_native, product_code, hs4, hs2, value, bloc_basis, hs_edition, product_code_target,
-    converted_split, CASE WHEN converted_split THEN value ELSE 0 END AS value_from_split,
+    product_code_native, product_code, hs4, hs2, value::DECIMAL(38, 3) AS value, bloc_basis, hs_edition,
+    product_code_target, converted_split,
+    (CASE WHEN converted_split THEN value ELSE 0 END)::DECIMAL(38, 3) AS value_from_split,
     list_transform(releases, lambda i: names[i]) AS releases, synthetic,
     NULL::DECIMAL(38, 3) AS leftover_above_world, NULL::BIGINT AS world_missing
 FROM classified, release_list
