@@ -26,6 +26,8 @@ def main() -> None:
     parser.add_argument("--warehouse", required=True, help="a copy of a finished warehouse (it is written)")
     parser.add_argument("--sql-root", required=True, help="the dbt_like_sql folder whose SQL is built")
     parser.add_argument("--compare", help="a warehouse holding the reference table (attached read-only)")
+    parser.add_argument("--save-as", help="copy the built table to this name (a reference for --compare-with)")
+    parser.add_argument("--compare-with", help="a table of the same warehouse to compare with (EXCEPT ALL both ways)")
     parser.add_argument("--memory-limit", default="2GB")
     parser.add_argument("--threads", type=int, default=0)
     parser.add_argument("--profile", help="write DuckDB's JSON profile of the build here; top operators printed")
@@ -70,6 +72,13 @@ def main() -> None:
         profile = json.loads(Path(args.profile).read_text())
         result["top_operators"] = _operators(profile, top=12)
         result["spilled_mb"] = round(profile.get("system", {}).get("total_bytes_spilled", 0) / 2**20, 1)
+    if args.save_as:
+        conn.execute(f"CREATE OR REPLACE TABLE {args.save_as} AS FROM {model.table}")
+    if args.compare_with:
+        mine, ref = model.table, args.compare_with
+        result["only_new"] = conn.execute(f"SELECT count(*) FROM (FROM {mine} EXCEPT ALL FROM {ref})").fetchall()[0][0]
+        result["only_ref"] = conn.execute(f"SELECT count(*) FROM (FROM {ref} EXCEPT ALL FROM {mine})").fetchall()[0][0]
+        result["schema_same"] = conn.execute(f"DESCRIBE {mine}").fetchall() == conn.execute(f"DESCRIBE {ref}").fetchall()
     if args.compare:
         conn.execute(f"ATTACH '{args.compare}' AS ref (READ_ONLY)")
         mine, ref = model.table, f"ref.{model.table}"

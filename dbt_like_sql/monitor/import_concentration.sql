@@ -57,11 +57,18 @@ WITH flows AS NOT MATERIALIZED (
     FROM staging.annual_flows
     WHERE flow = 'import' AND partner_role IN ('external', 'internal', 'self', 'unallocated', 'world', 'leftover')
 ),
-partner_groups AS (
-    -- one pass over the flows: per partner at the finest group (the target HS6, or the heading or chapter a
-    -- code without six digits reaches); the levels below roll up from these sums, not from the flows again
-    -- (sums, bool_or, min and max of parts give those of the whole; the decimal sums are exact)
-    SELECT source, reporter, year, product_code, hs4, hs2, partner, partner_role, partner_in_eu,
+levels AS (
+    SELECT f.*, 'HS6' AS product_level, f.product_code AS group_code FROM flows AS f WHERE f.product_code IS NOT NULL
+    UNION ALL
+    SELECT f.*, 'HS4', f.hs4 FROM flows AS f WHERE f.hs4 IS NOT NULL
+    UNION ALL
+    SELECT f.*, 'HS2', f.hs2 FROM flows AS f WHERE f.hs2 IS NOT NULL
+    UNION ALL
+    SELECT f.*, 'domain', pd.domain
+    FROM flows AS f JOIN staging.product_domains AS pd ON pd.code = coalesce(f.product_code, f.hs4, f.hs2)
+),
+by_partner AS (
+    SELECT source, reporter, year, product_level, group_code, partner, partner_role, partner_in_eu,
            sum(value) AS v,
            sum(value_from_split) AS v_split,
            bool_or(converted_split) AS any_split,
@@ -70,35 +77,7 @@ partner_groups AS (
            bool_or(synthetic) AS synthetic,
            sum(leftover_above_world) AS above_world,
            sum(world_missing) AS world_missing
-    FROM flows
-    GROUP BY source, reporter, year, product_code, hs4, hs2, partner, partner_role, partner_in_eu
-),
-coarser AS (
-    SELECT g.*, 'HS4' AS product_level, g.hs4 AS group_code FROM partner_groups AS g WHERE g.hs4 IS NOT NULL
-    UNION ALL
-    SELECT g.*, 'HS2', g.hs2 FROM partner_groups AS g WHERE g.hs2 IS NOT NULL
-    UNION ALL
-    SELECT g.*, 'domain', pd.domain
-    FROM partner_groups AS g JOIN staging.product_domains AS pd ON pd.code = coalesce(g.product_code, g.hs4, g.hs2)
-),
-by_partner AS (
-    -- an HS6 group is one finest group (its heading and chapter follow from its code): its sums as they are
-    SELECT source, reporter, year, 'HS6' AS product_level, product_code AS group_code, partner, partner_role,
-           partner_in_eu, v, v_split, any_split, bloc_basis_min, bloc_basis_max, synthetic, above_world,
-           world_missing
-    FROM partner_groups
-    WHERE product_code IS NOT NULL
-    UNION ALL
-    SELECT source, reporter, year, product_level, group_code, partner, partner_role, partner_in_eu,
-           sum(v) AS v,
-           sum(v_split) AS v_split,
-           bool_or(any_split) AS any_split,
-           min(bloc_basis_min) AS bloc_basis_min,
-           max(bloc_basis_max) AS bloc_basis_max,
-           bool_or(synthetic) AS synthetic,
-           sum(above_world) AS above_world,
-           sum(world_missing) AS world_missing
-    FROM coarser
+    FROM levels
     GROUP BY source, reporter, year, product_level, group_code, partner, partner_role, partner_in_eu
 ),
 scoped AS (
