@@ -85,6 +85,8 @@ def main() -> None:
         result["only_ref"] = conn.execute(f"SELECT count(*) FROM ({rows.format(ref)} EXCEPT ALL "
                                           f"{rows.format(mine)})").fetchall()[0][0]
         result["schema_same"] = conn.execute(f"DESCRIBE {mine}").fetchall() == conn.execute(f"DESCRIBE {ref}").fetchall()
+        print(json.dumps({k: result[k] for k in ("model", "only_new", "only_ref", "schema_same")}), flush=True)
+        return
     if args.compare:
         conn.execute(f"ATTACH '{args.compare}' AS ref (READ_ONLY)")
         mine, ref = model.table, f"ref.{model.table}"
