@@ -64,12 +64,7 @@ release_list AS (
 detail AS NOT MATERIALIZED (
     -- read again by each of its readers rather than held: at one world year it is 24M rows
     SELECT t.source, t.currency, t.reporter, t.year, t.flow, t.partner, t.partner_kind, t.product_code_native,
-           t.product_code, t.hs4, t.hs2, t.hs_edition, t.freq, r.release_id AS release,
-           -- one flow's value as DECIMAL(18, 3) (int64 thousandths, up to 10^15: no year of world trade
-           -- comes near), so the sums below add 64-bit integers; a sum is DECIMAL(38, 3) and is narrowed
-           -- again where it is one reporter-partner-product-year (<= a year of world trade); the output
-           -- is DECIMAL(38, 3) as before. A value too large for 18 digits stops the build (cast error)
-           t.value::DECIMAL(18, 3) AS value, t.synthetic
+           t.product_code, t.hs4, t.hs2, t.hs_edition, t.freq, r.release_id AS release, t.value, t.synthetic
     FROM staging.trade_flows AS t
     LEFT JOIN release_names AS r ON r.release = t.release
     WHERE t.flow IN ('import', 'export') AND t.is_detail AND t.reporter_kind IS DISTINCT FROM 'aggregate'
@@ -83,7 +78,7 @@ monthly_by_release AS (
     SELECT
         d.source, d.currency, d.reporter, d.year, d.flow, d.partner, d.partner_kind,
         d.product_code_native, d.product_code, d.hs4, d.hs2, d.hs_edition, d.release,
-        sum(d.value)::DECIMAL(18, 3) AS value, bool_or(d.synthetic) AS synthetic
+        sum(d.value) AS value, bool_or(d.synthetic) AS synthetic
     FROM detail AS d
     ANTI JOIN annual_keys AS k USING (source, reporter, year, flow, product_code_native)
     WHERE d.freq = 'M'
@@ -102,7 +97,7 @@ annual_reported AS (
     SELECT
         source, currency, reporter, year, flow, partner, partner_kind,
         product_code_native, product_code, hs4, hs2, hs_edition,
-        sum(value)::DECIMAL(18, 3) AS value, list_sort(list(release)) AS releases, bool_or(synthetic) AS synthetic
+        sum(value) AS value, list_sort(list(release)) AS releases, bool_or(synthetic) AS synthetic
     FROM monthly_by_release
     GROUP BY ALL
 ),
@@ -115,7 +110,7 @@ annual AS (
         coalesce(c.product_code_target, w.product_code_target, a.product_code) AS product_code_target,
         coalesce(w.n_parts > 1, false) AS converted_split,
         -- the part between the cut points, each rounded to 0.001: the parts telescope to the value
-        hs_split_part(a.value, w.product_code_target, w.cum_weight_before, w.cum_weight)::DECIMAL(18, 3) AS value
+        hs_split_part(a.value, w.product_code_target, w.cum_weight_before, w.cum_weight) AS value
     FROM annual_reported AS a
     LEFT JOIN staging.hs_conversion AS c
         ON c.hs_edition = a.hs_edition AND c.product_code = a.product_code AND NOT c.converted_split
@@ -159,8 +154,11 @@ classified AS NOT MATERIALIZED (
             OR source_intra_eu_partner(u.source, u.partner) AS partner_in_eu
     FROM units AS u
 ),
-bloc_rows AS (
-    -- the member states summed per partner (a member's trade with itself stays apart, as 'self')
+bloc_members AS (
+    -- the member states summed per partner (a member's trade with itself stays apart, as 'self'). Releases:
+    -- the least and greatest of the members' lists rather than a list of lists per group (that list state
+    -- was 65 s of operator time and most of 6.9 GB of spill at one world year); where they are the same
+    -- list, it is every member's, so the union is that list
     SELECT
         source, currency, 'EU27' AS reporter, year, flow, partner, partner_kind, partner_role, partner_in_eu,
         product_code_native, product_code, hs4, hs2, product_code_target,
@@ -170,13 +168,45 @@ bloc_rows AS (
         bool_or(converted_split) AS converted_split,
         sum(value) AS value,
         coalesce(sum(value) FILTER (WHERE converted_split), 0) AS value_from_split,
-        list_sort(list_distinct(flatten(list(releases)))) AS releases,
+        min(releases) AS releases_min,
+        max(releases) AS releases_max,
         bool_or(synthetic) AS synthetic,
         'members' AS bloc_basis
     FROM classified
     WHERE bloc_basis = 'members'
     GROUP BY source, currency, year, flow, partner, partner_kind, partner_role, partner_in_eu,
              product_code_native, product_code, hs4, hs2, product_code_target
+),
+mixed_releases AS (
+    -- the groups whose members rest on different release lists: the union of their lists
+    SELECT
+        c.source, c.currency, c.year, c.flow, c.partner, c.partner_kind, c.partner_role, c.partner_in_eu,
+        c.product_code_native, c.product_code, c.hs4, c.hs2, c.product_code_target,
+        list_sort(list_distinct(flatten(list(c.releases)))) AS releases
+    FROM classified AS c
+    SEMI JOIN (SELECT * FROM bloc_members WHERE releases_min IS DISTINCT FROM releases_max) AS b
+        ON b.source = c.source AND b.currency = c.currency AND b.year = c.year AND b.flow = c.flow
+       AND b.partner = c.partner AND b.partner_kind IS NOT DISTINCT FROM c.partner_kind
+       AND b.partner_role IS NOT DISTINCT FROM c.partner_role AND b.partner_in_eu IS NOT DISTINCT FROM c.partner_in_eu
+       AND b.product_code_native = c.product_code_native AND b.product_code IS NOT DISTINCT FROM c.product_code
+       AND b.hs4 IS NOT DISTINCT FROM c.hs4 AND b.hs2 IS NOT DISTINCT FROM c.hs2
+       AND b.product_code_target IS NOT DISTINCT FROM c.product_code_target
+    WHERE c.bloc_basis = 'members'
+    GROUP BY c.source, c.currency, c.year, c.flow, c.partner, c.partner_kind, c.partner_role, c.partner_in_eu,
+             c.product_code_native, c.product_code, c.hs4, c.hs2, c.product_code_target
+),
+bloc_rows AS (
+    SELECT b.* EXCLUDE (releases_min, releases_max),
+           CASE WHEN b.releases_min IS NOT DISTINCT FROM b.releases_max THEN list_sort(list_distinct(b.releases_min))
+                ELSE m.releases END AS releases
+    FROM bloc_members AS b
+    LEFT JOIN mixed_releases AS m
+        ON m.source = b.source AND m.currency = b.currency AND m.year = b.year AND m.flow = b.flow
+       AND m.partner = b.partner AND m.partner_kind IS NOT DISTINCT FROM b.partner_kind
+       AND m.partner_role IS NOT DISTINCT FROM b.partner_role AND m.partner_in_eu IS NOT DISTINCT FROM b.partner_in_eu
+       AND m.product_code_native = b.product_code_native AND m.product_code IS NOT DISTINCT FROM b.product_code
+       AND m.hs4 IS NOT DISTINCT FROM b.hs4 AND m.hs2 IS NOT DISTINCT FROM b.hs2
+       AND m.product_code_target IS NOT DISTINCT FROM b.product_code_target
 ),
 unit_leftovers AS (
     -- per unit (a reporter, or a member state within the bloc), year and imported product: World
@@ -220,9 +250,8 @@ leftovers AS (
 )
 SELECT
     source, currency, reporter, year, flow, partner, partner_kind, partner_role, partner_in_eu,
-    product_code_native, product_code, hs4, hs2, value::DECIMAL(38, 3) AS value, bloc_basis, hs_edition,
-    product_code_target, converted_split,
-    (CASE WHEN converted_split THEN value ELSE 0 END)::DECIMAL(38, 3) AS value_from_split,
+    product_code_native, product_code, hs4, hs2, value, bloc_basis, hs_edition, product_code_target,
+    converted_split, CASE WHEN converted_split THEN value ELSE 0 END AS value_from_split,
     list_transform(releases, lambda i: names[i]) AS releases, synthetic,
     NULL::DECIMAL(38, 3) AS leftover_above_world, NULL::BIGINT AS world_missing
 FROM classified, release_list
