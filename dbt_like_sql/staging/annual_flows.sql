@@ -154,11 +154,8 @@ classified AS NOT MATERIALIZED (
             OR source_intra_eu_partner(u.source, u.partner) AS partner_in_eu
     FROM units AS u
 ),
-bloc_members AS (
-    -- the member states summed per partner (a member's trade with itself stays apart, as 'self'). Releases:
-    -- the least and greatest of the members' lists rather than a list of lists per group (that list state
-    -- was 65 s of operator time and most of 6.9 GB of spill at one world year); where they are the same
-    -- list, it is every member's, so the union is that list
+bloc_rows AS (
+    -- the member states summed per partner (a member's trade with itself stays apart, as 'self')
     SELECT
         source, currency, 'EU27' AS reporter, year, flow, partner, partner_kind, partner_role, partner_in_eu,
         product_code_native, product_code, hs4, hs2, product_code_target,
@@ -168,45 +165,13 @@ bloc_members AS (
         bool_or(converted_split) AS converted_split,
         sum(value) AS value,
         coalesce(sum(value) FILTER (WHERE converted_split), 0) AS value_from_split,
-        min(releases) AS releases_min,
-        max(releases) AS releases_max,
+        list_sort(list_distinct(flatten(list(releases)))) AS releases,
         bool_or(synthetic) AS synthetic,
         'members' AS bloc_basis
     FROM classified
     WHERE bloc_basis = 'members'
     GROUP BY source, currency, year, flow, partner, partner_kind, partner_role, partner_in_eu,
              product_code_native, product_code, hs4, hs2, product_code_target
-),
-mixed_releases AS (
-    -- the groups whose members rest on different release lists: the union of their lists
-    SELECT
-        c.source, c.currency, c.year, c.flow, c.partner, c.partner_kind, c.partner_role, c.partner_in_eu,
-        c.product_code_native, c.product_code, c.hs4, c.hs2, c.product_code_target,
-        list_sort(list_distinct(flatten(list(c.releases)))) AS releases
-    FROM classified AS c
-    SEMI JOIN (SELECT * FROM bloc_members WHERE releases_min IS DISTINCT FROM releases_max) AS b
-        ON b.source = c.source AND b.currency = c.currency AND b.year = c.year AND b.flow = c.flow
-       AND b.partner = c.partner AND b.partner_kind IS NOT DISTINCT FROM c.partner_kind
-       AND b.partner_role IS NOT DISTINCT FROM c.partner_role AND b.partner_in_eu IS NOT DISTINCT FROM c.partner_in_eu
-       AND b.product_code_native = c.product_code_native AND b.product_code IS NOT DISTINCT FROM c.product_code
-       AND b.hs4 IS NOT DISTINCT FROM c.hs4 AND b.hs2 IS NOT DISTINCT FROM c.hs2
-       AND b.product_code_target IS NOT DISTINCT FROM c.product_code_target
-    WHERE c.bloc_basis = 'members'
-    GROUP BY c.source, c.currency, c.year, c.flow, c.partner, c.partner_kind, c.partner_role, c.partner_in_eu,
-             c.product_code_native, c.product_code, c.hs4, c.hs2, c.product_code_target
-),
-bloc_rows AS (
-    SELECT b.* EXCLUDE (releases_min, releases_max),
-           CASE WHEN b.releases_min IS NOT DISTINCT FROM b.releases_max THEN list_sort(list_distinct(b.releases_min))
-                ELSE m.releases END AS releases
-    FROM bloc_members AS b
-    LEFT JOIN mixed_releases AS m
-        ON m.source = b.source AND m.currency = b.currency AND m.year = b.year AND m.flow = b.flow
-       AND m.partner = b.partner AND m.partner_kind IS NOT DISTINCT FROM b.partner_kind
-       AND m.partner_role IS NOT DISTINCT FROM b.partner_role AND m.partner_in_eu IS NOT DISTINCT FROM b.partner_in_eu
-       AND m.product_code_native = b.product_code_native AND m.product_code IS NOT DISTINCT FROM b.product_code
-       AND m.hs4 IS NOT DISTINCT FROM b.hs4 AND m.hs2 IS NOT DISTINCT FROM b.hs2
-       AND m.product_code_target IS NOT DISTINCT FROM b.product_code_target
 ),
 unit_leftovers AS (
     -- per unit (a reporter, or a member state within the bloc), year and imported product: World
