@@ -1,8 +1,8 @@
 """The EU27 bloc rows of staging.annual_flows carry the union of their member states' releases (methodology
 section 10: what each row rests on), whether the members rest on one release or on several.
 
-staging.annual_flows takes the union only for the bloc groups whose members' release lists differ (issue 28:
-a list of lists per group was most of the model's time at one world year); these rows pin both paths."""
+A rewrite of how annual_flows gathers the bloc's releases (issue 28 tried one that compares the members' lists
+by their least and greatest and takes a full union only where they differ) must keep both cases below."""
 
 import pytest
 
