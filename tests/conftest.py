@@ -168,14 +168,16 @@ class Runner:
 
 # The modules pytest-xdist hands out first (`make test`: --dist loadfile --no-loadscope-reorder gives whole
 # modules in collection order): the one whose first tests build the session's default world, then the others
-# by their CPU seconds in a full `make test` (2026-12-08, both workers busy, at load 5-11: incremental 58,
-# refresh safety 53, oracle 44 with the default world's build, fault drill 39 and more in waits, CLI failure
-# 32, rolling 30, publication guard 27, snapshots by year 24, bad input 21; dev instance 9 but 30 s of waits).
-# Started last, any of them would leave one worker running it alone at the end; the rest keep their order.
-FIRST = ("test_oracle.py", "test_incremental.py", "test_refresh_safety.py", "test_fault_drill.py",
-         "test_cli_failure.py", "test_rolling.py", "test_publication_guard.py", "test_snapshots_years.py",
-         "test_dev_instance.py", "test_bad_input.py", "test_properties.py", "test_changes.py", "test_snapshots.py",
-         "test_storage_compat.py", "test_publication_speed.py", "test_report.py", "test_fetch_cli.py")
+# by their CPU seconds in a full `make test` (2026-12-08, both workers busy, load 6-10: incremental 47,
+# refresh safety 47, CLI failure 36, rolling 35, oracle 35 with the default world's build, SQL models step
+# 33, fault drill 28, publication guard 23, bad input 20, snapshots by year 19, properties 16, Comext bulk 14,
+# SQL model cache 14; dev instance 10 but 30 s of waits). Started last, any of them would leave one worker
+# running it alone at the end; the rest keep their order.
+FIRST = ("test_oracle.py", "test_incremental.py", "test_refresh_safety.py", "test_cli_failure.py", "test_rolling.py",
+         "test_sql_models_step.py", "test_fault_drill.py", "test_publication_guard.py", "test_bad_input.py",
+         "test_snapshots_years.py", "test_dev_instance.py", "test_properties.py", "test_comext_bulk.py",
+         "test_sql_model_cache.py", "test_publication_speed.py", "test_changes.py", "test_report.py",
+         "test_fetch_cli.py", "test_comtrade_client.py", "test_snapshots.py", "test_storage_compat.py")
 
 
 # The marks that take a test out of the unit tier (`make test-fast` deselects them; pyproject.toml describes
