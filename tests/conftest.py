@@ -50,6 +50,81 @@ IN_PROCESS_RUN = {"loggers": {"console": {"config": {"log_level": "ERROR"}}},
                   "resources": {"warehouse": {"config": {"threads": 1}}}}
 
 
+def _held_connection(storage):
+    """``connect()`` for an in-memory Dagster storage that hands out the one connection the storage already holds
+    (``_held_conn``), in a transaction, under a lock: Dagster's own opens a new SQLite connection and sets two
+    pragmas for each of its ~2,100 calls in a run (a third of a small run's CPU-s, 2026-12-08). A call inside
+    another's, in the same thread, joins its transaction."""
+    import contextlib
+    import threading
+
+    lock = threading.RLock()
+    conn = storage._held_conn
+    conn.exec_driver_sql("PRAGMA foreign_keys=ON")  # as Dagster's connect sets it (outside a transaction)
+    conn.commit()
+
+    @contextlib.contextmanager
+    def connect():
+        with lock:
+            if conn.in_transaction():
+                yield conn
+            else:
+                with conn.begin():
+                    yield conn
+
+    return connect
+
+
+def ephemeral_instance():
+    """``DagsterInstance.ephemeral()`` (the same in-memory storages, launcher and coordinator) whose run and event
+    storages keep one SQLite connection each (``_held_connection``): the in-process runs' instance. The pipeline
+    does not read the instance (its builds' state is in the warehouse); the CLI's runs, in a process of their own
+    or through ``pipeline.cli.main``, use the data folder's instance on disk as on a user's machine. The classes
+    are Dagster's internals (dagster 1.13's create_ephemeral_instance), so a Dagster upgrade checks them here."""
+    from dagster import DagsterInstance
+    from dagster._core.instance import InstanceType
+    from dagster._core.launcher.sync_in_memory_run_launcher import SyncInMemoryRunLauncher
+    from dagster._core.run_coordinator import DefaultRunCoordinator
+    from dagster._core.storage.event_log import InMemoryEventLogStorage
+    from dagster._core.storage.noop_compute_log_manager import NoOpComputeLogManager
+    from dagster._core.storage.root import TemporaryLocalArtifactStorage
+    from dagster._core.storage.runs import InMemoryRunStorage
+
+    runs, events = InMemoryRunStorage(), InMemoryEventLogStorage()
+    runs.connect = _held_connection(runs)
+    events._connect = _held_connection(events)
+    return DagsterInstance(instance_type=InstanceType.EPHEMERAL, local_artifact_storage=TemporaryLocalArtifactStorage(),
+                           run_storage=runs, event_storage=events, compute_log_manager=NoOpComputeLogManager(),
+                           run_coordinator=DefaultRunCoordinator(), run_launcher=SyncInMemoryRunLauncher())
+
+
+class _WorkbookInThread:
+    """``pipeline.publish.write.WorkbookProcess``'s interface, writing the workbook in the publisher's thread
+    pool (the same ``workbook_file``, on the same file, manifest and access classes) instead of a fresh
+    interpreter: each in-process publication saved the worker's start-up and imports (about 1 CPU-s of ~46
+    publications, 2026-12-08). The worker's own process is tested where it matters: every `geomon` run in a
+    process of its own, and test_publication_speed's runs, which replace its command (``Runner.run`` keeps
+    the process when ``worker_command`` is not the module's own)."""
+
+    def write(self, database, folder, manifest, access):
+        from pipeline.publish.workbook_process import workbook_file
+
+        return workbook_file(Path(database).resolve(), Path(folder).resolve(), manifest, access)
+
+    def close(self):
+        pass
+
+
+def _in_process_publication(mp: pytest.MonkeyPatch) -> None:
+    """An in-process run's publication writes its workbook in a thread (``_WorkbookInThread``), unless the test
+    replaced the worker's command (it tests the worker's process)."""
+    import pipeline.publish.workbook_process as worker
+    import pipeline.publish.write as write
+
+    if worker.worker_command.__module__ == worker.__name__:
+        mp.setattr(write, "WorkbookProcess", _WorkbookInThread)
+
+
 class Runner:
     def __init__(self, root: Path, monkeypatch: pytest.MonkeyPatch):
         self.paths = DataPaths(root)
@@ -67,8 +142,6 @@ class Runner:
     def run(self, sources=("landing",), warehouse_only=False, **settings):
         """The refresh job; ``warehouse_only``: without its publish/ assets (the publication and the report), for
         a test that reads the working database and the models' metadata alone, not what a run publishes."""
-        from dagster import DagsterInstance
-
         from pipeline.definitions import definitions
 
         # comtrade_key "": the keyless preview, whatever key the environment holds (no test calls the real API)
@@ -77,12 +150,14 @@ class Runner:
         selection = None
         if warehouse_only:
             selection = [k for k in job.asset_layer.executable_asset_keys if k.path[0] != "publish"]
-        return job.execute_in_process(
-            run_config=IN_PROCESS_RUN,
-            instance=DagsterInstance.ephemeral(),
-            raise_on_error=False,
-            asset_selection=selection,
-        )
+        with pytest.MonkeyPatch.context() as mp:
+            _in_process_publication(mp)
+            return job.execute_in_process(
+                run_config=IN_PROCESS_RUN,
+                instance=ephemeral_instance(),
+                raise_on_error=False,
+                asset_selection=selection,
+            )
 
     def published(self) -> duckdb.DuckDBPyConnection:
         return duckdb.connect(str(self.paths.published_db), read_only=True)
@@ -93,14 +168,16 @@ class Runner:
 
 # The modules pytest-xdist hands out first (`make test`: --dist loadfile --no-loadscope-reorder gives whole
 # modules in collection order): the one whose first tests build the session's default world, then the others
-# by their CPU seconds in a full `make test` (2026-12-08, both workers busy, at load 5-11: incremental 58,
-# refresh safety 53, oracle 44 with the default world's build, fault drill 39 and more in waits, CLI failure
-# 32, rolling 30, publication guard 27, snapshots by year 24, bad input 21; dev instance 9 but 30 s of waits).
-# Started last, any of them would leave one worker running it alone at the end; the rest keep their order.
-FIRST = ("test_oracle.py", "test_incremental.py", "test_refresh_safety.py", "test_fault_drill.py",
-         "test_cli_failure.py", "test_rolling.py", "test_publication_guard.py", "test_snapshots_years.py",
-         "test_dev_instance.py", "test_bad_input.py", "test_properties.py", "test_changes.py", "test_snapshots.py",
-         "test_storage_compat.py", "test_publication_speed.py", "test_report.py", "test_fetch_cli.py")
+# by their CPU seconds in a full `make test` (2026-12-08, both workers busy, load 6-10: incremental 47,
+# refresh safety 47, CLI failure 36, rolling 35, oracle 35 with the default world's build, SQL models step
+# 33, fault drill 28, publication guard 23, bad input 20, snapshots by year 19, properties 16, Comext bulk 14,
+# SQL model cache 14; dev instance 10 but 30 s of waits). Started last, any of them would leave one worker
+# running it alone at the end; the rest keep their order.
+FIRST = ("test_oracle.py", "test_incremental.py", "test_refresh_safety.py", "test_cli_failure.py", "test_rolling.py",
+         "test_sql_models_step.py", "test_fault_drill.py", "test_publication_guard.py", "test_bad_input.py",
+         "test_snapshots_years.py", "test_dev_instance.py", "test_properties.py", "test_comext_bulk.py",
+         "test_sql_model_cache.py", "test_publication_speed.py", "test_changes.py", "test_report.py",
+         "test_fetch_cli.py", "test_comtrade_client.py", "test_snapshots.py", "test_storage_compat.py")
 
 
 # The marks that take a test out of the unit tier (`make test-fast` deselects them; pyproject.toml describes
@@ -385,7 +462,7 @@ class SqlRunner(Runner):
 
     def ingest(self, sources=("landing",), **settings):
         """The raw assets alone (and the demo world's when ``sources`` has it): the readers' own run."""
-        from dagster import AssetKey, DagsterInstance
+        from dagster import AssetKey
 
         from pipeline.definitions import definitions
 
@@ -393,7 +470,7 @@ class SqlRunner(Runner):
         keys = [AssetKey(list(k)) for k in RAW_ASSETS] + ([AssetKey(["raw", "demo_world"])] if "demo" in sources else [])
         return defs.resolve_implicit_global_asset_job_def().execute_in_process(
             run_config=IN_PROCESS_RUN,
-            instance=DagsterInstance.ephemeral(), raise_on_error=False, asset_selection=keys,
+            instance=ephemeral_instance(), raise_on_error=False, asset_selection=keys,
         )
 
     def run(self, sources=("landing",), **settings) -> SqlResult:

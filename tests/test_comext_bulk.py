@@ -10,7 +10,7 @@ import duckdb
 import pytest
 from dagster import SensorResult, SkipReason, build_sensor_context, materialize
 
-from conftest import SAMPLE, failure_messages
+from conftest import SAMPLE, ephemeral_instance, failure_messages
 from fake_comext import FakeComext, month_archive, pack_7z, write_month
 from pipeline.io import sha256_of
 from pipeline.sources.comext import bulk_reader as comext_bulk
@@ -216,10 +216,11 @@ def _fetch(api, root: Path, *, months=(), sdmx=None):
     from assets.comext.api import SDMX_OP, comext_bulk_months, comext_sdmx_files
 
     resources = {"comext_api": api, "data": DataFolder(root=str(root))}
-    results = [materialize([comext_bulk_months], resources=resources, partition_key=m, raise_on_error=False)
+    results = [materialize([comext_bulk_months], resources=resources, partition_key=m, raise_on_error=False,
+                           instance=ephemeral_instance())
                for m in months]
     if sdmx is not None:
-        results.append(materialize([comext_sdmx_files], resources=resources, raise_on_error=False,
+        results.append(materialize([comext_sdmx_files], resources=resources, raise_on_error=False, instance=ephemeral_instance(),
                                    run_config={"ops": {SDMX_OP: {"config": sdmx}}}))
     return results
 
@@ -300,7 +301,8 @@ def materialize_request(api, request, root: Path):
     """The fetch steps of the sensor's run request (its partition, its run config)."""
     from assets.comext.api import comext_bulk_months, comext_sdmx_files
 
-    return materialize([comext_bulk_months, comext_sdmx_files], resources={"comext_api": api, "data": DataFolder(root=str(root))},
+    return materialize([comext_bulk_months, comext_sdmx_files], instance=ephemeral_instance(),
+                       resources={"comext_api": api, "data": DataFolder(root=str(root))},
                        run_config=request.run_config, partition_key=request.partition_key, raise_on_error=False)
 
 

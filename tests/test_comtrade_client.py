@@ -16,8 +16,9 @@ from pathlib import Path
 import duckdb
 import httpx
 import pytest
-from dagster import DagsterInstance, build_sensor_context, materialize
+from dagster import build_sensor_context, materialize
 
+from conftest import ephemeral_instance
 from fake_comtrade import FakeComtrade, hs_codes, make_records, partner_codes, record_key, run_drill
 from pipeline.sources.comtrade.client.plan import DataRequest, PlanError, PlanSpec, plan_requests, url_for
 from pipeline.sources.comtrade.client.session import KEY_HEADER
@@ -471,7 +472,7 @@ def _materialize(resource: ComtradeClient, config: dict, root: Path, year: int =
 
     return materialize([comtrade_api_pages], resources={"comtrade": resource, "data": DataFolder(root=str(root))},
                        run_config={"ops": {OP_NAME: {"config": config}}}, partition_key=str(year),
-                       instance=DagsterInstance.ephemeral(), raise_on_error=False)
+                       instance=ephemeral_instance(), raise_on_error=False)
 
 
 def _metadata(result) -> dict:
@@ -489,7 +490,7 @@ def test_a_run_without_partition_makes_no_call_and_a_year_without_plan_says_how_
 
     # port 9 (discard) on 127.0.0.1: any call would fail the run
     result = materialize([comtrade_api_pages], resources={"comtrade": client(None), "data": DataFolder(root=str(tmp_path))},
-                         instance=DagsterInstance.ephemeral(), raise_on_error=False)
+                         instance=ephemeral_instance(), raise_on_error=False)
     assert result.success and _metadata(result)["calls"] == 0
     assert not (tmp_path / "raw").exists()
     result = _materialize(client(None), {}, tmp_path)

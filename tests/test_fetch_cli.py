@@ -9,8 +9,9 @@ import json
 
 import duckdb
 import pytest
-from dagster import AssetRecordsFilter, DagsterInstance, build_sensor_context, materialize
+from dagster import AssetRecordsFilter, build_sensor_context, materialize
 
+from conftest import ephemeral_instance
 from fake_comext import FakeComext, month_archive
 from fake_comtrade import FakeComtrade, hs_codes, make_records, partner_codes
 from pipeline.cli import main
@@ -117,7 +118,7 @@ def test_backfill_three_months_and_status(comext, tmp_path, capsys):
 
     root = tmp_path / "data"
     resources = {"comext_api": ComextApi(**comext.api_settings()), "data": DataFolder(root=str(root))}
-    instance = DagsterInstance.ephemeral()
+    instance = ephemeral_instance()
     for month in ("2024-01", "2024-02", "2024-03"):     # what a backfill of the range runs, one run a partition
         assert materialize([comext_bulk_months], resources=resources, partition_key=month, instance=instance).success
     done = instance.get_materialized_partitions(BULK_MONTHS_KEY)
@@ -167,7 +168,7 @@ def test_backfill_of_comtrade_years_materializes_each_partition(tmp_path):
         fake.releases[(528, "2022")] = "2025-01-15T00:00:00"
         resources = {"comtrade": ComtradeClient(key=ComtradeKey(value=KEY), base_url=fake.url, requests_per_second=0),
                      "data": DataFolder(root=str(tmp_path))}
-        instance = DagsterInstance.ephemeral()
+        instance = ephemeral_instance()
         plan = {"reporters": [528, 276], "flows": ["M", "X"], "level": "AG6"}
         assert materialize([comtrade_api_pages], resources=resources, partition_key="2021", instance=instance,
                            run_config={"ops": {OP_NAME: {"config": plan}}}).success
@@ -214,7 +215,7 @@ def test_comtrade_bulk_years_are_converted_to_parquet_when_fetched(comtrade, tmp
             _bulk_entry(fake, r, y, recs, f"{y + 1}-06-01T00:00:00Z")
     resources = {"comtrade": ComtradeClient(key=ComtradeKey(value=KEY), base_url=fake.url, requests_per_second=0),
                  "data": DataFolder(root=str(tmp_path))}
-    instance = DagsterInstance.ephemeral()
+    instance = ephemeral_instance()
     assert materialize([comtrade_bulk_files], resources=resources, partition_key="2022", instance=instance,
                        run_config={"ops": {BULK_OP: {"config": {"reporters": [528, 276]}}}}).success
     assert materialize([comtrade_bulk_files], resources=resources, partition_key="2023", instance=instance).success

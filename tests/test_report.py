@@ -16,7 +16,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from conftest import REPO, Runner, copy_data, failure_messages, sdmx_rows
+from conftest import REPO, Runner, copy_data, ephemeral_instance, failure_messages, sdmx_rows
 from pipeline.report import write_report
 from pipeline.report.render import json_for_script
 
@@ -216,13 +216,13 @@ def demo(default_world, tmp_path_factory):
 @pytest.fixture(scope="module")
 def demo_report(demo):
     """The report as the Dagster asset writes it."""
-    from dagster import DagsterInstance, materialize
+    from dagster import materialize
 
     from assets.report import monitor_report
     from pipeline.resources import DataFolder
 
     result = materialize([monitor_report], resources={"data": DataFolder(root=str(demo.paths.root))},
-                         instance=DagsterInstance.ephemeral(), raise_on_error=False)
+                         instance=ephemeral_instance(), raise_on_error=False)
     assert result.success, failure_messages(result)
     metadata = result.asset_materializations_for_node("publish__monitor_report")[0].metadata
     return demo.paths.root / "report" / "index.html", metadata

@@ -61,8 +61,11 @@ def test_a_warm_load_parses_nothing_and_gives_the_cold_loads_models(cache, monke
 
 
 @pytest.mark.pipeline
-def test_a_warm_start_in_a_new_process_parses_nothing(tmp_path):
-    """The real start-up path: pipeline.definitions imported twice in fresh interpreters on one cache folder."""
+def test_a_warm_start_in_a_new_process_parses_nothing_and_loads_no_sqlglot_dialect(tmp_path):
+    """The real start-up path: pipeline.definitions imported twice in fresh interpreters on one cache folder. The
+    second parses nothing and never loads sqlglot's DuckDB dialect (a model step's tokenizer does, when a model
+    is built). One pair of interpreters answers both (two tests started a pair each before): the counters only
+    wrap the loader's two sqlglot entry points and call them."""
     script = (
         "import sys; from pipeline import sql_models; sql_models.CACHE_DIR = __import__('pathlib').Path(sys.argv[1])\n"
         "calls = []\n"
@@ -72,11 +75,13 @@ def test_a_warm_start_in_a_new_process_parses_nothing(tmp_path):
         "sql_models.parsed = counted(sql_models.parsed)\n"
         "sql_models.table_references = counted(sql_models.table_references)\n"
         "import pipeline.definitions\n"
-        "print(len(calls))\n"
+        "print(len(calls), 'sqlglot.dialects.duckdb' in sys.modules)\n"
     )
-    counts = [int(subprocess.run([sys.executable, "-c", script, str(tmp_path / "cache")], cwd=REPO_ROOT,
-                                 capture_output=True, text=True, check=True).stdout.split()[-1]) for _ in range(2)]
+    outputs = [subprocess.run([sys.executable, "-c", script, str(tmp_path / "cache")], cwd=REPO_ROOT,
+                              capture_output=True, text=True, check=True).stdout.split()[-2:] for _ in range(2)]
+    counts, loaded = [int(n) for n, _ in outputs], [d for _, d in outputs]
     assert counts[0] > 30 and counts[1] == 0, counts
+    assert loaded == ["True", "False"]
 
 
 def test_an_edited_model_is_read_again_and_its_error_raised_with_file_and_line(cache, tmp_path, monkeypatch):
@@ -198,17 +203,3 @@ def test_an_edited_macro_is_checked_again(cache, tmp_path, monkeypatch):
     _toy(root, "-- The doubling rule.\nCREATE MACRO triple_it(x) AS x * 3\n")
     with pytest.raises(MacroError, match="double_it.sql"):
         load_models(root, {"raw.numbers"})
-
-
-@pytest.mark.pipeline
-def test_a_warm_start_in_a_new_process_loads_no_sqlglot_dialect(tmp_path):
-    """pipeline.definitions imported twice in fresh interpreters on one cache folder: the second never loads
-    sqlglot's DuckDB dialect (a model step's tokenizer does, when a model is built)."""
-    script = (
-        "import sys; from pipeline import sql_models; sql_models.CACHE_DIR = __import__('pathlib').Path(sys.argv[1])\n"
-        "import pipeline.definitions\n"
-        "print('sqlglot.dialects.duckdb' in sys.modules)\n"
-    )
-    loaded = [subprocess.run([sys.executable, "-c", script, str(tmp_path / "cache")], cwd=REPO_ROOT,
-                             capture_output=True, text=True, check=True).stdout.split()[-1] for _ in range(2)]
-    assert loaded == ["True", "False"]

@@ -12,7 +12,7 @@ import time
 import duckdb
 import pytest
 
-from conftest import Runner, failure_messages, sdmx_rows
+from conftest import Runner, ephemeral_instance, failure_messages, sdmx_rows
 from pipeline import demo_world
 
 YEARS = (2022, 2023)
@@ -84,7 +84,8 @@ def landing(tmp_path_factory):
 def _run_on(landing, root, monkeypatch) -> Runner:
     runner = Runner(root, monkeypatch)
     shutil.copytree(landing, runner.paths.root / "landing")
-    result = runner.run()
+    # the models alone: the test reads their builds, checks and warehouse tables, not a publication
+    result = runner.run(warehouse_only=True)
     assert result.success, failure_messages(result)
     runner.result = result
     return runner
@@ -126,7 +127,7 @@ def test_two_models_at_once_leave_the_tables_one_at_a_time_leaves(landing, tmp_p
 
 def _one_asset_and_its_checks_alone(runner, spans):
     """The UI's "Materialize" of one model builds that model alone; its checks run alone on the table as it is."""
-    from dagster import AssetCheckKey, AssetKey, AssetSelection, DagsterInstance, define_asset_job
+    from dagster import AssetCheckKey, AssetKey, AssetSelection, define_asset_job
 
     from conftest import IN_PROCESS_RUN
     from pipeline.definitions import definitions
@@ -135,7 +136,7 @@ def _one_asset_and_its_checks_alone(runner, spans):
     spans.clear()
     defs = definitions(data_dir=str(runner.paths.root), comtrade_key="")
     one = defs.resolve_implicit_global_asset_job_def().execute_in_process(
-        run_config=IN_PROCESS_RUN, instance=DagsterInstance.ephemeral(), asset_selection=[key])
+        run_config=IN_PROCESS_RUN, instance=ephemeral_instance(), asset_selection=[key])
     assert one.success and [t for t, _, _ in spans] == ["monitor.import_concentration"]
     [event] = one.get_asset_materialization_events()
     assert event.asset_key == key
@@ -144,7 +145,7 @@ def _one_asset_and_its_checks_alone(runner, spans):
 
     job = define_asset_job("checks_only", selection=AssetSelection.checks(AssetCheckKey(key, "hhi_bounds")))
     checks = _with_job(defs, job).resolve_job_def("checks_only").execute_in_process(
-        run_config=IN_PROCESS_RUN, instance=DagsterInstance.ephemeral())
+        run_config=IN_PROCESS_RUN, instance=ephemeral_instance())
     assert checks.success and checks.get_asset_materialization_events() == []
     [evaluation] = checks.get_asset_check_evaluations()
     assert (evaluation.check_name, evaluation.passed, evaluation.metadata["checked_rows"].value) == (
