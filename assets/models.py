@@ -23,6 +23,7 @@ import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from dagster import (
@@ -264,7 +265,7 @@ def _build_selected(context: AssetExecutionContext, models: list[SqlModel], sess
     running: dict[Future, SqlModel] = {}
     alone: SqlModel | None = None  # a model with large inputs, built with no other beside it
     large: dict[str, bool] = {}
-    with session.warehouse.get_connection() as conn, \
+    with session.warehouse.get_connection() as conn, _any_insertion_order(conn), \
             ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sql_model") as pool:
         try:
             while pending or running:
@@ -319,6 +320,23 @@ def _build_selected(context: AssetExecutionContext, models: list[SqlModel], sess
             raise
     if errors:
         raise ModelError("; ".join(errors))
+
+
+@contextmanager
+def _any_insertion_order(conn) -> Iterator[None]:
+    """The models' statements free to write rows in any order (DuckDB's ``preserve_insertion_order``, a setting
+    of the whole database instance, so every model cursor of the step; restored afterwards, for the steps and
+    callers that share the instance). No model relies on the order of a table's rows: every output is compared
+    and fingerprinted as a multiset (``sum(hash(t))``, EXCEPT ALL), arg_max breaks ties by value, and the
+    snapshot's Parquet is written ORDER BY ALL. Kept order makes a parallel CREATE TABLE AS reassemble its rows
+    in input order: ``staging.trade_flows`` (916k rows on the embedded default), the head of the models'
+    longest chain, 2.06-2.10 -> 1.59-1.61 s wall, 2.8 -> 2.4 CPU-s and 0.1 GB less peak (2026-12-08)."""
+    (saved,) = conn.execute("SELECT current_setting('preserve_insertion_order')").fetchall()[0]
+    conn.execute("SET preserve_insertion_order = false")
+    try:
+        yield
+    finally:
+        conn.execute(f"SET preserve_insertion_order = {'true' if saved else 'false'}")
 
 
 def _check_key(result: AssetCheckResult) -> AssetCheckKey:
