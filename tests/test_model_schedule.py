@@ -12,8 +12,8 @@ from pipeline.paths import SQL_DIR
 from pipeline.sql_models import SqlModel, load_models
 
 
-def _model(name: str, *deps: str) -> SqlModel:
-    return SqlModel(path=Path(f"{name}.sql"), layer="monitor", name=name, sql="SELECT 1", description=name,
+def _model(name: str, *deps: str, sql: str = "SELECT 1") -> SqlModel:
+    return SqlModel(path=Path(f"{name}.sql"), layer="monitor", name=name, sql=sql, description=name,
                     deps=frozenset(f"monitor.{d}" for d in deps))
 
 
@@ -41,3 +41,21 @@ def test_the_projects_long_chain_is_handed_out_before_the_side_models():
     assert order.index("monitor.supplier_dependence") < order.index("monitor.supplier_loss")
     # the two heads of the longest chain (both feed hs_split_weights -> annual_flows) go first
     assert set(order[:2]) == {"staging.hs_conversion", "staging.trade_flows"}
+
+
+def test_a_chain_is_as_long_as_its_models_sql_not_their_count():
+    # three one-line models below `small` against two models of a page of SQL each below `large`
+    page = "SELECT 1 AS x\n" + "UNION ALL SELECT 1\n" * 60
+    models = [_model("root"), _model("small", "root"), _model("s2", "small"), _model("s3", "s2"),
+              _model("large", "root", sql=page), _model("l2", "large", sql=page)]
+    order = [m.name for m in critical_first(models)]
+    assert order.index("large") < order.index("small") and order.index("l2") < order.index("s2")
+
+
+def test_look_through_shares_goes_before_the_small_models_under_dependence_on_eu():
+    from pipeline.definitions import RAW_TABLES, REFERENCE_TABLES
+
+    order = [m.table for m in critical_first(load_models(SQL_DIR, REFERENCE_TABLES | RAW_TABLES))]
+    # ready together once supplier_dependence is built; the look-through and what reads it are the long chain
+    assert order.index("monitor.look_through_shares") < order.index("monitor.dependence_on_eu")
+    assert order.index("monitor.indirect_dependencies") < order.index("monitor.supplier_loss_by_domain")

@@ -25,8 +25,8 @@ class _Warehouse:
 
 def test_a_model_made_ready_starts_before_its_input_is_reported(monkeypatch):
     # staging.a -> staging.b -> monitor.c, and monitor.d beside them: b may only start once a is done
-    models = [SimpleNamespace(table="staging.a", deps=set()), SimpleNamespace(table="staging.b", deps={"staging.a"}),
-              SimpleNamespace(table="monitor.c", deps={"staging.b"}), SimpleNamespace(table="monitor.d", deps=set())]
+    models = [SimpleNamespace(table=table, sql="SELECT 1", deps=set(deps)) for table, deps in (
+        ("staging.a", ()), ("staging.b", ("staging.a",)), ("monitor.c", ("staging.b",)), ("monitor.d", ()))]
     started: list[str] = []
     lock = threading.Lock()
 
