@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import re
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -54,19 +53,18 @@ class FileSink:
 
 
 
-# the data year in the demo files' names (the Comtrade bulk name also holds its release date)
-_YEAR_IN_NAME = re.compile(r"^SYNTHETIC_(?:COMTRADE-FINAL-CA\d{3}(\d{4})H|comtrade_v1_C_A_HS_\d+_(\d{4})_"
-                           r"|full_v2_(\d{4})\d\d\.)")
-
-
 def files_of_year(landing: Path, year: int) -> list[Path]:
-    """The demo world's data files of one year under ``landing`` (its comtrade/ and comext/ folders)."""
+    """The demo world's data files of one year under ``landing``: in each registered source's folder, the files
+    its demo-world writer says are of that year (the writer names its files, so it reads their year back)."""
+    from pipeline.sources import load
+    from pipeline.sources.registry import SOURCES
+
     found = []
-    for path in sorted(Path(landing).glob("*/SYNTHETIC_*")):
-        match = _YEAR_IN_NAME.match(path.name)
-        if match and int(next(g for g in match.groups() if g)) == year:
-            found.append(path)
-    return found
+    for source in SOURCES:
+        if source.demo_writer:
+            year_of_file = load(source.demo_writer).year_of_file
+            found += [p for p in sorted(Path(landing, source.name).glob("SYNTHETIC_*")) if year_of_file(p.name) == year]
+    return sorted(found)
 
 
 def clean_generated(folder: Path) -> None:

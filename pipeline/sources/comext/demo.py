@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -205,6 +206,15 @@ def write_comext_year(flows: pl.DataFrame, ctry: pl.DataFrame, prods: pl.DataFra
         written.append(sink.put(path, part.write_csv(line_terminator="\n").encode("utf-8"), compress=False))
     return written, df.height
 
+
+
+_YEAR_IN_NAME = re.compile(r"^SYNTHETIC_full_v2_(\d{4})\d\d\.csv$")
+
+
+def year_of_file(name: str) -> int | None:
+    """The data year of a file this writer wrote (its name: one file per month), None for any other file."""
+    match = _YEAR_IN_NAME.match(name)
+    return int(match.group(1)) if match else None
 
 
 def write_year(core: pl.DataFrame, *, ctry: pl.DataFrame, prods: pl.DataFrame, hs: pl.DataFrame, year: int,

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import polars as pl
@@ -118,6 +119,16 @@ def write_comtrade_json(records: pl.DataFrame, folder: Path, year: int, sink: Fi
             path = folder / f"SYNTHETIC_comtrade_v1_C_A_HS_{reporter}_{year}_{flow}_p{page}.json.gz"
             written.append(sink.put(path, body, compress=True))
     return written
+
+
+# The data year in the names both writers above give (a bulk name also holds its release date, a year later).
+_YEAR_IN_NAME = re.compile(r"^SYNTHETIC_(?:comtrade_v1_C_A_HS_\d+_(\d{4})_|COMTRADE-FINAL-CA\d{3}(\d{4})H)")
+
+
+def year_of_file(name: str) -> int | None:
+    """The data year of a file this writer wrote (its name), None for any other file."""
+    match = _YEAR_IN_NAME.match(name)
+    return int(match.group(1) or match.group(2)) if match else None
 
 
 def write_comtrade_bulk(records: pl.DataFrame, folder: Path, year: int, sink: FileSink) -> list[Path]:
