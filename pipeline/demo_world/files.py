@@ -63,7 +63,7 @@ def files_of_year(landing: Path, year: int) -> list[Path]:
     for source in SOURCES:
         if source.demo_writer:
             year_of_file = load(source.demo_writer).year_of_file
-            found += [p for p in sorted(Path(landing, source.name).glob("SYNTHETIC_*")) if year_of_file(p.name) == year]
+            found += [p for p in Path(landing, source.name).glob("SYNTHETIC_*") if year_of_file(p.name) == year]
     return sorted(found)
 
 
